@@ -1,0 +1,68 @@
+"""Architecture rules: data flows one way through the package, and heavy optional imports stay lazy."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "multisurv"
+
+# Layers in data-flow order; a module may import from its own layer or layers above (smaller index).
+LAYERS = ["exceptions", "_validation", "_optional", "_atomic", "cohort", "features", "selection", "scores",
+          "fusion", "evaluation", "plotting", "report", "pipeline", "cli"]
+BASE = {"exceptions", "_validation", "_optional", "_atomic"}
+
+
+def _layer(module: str) -> int:
+    parts = module.split(".")
+    if len(parts) < 2 or parts[0] != "multisurv":
+        return -1
+    head = parts[1]
+    if head in BASE or head == "__init__":
+        return 0
+    return LAYERS.index(head) if head in LAYERS else -1
+
+
+def _imports(path: Path):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("multisurv"):
+            yield node.lineno, node.module
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("multisurv"):
+                    yield node.lineno, alias.name
+
+
+def _modules():
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(PACKAGE.parent).with_suffix("")
+        yield path, ".".join(rel.parts)
+
+
+@pytest.mark.parametrize("path,module", list(_modules()), ids=lambda v: str(v) if isinstance(v, str) else "")
+def test_imports_flow_downwards(path, module):
+    if module in ("multisurv.__init__", "multisurv"):
+        return
+    own = _layer(module)
+    assert own >= 0, f"{module} is not in a known layer; add it to LAYERS in {__file__}."
+    bad = [(line, imp) for line, imp in _imports(path) if imp != "multisurv" and _layer(imp) > own]
+    assert not bad, f"{module} imports from a later stage: {bad}"
+
+
+def test_import_multisurv_stays_light():
+    code = ("import sys, multisurv, multisurv.cohort.cohort, multisurv.cli; "
+            "print(sorted(m for m in ('torch', 'openslide', 'radiomics', 'SimpleITK') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]", f"importing multisurv pulled in heavy optional modules: {out}"
+
+
+def test_public_names_resolve():
+    import multisurv
+
+    missing = [name for name in multisurv.__all__ if name != "__version__" and not hasattr(multisurv, name)]
+    assert not missing, f"public names that do not resolve: {missing}"

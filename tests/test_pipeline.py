@@ -1,0 +1,102 @@
+"""End-to-end: the whole study on a tiny synthetic cohort, through the same code path as `multisurv demo`."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from multisurv.cli import main
+from multisurv.cohort.manifest import load_manifest
+from multisurv.cohort.synthetic import make_synthetic_cohort
+from multisurv.pipeline import MODEL_LABELS, run_study
+
+pytestmark = [pytest.mark.wsi, pytest.mark.radiomics]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    root = tmp_path_factory.mktemp("study")
+    manifest = make_synthetic_cohort(root / "cohort", n_development=30, n_external=14, random_state=3)
+    truth = pd.read_csv(root / "cohort" / "truth.csv", dtype={"patient_id": str}).set_index("patient_id")
+    cohort = load_manifest(manifest)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # random-init encoder and small-sample convergence warnings are expected
+        result = run_study(cohort, root / "run", feature_dir=root / "features", n_workers=2, cv=3,
+                           n_bootstrap=100, random_state=0, truth=truth, progress=False)
+    return root, cohort, truth, result
+
+
+def test_outputs_written(tiny):
+    root, cohort, _, result = tiny
+    run = root / "run"
+    for name in ("metrics.csv", "predictions.csv", "failures.csv", "report.md", "versions.json",
+                 "tables/summary.csv", "tables/late_fusion_formula.csv"):
+        assert (run / name).is_file(), name
+    metrics = pd.read_csv(run / "metrics.csv")
+    assert set(metrics["model"]) == set(MODEL_LABELS) | {"true_lp"}
+    assert set(metrics["cohort"]) == {"development", "external"}
+    evaluated = metrics.dropna(subset=["cindex"])
+    assert ((evaluated["cindex"] >= 0) & (evaluated["cindex"] <= 1)).all()
+    assert (evaluated["ci_lower"] <= evaluated["cindex"]).all() and (evaluated["cindex"] <= evaluated["ci_upper"]).all()
+    for cohort_label in ("development", "external"):
+        for ext in ("png", "pdf"):
+            assert (run / "figures" / f"km_late_fusion_{cohort_label}.{ext}").is_file()
+    report = (run / "report.md").read_text()
+    assert "Late fusion" in report and "True linear predictor" in report
+
+
+def test_single_modality_models_score_only_patients_with_that_modality(tiny):
+    _, cohort, _, result = tiny
+    p = result.predictions
+    assert p.loc[~cohort.has_ct.to_numpy(), "radiomics"].isna().all()
+    assert p.loc[~cohort.has_wsi.to_numpy(), "pathomics"].isna().all()
+    assert p[["late_fusion", "early_fusion", "clinical"]].notna().all().all()
+    metrics = result.metrics.set_index(["model", "cohort"])
+    dev = cohort.split()[0]
+    assert metrics.loc[("radiomics", "development"), "n"] == int(dev.has_ct.sum())
+
+
+def test_cutoff_is_the_development_median(tiny):
+    _, cohort, _, result = tiny
+    dev, ext = cohort.split()
+    m = result.metrics.set_index(["model", "cohort"])
+    for model in MODEL_LABELS:
+        dev_median = float(np.nanmedian(result.predictions.loc[dev.ids, model]))
+        assert m.loc[(model, "external"), "cutoff"] == pytest.approx(dev_median)
+        assert m.loc[(model, "development"), "cutoff"] == pytest.approx(dev_median)
+
+
+def test_external_cohort_never_influences_fitting(tiny):
+    """Poison every external patient's clinical values and outcome: development predictions must not move."""
+    root, cohort, truth, result = tiny
+    table = cohort.table.copy()
+    ext = table["cohort"] != "development"
+    table.loc[ext, "age"] = 119.0
+    table.loc[ext, "time"] = table.loc[ext, "time"] * 100
+    table.loc[ext, "event"] = ~table.loc[ext, "event"].astype(bool)
+    poisoned = type(cohort)(table, cohort.clinical_columns, cohort.clinical_spec, cohort.source)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        again = run_study(poisoned, root / "run_poisoned", feature_dir=root / "features", n_workers=1, cv=3,
+                          n_bootstrap=20, random_state=0, progress=False)
+    dev_ids = cohort.split()[0].ids
+    pd.testing.assert_frame_equal(result.predictions.loc[dev_ids, list(MODEL_LABELS)],
+                                  again.predictions.loc[dev_ids, list(MODEL_LABELS)])
+
+
+def test_cli_validate_reports_a_bad_manifest(tiny, tmp_path, capsys):
+    root = tiny[0]
+    frame = pd.read_csv(root / "cohort" / "manifest.csv", dtype=str, keep_default_na=False)
+    frame.loc[0, "time"] = "-3"
+    frame.loc[1, "event"] = "2"
+    for col in ("ct_image", "ct_mask", "wsi"):
+        frame[col] = [str((root / "cohort" / v).resolve()) if v else "" for v in frame[col]]
+    bad = tmp_path / "bad.csv"
+    frame.to_csv(bad, index=False)
+    assert main(["validate", str(bad)]) == 1
+    out = capsys.readouterr().out
+    assert "'time'" in out and "'event'" in out and frame.loc[0, "patient_id"] in out
+    assert main(["validate", str(root / "cohort" / "manifest.csv")]) == 0
