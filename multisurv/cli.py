@@ -31,12 +31,10 @@ def _add_study_options(p: argparse.ArgumentParser) -> None:
 
 def _cmd_validate(args) -> int:
     from multisurv.cohort.manifest import format_problems, validate_manifest
-    from multisurv.cohort.schema import load_clinical_spec
 
-    spec = load_clinical_spec(args.clinical_spec)
-    problems = validate_manifest(args.manifest, clinical_spec=spec)
+    problems = validate_manifest(args.manifest, clinical_spec=args.clinical_spec)
     if problems:
-        print(format_problems(problems, source=str(args.manifest)))
+        print(format_problems(problems, source=str(args.manifest), limit=args.limit))
         return 1
     print(f"{args.manifest}: valid.")
     return 0
@@ -102,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="Check a cohort manifest and list every problem.")
     p.add_argument("manifest", type=Path)
     p.add_argument("--clinical-spec", default=None, help="Clinical variable spec (YAML); default: the GIST spec.")
+    p.add_argument("--limit", type=int, default=None, help="Print at most this many problems (default: all).")
     p.set_defaults(func=_cmd_validate)
 
     p = sub.add_parser("synth", help="Write the synthetic GIST-like multimodal cohort.")
