@@ -1,0 +1,272 @@
+"""extract_radiomics: PyRadiomics features of each patient's CT tumour mask, cached and fault-tolerant.
+
+PyRadiomics is driven by a YAML params file (default: ``data_schemas/radiomics_ct.yaml``), validated once
+against PyRadiomics' own schema before any patient is processed. Features get the ``ct__`` prefix
+(``ct__original_glcm_Contrast``); PyRadiomics' ``diagnostics_*`` entries (versions, settings, image and
+mask hashes, ROI size...) are kept as side information (``ExtractionResult.info`` and ``info.csv``).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+from functools import partial
+from pathlib import Path
+from typing import Any, Mapping
+
+import pandas as pd
+import yaml
+
+from multisurv._optional import require
+from multisurv.features.batch import ExtractionResult, case_error, run_batch
+from multisurv.features.store import FeatureStore
+
+__all__ = ["extract_radiomics", "load_radiomics_params", "default_params_path", "PREFIX"]
+
+logger = logging.getLogger(__name__)
+
+#: Column prefix of CT radiomics features.
+PREFIX = "ct__"
+_PARAMS_FILE = "radiomics_ct.yaml"
+
+
+def default_params_path() -> Path:
+    """Path of multisurv's default PyRadiomics params file (``radiomics_ct.yaml``).
+
+    Looks in the installed package data (``multisurv/data``) first, then in the source tree's
+    ``data_schemas`` folder.
+    """
+    here = Path(__file__).resolve()
+    candidates = [here.parents[1] / "data" / _PARAMS_FILE, here.parents[2] / "data_schemas" / _PARAMS_FILE]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(
+        f"multisurv's default radiomics params file {_PARAMS_FILE!r} was not found in "
+        + " or ".join(str(c.parent) for c in candidates)
+        + ". Reinstall multisurv or pass params='path/to/params.yaml'."
+    )
+
+
+def load_radiomics_params(params: str | os.PathLike | Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Read and validate PyRadiomics parameters.
+
+    Parameters
+    ----------
+    params : str, Path, mapping or None
+        None for multisurv's default (``data_schemas/radiomics_ct.yaml``), the path of a PyRadiomics YAML
+        params file, or the same structure as a dict (keys ``imageType``, ``featureClass``, ``setting``).
+
+    Returns
+    -------
+    dict
+        The parameters as a plain dict (the content, not the path, so that edits change the cache key).
+
+    Raises
+    ------
+    FileNotFoundError
+        If the params file does not exist.
+    ValueError
+        If PyRadiomics' schema rejects the parameters; the message lists every problem found.
+
+    Examples
+    --------
+    >>> load_radiomics_params()["setting"]["binWidth"]
+    25
+    """
+    source = "the params dict"
+    if params is None or isinstance(params, (str, os.PathLike)):
+        path = default_params_path() if params is None else Path(params)
+        source = str(path)
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"The radiomics params file {str(path)!r} does not exist. Pass an existing PyRadiomics YAML file "
+                "or params=None for multisurv's default."
+            )
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        parsed = {} if loaded is None else loaded
+    elif isinstance(params, Mapping):
+        parsed = copy.deepcopy(dict(params))
+    else:
+        raise TypeError(
+            f"'params' must be None, a path to a PyRadiomics YAML file or a dict; got {type(params).__name__}."
+        )
+    if not isinstance(parsed, dict):
+        raise ValueError(f"The radiomics params in {source} must be a mapping (YAML keys imageType, featureClass, "
+                         f"setting); got {type(parsed).__name__}.")
+    _check_with_pyradiomics(parsed, source)
+    return parsed
+
+
+def _check_with_pyradiomics(params: dict[str, Any], source: str) -> None:
+    featureextractor = require("radiomics.featureextractor", extra="radiomics")
+    _quiet_pyradiomics()
+    try:
+        featureextractor.RadiomicsFeatureExtractor(copy.deepcopy(params))
+    except (RuntimeError, ValueError, KeyError, TypeError) as exc:  # pykwalify's SchemaError is a RuntimeError
+        detail = str(getattr(exc, "msg", None) or exc).replace("Schema validation failed:", "")
+        detail = "; ".join(line.strip(" -") for line in detail.splitlines() if line.strip(" -"))
+        raise ValueError(
+            f"PyRadiomics rejects the radiomics params in {source}: {detail.rstrip('.')}. Correct them as described "
+            "at https://pyradiomics.readthedocs.io/en/latest/customization.html."
+        ) from exc
+
+
+def _quiet_pyradiomics() -> None:
+    """Keep PyRadiomics' INFO chatter (one line per feature class and patient) out of the user's logs."""
+    for name in ("radiomics", "pykwalify"):  # pykwalify validates PyRadiomics' params, logging each time
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def extract_radiomics(
+    cohort,
+    *,
+    out_dir: str | os.PathLike,
+    params: str | os.PathLike | Mapping[str, Any] | None = None,
+    n_workers: int = 1,
+    progress: bool = True,
+    client: Any = None,
+) -> ExtractionResult:
+    """Extract PyRadiomics features for every patient of ``cohort`` that has a CT image and mask.
+
+    Parameters
+    ----------
+    cohort : Cohort
+        Patients with ``ct_image`` and ``ct_mask`` set (``cohort.has_ct``) are processed; others are skipped.
+    out_dir : str or Path
+        Root of the feature stores; features go to ``<out_dir>/ct/radiomics_<hash8>/``.
+    params : str, Path, mapping or None, default=None
+        PyRadiomics parameters (see :func:`load_radiomics_params`); None uses ``data_schemas/radiomics_ct.yaml``
+        (original image, every 3D feature class, bin width 25 HU, no resampling, label 1).
+    n_workers : int, default=1
+        Worker processes (each patient is independent).
+    progress : bool, default=True
+        Show a progress bar.
+    client : dask.distributed.Client, optional
+        Run the patients on this Dask cluster instead of local processes.
+
+    Returns
+    -------
+    ExtractionResult
+        ``features``: one row per successful patient, columns ``ct__<imageType>_<class>_<feature>``;
+        ``info``: PyRadiomics' ``diagnostics_*`` values per patient; ``failures``: one row per failed patient.
+
+    Raises
+    ------
+    ValueError
+        If the params are invalid (before any patient is processed).
+
+    See Also
+    --------
+    multisurv.features.batch.run_batch : the shared per-patient loop (cache, workers, failures table).
+
+    Notes
+    -----
+    The store folder's hash covers the parsed params and the PyRadiomics version, so changing either
+    recomputes the features in a new folder. A patient whose image or mask is missing, unreadable, empty,
+    lacks the label or does not match the image grid is recorded in ``failures`` with the fix, and the
+    other patients go on.
+
+    References
+    ----------
+    van Griethuysen JJM et al. Computational radiomics system to decode the radiographic phenotype.
+    Cancer Res. 2017;77(21):e104-e107.
+
+    Examples
+    --------
+    >>> res = extract_radiomics(cohort, out_dir="runs/study/features")  # doctest: +SKIP
+    >>> res.features.filter(like="glcm_Contrast")  # doctest: +SKIP
+    """
+    radiomics = require("radiomics", extra="radiomics")
+    parsed = load_radiomics_params(params)
+    store = FeatureStore(out_dir, modality="ct", name="radiomics",
+                         settings={"params": parsed, "pyradiomics": str(radiomics.__version__)})
+    table = cohort.table.loc[cohort.has_ct.to_numpy()]
+    n_skipped = len(cohort) - len(table)
+    if n_skipped:
+        logger.info("%d of %d patients have no CT image and mask; skipped by radiomics.", n_skipped, len(cohort))
+    cases = [(str(pid), {"ct_image": str(row["ct_image"]), "ct_mask": str(row["ct_mask"])})
+             for pid, row in table.iterrows()]
+    return run_batch(cases, partial(extract_ct_case, params=parsed), store, stage="radiomics",
+                     n_workers=n_workers, progress=progress, client=client, unit="CT case")
+
+
+def extract_ct_case(patient_id: str, inputs: Mapping[str, str], *,
+                    params: Mapping[str, Any]) -> tuple[pd.Series, dict[str, Any]]:
+    """Radiomics of one patient: ``(features, diagnostics)``; failures raise ``ExtractionError``.
+
+    Top-level (hence picklable) so that it can run in worker processes.
+
+    Parameters
+    ----------
+    patient_id : str
+    inputs : mapping
+        ``{"ct_image": path, "ct_mask": path}``.
+    params : mapping
+        Validated PyRadiomics parameters (see :func:`load_radiomics_params`).
+
+    Returns
+    -------
+    features : pandas.Series
+        Float values named ``ct__<feature>``.
+    diagnostics : dict
+        PyRadiomics' ``diagnostics_*`` entries (numbers kept, other values as strings).
+
+    Raises
+    ------
+    ExtractionError
+        Naming the patient, both files, PyRadiomics' reason and the fix.
+    """
+    featureextractor = require("radiomics.featureextractor", extra="radiomics")
+    _quiet_pyradiomics()
+    image, mask = inputs["ct_image"], inputs["ct_mask"]
+    where = f"CT radiomics failed for patient {patient_id!r} (image {image!r}, mask {mask!r})"
+    for role, path in (("ct_image", image), ("ct_mask", mask)):
+        if not os.path.isfile(path):
+            raise case_error(f"{where}: the {role} file does not exist. Correct the '{role}' path in the manifest.",
+                             path=path)
+    extractor = featureextractor.RadiomicsFeatureExtractor(copy.deepcopy(dict(params)))
+    try:
+        result = extractor.execute(image, mask)
+    except (ValueError, RuntimeError, IndexError, TypeError) as exc:
+        reason = " ".join(str(exc).split()).rstrip("!. ") + "."
+        fix, path = _explain(reason, image, mask, params)
+        raise case_error(f"{where}: {reason} {fix}", path=path) from exc
+    features: dict[str, float] = {}
+    diagnostics: dict[str, Any] = {}
+    for key, value in result.items():
+        if key.startswith("diagnostics_"):
+            diagnostics[key] = _plain(value)
+        else:
+            features[PREFIX + key] = float(value)
+    return pd.Series(features, dtype=float, name=patient_id), diagnostics
+
+
+def _explain(reason: str, image: str, mask: str, params: Mapping[str, Any]) -> tuple[str, str]:
+    """The fix to suggest for a PyRadiomics error message, and the file most likely at fault."""
+    low = reason.lower()
+    label = (params.get("setting") or {}).get("label", 1)
+    if "no labels found" in low or "not present in mask" in low:
+        return (f"The mask must mark this patient's ROI with value {label}: correct the mask, or set 'label' in the "
+                "params file to the value the masks use.", mask)
+    if "geometry mismatch" in low or "does not match" in low or "bounding box" in low:
+        return ("The mask must lie on the CT's voxel grid (same size, spacing, origin and direction): resample the "
+                "mask onto the CT, or set 'geometryTolerance' / 'correctMask: true' in the params file.", mask)
+    if "unable to determine imageio" in low or "imagefilereader" in low or "can't read" in low:
+        return ("One of the files is not a readable image: check that it is a complete NRRD, NIfTI or MHA file.",
+                f"{image}; {mask}")
+    if "too small" in low or "minimum" in low or "dimension" in low:
+        return ("The ROI is smaller than the params allow: check the mask, or lower 'minimumROIDimensions' / "
+                "'minimumROISize' in the params file.", mask)
+    return "Check both files and the radiomics params.", f"{image}; {mask}"
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-friendly form of a PyRadiomics diagnostics value."""
+    if isinstance(value, (bool, int, float, str)) or value is None:
+        return value
+    item = getattr(value, "item", None)
+    if callable(item) and getattr(value, "ndim", 1) == 0:
+        return item()
+    return str(value)

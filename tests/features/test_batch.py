@@ -1,0 +1,178 @@
+"""run_batch: cache, per-case failures, order, workers (processes and Dask), failures table and log."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from functools import partial
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from multisurv.features.batch import FAILURE_COLUMNS, ExtractionResult, case_error, run_batch
+from multisurv.features.store import FeatureStore
+
+
+def extract_length(patient_id, inputs, *, log_dir=None):
+    """Top-level (picklable) toy extractor: fails on 'bad*' ids, records each call in ``log_dir``."""
+    if log_dir is not None:
+        Path(log_dir, f"{patient_id}.{os.getpid()}.{len(os.listdir(log_dir))}").touch()
+    if patient_id.startswith("bad"):
+        raise case_error(f"Case {patient_id!r} is broken.", path=inputs["x"])
+    text = Path(inputs["x"]).read_text()
+    return pd.Series({"toy__len": float(len(text)), "toy__third": len(text) / 3}), {"chars": len(text)}
+
+
+def make_cases(tmp_path, ids):
+    cases = []
+    for pid in ids:
+        path = tmp_path / "inputs" / f"{pid}.txt"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(pid * 3)
+        cases.append((pid, {"x": str(path)}))
+    return cases
+
+
+@pytest.fixture
+def store(tmp_path):
+    return FeatureStore(tmp_path / "features", modality="toy", name="length", settings={"v": 1})
+
+
+def calls(log_dir):
+    return sorted(p.name.split(".")[0] for p in Path(log_dir).iterdir())
+
+
+def test_failures_are_recorded_and_the_batch_goes_on(tmp_path, store, caplog):
+    cases = make_cases(tmp_path, ["p1", "bad1", "p2"])
+    with caplog.at_level(logging.WARNING, logger="multisurv.features.batch"):
+        res = run_batch(cases, extract_length, store, stage="toy", progress=False, unit="toy case")
+    assert isinstance(res, ExtractionResult)
+    assert list(res.features.index) == ["p1", "p2"]
+    assert res.features.index.name == "patient_id"
+    assert (res.features.dtypes == float).all()
+    assert res.features.loc["p2", "toy__third"] == 6 / 3
+    assert list(res.failures.columns) == list(FAILURE_COLUMNS)
+    row = res.failures.iloc[0]
+    assert (row.patient_id, row.path, row.stage, row.error_type) == ("bad1", cases[1][1]["x"], "toy", "ExtractionError")
+    assert "Case 'bad1' is broken." in row.message
+    on_disk = pd.read_csv(store.failures_path)
+    assert on_disk["patient_id"].tolist() == ["bad1"]
+    assert f"1 of 3 toy cases failed; see {store.failures_path}" in caplog.text
+    assert res.info.loc["p1", "chars"] == 6
+    assert res.n_cached == 0 and res.store_dir == store.directory
+
+
+def test_rerun_uses_the_cache_and_gives_identical_tables(tmp_path, store):
+    log_dir = tmp_path / "calls"
+    log_dir.mkdir()
+    cases = make_cases(tmp_path, ["p1", "bad1", "p2"])
+    first = run_batch(cases, partial(extract_length, log_dir=log_dir), store, stage="toy", progress=False)
+    second = run_batch(cases, partial(extract_length, log_dir=log_dir), store, stage="toy", progress=False)
+    assert second.n_cached == 2
+    assert calls(log_dir) == ["bad1", "bad1", "p1", "p2"]  # only the failed case is retried
+    assert second.features.to_csv() == first.features.to_csv()  # byte-identical
+    assert second.info.to_csv() == first.info.to_csv()
+
+
+def test_changed_input_is_recomputed(tmp_path, store):
+    cases = make_cases(tmp_path, ["p1", "p2"])
+    run_batch(cases, extract_length, store, stage="toy", progress=False)
+    Path(cases[0][1]["x"]).write_text("longer text now")
+    res = run_batch(cases, extract_length, store, stage="toy", progress=False)
+    assert res.n_cached == 1
+    assert res.features.loc["p1", "toy__len"] == len("longer text now")
+
+
+def test_failures_table_is_rewritten_when_a_case_is_fixed(tmp_path, store):
+    cases = make_cases(tmp_path, ["p1"])
+    missing = [("p2", {"x": str(tmp_path / "nope.txt")})]
+    res = run_batch(cases + missing, extract_length, store, stage="toy", progress=False)
+    assert res.failures["error_type"].tolist() == ["FileNotFoundError"]
+    assert res.failures["path"].tolist() == [str(tmp_path / "nope.txt")]  # falls back to the case's inputs
+    (tmp_path / "nope.txt").write_text("now here")
+    res = run_batch(cases + missing, extract_length, store, stage="toy", progress=False)
+    assert res.failures.empty and pd.read_csv(store.failures_path).empty
+    assert list(res.features.index) == ["p1", "p2"]
+
+
+def test_results_are_kept_when_the_batch_is_interrupted(tmp_path, store):
+    cases = make_cases(tmp_path, ["p1", "p2", "p3"])
+
+    def interrupted(pid, inputs):
+        if pid == "p3":
+            raise KeyboardInterrupt  # not an Exception: stops the batch, as Ctrl-C would
+        return extract_length(pid, inputs)
+
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(cases, interrupted, store, stage="toy", progress=False)
+    res = run_batch(cases, extract_length, store, stage="toy", progress=False)
+    assert res.n_cached == 2
+
+
+def test_process_pool_gives_the_same_result(tmp_path, store):
+    cases = make_cases(tmp_path, ["p1", "bad1", "p2", "p3"])
+    serial = run_batch(cases, extract_length, store, stage="toy", progress=False)
+    other = FeatureStore(tmp_path / "other", modality="toy", name="length", settings={"v": 1})
+    pooled = run_batch(cases, extract_length, other, stage="toy", n_workers=2, progress=False)
+    pd.testing.assert_frame_equal(pooled.features, serial.features)
+    pd.testing.assert_frame_equal(pooled.failures, serial.failures)
+
+
+def test_dask_client_gives_the_same_result(tmp_path, store):
+    distributed = pytest.importorskip("distributed")
+    cases = make_cases(tmp_path, ["p1", "bad1", "p2"])
+    serial = run_batch(cases, extract_length, store, stage="toy", progress=False)
+    other = FeatureStore(tmp_path / "other", modality="toy", name="length", settings={"v": 1})
+    with distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        res = run_batch(cases, extract_length, other, stage="toy", client=client, progress=False)
+    pd.testing.assert_frame_equal(res.features, serial.features)
+    assert res.failures["patient_id"].tolist() == ["bad1"]
+
+
+def test_unpicklable_function_with_workers_is_refused_up_front(tmp_path, store):
+    cases = make_cases(tmp_path, ["p1"])
+    with pytest.raises(TypeError, match="cannot be sent to worker processes.*n_workers=1"):
+        run_batch(cases, lambda pid, inputs: pd.Series({"a": 1.0}), store, stage="toy", n_workers=2, progress=False)
+
+
+def test_wrong_return_type_is_a_case_failure(tmp_path, store):
+    res = run_batch(make_cases(tmp_path, ["p1"]), lambda pid, inputs: [1.0], store, stage="toy", progress=False)
+    assert res.failures["error_type"].tolist() == ["TypeError"]
+    assert "must return a pandas Series" in res.failures["message"].iloc[0]
+
+
+class TestInputErrors:
+    def test_duplicate_ids(self, tmp_path, store):
+        cases = make_cases(tmp_path, ["p1"]) * 2
+        with pytest.raises(ValueError, match="Patient 'p1' occurs more than once in the cases of stage 'toy'"):
+            run_batch(cases, extract_length, store, stage="toy", progress=False)
+
+    def test_n_workers(self, tmp_path, store):
+        with pytest.raises(ValueError, match=r"The 'n_workers' parameter of run_batch must be an int in the range "
+                                             r"\[1, inf\)\. Got 0 instead\."):
+            run_batch([], extract_length, store, stage="toy", n_workers=0)
+
+
+def test_no_cases_gives_empty_tables(store):
+    res = run_batch([], extract_length, store, stage="toy", progress=False)
+    assert res.features.empty and res.failures.empty and res.n_cached == 0
+    assert list(res.failures.columns) == list(FAILURE_COLUMNS)
+
+
+def test_progress_bar_goes_to_stderr(tmp_path, store, capsys):
+    run_batch(make_cases(tmp_path, ["p1"]), extract_length, store, stage="toy", progress=True)
+    out = capsys.readouterr()
+    assert out.out == "" and "toy" in out.err
+
+
+def test_importing_features_does_not_import_heavy_extras():
+    code = ("import sys, multisurv.features.radiomics, multisurv.features.clinical, "
+            "multisurv.features.wsi.pathomics; "
+            "print(sorted(m for m in ('torch', 'torchvision', 'openslide', 'radiomics', 'SimpleITK') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

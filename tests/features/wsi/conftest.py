@@ -1,0 +1,64 @@
+"""Fixtures for the slide tests: vendored slides and an in-memory fake slide (no OpenSlide needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+SLIDES = Path(__file__).resolve().parents[2] / "data" / "wsi"
+
+
+class FakeSlide:
+    """The part of the OpenSlide API used by multisurv, backed by an RGB array; counts tile reads."""
+
+    def __init__(self, rgb: np.ndarray, downsamples=(1.0,)):
+        self.rgb = rgb
+        self.level_downsamples = tuple(float(d) for d in downsamples)
+        h, w = rgb.shape[:2]
+        self.dimensions = (w, h)
+        self.level_dimensions = tuple((int(w // d), int(h // d)) for d in self.level_downsamples)
+        self.level_count = len(self.level_downsamples)
+        self.reads = 0
+
+    def read_region(self, location, level, size):
+        self.reads += 1
+        x, y = location
+        d = self.level_downsamples[level]
+        w, h = size
+        region = self.rgb[y:y + int(h * d):int(d), x:x + int(w * d):int(d)]
+        out = np.zeros((h, w, 4), dtype=np.uint8)  # transparent outside the image, like OpenSlide
+        out[:region.shape[0], :region.shape[1], :3] = region
+        out[:region.shape[0], :region.shape[1], 3] = 255
+        return Image.fromarray(out, "RGBA")
+
+    def get_thumbnail(self, size):
+        image = Image.fromarray(self.rgb)
+        image.thumbnail(size)
+        return image
+
+    def __repr__(self):
+        return "FakeSlide()"
+
+
+def pink_square_slide(size=(960, 640), square=(256, 128, 512, 384), downsamples=(1.0,)) -> FakeSlide:
+    """White glass with one H&E-pink rectangle (x0, y0, x1, y1) of tissue."""
+    w, h = size
+    rgb = np.full((h, w, 3), 242, dtype=np.uint8)
+    x0, y0, x1, y1 = square
+    rgb[y0:y1, x0:x1] = (200, 110, 170)
+    return FakeSlide(rgb, downsamples)
+
+
+@pytest.fixture(scope="session")
+def pink_slide():
+    """``pink_slide(size=(w, h), square=(x0, y0, x1, y1), downsamples=(1.0,))`` -> FakeSlide."""
+    return pink_square_slide
+
+
+@pytest.fixture(scope="session")
+def slides() -> Path:
+    """Folder of the vendored slides (see tests/data/README.md)."""
+    return SLIDES
