@@ -1,0 +1,201 @@
+"""Late fusion: a Cox model on modality scores that were computed out of fold."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, clone
+from sklearn.exceptions import ConvergenceWarning as SklearnConvergenceWarning
+from sklearn.model_selection import KFold
+from sklearn.utils.validation import check_is_fitted
+from sksurv.linear_model import CoxPHSurvivalAnalysis
+from sksurv.metrics import concordance_index_censored
+
+from multisurv._validation import check_consistent_length, check_param, check_survival_y
+from multisurv.exceptions import ConvergenceWarning
+from multisurv.scores.modality_score import ModalityScore, check_scores, default_scores
+
+__all__ = ["LateFusionCox"]
+
+_OWNER = "LateFusionCox"
+#: Ridge penalty of the fusion Cox model: negligible for a few scores, but keeps a constant score
+#: (a modality where nothing was selected) from making the fit singular.
+_FUSION_RIDGE = 1e-4
+
+
+class LateFusionCox(BaseEstimator):
+    """Cox model on per-modality risk scores, fitted on out-of-fold scores.
+
+    Parameters
+    ----------
+    scores : sequence of ModalityScore or None, default=None
+        One per modality, with unique names; each is cloned. None means radscore (``ct__``), patscore
+        (``wsi__``) and clinscore (``clin__``), seeded with ``random_state``.
+    cv : int, default=5
+        Number of folds for the out-of-fold scores; at least 2.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the fold split (``KFold(shuffle=True)``) and the default scores.
+
+    Attributes
+    ----------
+    scores_ : list of ModalityScore
+        Every score refitted on all training rows; :meth:`predict` uses these.
+    oof_scores_ : pandas.DataFrame
+        Out-of-fold score per training patient (index of ``X``, one column per score name); NaN where the
+        patient lacks the modality.
+    oof_score_means_ : pandas.Series
+        Mean out-of-fold score per score over the patients who have it; fills the gaps when fitting.
+    score_means_ : pandas.Series
+        Mean of each refitted score over the training patients who have the modality; fills the gaps
+        when predicting.
+    coef_ : pandas.Series
+        Fusion Cox coefficient per score name (risk = sum of coef * score).
+    fusion_ : CoxPHSurvivalAnalysis
+        The fusion Cox model.
+    folds_ : list of (ndarray, ndarray)
+        The (train, test) row positions of each fold.
+
+    See Also
+    --------
+    multisurv.fusion.early.EarlyFusionCox : fuses the selected features instead.
+
+    Notes
+    -----
+    Stacking without leakage: for each fold, every score is refitted on the other folds and applied to
+    the held-out fold, so the fusion model is fitted on scores that never saw the patient they score
+    (in-sample scores are optimistic and would get too much weight). Then every score is refitted on all
+    training rows for prediction.
+
+    Missing modality: a missing score is replaced by the training mean of that score, so its term is
+    the same as for an average patient and adds no information; the other modalities decide the risk.
+    Risk is higher = worse, for every row.
+
+    References
+    ----------
+    .. [1] Wolpert, D. H. "Stacked generalization", Neural Networks 5(2), 241-259, 1992.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from multisurv._validation import make_y
+    >>> from multisurv.scores.modality_score import ModalityScore
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame(rng.normal(size=(150, 4)), columns=["ct__a", "ct__b", "wsi__a", "wsi__b"])
+    >>> y = make_y(np.ones(150, bool), rng.exponential(np.exp(-X["ct__a"] - X["wsi__a"])))
+    >>> scores = [ModalityScore(name="radscore", prefix="ct__"), ModalityScore(name="patscore", prefix="wsi__")]
+    >>> model = LateFusionCox(scores=scores, cv=3, random_state=0).fit(X, y)
+    >>> list(model.coef_.index)
+    ['radscore', 'patscore']
+    """
+
+    def __init__(self, *, scores: Sequence[ModalityScore] | None = None, cv: int = 5, random_state=None):
+        self.scores = scores
+        self.cv = cv
+        self.random_state = random_state
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray) -> LateFusionCox:
+        """Compute out-of-fold scores, fit the fusion Cox model on them, refit every score on all rows.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame, shape (n_samples, n_features)
+        y : structured array, shape (n_samples,)
+
+        Returns
+        -------
+        self
+        """
+        check_param(_OWNER, "cv", self.cv, kind="int", low=2)
+        scores = default_scores(self.random_state) if self.scores is None else check_scores(self.scores, _OWNER)
+        X = _check_frame(X)
+        y = check_survival_y(y, where=f"{_OWNER}.fit")
+        n = check_consistent_length(X=X, y=y)
+        if n < self.cv:
+            raise ValueError(f"{_OWNER} cannot split {n} patients into cv={self.cv} folds. Lower 'cv'.")
+        names = [s.name for s in scores]
+
+        folds = list(KFold(n_splits=self.cv, shuffle=True, random_state=self.random_state).split(X))
+        oof = np.full((n, len(scores)), np.nan)
+        for k, (train, test) in enumerate(folds):
+            for j, template in enumerate(scores):
+                try:
+                    fitted = clone(template).fit(X.iloc[train], y[train])
+                except ValueError as exc:
+                    raise ValueError(f"{_OWNER}, fold {k + 1} of cv={self.cv}: {exc}") from exc
+                oof[test, j] = fitted.predict(X.iloc[test])
+        self.folds_ = folds
+        self.oof_scores_ = pd.DataFrame(oof, index=X.index, columns=names)
+        self.oof_score_means_ = self.oof_scores_.mean(axis=0)
+
+        filled = self.oof_scores_.fillna(self.oof_score_means_).to_numpy()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", SklearnConvergenceWarning)
+            self.fusion_ = CoxPHSurvivalAnalysis(alpha=_FUSION_RIDGE).fit(filled, y)
+        if any(issubclass(w.category, SklearnConvergenceWarning) for w in caught):
+            warnings.warn(
+                f"{_OWNER}: the fusion Cox model on the scores {', '.join(repr(s) for s in names)} did not "
+                "converge; a score may separate the outcome perfectly. Drop that score from 'scores' or give "
+                "its selector a larger penalty.", category=ConvergenceWarning, stacklevel=2,
+            )
+        self.coef_ = pd.Series(np.asarray(self.fusion_.coef_, dtype=float), index=names, name="coef")
+
+        self.scores_ = [clone(s).fit(X, y) for s in scores]
+        in_sample = pd.DataFrame({s.name: s.predict(X) for s in self.scores_}, index=X.index)
+        self.score_means_ = in_sample.mean(axis=0)
+        return self
+
+    def transform_scores(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Each score for each row of ``X`` (NaN where the modality is missing), before filling.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index of ``X``, one column per score name.
+        """
+        check_is_fitted(self, "coef_")
+        X = _check_frame(X)
+        return pd.DataFrame({s.name: s.predict(X) for s in self.scores_}, index=X.index)
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Fused risk (higher = worse) for every row of ``X``; missing scores are set to their training mean.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame, shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray, shape (n_samples,)
+        """
+        scores = self.transform_scores(X).fillna(self.score_means_)
+        return scores.to_numpy() @ self.coef_.to_numpy()
+
+    def score(self, X: pd.DataFrame, y: np.ndarray) -> float:
+        """Harrell's C of the fused risk.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+        y : structured array
+
+        Returns
+        -------
+        float
+        """
+        y = check_survival_y(y)
+        risk = self.predict(X)
+        check_consistent_length(X=X, y=y)
+        return float(concordance_index_censored(y["event"], y["time"], risk)[0])
+
+
+def _check_frame(X) -> pd.DataFrame:
+    if not isinstance(X, pd.DataFrame):
+        raise TypeError(f"{_OWNER} needs 'X' as a pandas DataFrame with prefixed columns; got {type(X).__name__}.")
+    return X
