@@ -12,6 +12,8 @@ import json
 import logging
 import platform
 import time
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
@@ -130,6 +132,23 @@ def _evaluate(name, risk: pd.Series, cohort: Cohort, cutoff: float, figures_dir:
     return row
 
 
+@contextmanager
+def _collect_warnings(notes: list[str], stage: str):
+    """Record the warnings a stage raises: logged once each and listed in the report, not sprayed on stderr."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    seen = set()
+    for w in caught:
+        if issubclass(w.category, DeprecationWarning):  # libraries' housekeeping, not about the user's study
+            continue
+        text = f"{stage}: {w.category.__name__}: {w.message}"
+        if text not in seen:
+            seen.add(text)
+            notes.append(text)
+            logger.warning(text)
+
+
 def run_study(
     cohort: Cohort,
     run_dir: str | Path,
@@ -193,7 +212,10 @@ def run_study(
     dev, ext = cohort.split(development)
     logger.info("Development: %d patients; external: %d patients.", len(dev), len(ext))
 
-    imaging, failures = extract_features(cohort, feature_dir, weights=weights, n_workers=n_workers, progress=progress)
+    notes: list[str] = []
+    with _collect_warnings(notes, "feature extraction"):
+        imaging, failures = extract_features(cohort, feature_dir, weights=weights, n_workers=n_workers,
+                                             progress=progress)
     write_csv_atomic(run_dir / "failures.csv", failures, index=False)
     if len(failures):
         logger.warning("%d feature extraction(s) failed; see %s", len(failures), run_dir / "failures.csv")
@@ -207,7 +229,8 @@ def run_study(
     rows = []
     for name, model in models.items():
         logger.info("Fitting %s on the development cohort.", name)
-        model.fit(X_dev, dev.y)
+        with _collect_warnings(notes, name):
+            model.fit(X_dev, dev.y)
         risk = pd.Series(model.predict(X), index=X.index, dtype=float)
         predictions[name] = risk
         cutoff = float(np.nanmedian(risk.loc[dev.ids]))  # fitted on development, applied unchanged to external
@@ -235,7 +258,7 @@ def run_study(
     write_json_atomic(run_dir / "versions.json", _versions())
     elapsed = time.perf_counter() - started
     write_report(run_dir, cohort=cohort, metrics=metrics, failures=failures, formulas=formulas,
-                 fusion_formula=fusion_formula, elapsed=elapsed, extra=dict(extra_report or {}))
+                 fusion_formula=fusion_formula, elapsed=elapsed, extra=dict(extra_report or {}), notes=notes)
     logger.info("Study finished in %.0f s; report: %s", elapsed, run_dir / "report.md")
     return StudyResult(metrics=metrics, predictions=predictions, run_dir=run_dir)
 

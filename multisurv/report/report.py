@@ -64,6 +64,7 @@ def write_report(
     fusion_formula: pd.DataFrame,
     elapsed: float,
     extra: Mapping[str, object] | None = None,
+    notes: list[str] | None = None,
 ) -> Path:
     """Write ``run_dir/report.md`` and ``run_dir/tables/summary.csv``; return the report's path."""
     run_dir = Path(run_dir)
@@ -104,5 +105,8 @@ def write_report(
                   to_markdown(failures.loc[:, [c for c in ("patient_id", "stage", "message") if c in failures]]), ""]
     else:
         lines += ["None.", ""]
+    lines += ["## Warnings", ""]
+    lines += [f"- {n}" for n in notes] if notes else ["None."]
+    lines.append("")
     text = "\n".join(line for line in lines if line is not None)
     return write_text_atomic(run_dir / "report.md", text + "\n")
