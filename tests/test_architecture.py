@@ -66,3 +66,11 @@ def test_public_names_resolve():
 
     missing = [name for name in multisurv.__all__ if name != "__version__" and not hasattr(multisurv, name)]
     assert not missing, f"public names that do not resolve: {missing}"
+
+
+def test_every_subpackage_is_packaged():
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    listed = set(tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(PACKAGE.parent).parts) for p in PACKAGE.rglob("__init__.py")}
+    assert found <= listed, f"subpackages missing from [tool.setuptools] packages in pyproject.toml: {found - listed}"

@@ -112,9 +112,18 @@ _SPEC_SCHEMA: dict[str, Any] = {
 def schemas_dir() -> Path:
     """The folder holding the manifest schema and the demo clinical spec.
 
-    Every lookup of ``data_schemas/`` goes through this function, so how it is found can change in one place.
+    Every lookup of ``data_schemas/`` goes through this function. A wheel carries the folder inside the package
+    (``multisurv/data_schemas``, mapped in pyproject.toml); a source checkout or editable install has it at the
+    top of the repository.
     """
-    return Path(multisurv.__file__).resolve().parents[1] / "data_schemas"
+    package = Path(multisurv.__file__).resolve().parent
+    for candidate in (package / "data_schemas", package.parent / "data_schemas"):
+        if (candidate / "cohort_manifest.v1.schema.json").is_file():
+            return candidate
+    raise FileNotFoundError(
+        f"multisurv's schema folder 'data_schemas' was not found next to {package}. Reinstall multisurv "
+        '(pip install -e ".[all]" from the repository).'
+    )
 
 
 # --------------------------------------------------------------------------------------------------------------

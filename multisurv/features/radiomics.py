@@ -34,19 +34,17 @@ _PARAMS_FILE = "radiomics_ct.yaml"
 def default_params_path() -> Path:
     """Path of multisurv's default PyRadiomics params file (``radiomics_ct.yaml``).
 
-    Looks in the installed package data (``multisurv/data``) first, then in the source tree's
-    ``data_schemas`` folder.
+    It lives in ``data_schemas/`` (found by :func:`multisurv.cohort.schema.schemas_dir`).
     """
-    here = Path(__file__).resolve()
-    candidates = [here.parents[1] / "data" / _PARAMS_FILE, here.parents[2] / "data_schemas" / _PARAMS_FILE]
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    raise FileNotFoundError(
-        f"multisurv's default radiomics params file {_PARAMS_FILE!r} was not found in "
-        + " or ".join(str(c.parent) for c in candidates)
-        + ". Reinstall multisurv or pass params='path/to/params.yaml'."
-    )
+    from multisurv.cohort.schema import schemas_dir
+
+    candidate = schemas_dir() / _PARAMS_FILE
+    if not candidate.is_file():
+        raise FileNotFoundError(
+            f"multisurv's default radiomics params file {_PARAMS_FILE!r} was not found in {candidate.parent}. "
+            "Reinstall multisurv or pass params='path/to/params.yaml'."
+        )
+    return candidate
 
 
 def load_radiomics_params(params: str | os.PathLike | Mapping[str, Any] | None = None) -> dict[str, Any]:
