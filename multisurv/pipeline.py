@@ -46,7 +46,9 @@ class StudyResult:
     Attributes
     ----------
     metrics : pandas.DataFrame
-        One row per (model, cohort): n, events, C-index and its bootstrap interval, cut-off, log-rank p.
+        One row per (model, cohort, subset): n, events, C-index and its bootstrap interval, cut-off, log-rank p.
+        ``subset`` is ``available`` (every patient the model scores) or ``complete`` (only patients with all
+        modalities, the same patients for every model).
     predictions : pandas.DataFrame
         Index patient_id; cohort, time, event and one risk column per model (higher = worse).
     run_dir : Path
@@ -97,7 +99,8 @@ def extract_features(cohort: Cohort, feature_dir: Path, *, weights=None, n_worke
     return features, failures
 
 
-def _evaluate(name, risk: pd.Series, cohort: Cohort, cutoff: float, figures_dir: Path, *, n_bootstrap, random_state):
+def _evaluate(name, risk: pd.Series, cohort: Cohort, cutoff: float, figures_dir: Path | None, *, n_bootstrap,
+              random_state, subset: str = "available"):
     from multisurv.evaluation.concordance import concordance
     from multisurv.evaluation.groups import logrank, risk_groups
     from multisurv.plotting.export import save_figure
@@ -109,7 +112,8 @@ def _evaluate(name, risk: pd.Series, cohort: Cohort, cutoff: float, figures_dir:
     available = risk.notna().to_numpy()
     y = cohort.y[available]
     r = risk.to_numpy(float)[available]
-    row = {"model": name, "cohort": label, "n": int(available.sum()), "events": int(y["event"].sum())}
+    row = {"model": name, "cohort": label, "subset": subset, "n": int(available.sum()),
+           "events": int(y["event"].sum())}
     if row["n"] < 2 or row["events"] == 0:
         logger.warning("Model %r on cohort %r: %d patients, %d events; not evaluated.", name, label, row["n"],
                        row["events"])
@@ -121,6 +125,8 @@ def _evaluate(name, risk: pd.Series, cohort: Cohort, cutoff: float, figures_dir:
     if len(set(groups)) > 1:
         lr = logrank(y, groups)
         row.update(logrank_chisq=lr.statistic, logrank_p=lr.p_value)
+        if figures_dir is None:
+            return row
         fig, ax = plt.subplots(figsize=(6.0, 5.0))
         plot_km(y, groups, ax=ax, labels={"low": "Low risk", "high": "High risk"},
                 title=f"{MODEL_LABELS.get(name, name)}: {label} cohort")
@@ -227,6 +233,7 @@ def run_study(
     models = _build_models(random_state, cv)
     predictions = cohort.table.loc[:, ["cohort", "time", "event"]].copy()
     rows = []
+    cutoffs: dict[str, float] = {}
     for name, model in models.items():
         logger.info("Fitting %s on the development cohort.", name)
         with _collect_warnings(notes, name):
@@ -234,6 +241,7 @@ def run_study(
         risk = pd.Series(model.predict(X), index=X.index, dtype=float)
         predictions[name] = risk
         cutoff = float(np.nanmedian(risk.loc[dev.ids]))  # fitted on development, applied unchanged to external
+        cutoffs[name] = cutoff
         for part in (dev, ext):
             if len(part):
                 rows.append(_evaluate(name, risk.loc[part.ids], part, cutoff, figures_dir,
@@ -242,10 +250,20 @@ def run_study(
         true_lp = truth["true_lp"].reindex(cohort.ids)
         predictions["true_lp"] = true_lp
         cutoff = float(np.nanmedian(true_lp.loc[dev.ids]))
+        cutoffs["true_lp"] = cutoff
         for part in (dev, ext):
             if len(part):
                 rows.append(_evaluate("true_lp", true_lp.loc[part.ids], part, cutoff, figures_dir,
                                       n_bootstrap=n_bootstrap, random_state=random_state))
+    # Like-for-like comparison: every model on the same patients, those with all modalities.
+    # (a failed extraction counts as missing, as it does in the models)
+    complete = imaging.filter(regex="^ct__").notna().any(axis=1) & imaging.filter(regex="^wsi__").notna().any(axis=1)
+    for name in [m for m in (*models, "true_lp") if m in predictions]:
+        for part in (dev, ext):
+            ids = [i for i in part.ids if complete.loc[i]]
+            if ids:
+                rows.append(_evaluate(name, predictions.loc[ids, name], part.subset(ids), cutoffs[name], None,
+                                      n_bootstrap=n_bootstrap, random_state=random_state, subset="complete"))
     metrics = pd.DataFrame(rows)
     write_csv_atomic(run_dir / "metrics.csv", metrics, index=False, float_format="%.6g")
     write_csv_atomic(run_dir / "predictions.csv", predictions, float_format="%.8g")

@@ -36,6 +36,7 @@ def test_outputs_written(tiny):
                  "tables/summary.csv", "tables/late_fusion_formula.csv"):
         assert (run / name).is_file(), name
     metrics = pd.read_csv(run / "metrics.csv")
+    assert set(metrics["subset"]) == {"available", "complete"}
     assert set(metrics["model"]) == set(MODEL_LABELS) | {"true_lp"}
     assert set(metrics["cohort"]) == {"development", "external"}
     evaluated = metrics.dropna(subset=["cindex"])
@@ -54,7 +55,7 @@ def test_single_modality_models_score_only_patients_with_that_modality(tiny):
     assert p.loc[~cohort.has_ct.to_numpy(), "radiomics"].isna().all()
     assert p.loc[~cohort.has_wsi.to_numpy(), "pathomics"].isna().all()
     assert p[["late_fusion", "early_fusion", "clinical"]].notna().all().all()
-    metrics = result.metrics.set_index(["model", "cohort"])
+    metrics = result.metrics[result.metrics["subset"] == "available"].set_index(["model", "cohort"])
     dev = cohort.split()[0]
     assert metrics.loc[("radiomics", "development"), "n"] == int(dev.has_ct.sum())
 
@@ -62,11 +63,23 @@ def test_single_modality_models_score_only_patients_with_that_modality(tiny):
 def test_cutoff_is_the_development_median(tiny):
     _, cohort, _, result = tiny
     dev, ext = cohort.split()
-    m = result.metrics.set_index(["model", "cohort"])
+    m = result.metrics[result.metrics["subset"] == "available"].set_index(["model", "cohort"])
     for model in MODEL_LABELS:
         dev_median = float(np.nanmedian(result.predictions.loc[dev.ids, model]))
         assert m.loc[(model, "external"), "cutoff"] == pytest.approx(dev_median)
         assert m.loc[(model, "development"), "cutoff"] == pytest.approx(dev_median)
+
+
+def test_complete_case_rows_compare_models_on_the_same_patients(tiny):
+    _, cohort, _, result = tiny
+    complete = result.metrics[result.metrics["subset"] == "complete"]
+    for label, part in complete.groupby("cohort"):
+        assert part["n"].nunique() == 1, f"complete-case rows of {label} differ in size: {part['n'].tolist()}"
+        ids = cohort.table.index[(cohort.table["cohort"] == label) & cohort.has_ct & cohort.has_wsi]
+        assert part["n"].iloc[0] == len(ids)
+    cut = result.metrics.set_index(["model", "cohort", "subset"])["cutoff"]
+    for model in MODEL_LABELS:
+        assert cut[(model, "external", "complete")] == cut[(model, "external", "available")]
 
 
 def test_external_cohort_never_influences_fitting(tiny):

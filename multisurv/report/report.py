@@ -68,7 +68,9 @@ def write_report(
 ) -> Path:
     """Write ``run_dir/report.md`` and ``run_dir/tables/summary.csv``; return the report's path."""
     run_dir = Path(run_dir)
-    summary = summary_table(metrics)
+    has_subset = "subset" in metrics
+    summary = summary_table(metrics[metrics["subset"] == "available"] if has_subset else metrics)
+    complete = summary_table(metrics[metrics["subset"] == "complete"]) if has_subset else None
     write_csv_atomic(run_dir / "tables" / "summary.csv", summary, index=False)
     lines = ["# multisurv study report", ""]
     for key, value in (extra or {}).items():
@@ -81,6 +83,10 @@ def write_report(
               "median of each model's score; the same cut-off is applied unchanged to the external cohort. "
               "Single-modality models are evaluated on the patients who have that modality; fusions on everyone.",
               "", to_markdown(summary), ""]
+    if complete is not None and len(complete):
+        lines += ["**Same patients for every model**: the patients who have all modalities (complete cases).", "",
+                  to_markdown(complete), ""]
+        write_csv_atomic(run_dir / "tables" / "summary_complete_cases.csv", complete, index=False)
     lines += ["## Models", "",
               "Each modality score is a LASSO-Cox linear predictor (penalty chosen by cross-validation on the "
               "development cohort). Early fusion fits one Cox model on the union of the selected features. "
