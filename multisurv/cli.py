@@ -7,6 +7,7 @@ Sub-commands: ``validate`` (check a manifest, list every problem), ``synth`` (wr
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 import time
@@ -16,6 +17,10 @@ from typing import Sequence
 __all__ = ["main"]
 
 logger = logging.getLogger("multisurv")
+
+#: Modules that each add their own sub-commands with ``add_commands(subparsers)`` (one module per command
+#: family keeps this file a thin table of contents).
+_COMMAND_MODULES: tuple[str, ...] = ()
 
 
 def _add_study_options(p: argparse.ArgumentParser) -> None:
@@ -125,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-external", type=int, default=100)
     _add_study_options(p)
     p.set_defaults(func=_cmd_demo)
+    for module in _COMMAND_MODULES:
+        importlib.import_module(module).add_commands(sub)
     return parser
 
 
