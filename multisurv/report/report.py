@@ -28,8 +28,12 @@ def _ci(row) -> str:
     return f"{row['cindex']:.3f} ({row['ci_lower']:.3f}-{row['ci_upper']:.3f})"
 
 
-def summary_table(metrics: pd.DataFrame) -> pd.DataFrame:
+def summary_table(metrics: pd.DataFrame, *, subset: str = "available") -> pd.DataFrame:
     """One row per model: C-index (95% CI), n and log-rank p for each cohort, side by side.
+
+    When ``metrics`` has a ``subset`` column (as :func:`multisurv.pipeline.run_study` writes it), only the rows of
+    that subset are tabulated: ``"available"`` (each model on every patient it scores) or ``"complete"`` (every
+    model on the patients who have all modalities).
 
     Examples
     --------
@@ -38,6 +42,10 @@ def summary_table(metrics: pd.DataFrame) -> pd.DataFrame:
     >>> summary_table(m).iloc[0].tolist()
     ['Late fusion', '0.800 (0.700-0.900)', '10 (4)', '0.010']
     """
+    if "subset" in metrics:
+        metrics = metrics[metrics["subset"] == subset]
+    if metrics.duplicated(["model", "cohort"]).any():
+        raise ValueError("summary_table: several rows for the same model and cohort; pass one subset at a time.")
     out = []
     for model, part in metrics.groupby("model", sort=False):
         row = {"Model": _LABELS.get(model, model)}
@@ -68,9 +76,8 @@ def write_report(
 ) -> Path:
     """Write ``run_dir/report.md`` and ``run_dir/tables/summary.csv``; return the report's path."""
     run_dir = Path(run_dir)
-    has_subset = "subset" in metrics
-    summary = summary_table(metrics[metrics["subset"] == "available"] if has_subset else metrics)
-    complete = summary_table(metrics[metrics["subset"] == "complete"]) if has_subset else None
+    summary = summary_table(metrics)
+    complete = summary_table(metrics, subset="complete") if "subset" in metrics else None
     write_csv_atomic(run_dir / "tables" / "summary.csv", summary, index=False)
     lines = ["# multisurv study report", ""]
     for key, value in (extra or {}).items():
