@@ -1,11 +1,8 @@
-"""extract_radiomics against PyRadiomics' own baseline, plus failure handling and caching.
+"""extract_radiomics: baseline spot check, diagnostics, failure handling, caching and params.
 
 Reference values: PyRadiomics' baseline CSVs (``data/baseline/baseline_<class>.csv`` in AIM-Harvard/pyradiomics,
-column ``lung1``), vendored as ``tests/data/pyradiomics_baseline_lung1.csv`` (107 features: firstorder, shape,
-glcm, glrlm, glszm, gldm, ngtdm; see tests/data/README.md). Tolerance: relative 1e-6. PyRadiomics' own suite
-(tests/testUtils.py::checkResult) accepts a 3 % relative difference, because its baseline was produced by older
-releases; with pyradiomics-bhklab 3.1.4 we measured a largest relative difference of 3.7e-12, so 1e-6 leaves
-room for BLAS / platform rounding while catching any settings that do not reach PyRadiomics as configured.
+column ``lung1``), vendored in ``tests/data/pyradiomics_baseline/`` (see tests/data/README.md). Tolerance: relative
+1e-6 (measured 3.7e-12; see tests/features/test_radiomics_baseline.py, which covers every case and column).
 """
 
 from __future__ import annotations
@@ -36,15 +33,10 @@ MASK = DATA / "lung1_crop_label.nrrd"
 RTOL = 1e-6  # see module docstring
 
 
-def baseline(path: Path = DATA / "pyradiomics_baseline_lung1.csv") -> tuple[dict, pd.Series]:
-    """(PyRadiomics params, expected values named ct__<feature>) from a lung1 baseline column."""
-    return _column(pd.read_csv(path, index_col=0)["lung1"])
-
-
-def shared_baseline(samples: Path) -> tuple[dict, pd.Series]:
-    """The same from PyRadiomics' per-class baseline files in the shared sample data."""
+def baseline(folder: Path = DATA / "pyradiomics_baseline") -> tuple[dict, pd.Series]:
+    """(PyRadiomics params, expected values named ct__<feature>) of the plain lung1 column, all classes."""
     params, parts = None, []
-    for path in sorted((samples / "baseline").glob("baseline_*.csv")):
+    for path in sorted(folder.glob("baseline_*.csv")):
         table = pd.read_csv(path, index_col=0)
         if "lung1" not in table:
             continue  # shape2D: only a lung1_shape2D column (force2D settings)
@@ -82,7 +74,7 @@ def test_crop_matches_pyradiomics_baseline(tmp_path, make_cohort):
 def test_full_volume_matches_shared_baseline_and_crop(tmp_path, make_cohort, shared_data):
     """Uncropped lung1 from the shared data vs PyRadiomics' baseline files; the crop gives identical features."""
     samples = shared_data / "radiomics-samples"
-    params, expected = shared_baseline(samples)
+    params, expected = baseline(samples / "baseline")
     cohort = make_cohort(full={"ct_image": samples / "lung1_image.nrrd", "ct_mask": samples / "lung1_label.nrrd"},
                          crop={"ct_image": IMAGE, "ct_mask": MASK})
     res = extract_radiomics(cohort, out_dir=tmp_path, params=params, progress=False)
