@@ -21,6 +21,7 @@ import yaml
 from multisurv._optional import require
 from multisurv.features.batch import ExtractionResult, case_error, run_batch
 from multisurv.features.store import FeatureStore
+from multisurv.features.volume import check_geometry, check_roi, read_volume
 
 __all__ = ["extract_radiomics", "load_radiomics_params", "default_params_path", "PREFIX"]
 
@@ -200,7 +201,8 @@ def extract_ct_case(patient_id: str, inputs: Mapping[str, str], *,
     ----------
     patient_id : str
     inputs : mapping
-        ``{"ct_image": path, "ct_mask": path}``.
+        ``{"ct_image": path, "ct_mask": path}``; each a file SimpleITK reads (NRRD, NIfTI, MHA...) or a folder
+        holding one DICOM series (see :func:`multisurv.features.volume.read_volume`).
     params : mapping
         Validated PyRadiomics parameters (see :func:`load_radiomics_params`).
 
@@ -209,27 +211,34 @@ def extract_ct_case(patient_id: str, inputs: Mapping[str, str], *,
     features : pandas.Series
         Float values named ``ct__<feature>``.
     diagnostics : dict
-        PyRadiomics' ``diagnostics_*`` entries (numbers kept, other values as strings).
+        PyRadiomics' ``diagnostics_*`` entries (numbers kept, other values as strings), plus
+        ``multisurv_RoiVoxels`` (voxels of the label), ``multisurv_MaskResampled`` (the geometry properties
+        that differed when ``correctMask`` let PyRadiomics resample the mask; empty otherwise) and
+        ``multisurv_Warnings`` (e.g. a tiny ROI).
 
     Raises
     ------
     ExtractionError
-        Naming the patient, both files, PyRadiomics' reason and the fix.
+        Naming the patient, the file at fault, the reason and the fix: unreadable file or DICOM folder, empty
+        mask or missing label, image and mask grids that differ (both geometries given) without
+        ``correctMask: true``, or PyRadiomics' own error.
     """
     featureextractor = require("radiomics.featureextractor", extra="radiomics")
     _quiet_pyradiomics()
-    image, mask = inputs["ct_image"], inputs["ct_mask"]
-    where = f"CT radiomics failed for patient {patient_id!r} (image {image!r}, mask {mask!r})"
-    for role, path in (("ct_image", image), ("ct_mask", mask)):
-        if not os.path.isfile(path):
-            raise case_error(f"{where}: the {role} file does not exist. Correct the '{role}' path in the manifest.",
-                             path=path)
+    image_path, mask_path = inputs["ct_image"], inputs["ct_mask"]
+    where = f"CT radiomics failed for patient {patient_id!r} (image {image_path!r}, mask {mask_path!r})"
+    image = read_volume(image_path, patient_id=patient_id, role="ct_image")
+    mask = read_volume(mask_path, patient_id=patient_id, role="ct_mask")
+    setting = dict(params.get("setting") or {})
+    n_voxels, warnings = check_roi(mask, label=int(setting.get("label", 1)), patient_id=patient_id,
+                                   mask_path=mask_path)
+    resampled = check_geometry(image, mask, patient_id=patient_id, mask_path=mask_path, settings=setting)
     extractor = featureextractor.RadiomicsFeatureExtractor(copy.deepcopy(dict(params)))
     try:
         result = extractor.execute(image, mask)
     except (ValueError, RuntimeError, IndexError, TypeError) as exc:
         reason = " ".join(str(exc).split()).rstrip("!. ") + "."
-        fix, path = _explain(reason, image, mask, params)
+        fix, path = _explain(reason, image_path, mask_path, params)
         raise case_error(f"{where}: {reason} {fix}", path=path) from exc
     features: dict[str, float] = {}
     diagnostics: dict[str, Any] = {}
@@ -238,6 +247,9 @@ def extract_ct_case(patient_id: str, inputs: Mapping[str, str], *,
             diagnostics[key] = _plain(value)
         else:
             features[PREFIX + key] = float(value)
+    diagnostics["multisurv_RoiVoxels"] = n_voxels
+    diagnostics["multisurv_MaskResampled"] = ", ".join(resampled)
+    diagnostics["multisurv_Warnings"] = " ".join(warnings)
     return pd.Series(features, dtype=float, name=patient_id), diagnostics
 
 
@@ -254,6 +266,9 @@ def _explain(reason: str, image: str, mask: str, params: Mapping[str, Any]) -> t
     if "unable to determine imageio" in low or "imagefilereader" in low or "can't read" in low:
         return ("One of the files is not a readable image: check that it is a complete NRRD, NIfTI or MHA file.",
                 f"{image}; {mask}")
+    if "cannot compute 2d shape" in low:
+        return ("The shape2D class needs a mask that covers a single slice: leave 'shape2D' out of 'featureClass' in "
+                "the params file (list the classes you want), or use a one-slice mask.", mask)
     if "too small" in low or "minimum" in low or "dimension" in low:
         return ("The ROI is smaller than the params allow: check the mask, or lower 'minimumROIDimensions' / "
                 "'minimumROISize' in the params file.", mask)

@@ -137,21 +137,26 @@ def test_broken_cases_are_reported_and_the_rest_is_cached(tmp_path, caplog, make
     assert list(failures.index) == ["missing", "empty", "label2", "geometry", "garbage"]  # no_ct is skipped
     assert (failures["stage"] == "radiomics").all() and (failures["error_type"] == "ExtractionError").all()
     expected = {  # literal pieces each message must contain
-        "missing": ["the ct_mask file does not exist.", "Correct the 'ct_mask' path in the manifest."],
-        "empty": ["No labels found in this mask (i.e. nothing is segmented).", "The mask must mark this patient's "
-                  "ROI with value 1: correct the mask, or set 'label' in the params file"],
-        "label2": ["Label (1) not present in mask. Choose from [2].", "The mask must mark this patient's ROI"],
-        "geometry": ["Image/Mask geometry mismatch.", "resample the mask onto the CT"],
-        "garbage": ["Unable to determine ImageIO reader", "not a readable image"],
+        "missing": ["Patient 'missing', column 'ct_mask'", "the file does not exist. Correct the 'ct_mask' path "
+                    "in the manifest."],
+        "empty": ["Patient 'empty': the mask is empty (no voxel is segmented). Correct the mask or drop"],
+        "label2": ["Patient 'label2': the mask has no voxel with label 1; it holds label(s) [2]. Set 'label' in "
+                   "the params file's 'setting' section"],
+        "geometry": ["Patient 'geometry': the mask does not lie on the image's voxel grid (different spacing; "
+                     "tolerance 1e-06). Image: size (512, 512, 24), spacing (0.570312, 0.570312, 5)",
+                     "Mask: size (512, 512, 24), spacing (1, 1, 1)",
+                     "'correctMask: true' resamples the mask onto the image grid (nearest neighbour)"],
+        "garbage": ["Patient 'garbage', column 'ct_image'", "not a readable image", "Unable to determine ImageIO "
+                    "reader"],
     }
     for pid, pieces in expected.items():
         message = failures.loc[pid, "message"]
-        assert message.startswith(f"CT radiomics failed for patient '{pid}' (image '{cases[pid]['ct_image']}', "
-                                  f"mask '{cases[pid]['ct_mask']}')")
         for piece in pieces:
             assert piece in message, message
     assert failures.loc["missing", "path"] == str(cases["missing"]["ct_mask"])
     assert failures.loc["empty", "path"] == str(cases["empty"]["ct_mask"])
+    assert failures.loc["geometry", "path"] == str(cases["geometry"]["ct_mask"])
+    assert failures.loc["garbage", "path"] == str(cases["garbage"]["ct_image"])
     assert "5 of 6 CT cases failed; see" in caplog.text
 
     again = extract_radiomics(cohort, out_dir=tmp_path / "features", progress=False)

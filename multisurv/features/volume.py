@@ -1,0 +1,198 @@
+"""Reading CT volumes and label masks, and checking that a mask fits its image.
+
+:func:`read_volume` opens NRRD, NIfTI, MHA/MHD (any format SimpleITK reads) and DICOM series (a folder,
+read with ``SimpleITK.ImageSeriesReader``). :func:`check_geometry` compares the image and mask grids (size,
+spacing, origin, direction) with SimpleITK's own tolerance rule, and :func:`check_roi` counts the voxels of the
+chosen label. Every error is an :class:`~multisurv.exceptions.ExtractionError` that names the patient, the file,
+what was found and the fix, so that :func:`~multisurv.features.batch.run_batch` can put it in the failures table.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from multisurv._optional import require
+from multisurv.features.batch import case_error
+
+__all__ = ["read_volume", "Geometry", "check_geometry", "check_roi", "TINY_ROI_VOXELS"]
+
+logger = logging.getLogger(__name__)
+
+#: Below this many ROI voxels texture features are mostly noise: the case is kept but a warning is recorded.
+TINY_ROI_VOXELS = 27  # a 3 x 3 x 3 cube
+#: SimpleITK's default coordinate and direction tolerance (ITK's ``VerifyInputInformation``).
+DEFAULT_TOLERANCE = 1e-6
+
+
+def read_volume(path: str | os.PathLike, *, patient_id: str, role: str):
+    """Read an image or label volume: a file SimpleITK can read, or a folder holding one DICOM series.
+
+    Parameters
+    ----------
+    path : str or Path
+        NRRD (``.nrrd``/``.nhdr``), NIfTI (``.nii``/``.nii.gz``), MetaImage (``.mha``/``.mhd``) or any other
+        file SimpleITK reads; or a folder with the DICOM files of exactly one series.
+    patient_id : str
+        Named in error messages.
+    role : str
+        Manifest column of the file (``"ct_image"``, ``"ct_mask"``), named in error messages.
+
+    Returns
+    -------
+    SimpleITK.Image
+
+    Raises
+    ------
+    ExtractionError
+        If the path does not exist, the folder holds no or several DICOM series, or SimpleITK cannot read it.
+    """
+    sitk = require("SimpleITK", extra="radiomics")
+    path = os.fspath(path)
+    where = f"Patient {patient_id!r}, column {role!r} ({path!r})"
+    if os.path.isdir(path):
+        series = sitk.ImageSeriesReader.GetGDCMSeriesIDs(path)
+        if not series:
+            raise case_error(f"{where}: the folder holds no DICOM series. Point {role!r} at an image file (NRRD, "
+                             "NIfTI, MHA) or at a folder with the DICOM files of one series.", path=path)
+        if len(series) > 1:
+            listed = ", ".join(repr(s) for s in series)
+            raise case_error(f"{where}: the folder holds {len(series)} DICOM series ({listed}); multisurv cannot "
+                             f"tell which one to use. Move each series into its own folder and point {role!r} at "
+                             "the right one.", path=path)
+        reader = sitk.ImageSeriesReader()
+        reader.SetFileNames(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(path, series[0]))
+        try:
+            return reader.Execute()
+        except RuntimeError as exc:
+            raise case_error(f"{where}: the DICOM series cannot be read ({_first_line(exc)}). Check that every "
+                             "slice is complete and belongs to the series.", path=path) from exc
+    if not os.path.isfile(path):
+        raise case_error(f"{where}: the file does not exist. Correct the {role!r} path in the manifest.", path=path)
+    try:
+        return sitk.ReadImage(path)
+    except RuntimeError as exc:
+        raise case_error(f"{where}: not a readable image ({_first_line(exc)}). Check that it is a complete NRRD, "
+                         "NIfTI or MHA file, or a folder holding a DICOM series.", path=path) from exc
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """The voxel grid of a volume: size (voxels), spacing (mm), origin (mm) and direction cosines."""
+
+    size: tuple[int, ...]
+    spacing: tuple[float, ...]
+    origin: tuple[float, ...]
+    direction: tuple[float, ...]
+
+    @classmethod
+    def of(cls, image) -> "Geometry":
+        """The geometry of a ``SimpleITK.Image``."""
+        return cls(tuple(image.GetSize()), tuple(image.GetSpacing()), tuple(image.GetOrigin()),
+                   tuple(image.GetDirection()))
+
+    def __str__(self) -> str:
+        def fmt(values):
+            return "(" + ", ".join(f"{v:.6g}" for v in values) + ")"
+
+        return (f"size {fmt(self.size)}, spacing {fmt(self.spacing)}, origin {fmt(self.origin)}, "
+                f"direction {fmt(self.direction)}")
+
+    def differences(self, other: "Geometry", tolerance: float) -> list[str]:
+        """Names of the properties in which ``other`` differs from this grid.
+
+        Spacing and origin may differ by ``tolerance`` times the first spacing, direction cosines by
+        ``tolerance``: the rule SimpleITK (ITK's ``VerifyInputInformation``) applies, which PyRadiomics'
+        ``geometryTolerance`` setting changes.
+        """
+        coordinate_tol = abs(tolerance * self.spacing[0])
+        out = []
+        if self.size != other.size:
+            out.append("size")
+        for name, tol in (("spacing", coordinate_tol), ("origin", coordinate_tol), ("direction", tolerance)):
+            a, b = np.asarray(getattr(self, name), float), np.asarray(getattr(other, name), float)
+            if a.shape != b.shape or np.any(np.abs(a - b) > tol):
+                out.append(name)
+        return out
+
+
+def check_geometry(image, mask, *, patient_id: str, mask_path: str, settings: dict[str, Any]) -> list[str]:
+    """Check that ``mask`` lies on ``image``'s voxel grid; return the properties that differ (resampled masks).
+
+    Parameters
+    ----------
+    image, mask : SimpleITK.Image
+    patient_id, mask_path : str
+        Named in the error message.
+    settings : dict
+        PyRadiomics' ``setting`` section: ``geometryTolerance`` (default 1e-6, SimpleITK's) widens the check and
+        ``correctMask: true`` lets PyRadiomics resample a mismatching mask onto the image grid with
+        nearest-neighbour interpolation.
+
+    Returns
+    -------
+    list of str
+        Empty when the grids match; otherwise the differing properties (only when ``correctMask`` is true).
+
+    Raises
+    ------
+    ExtractionError
+        If the grids differ and ``correctMask`` is not true; the message gives both geometries.
+    """
+    tolerance = settings.get("geometryTolerance")
+    tolerance = DEFAULT_TOLERANCE if tolerance is None else float(tolerance)
+    image_geometry, mask_geometry = Geometry.of(image), Geometry.of(mask)
+    differ = image_geometry.differences(mask_geometry, tolerance)
+    if differ and not settings.get("correctMask", False):
+        raise case_error(
+            f"Patient {patient_id!r}: the mask does not lie on the image's voxel grid (different {', '.join(differ)}; "
+            f"tolerance {tolerance:g}). Image: {image_geometry}. Mask: {mask_geometry}. Resample the mask onto the "
+            "image, or allow it in the params file: 'correctMask: true' resamples the mask onto the image grid "
+            "(nearest neighbour) and 'geometryTolerance' accepts small differences.", path=mask_path)
+    if differ:
+        logger.info("Patient %r: the mask's %s differ from the image's; PyRadiomics resamples it (nearest "
+                    "neighbour, correctMask: true).", patient_id, ", ".join(differ))
+    return differ
+
+
+def check_roi(mask, *, label: int, patient_id: str, mask_path: str) -> tuple[int, list[str]]:
+    """Count the voxels of ``label`` in ``mask``; raise when there are none, warn when there are few.
+
+    Returns
+    -------
+    n_voxels : int
+    warnings : list of str
+        One message when ``n_voxels < TINY_ROI_VOXELS`` (also logged as a warning).
+
+    Raises
+    ------
+    ExtractionError
+        If the mask is empty, or holds other labels but not ``label`` (the message lists them).
+    """
+    sitk = require("SimpleITK", extra="radiomics")
+    values = sitk.GetArrayViewFromImage(mask)
+    n_voxels = int(np.count_nonzero(values == label))
+    if n_voxels == 0:
+        present = [int(v) for v in np.unique(values) if v != 0]
+        if not present:
+            raise case_error(f"Patient {patient_id!r}: the mask is empty (no voxel is segmented). Correct the mask "
+                             "or drop the patient's CT from the manifest.", path=mask_path)
+        raise case_error(f"Patient {patient_id!r}: the mask has no voxel with label {label}; it holds label(s) "
+                         f"{present}. Set 'label' in the params file's 'setting' section to the value the masks use, "
+                         "or correct the mask.", path=mask_path)
+    warnings = []
+    if n_voxels < TINY_ROI_VOXELS:
+        message = (f"Patient {patient_id!r}: the ROI (label {label}) has only {n_voxels} voxel(s), fewer than "
+                   f"{TINY_ROI_VOXELS}; its texture features are unreliable. Check the mask ({mask_path!r}).")
+        logger.warning(message)
+        warnings.append(message)
+    return n_voxels, warnings
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return " ".join(lines[-2:]) if lines else type(exc).__name__
