@@ -23,7 +23,7 @@ from multisurv._atomic import write_csv_atomic
 from multisurv._optional import require
 from multisurv._validation import check_param
 from multisurv.exceptions import ExtractionError
-from multisurv.features.store import FeatureStore, input_fingerprint
+from multisurv.features.store import FeatureStore
 
 __all__ = ["ExtractionResult", "run_batch", "case_error", "FAILURE_COLUMNS"]
 
@@ -96,8 +96,9 @@ def run_batch(
     Parameters
     ----------
     cases : sequence of (str, dict)
-        ``(patient_id, inputs)`` pairs; ``inputs`` maps a role (``"ct_image"``) to a file path. The input
-        files' path, size and ``mtime_ns`` decide whether a stored result is still valid.
+        ``(patient_id, inputs)`` pairs; ``inputs`` maps a role (``"ct_image"``) to a file or folder path. The
+        content of the input files (SHA-256, see :meth:`FeatureStore.fingerprint`) decides whether a stored
+        result is still valid; files unchanged since the record (path, size, ``mtime_ns``) are not re-read.
     extract_one : callable
         ``extract_one(patient_id, inputs)`` returns a float ``pandas.Series`` of features, or a tuple
         ``(features, info)`` where ``info`` is a JSON-serialisable dict kept beside them. Raise (ideally an
@@ -160,13 +161,15 @@ def run_batch(
     failures: list[dict[str, str]] = []
     todo: list[tuple[str, dict[str, str], dict[str, Any]]] = []
     for pid, inputs in cases:
-        fingerprint = input_fingerprint(inputs)
+        fingerprint = store.fingerprint(pid, inputs)
         cached = store.get(pid, fingerprint)
         if cached is None:
             todo.append((pid, inputs, fingerprint))
-        else:
-            features[pid] = cached
-            info[pid] = store.get_info(pid)
+            continue
+        features[pid] = cached
+        info[pid] = store.get_info(pid)
+        if store.recorded_fingerprint(pid) != fingerprint:  # same content, moved or touched: record where it is now
+            store.put(pid, cached, fingerprint, info=info[pid])
     n_cached = len(features)
     logger.info("%s: %d of %d %ss cached in %s; extracting %d.", stage, n_cached, len(cases), unit,
                 store.directory, len(todo))

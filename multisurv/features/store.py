@@ -5,9 +5,16 @@ the first 8 hex digits of the SHA-256 of the settings as canonical JSON. Changin
 gives a new folder and never mixes features computed two different ways. The folder holds
 
 - ``config.json``: the settings, their hash and the multisurv version (written once);
-- ``<patient_id>.json``: one file per patient with the feature vector, the input fingerprint (path,
-  size and ``mtime_ns`` of every input file) and optional side information (e.g. PyRadiomics diagnostics);
+- ``<patient_id>.json``: one file per patient with the feature vector, the input fingerprint (path, size,
+  ``mtime_ns`` and SHA-256 of the content of every input file or DICOM folder) and optional side information
+  (e.g. PyRadiomics diagnostics);
 - ``failures.csv`` and ``info.csv``: tables written by :func:`multisurv.features.batch.run_batch`.
+
+A stored result is valid while the *content* of its inputs is unchanged (:meth:`FeatureStore.fingerprint`):
+a file that was touched, copied or moved but holds the same bytes keeps its features, and a file whose bytes
+changed is recomputed even if its size and time stamp look the same. Files whose path, size and ``mtime_ns``
+match the record are not read again (their recorded hash is reused), so a fully cached rerun costs one
+``stat`` per input.
 
 Every file is written to a temporary file and moved into place with ``os.replace``, so a crash never
 leaves a half-written file behind. Floats are stored as JSON numbers (Python writes the shortest string
@@ -64,21 +71,29 @@ def settings_hash(settings: Mapping[str, Any]) -> str:
     return hashlib.sha256(_canonical_json(settings).encode("utf-8")).hexdigest()[:8]
 
 
-def input_fingerprint(inputs: Mapping[str, str | os.PathLike | None]) -> dict[str, dict[str, Any]]:
-    """Fingerprint the input files of one case: absolute path, size in bytes and ``mtime_ns`` of each.
+def input_fingerprint(inputs: Mapping[str, str | os.PathLike | None], *, content: bool = False,
+                      known: Mapping[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """Fingerprint the input files of one case: absolute path, size, ``mtime_ns`` and optionally content hash.
 
     A missing file is recorded as ``{"path": ..., "missing": True}`` rather than raising, so that the
-    extraction itself reports the problem (in the failures table) with its own message.
+    extraction itself reports the problem (in the failures table) with its own message. A folder (e.g. a
+    DICOM series) counts as the set of files under it: total size, newest ``mtime_ns``, number of files and a
+    hash over their relative names and contents.
 
     Parameters
     ----------
     inputs : mapping of str to path
         Role of each input (e.g. ``"ct_image"``) to its file path; ``None`` values are recorded as missing.
+    content : bool, default=False
+        Add ``"sha256"``, the SHA-256 of the content (see :class:`FeatureStore` for how stores compare them).
+    known : mapping, optional
+        A previous fingerprint of the same inputs: where path, size and ``mtime_ns`` of a role are unchanged its
+        ``sha256`` is reused instead of reading the file again.
 
     Returns
     -------
     dict
-        Role -> ``{"path", "size", "mtime_ns"}`` (or ``{"path", "missing"}``).
+        Role -> ``{"path", "size", "mtime_ns"[, "n_files"][, "sha256"]}`` (or ``{"path", "missing"}``).
 
     Examples
     --------
@@ -91,13 +106,62 @@ def input_fingerprint(inputs: Mapping[str, str | os.PathLike | None]) -> dict[st
             out[role] = {"path": None, "missing": True}
             continue
         abs_path = os.path.abspath(os.fspath(path))
-        try:
-            st = os.stat(abs_path)
-        except OSError:
-            out[role] = {"path": abs_path, "missing": True}
-        else:
-            out[role] = {"path": abs_path, "size": int(st.st_size), "mtime_ns": int(st.st_mtime_ns)}
+        entry = _stat_entry(abs_path)
+        if content and not entry.get("missing"):
+            previous = dict((known or {}).get(role) or {})
+            digest = previous.pop("sha256", None)
+            if digest is None or previous != entry:
+                digest = _content_hash(abs_path)
+            entry["sha256"] = digest
+        out[role] = entry
     return out
+
+
+def _stat_entry(abs_path: str) -> dict[str, Any]:
+    try:
+        st = os.stat(abs_path)
+    except OSError:
+        return {"path": abs_path, "missing": True}
+    if not os.path.isdir(abs_path):
+        return {"path": abs_path, "size": int(st.st_size), "mtime_ns": int(st.st_mtime_ns)}
+    files = _folder_files(abs_path)
+    stats = [os.stat(f) for f in files]
+    return {"path": abs_path, "size": int(sum(x.st_size for x in stats)),
+            "mtime_ns": int(max((x.st_mtime_ns for x in stats), default=st.st_mtime_ns)), "n_files": len(files)}
+
+
+def _folder_files(folder: str) -> list[str]:
+    found = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames.sort()
+        found.extend(os.path.join(dirpath, name) for name in sorted(filenames))
+    return found
+
+
+def _content_hash(abs_path: str) -> str:
+    digest = hashlib.sha256()
+    if os.path.isdir(abs_path):
+        for name in _folder_files(abs_path):
+            digest.update(os.path.relpath(name, abs_path).encode("utf-8") + b"\0")
+            digest.update(_file_hash(name).encode("ascii"))
+        return digest.hexdigest()
+    return _file_hash(abs_path)
+
+
+def _file_hash(path: str) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def _same_inputs(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> bool:
+    """Content fingerprints match on content (hash and size); others (no ``sha256``) must be identical."""
+    if set(recorded) != set(current):
+        return False
+    hashed = all(isinstance(f, Mapping) and "sha256" in f for f in (*recorded.values(), *current.values()))
+    if not hashed:
+        return dict(recorded) == dict(current)
+    return all((recorded[r]["sha256"], recorded[r].get("size")) == (current[r]["sha256"], current[r].get("size"))
+               for r in current)
 
 
 class FeatureStore:
@@ -221,8 +285,9 @@ class FeatureStore:
         ----------
         patient_id : str
         fingerprint : mapping
-            The current input fingerprint (see :func:`input_fingerprint`); a record made from inputs with
-            another fingerprint is stale.
+            The current input fingerprint (see :func:`input_fingerprint` and :meth:`fingerprint`). When both it
+            and the record hold content hashes, a record is stale only if some input's content (hash or size)
+            changed; otherwise any difference makes it stale.
 
         Returns
         -------
@@ -230,13 +295,37 @@ class FeatureStore:
             Float values indexed by feature name, named ``patient_id``.
         """
         record = self._read(patient_id)
-        if record is None or record.get("fingerprint") != json.loads(_canonical_json(fingerprint)):
+        current = json.loads(_canonical_json(fingerprint))
+        if record is None or not _same_inputs(record.get("fingerprint") or {}, current):
             return None
         features = record["features"]
         return pd.Series(
             np.asarray(features["values"], dtype=float), index=pd.Index(features["names"], dtype=object),
             name=str(patient_id), dtype=float,
         )
+
+    def fingerprint(self, patient_id: str, inputs: Mapping[str, str | os.PathLike | None]) -> dict[str, Any]:
+        """The content fingerprint of ``inputs``, reusing the hashes recorded for ``patient_id`` where still valid.
+
+        Only files whose path, size or ``mtime_ns`` differ from the record are read (hashed) again.
+
+        Parameters
+        ----------
+        patient_id : str
+        inputs : mapping of str to path
+
+        Returns
+        -------
+        dict
+            See :func:`input_fingerprint` (with ``content=True``).
+        """
+        record = self._read(patient_id)
+        return input_fingerprint(inputs, content=True, known=(record or {}).get("fingerprint"))
+
+    def recorded_fingerprint(self, patient_id: str) -> dict[str, Any] | None:
+        """The fingerprint stored with ``patient_id``'s record (None when there is no readable record)."""
+        record = self._read(patient_id)
+        return None if record is None else dict(record.get("fingerprint") or {})
 
     def get_info(self, patient_id: str) -> dict[str, Any]:
         """The side information stored with ``patient_id``'s features (empty dict when there is none)."""

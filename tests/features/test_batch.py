@@ -176,3 +176,71 @@ def test_importing_features_does_not_import_heavy_extras():
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+KILL_SCRIPT = '''
+import os, sys, time
+from pathlib import Path
+import pandas as pd
+from multisurv.features.batch import run_batch
+from multisurv.features.store import FeatureStore
+
+def slow_length(pid, inputs):
+    Path(os.environ["CALL_LOG"], f"{pid}.{os.getpid()}").touch()
+    time.sleep(0.25)
+    return pd.Series({"toy__len": float(len(Path(inputs["x"]).read_text()))})
+
+if __name__ == "__main__":
+    root, n_workers = Path(sys.argv[1]), int(sys.argv[2])
+    cases = [(p.stem, {"x": str(p)}) for p in sorted((root / "inputs").glob("*.txt"))]
+    store = FeatureStore(root / "features", modality="toy", name="slow", settings={"v": 1})
+    res = run_batch(cases, slow_length, store, stage="toy", n_workers=n_workers, progress=False)
+    print(len(res.features), res.n_cached)
+'''
+
+
+@pytest.mark.parametrize("n_workers", [1, 2])
+def test_killed_batch_resumes_without_loss_or_repeats(tmp_path, n_workers):
+    """SIGKILL a batch (the whole process group) after some cases finished; the rerun redoes none of them."""
+    import signal
+    import time
+
+    script = tmp_path / "batch_script.py"
+    script.write_text(KILL_SCRIPT)
+    ids = [f"p{i:02d}" for i in range(12)]
+    make_cases(tmp_path, ids)
+    store_dir = FeatureStore(tmp_path / "features", modality="toy", name="slow", settings={"v": 1}).directory
+
+    def records():
+        return sorted(p.stem for p in store_dir.glob("p*.json"))
+
+    first_log, second_log = tmp_path / "calls1", tmp_path / "calls2"
+    first_log.mkdir()
+    second_log.mkdir()
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path), str(n_workers)],
+                            env={**os.environ, "CALL_LOG": str(first_log)}, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while len(records()) < 4 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = records()
+    assert 4 <= len(done) < len(ids), "the batch was not killed half-way"
+    # Every stored record is complete (atomic writes): it reads back with its value.
+    store = FeatureStore(tmp_path / "features", modality="toy", name="slow", settings={"v": 1})
+    for pid in done:
+        x = tmp_path / "inputs" / f"{pid}.txt"
+        assert store.get(pid, store.fingerprint(pid, {"x": str(x)}))["toy__len"] == 9.0
+
+    out = subprocess.run([sys.executable, str(script), str(tmp_path), str(n_workers)], capture_output=True,
+                         text=True, env={**os.environ, "CALL_LOG": str(second_log)}, check=True, timeout=120)
+    assert out.stdout.split() == ["12", str(len(done))]
+    recomputed = sorted(p.name.split(".")[0] for p in second_log.iterdir())
+    assert recomputed == sorted(set(ids) - set(done))  # finished cases are not repeated, none is lost
+    assert records() == ids
+
+    third = subprocess.run([sys.executable, str(script), str(tmp_path), str(n_workers)], capture_output=True,
+                           text=True, env={**os.environ, "CALL_LOG": str(second_log)}, check=True, timeout=120)
+    assert third.stdout.split() == ["12", "12"]  # nothing changed: nothing recomputed
+    assert sorted(p.name.split(".")[0] for p in second_log.iterdir()) == recomputed

@@ -207,3 +207,20 @@ class TestParamsErrors:
         path.write_text("- 1\n- 2\n")
         with pytest.raises(ValueError, match="must be a mapping"):
             load_radiomics_params(path)
+
+
+def test_dask_cluster_of_processes_gives_identical_features(tmp_path, make_cohort):
+    """A real distributed.LocalCluster with worker processes: same features as in-process, failures recorded."""
+    distributed = pytest.importorskip("distributed")
+    breast = DATA / "breast1_image.nrrd", DATA / "breast1_label.nrrd"
+    cohort = make_cohort(lung={"ct_image": IMAGE, "ct_mask": MASK},
+                         breast={"ct_image": breast[0], "ct_mask": breast[1]},
+                         broken={"ct_image": IMAGE, "ct_mask": tmp_path / "nope.nrrd"})
+    serial = extract_radiomics(cohort, out_dir=tmp_path / "serial", progress=False)
+    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        res = extract_radiomics(cohort, out_dir=tmp_path / "dask", client=client, progress=False)
+        assert len(client.scheduler_info()["workers"]) == 2
+    pd.testing.assert_frame_equal(res.features, serial.features, rtol=0, atol=0)
+    assert res.failures["patient_id"].tolist() == ["broken"]
+    assert "the file does not exist" in res.failures.loc[0, "message"]

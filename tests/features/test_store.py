@@ -137,3 +137,60 @@ def test_fingerprint_tracks_size_and_mtime(tmp_path):
     os.utime(path, ns=(1, 10**18))
     assert input_fingerprint({"ct_image": path}) != first
     assert input_fingerprint({"ct_image": tmp_path / "gone"})["ct_image"]["missing"] is True
+
+
+class TestContentFingerprint:
+    """Stores key results on the inputs' content (SHA-256), reusing recorded hashes of unchanged files."""
+
+    def test_hash_is_the_sha256_of_the_bytes(self, tmp_path):
+        path = tmp_path / "image.nrrd"
+        path.write_bytes(b"1234")
+        fp = input_fingerprint({"ct_image": path}, content=True)
+        # sha256(b"1234"), e.g. `printf 1234 | sha256sum`
+        assert fp["ct_image"]["sha256"] == "03ac674216f3e15c761ee1a5e255f067953623c8b388b4459e13f978d7c846f4"
+
+    def test_touched_or_moved_file_with_same_content_stays_valid(self, tmp_path):
+        store = make_store(tmp_path)
+        path = tmp_path / "a.nrrd"
+        path.write_bytes(b"voxels")
+        store.put("P1", pd.Series({"ct__a": 1.0}), store.fingerprint("P1", {"ct_image": path}))
+        os.utime(path, ns=(1, 10**18))
+        assert store.get("P1", store.fingerprint("P1", {"ct_image": path})) is not None
+        moved = tmp_path / "moved.nrrd"
+        path.rename(moved)
+        assert store.get("P1", store.fingerprint("P1", {"ct_image": moved})) is not None
+
+    def test_same_size_and_time_but_other_bytes_is_stale(self, tmp_path):
+        store = make_store(tmp_path)
+        path = tmp_path / "a.nrrd"
+        path.write_bytes(b"voxels")
+        store.put("P1", pd.Series({"ct__a": 1.0}), store.fingerprint("P1", {"ct_image": path}))
+        stat = path.stat()
+        path.write_bytes(b"VOXELS")
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))  # a changed mtime forces a re-read
+        assert store.get("P1", store.fingerprint("P1", {"ct_image": path})) is None
+
+    def test_unchanged_files_are_not_read_again(self, tmp_path, monkeypatch):
+        store = make_store(tmp_path)
+        path = tmp_path / "a.nrrd"
+        path.write_bytes(b"voxels")
+        fp = store.fingerprint("P1", {"ct_image": path})
+        store.put("P1", pd.Series({"ct__a": 1.0}), fp)
+        import multisurv.features.store as store_module
+
+        def fail(_):
+            raise AssertionError("re-hashed an unchanged file")
+
+        monkeypatch.setattr(store_module, "_file_hash", fail)
+        assert store.fingerprint("P1", {"ct_image": path}) == fp
+
+    def test_folder_fingerprint_covers_every_file(self, tmp_path):
+        folder = tmp_path / "dicom"
+        folder.mkdir()
+        for i in range(3):
+            (folder / f"s{i}.dcm").write_bytes(bytes([i]) * 10)
+        first = input_fingerprint({"ct_image": folder}, content=True)["ct_image"]
+        assert (first["size"], first["n_files"]) == (30, 3)
+        (folder / "s1.dcm").write_bytes(b"x" * 10)
+        second = input_fingerprint({"ct_image": folder}, content=True)["ct_image"]
+        assert second["size"] == 30 and second["sha256"] != first["sha256"]
