@@ -23,7 +23,7 @@ from multisurv.features.batch import ExtractionResult, case_error, run_batch
 from multisurv.features.store import FeatureStore
 from multisurv.features.volume import check_geometry, check_roi, read_volume
 
-__all__ = ["extract_radiomics", "load_radiomics_params", "default_params_path", "PREFIX"]
+__all__ = ["extract_radiomics", "load_radiomics_params", "default_params_path", "shipped_params", "PREFIX"]
 
 logger = logging.getLogger(__name__)
 
@@ -48,14 +48,32 @@ def default_params_path() -> Path:
     return candidate
 
 
+def shipped_params() -> dict[str, Path]:
+    """The PyRadiomics params files shipped with multisurv, by name (``radiomics_*.yaml`` in ``data_schemas/``).
+
+    - ``radiomics_ct``: the library default (original image, bin width 25 HU, no resampling);
+    - ``radiomics_ct_ibsi``: close to IBSI practice (1 mm isotropic B-spline resampling, bin width 25 HU);
+    - ``radiomics_gist_2266``: the reference GIST study's set (original + 8 wavelet + 15 LoG images; 2,246
+      features, see the file for the count).
+
+    Examples
+    --------
+    >>> sorted(shipped_params())
+    ['radiomics_ct', 'radiomics_ct_ibsi', 'radiomics_gist_2266']
+    """
+    folder = default_params_path().parent
+    return {path.stem: path for path in sorted(folder.glob("radiomics_*.yaml"))}
+
+
 def load_radiomics_params(params: str | os.PathLike | Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Read and validate PyRadiomics parameters.
 
     Parameters
     ----------
     params : str, Path, mapping or None
-        None for multisurv's default (``data_schemas/radiomics_ct.yaml``), the path of a PyRadiomics YAML
-        params file, or the same structure as a dict (keys ``imageType``, ``featureClass``, ``setting``).
+        None for multisurv's default (``data_schemas/radiomics_ct.yaml``), the name of a shipped params file
+        (see :func:`shipped_params`, e.g. ``"radiomics_ct_ibsi"``), the path of a PyRadiomics YAML params file,
+        or the same structure as a dict (keys ``imageType``, ``featureClass``, ``setting``).
 
     Returns
     -------
@@ -65,7 +83,7 @@ def load_radiomics_params(params: str | os.PathLike | Mapping[str, Any] | None =
     Raises
     ------
     FileNotFoundError
-        If the params file does not exist.
+        If the params file does not exist (or the name is not a shipped file's; the message lists them).
     ValueError
         If PyRadiomics' schema rejects the parameters; the message lists every problem found.
 
@@ -77,6 +95,15 @@ def load_radiomics_params(params: str | os.PathLike | Mapping[str, Any] | None =
     source = "the params dict"
     if params is None or isinstance(params, (str, os.PathLike)):
         path = default_params_path() if params is None else Path(params)
+        if isinstance(params, str) and not path.is_file() and path.name == params and not path.suffix:
+            shipped = shipped_params()
+            if params not in shipped:
+                names = ", ".join(repr(n) for n in shipped)
+                raise FileNotFoundError(
+                    f"Unknown radiomics params {params!r}: neither a file nor a shipped params name. Choose one of: "
+                    f"{names}, or pass the path of a PyRadiomics YAML file."
+                )
+            path = shipped[params]
         source = str(path)
         if not path.is_file():
             raise FileNotFoundError(
@@ -116,6 +143,17 @@ def _quiet_pyradiomics() -> None:
     """Keep PyRadiomics' INFO chatter (one line per feature class and patient) out of the user's logs."""
     for name in ("radiomics", "pykwalify"):  # pykwalify validates PyRadiomics' params, logging each time
         logging.getLogger(name).setLevel(logging.WARNING)
+    glcm = logging.getLogger("radiomics.glcm")
+    if not any(isinstance(f, _SumAverageNote) for f in glcm.filters):
+        glcm.addFilter(_SumAverageNote())
+
+
+class _SumAverageNote(logging.Filter):
+    """Drops PyRadiomics' note that SumAverage = 2 x JointAverage, logged once per image type and patient
+    (24 times a patient with the GIST params); the params files document it once instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Sum Average = 2 * Joint Average" not in record.getMessage()
 
 
 def extract_radiomics(
