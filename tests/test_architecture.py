@@ -22,6 +22,8 @@ def _layer(module: str) -> int:
     if len(parts) < 2 or parts[0] != "multisurv":
         return -1
     head = parts[1]
+    if head.startswith("cli_"):  # command families (multisurv/cli_<family>.py) belong to the cli layer
+        head = "cli"
     if head in BASE or head == "__init__":
         return 0
     return LAYERS.index(head) if head in LAYERS else -1

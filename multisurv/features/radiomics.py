@@ -23,7 +23,8 @@ from multisurv.features.batch import ExtractionResult, case_error, run_batch
 from multisurv.features.store import FeatureStore
 from multisurv.features.volume import check_geometry, check_roi, read_volume
 
-__all__ = ["extract_radiomics", "load_radiomics_params", "default_params_path", "shipped_params", "PREFIX"]
+__all__ = ["extract_radiomics", "extract_radiomics_cases", "load_radiomics_params", "default_params_path",
+           "shipped_params", "PREFIX"]
 
 logger = logging.getLogger(__name__)
 
@@ -215,17 +216,44 @@ def extract_radiomics(
     >>> res = extract_radiomics(cohort, out_dir="runs/study/features")  # doctest: +SKIP
     >>> res.features.filter(like="glcm_Contrast")  # doctest: +SKIP
     """
-    radiomics = require("radiomics", extra="radiomics")
-    parsed = load_radiomics_params(params)
-    store = FeatureStore(out_dir, modality="ct", name="radiomics",
-                         settings={"params": parsed, "pyradiomics": str(radiomics.__version__)})
     table = cohort.table.loc[cohort.has_ct.to_numpy()]
     n_skipped = len(cohort) - len(table)
     if n_skipped:
         logger.info("%d of %d patients have no CT image and mask; skipped by radiomics.", n_skipped, len(cohort))
     cases = [(str(pid), {"ct_image": str(row["ct_image"]), "ct_mask": str(row["ct_mask"])})
              for pid, row in table.iterrows()]
-    return run_batch(cases, partial(extract_ct_case, params=parsed), store, stage="radiomics",
+    return extract_radiomics_cases(cases, out_dir=out_dir, params=params, n_workers=n_workers, progress=progress,
+                                   client=client)
+
+
+def extract_radiomics_cases(
+    cases,
+    *,
+    out_dir: str | os.PathLike,
+    params: str | os.PathLike | Mapping[str, Any] | None = None,
+    n_workers: int = 1,
+    progress: bool = True,
+    client: Any = None,
+) -> ExtractionResult:
+    """Extract PyRadiomics features for explicit cases (what :func:`extract_radiomics` does for a cohort).
+
+    Parameters
+    ----------
+    cases : sequence of (str, dict)
+        ``(patient_id, {"ct_image": path, "ct_mask": path})``, e.g. from
+        :func:`multisurv.features.cases.load_cases`.
+    out_dir, params, n_workers, progress, client
+        As in :func:`extract_radiomics`.
+
+    Returns
+    -------
+    ExtractionResult
+    """
+    radiomics = require("radiomics", extra="radiomics")
+    parsed = load_radiomics_params(params)
+    store = FeatureStore(out_dir, modality="ct", name="radiomics",
+                         settings={"params": parsed, "pyradiomics": str(radiomics.__version__)})
+    return run_batch(list(cases), partial(extract_ct_case, params=parsed), store, stage="radiomics",
                      n_workers=n_workers, progress=progress, client=client, unit="CT case")
 
 

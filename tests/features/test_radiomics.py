@@ -217,8 +217,8 @@ def test_dask_cluster_of_processes_gives_identical_features(tmp_path, make_cohor
                          breast={"ct_image": breast[0], "ct_mask": breast[1]},
                          broken={"ct_image": IMAGE, "ct_mask": tmp_path / "nope.nrrd"})
     serial = extract_radiomics(cohort, out_dir=tmp_path / "serial", progress=False)
-    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as client:
+    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
         res = extract_radiomics(cohort, out_dir=tmp_path / "dask", client=client, progress=False)
         assert len(client.scheduler_info()["workers"]) == 2
     pd.testing.assert_frame_equal(res.features, serial.features, rtol=0, atol=0)

@@ -1,0 +1,155 @@
+"""``multisurv extract <modality> MANIFEST --out DIR``: batch feature extraction from the command line.
+
+Sub-commands (one ``_add_<modality>`` function each, listed in ``_EXTRACTORS``):
+
+- ``radiomics``: PyRadiomics features of each patient's CT (``ct_image``, ``ct_mask`` columns).
+
+Every sub-command shares the batch options (:func:`add_batch_options`: ``--out``, ``--workers``,
+``--scheduler``, ``--no-progress``) and writes its tables with :func:`write_tables`:
+
+- ``<stage>_features.parquet`` and ``<stage>_features.csv``: one row per patient, one column per feature;
+- ``<stage>_diagnostics.csv``: side information per patient (e.g. PyRadiomics' diagnostics);
+- ``<stage>_errors.csv``: ``patient_id, file, reason, error_type``, one row per failed patient.
+
+Results are cached per patient under ``DIR/<modality>/<name>_<hash8>/`` (see
+:class:`multisurv.features.store.FeatureStore`): an interrupted run resumes where it stopped and a rerun
+with nothing changed recomputes nothing. The exit code is 0 when every patient succeeded, 1 when some failed
+(their reasons are in the errors table), 2 for a usage or input error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+__all__ = ["add_commands", "add_batch_options", "write_tables"]
+
+#: How long to wait for a Dask scheduler before giving up.
+CONNECT_TIMEOUT = "30s"
+
+
+def add_commands(subparsers) -> None:
+    """Add ``extract`` and its sub-commands to the ``multisurv`` parser's ``subparsers``."""
+    p = subparsers.add_parser("extract", help="Extract features for every patient of a manifest (cached, resumable).",
+                              description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="modality", required=True, metavar="{" + ",".join(_EXTRACTORS) + "}")
+    for add in _EXTRACTORS.values():
+        add(sub)
+
+
+def add_batch_options(p: argparse.ArgumentParser) -> None:
+    """The options every ``extract`` sub-command shares."""
+    p.add_argument("manifest", type=Path, help="CSV with 'patient_id' and the modality's input columns "
+                                                "(other columns are ignored; relative paths are read from its folder).")
+    p.add_argument("--out", type=Path, required=True, help="Output folder: tables, and the per-patient cache.")
+    p.add_argument("--workers", type=int, default=1, help="Local worker processes (default 1).")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="Dask scheduler address (e.g. tcp://10.0.0.5:8786): run on that cluster instead of local "
+                        "processes.")
+    p.add_argument("--no-progress", action="store_true", help="Hide the progress bar.")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# radiomics
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _add_radiomics(sub) -> None:
+    p = sub.add_parser("radiomics", help="PyRadiomics features of each patient's CT and tumour mask.",
+                       description="PyRadiomics features of each patient's CT (columns 'ct_image': a file or a DICOM "
+                                   "series folder, and 'ct_mask': the label volume).")
+    add_batch_options(p)
+    p.add_argument("--params", default="radiomics_ct_ibsi",
+                   help="PyRadiomics params: a YAML file, or a shipped name: radiomics_ct_ibsi (default: 1 mm "
+                        "B-spline resampling, 25 HU bins), radiomics_ct (no resampling), radiomics_gist_2266 "
+                        "(original + wavelet + LoG, 2,246 features).")
+    p.set_defaults(func=_cmd_radiomics)
+
+
+def _cmd_radiomics(args) -> int:
+    from multisurv._optional import require
+    from multisurv.features.cases import load_cases
+    from multisurv.features.radiomics import extract_radiomics_cases, load_radiomics_params
+
+    require("pyarrow", extra="radiomics")  # checked before hours of extraction, not after
+    params = load_radiomics_params(args.params)  # invalid params stop here, before any patient
+    cases, skipped = load_cases(args.manifest, roles=("ct_image", "ct_mask"))
+    with _client(args.scheduler) as client:
+        result = extract_radiomics_cases(cases, out_dir=args.out, params=params, n_workers=args.workers,
+                                         progress=not args.no_progress, client=client)
+    return _report(result, args.out, "radiomics", n_cases=len(cases), skipped=skipped, unit="CT case")
+
+
+#: Sub-commands of ``multisurv extract``: name -> function adding its parser.
+_EXTRACTORS: dict[str, Callable[[Any], None]] = {"radiomics": _add_radiomics}
+
+
+# --------------------------------------------------------------------------------------------------------------
+# shared
+# --------------------------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _client(address: str | None) -> Iterator[Any]:
+    if address is None:
+        yield None
+        return
+    from multisurv._optional import require
+
+    distributed = require("distributed", extra="dask")
+    try:
+        client = distributed.Client(address, timeout=CONNECT_TIMEOUT)
+    except OSError as exc:
+        raise ValueError(f"Cannot reach the Dask scheduler at {address!r} ({exc}). Check the address (e.g. "
+                         "tcp://host:8786) and that the scheduler is running, or leave out --scheduler to use local "
+                         "processes.") from exc
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def write_tables(result, out: Path, stage: str) -> dict[str, Path]:
+    """Write the features (Parquet and CSV), diagnostics and errors tables of an extraction atomically.
+
+    Parameters
+    ----------
+    result : ExtractionResult
+    out : Path
+        Output folder.
+    stage : str
+        File name prefix, e.g. ``"radiomics"``.
+
+    Returns
+    -------
+    dict
+        ``{"features", "features_csv", "diagnostics", "errors"}`` -> path written.
+    """
+    from multisurv._atomic import write_atomic, write_csv_atomic
+
+    out = Path(out)
+    paths = {"features": out / f"{stage}_features.parquet", "features_csv": out / f"{stage}_features.csv",
+             "diagnostics": out / f"{stage}_diagnostics.csv", "errors": out / f"{stage}_errors.csv"}
+    write_atomic(paths["features"], lambda p: result.features.to_parquet(p, engine="pyarrow"))
+    write_csv_atomic(paths["features_csv"], result.features)
+    write_csv_atomic(paths["diagnostics"], result.info)
+    errors = result.failures.rename(columns={"path": "file", "message": "reason"})[
+        ["patient_id", "file", "reason", "error_type"]]
+    write_csv_atomic(paths["errors"], errors, index=False)
+    return paths
+
+
+def _report(result, out: Path, stage: str, *, n_cases: int, skipped: list[str], unit: str) -> int:
+    paths = write_tables(result, out, stage)
+    n_ok, n_failed = len(result.features), len(result.failures)
+    print(f"{stage}: {n_ok} of {n_cases} {unit}s extracted ({result.n_cached} from the cache in "
+          f"{result.store_dir}); {n_failed} failed.")
+    if skipped:
+        print(f"{len(skipped)} patient(s) without {unit} input skipped.")
+    print(f"Features: {paths['features']} (and .csv); diagnostics: {paths['diagnostics']}.")
+    if n_failed:
+        print(f"{n_failed} {unit}(s) failed; see {paths['errors']}")
+        return 1
+    return 0
