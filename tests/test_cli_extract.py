@@ -127,3 +127,51 @@ class TestLoadCases:
         with pytest.raises(FileNotFoundError, match=r"The manifest '.*nope\.csv' does not exist\. Pass the path of "
                                                     r"a CSV file with columns 'patient_id', 'wsi'\."):
             load_cases(tmp_path / "nope.csv", roles=("wsi",))
+
+
+def test_killed_cli_run_resumes_without_repeating_finished_cases(tmp_path):
+    """SIGKILL `multisurv extract radiomics` half-way (real PyRadiomics); the rerun keeps every finished case as it
+    was (record files untouched) and extracts only the rest."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import SimpleITK as sitk
+
+    ct = tmp_path / "ct"
+    ct.mkdir()
+    rows = ["patient_id,ct_image,ct_mask"]
+    for i in range(10):  # distinct files (content differs by one voxel) so that each case is real work
+        image = sitk.ReadImage(str(DATA / "breast1_image.nrrd"))
+        image[0, 0, 0] = i
+        sitk.WriteImage(image, str(ct / f"p{i}.nrrd"))
+        rows.append(f"p{i},ct/p{i}.nrrd,{DATA / 'breast1_label.nrrd'}")
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "multisurv.cli", "-q", "extract", "radiomics", str(manifest), "--out", str(out),
+               "--params", "radiomics_gist_2266", "--no-progress"]
+
+    def records():
+        return {p.name: p.stat().st_mtime_ns for p in out.glob("ct/radiomics_*/p*.json")}
+
+    proc = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while len(records()) < 3 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = records()
+    assert 3 <= len(done) < 10, "the run was not killed half-way"
+    assert not (out / "radiomics_features.parquet").exists()  # killed before the tables
+
+    rerun = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"radiomics: 10 of 10 CT cases extracted ({len(done)} from the cache" in rerun.stdout
+    after = records()
+    assert len(after) == 10
+    assert {name: after[name] for name in done} == done  # finished cases were not recomputed or rewritten
+    features = pd.read_parquet(out / "radiomics_features.parquet")
+    assert features.shape == (10, 2246) and features.notna().all().all()

@@ -202,9 +202,11 @@ def extract_radiomics(
     Notes
     -----
     The store folder's hash covers the parsed params and the PyRadiomics version, so changing either
-    recomputes the features in a new folder. A patient whose image or mask is missing, unreadable, empty,
-    lacks the label or does not match the image grid is recorded in ``failures`` with the fix, and the
-    other patients go on.
+    recomputes the features in a new folder; within it each patient's result is keyed on the content of its
+    image and mask (see :class:`~multisurv.features.store.FeatureStore`). Images may be NRRD, NIfTI or MHA
+    files or DICOM series folders (:func:`multisurv.features.volume.read_volume`). A patient whose image or
+    mask is missing, unreadable, empty, lacks the label or does not lie on the image grid (unless the params
+    set ``correctMask: true``) is recorded in ``failures`` with the fix, and the other patients go on.
 
     References
     ----------
