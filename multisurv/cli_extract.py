@@ -65,6 +65,9 @@ def _add_radiomics(sub) -> None:
                    help="PyRadiomics params: a YAML file, or a shipped name: radiomics_ct_ibsi (default: 1 mm "
                         "B-spline resampling, 25 HU bins), radiomics_ct (no resampling), radiomics_gist_2266 "
                         "(original + wavelet + LoG, 2,246 features).")
+    p.add_argument("--label", type=int, default=None,
+                   help="Mask value of the tumour (overrides 'label' in the params; default: the params' value, 1 in "
+                        "the shipped files).")
     p.set_defaults(func=_cmd_radiomics)
 
 
@@ -75,6 +78,9 @@ def _cmd_radiomics(args) -> int:
 
     require("pyarrow", extra="radiomics")  # checked before hours of extraction, not after
     params = load_radiomics_params(args.params)  # invalid params stop here, before any patient
+    if args.label is not None:
+        params["setting"] = {**(params.get("setting") or {}), "label": args.label}
+        params = load_radiomics_params(params)
     cases, skipped = load_cases(args.manifest, roles=("ct_image", "ct_mask"))
     with _client(args.scheduler) as client:
         result = extract_radiomics_cases(cases, out_dir=args.out, params=params, n_workers=args.workers,

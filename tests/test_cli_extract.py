@@ -88,6 +88,27 @@ def test_workers_and_dask_scheduler_give_the_same_tables(manifest, tmp_path):
         assert pd.read_csv(tmp_path / other / "radiomics_errors.csv")["patient_id"].tolist() == ["broken"]
 
 
+def test_label_option_selects_the_mask_value(tmp_path):
+    """--label 2 on masks that mark the tumour with 2 gives the features of the label-1 original."""
+    import SimpleITK as sitk
+
+    mask = sitk.ReadImage(str(DATA / "breast1_label.nrrd"))
+    sitk.WriteImage(mask * 2, str(tmp_path / "label2.nrrd"))
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(f"patient_id,ct_image,ct_mask\np1,{DATA / 'breast1_image.nrrd'},label2.nrrd\n")
+    assert run(manifest, tmp_path / "default") == 1  # label 1 is absent
+    assert "it holds label(s) [2]" in pd.read_csv(tmp_path / "default" / "radiomics_errors.csv").loc[0, "reason"]
+    assert run(manifest, tmp_path / "two", "--label", "2") == 0
+    reference = tmp_path / "ref.csv"
+    reference.write_text(f"patient_id,ct_image,ct_mask\np1,{DATA / 'breast1_image.nrrd'},"
+                         f"{DATA / 'breast1_label.nrrd'}\n")
+    assert run(reference, tmp_path / "one") == 0
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "two" / "radiomics_features.parquet"),
+                                  pd.read_parquet(tmp_path / "one" / "radiomics_features.parquet"), check_exact=True)
+    diagnostics = pd.read_csv(tmp_path / "two" / "radiomics_diagnostics.csv", index_col="patient_id")
+    assert "'label': 2" in diagnostics.loc["p1", "diagnostics_Configuration_Settings"]
+
+
 class TestUsageErrors:
     def test_unknown_params_name(self, manifest, tmp_path, capsys):
         assert main(["extract", "radiomics", str(manifest), "--out", str(tmp_path), "--params", "ibsi"]) == 2
