@@ -196,3 +196,10 @@ def test_killed_cli_run_resumes_without_repeating_finished_cases(tmp_path):
     assert {name: after[name] for name in done} == done  # finished cases were not recomputed or rewritten
     features = pd.read_parquet(out / "radiomics_features.parquet")
     assert features.shape == (10, 2246) and features.notna().all().all()
+
+
+def test_progress_bar_on_stderr(manifest, tmp_path, capsys):
+    assert main(["extract", "radiomics", str(manifest), "--out", str(tmp_path / "o"), "--params", "radiomics_ct"]) == 1
+    captured = capsys.readouterr()
+    # tqdm's bar, e.g. "radiomics:  33%|###3      | 1/3 [00:00<00:01,  1.73CT case/s]"
+    assert "radiomics:" in captured.err and "CT case/s]" in captured.err and "/3 [" in captured.err
