@@ -25,6 +25,8 @@ logger = logging.getLogger(__name__)
 
 #: Below this many ROI voxels texture features are mostly noise: the case is kept but a warning is recorded.
 TINY_ROI_VOXELS = 27  # a 3 x 3 x 3 cube
+#: Largest deviation of a DICOM slice gap from the mean gap, as a fraction of the slice spacing.
+SLICE_SPACING_TOLERANCE = 0.01
 #: SimpleITK's default coordinate and direction tolerance (ITK's ``VerifyInputInformation``).
 DEFAULT_TOLERANCE = 1e-6
 
@@ -49,7 +51,8 @@ def read_volume(path: str | os.PathLike, *, patient_id: str, role: str):
     Raises
     ------
     ExtractionError
-        If the path does not exist, the folder holds no or several DICOM series, or SimpleITK cannot read it.
+        If the path does not exist, the folder holds no or several DICOM series, a series has missing or
+        unevenly spaced slices, or SimpleITK cannot read it.
     """
     sitk = require("SimpleITK", extra="radiomics")
     path = os.fspath(path)
@@ -65,12 +68,25 @@ def read_volume(path: str | os.PathLike, *, patient_id: str, role: str):
                              f"tell which one to use. Move each series into its own folder and point {role!r} at "
                              "the right one.", path=path)
         reader = sitk.ImageSeriesReader()
-        reader.SetFileNames(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(path, series[0]))
+        files = sitk.ImageSeriesReader.GetGDCMSeriesFileNames(path, series[0])
+        reader.SetFileNames(files)
+        warn = sitk.ProcessObject.GetGlobalWarningDisplay()
+        sitk.ProcessObject.SetGlobalWarningDisplay(False)  # ITK's gap warning goes to stderr; we raise instead
         try:
-            return reader.Execute()
+            image = reader.Execute()
         except RuntimeError as exc:
             raise case_error(f"{where}: the DICOM series cannot be read ({_first_line(exc)}). Check that every "
                              "slice is complete and belongs to the series.", path=path) from exc
+        finally:
+            sitk.ProcessObject.SetGlobalWarningDisplay(warn)
+        deviation = _slice_spacing_deviation(files, image)
+        if deviation > SLICE_SPACING_TOLERANCE * image.GetSpacing()[2]:
+            raise case_error(
+                f"{where}: the DICOM series ({len(files)} readable slices) has missing or unevenly spaced slices "
+                f"(largest deviation from even spacing: {deviation:.3g} mm), so its voxel grid would be wrong. "
+                "Export the complete series again, or resample it to even spacing and save it as NRRD or NIfTI.",
+                path=path)
+        return image
     if not os.path.isfile(path):
         raise case_error(f"{where}: the file does not exist. Correct the {role!r} path in the manifest.", path=path)
     try:
@@ -191,6 +207,28 @@ def check_roi(mask, *, label: int, patient_id: str, mask_path: str) -> tuple[int
         logger.warning(message)
         warnings.append(message)
     return n_voxels, warnings
+
+
+def _slice_spacing_deviation(files: list[str], image) -> float:
+    """Largest difference (mm) between a gap of consecutive slice positions and the mean gap.
+
+    Positions are the slices' Image Position (Patient) tags projected on the slice normal of ``image``
+    (read from the headers only). A missing slice shows up as one gap twice the others.
+    """
+    sitk = require("SimpleITK", extra="radiomics")
+    if len(files) < 3:
+        return 0.0
+    normal = np.asarray(image.GetDirection(), float).reshape(3, 3)[:, 2]
+    reader = sitk.ImageFileReader()
+    positions = []
+    for name in files:
+        reader.SetFileName(name)
+        reader.ReadImageInformation()
+        if not reader.HasMetaDataKey("0020|0032"):
+            return 0.0  # no positions to check (ITK then uses the slice thickness)
+        positions.append(float(np.dot(normal, [float(v) for v in reader.GetMetaData("0020|0032").split("\\")])))
+    gaps = np.diff(np.sort(positions))
+    return float(np.max(np.abs(gaps - gaps.mean())))
 
 
 def _first_line(exc: BaseException) -> str:

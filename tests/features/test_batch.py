@@ -263,3 +263,16 @@ def test_worker_processes_run_single_threaded(tmp_path, store):
     res = run_batch(make_cases(tmp_path, ["p1", "p2"]), report_threads, store, stage="toy", n_workers=2,
                     progress=False)
     assert (res.features["itk"] == 1).all() and (res.features["blas_max"] == 1).all()
+
+
+def test_moved_input_with_same_content_stays_cached_and_the_record_follows(tmp_path, store):
+    log_dir = tmp_path / "calls"
+    log_dir.mkdir()
+    cases = make_cases(tmp_path, ["p1", "p2"])
+    run_batch(cases, partial(extract_length, log_dir=log_dir), store, stage="toy", progress=False)
+    moved = tmp_path / "elsewhere.txt"
+    Path(cases[0][1]["x"]).rename(moved)
+    cases[0] = ("p1", {"x": str(moved)})
+    res = run_batch(cases, partial(extract_length, log_dir=log_dir), store, stage="toy", progress=False)
+    assert res.n_cached == 2 and calls(log_dir) == ["p1", "p2"]  # nothing recomputed
+    assert store.recorded_fingerprint("p1")["x"]["path"] == str(moved)

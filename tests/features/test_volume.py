@@ -244,3 +244,34 @@ def test_settings_reach_the_extractor(tmp_path, make_cohort, setting, diagnostic
             "p1", "diagnostics_Mask-original_VoxelNum"]
     if "resampledPixelSpacing" in setting:
         assert ast.literal_eval(res.info.loc["p1", "diagnostics_Image-interpolated_Spacing"]) == (2.0, 2.0, 2.0)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "deleted"])
+def test_dicom_series_with_a_missing_slice_is_refused(tmp_path, damage, capfd):
+    """GDCM leaves out an unreadable slice and ITK would stretch the spacing (2.1 -> 2.8 mm): refuse instead.
+
+    Slice gaps 2.1, 4.2, 2.1 mm: mean 2.8, largest deviation |4.2 - 2.8| = 1.4 mm.
+    """
+    folder = write_dicom_series(sitk.ReadImage(str(IMAGE))[:, :, :5], tmp_path / "series")
+    slice_ = sorted(folder.iterdir())[2]
+    if damage == "truncated":
+        slice_.write_bytes(slice_.read_bytes()[:-2000])  # pixel data cut short
+    else:
+        slice_.unlink()
+    with pytest.raises(ExtractionError, match=r"Patient 'p1', column 'ct_image' \('.*series'\): the DICOM series "
+                                              r"\(4 readable slices\) has missing or unevenly spaced slices \(largest "
+                                              r"deviation from even spacing: 1\.4 mm\), so its voxel grid would be "
+                                              r"wrong\. Export the complete series again"):
+        read_volume(folder, patient_id="p1", role="ct_image")
+    assert "Non uniform sampling" not in capfd.readouterr().err  # ITK's own stderr warning is replaced
+
+
+def test_shape2d_on_a_3d_mask_says_what_to_change(tmp_path, make_cohort):
+    """force2D with every class enabled (shape2D included) on a multi-slice ROI: PyRadiomics' error plus the fix."""
+    params = {"setting": {"force2D": True}, "imageType": {"Original": {}}}
+    res = extract_radiomics(make_cohort(p1={"ct_image": IMAGE, "ct_mask": MASK}), out_dir=tmp_path, params=params,
+                            progress=False)
+    message = res.failures.loc[0, "message"]
+    assert "cannot compute 2D shape" in message
+    assert ("The shape2D class needs a mask that covers a single slice: leave 'shape2D' out of 'featureClass' in "
+            "the params file (list the classes you want), or use a one-slice mask.") in message
