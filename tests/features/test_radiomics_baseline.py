@@ -14,7 +14,7 @@ with pyradiomics-bhklab 3.1.4 the largest relative difference we measured over a
 (2 022 values) is 3.8e-12, except four mesh-based shape features of ``brain1`` (plain column, whose shape baseline
 was made by PyRadiomics 2.0.1b1; they differ by up to 9.1e-4 and are checked at PyRadiomics' 3 % and, strictly,
 in an xfail test). A settings value that does not reach PyRadiomics moves features by far more than 1e-6 (a crop
-that shifts the 2 mm resampling grid moved them by 0.5; one whose B-spline context is 4 slices short, by 2e-4).
+that shifts the 2 mm resampling grid moved them by up to 0.77; one keeping 5 slices above the ROI, by 2.1e-4).
 
 Data: ``breast1`` is vendored whole (79 kB) and the ``lung1`` slab by ``tests/data/make_lung1_crop.py``; they run
 by default. The crop cannot reproduce ``lung1_normalization`` (normalisation uses whole-image statistics), so
