@@ -3,6 +3,8 @@
 Sub-commands (one ``_add_<modality>`` function each, listed in ``_EXTRACTORS``):
 
 - ``radiomics``: PyRadiomics features of each patient's CT (``ct_image``, ``ct_mask`` columns).
+- ``pathomics``: deep features of each patient's whole-slide image (``wsi`` column), pooled over its tissue
+  (or, with ``--classifier``, tumour) tiles; one HDF5 of patch coordinates and features per slide.
 
 Every sub-command shares the batch options (:func:`add_batch_options`: ``--out``, ``--workers``,
 ``--scheduler``, ``--no-progress``) and writes its tables with :func:`write_tables`:
@@ -88,8 +90,64 @@ def _cmd_radiomics(args) -> int:
     return _report(result, args.out, "radiomics", n_cases=len(cases), skipped=skipped, unit="CT case")
 
 
+# --------------------------------------------------------------------------------------------------------------
+# pathomics
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _add_pathomics(sub) -> None:
+    p = sub.add_parser("pathomics", help="Deep features of each patient's whole-slide image (tiles -> CNN -> pooled).",
+                       description="Deep features of each patient's whole-slide image (column 'wsi': any slide OpenSlide "
+                                   "reads): tissue tiles -> encoder -> slide vector; patch coordinates and features "
+                                   "are kept per slide in HDF5 (DIR/wsi/<settings>/patches/).")
+    add_batch_options(p)
+    p.add_argument("--encoder", default=None,
+                   help="Backbone: resnet50 (default, as in the reference study), resnet34 or resnet18. With "
+                        "--classifier and no --encoder, the classifier's fine-tuned backbone encodes.")
+    p.add_argument("--weights", default=None,
+                   help="Encoder weights: a local state_dict (.pth), or 'imagenet' (torchvision download, needs "
+                        "internet once). Default: random initialisation (a warning says so; for dry runs only).")
+    p.add_argument("--classifier", default=None, metavar="CKPT",
+                   help="Tissue classifier checkpoint (multisurv pathomics-train): pool only tiles predicted tumour.")
+    p.add_argument("--threshold", type=float, default=0.5, help="P(tumour) needed to keep a tile (default 0.5).")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--mpp", type=float, default=None, help="Tile at this many microns per pixel (e.g. 0.5).")
+    where.add_argument("--magnification", type=float, default=None, help="Tile at this objective power (e.g. 20).")
+    where.add_argument("--level", type=int, default=0, help="Tile this pyramid level (default 0; no resizing).")
+    p.add_argument("--tile-size", type=int, default=224, help="Tile side in pixels (default 224).")
+    p.add_argument("--min-tissue", type=float, default=0.5, help="Minimum tissue fraction of a tile (default 0.5).")
+    p.add_argument("--max-tiles", type=int, default=None, help="Encode at most this many tiles per slide (seeded).")
+    p.add_argument("--pooling", choices=("mean", "median", "max"), default="mean",
+                   help="Patch features -> slide vector (default mean).")
+    p.add_argument("--batch-size", type=int, default=64, help="Tiles per forward pass (default 64).")
+    p.add_argument("--loader-workers", type=int, default=1,
+                   help="Processes decoding tiles while the model runs, per slide (default 1; 0 = none).")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1... (default: CUDA when available).")
+    p.set_defaults(func=_cmd_pathomics)
+
+
+def _cmd_pathomics(args) -> int:
+    from multisurv._optional import require
+    from multisurv.features.cases import load_cases
+    from multisurv.features.wsi.pathomics import extract_pathomics_cases
+
+    require("pyarrow", extra="radiomics")  # Parquet tables; checked before hours of extraction, not after
+    require("h5py", extra="wsi")
+    # No --encoder: the classifier's backbone encodes when there is one (the study's design), else ResNet-50.
+    encoder = args.encoder or (None if args.classifier else "resnet50")
+    cases, skipped = load_cases(args.manifest, roles=("wsi",))
+    with _client(args.scheduler) as client:
+        result = extract_pathomics_cases(
+            cases, out_dir=args.out, encoder=encoder, weights=args.weights, classifier=args.classifier,
+            threshold=args.threshold, tile_size=args.tile_size, level=args.level, mpp=args.mpp,
+            magnification=args.magnification, min_tissue=args.min_tissue, max_tiles=args.max_tiles,
+            pooling=args.pooling, batch_size=args.batch_size, num_workers=args.loader_workers, device=args.device,
+            n_workers=args.workers, client=client, progress=not args.no_progress)
+    return _report(result, args.out, "pathomics", n_cases=len(cases), skipped=skipped, unit="slide")
+
+
 #: Sub-commands of ``multisurv extract``: name -> function adding its parser.
-_EXTRACTORS: dict[str, Callable[[Any], None]] = {"radiomics": _add_radiomics}
+_EXTRACTORS: dict[str, Callable[[Any], None]] = {"radiomics": _add_radiomics, "pathomics": _add_pathomics}
 
 
 # --------------------------------------------------------------------------------------------------------------

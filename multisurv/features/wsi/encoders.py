@@ -14,7 +14,7 @@ import os
 import pickle
 import warnings
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,7 +24,8 @@ from multisurv.exceptions import MultisurvWarning
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-__all__ = ["Encoder", "get_encoder", "available_encoders", "resolve_device", "IMAGENET_MEAN", "IMAGENET_STD"]
+__all__ = ["Encoder", "get_encoder", "available_encoders", "build_backbone", "resolve_device", "IMAGENET_MEAN",
+           "IMAGENET_STD"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -68,22 +69,30 @@ class Encoder:
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
 
-    def transform(self, tiles: np.ndarray) -> "torch.Tensor":
-        """Turn uint8 RGB tiles (N, H, W, 3) into a normalised float batch (N, 3, H, W) on ``device``."""
+    def transform(self, tiles) -> "torch.Tensor":
+        """Turn uint8 RGB tiles (N, H, W, 3; array or tensor) into a normalised float batch (N, 3, H, W).
+
+        The batch is on ``device``, in channels-last memory format (faster convolutions on CPU and tensor cores).
+        """
         torch = require("torch", extra="wsi")
-        tiles = np.asarray(tiles)
+        if not isinstance(tiles, torch.Tensor):
+            tiles = torch.from_numpy(np.ascontiguousarray(np.asarray(tiles)))
         if tiles.ndim != 4 or tiles.shape[3] != 3:
-            raise ValueError(f"Tiles must be an array of shape (N, H, W, 3); got shape {tiles.shape}.")
-        batch = torch.from_numpy(np.ascontiguousarray(tiles)).to(self.device)
+            raise ValueError(f"Tiles must be an array of shape (N, H, W, 3); got shape {tuple(tiles.shape)}.")
+        batch = tiles.to(self.device, non_blocking=True)
         batch = batch.permute(0, 3, 1, 2).float().div_(255.0)
         mean = torch.tensor(self.mean, device=batch.device).view(1, 3, 1, 1)
         std = torch.tensor(self.std, device=batch.device).view(1, 3, 1, 1)
         return ((batch - mean) / std).contiguous(memory_format=torch.channels_last)
 
-    def encode(self, tiles: np.ndarray) -> np.ndarray:
-        """Features of a batch of uint8 RGB tiles (N, H, W, 3) as a float32 array (N, dim)."""
+    def encode(self, tiles) -> np.ndarray:
+        """Features of a batch of uint8 RGB tiles (N, H, W, 3) as a float32 array (N, dim).
+
+        On CUDA the forward pass runs under ``torch.autocast`` (float16); on CPU in float32.
+        """
         torch = require("torch", extra="wsi")
-        with torch.inference_mode():
+        cuda = str(self.device).startswith("cuda")
+        with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16, enabled=cuda):
             out = self.model(self.transform(tiles))
         out = out.reshape(out.shape[0], -1)
         if out.shape[1] != self.dim:
@@ -99,41 +108,58 @@ def resolve_device(device: str | None = None) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def _build_resnet50(weights: str | os.PathLike | None, stacklevel: int) -> tuple[Any, str]:
+def build_backbone(name: str, weights: str | os.PathLike | None, *, stacklevel: int = 2) -> tuple[Any, str]:
+    """A torchvision classification network with its head replaced by the identity, and a tag of its weights.
+
+    Parameters
+    ----------
+    name : str
+        One of :func:`available_encoders`.
+    weights : None, "imagenet" or path
+        See :func:`get_encoder`.
+
+    Returns
+    -------
+    model : torch.nn.Module
+        Maps (N, 3, H, W) to the (N, dim) global-average-pooled features.
+    tag : str
+        ``"random"``, ``"imagenet"`` or ``"sha256:<hex>"`` of the weights file.
+    """
     torch = require("torch", extra="wsi")
     models = require("torchvision.models", extra="wsi")
+    arch, _dim, imagenet = _REGISTRY[name]
     if weights is None:
         warnings.warn(
-            "Encoder 'resnet50' is randomly initialised (weights=None): its features are not pretrained and carry "
-            "little biological signal; use them only for tests and dry runs. Pass weights='path/to/resnet50.pth' "
+            f"Encoder {name!r} is randomly initialised (weights=None): its features are not pretrained and carry "
+            f"little biological signal; use them only for tests and dry runs. Pass weights='path/to/{name}.pth' "
             "(a local state_dict) or weights='imagenet' (downloads torchvision's ImageNet weights once).",
             category=MultisurvWarning,
             stacklevel=stacklevel,
         )
         with torch.random.fork_rng(devices=[]):  # deterministic, and leaves the caller's RNG untouched
             torch.manual_seed(0)
-            model = models.resnet50(weights=None)
+            model = getattr(models, arch)(weights=None)
         model.fc = torch.nn.Identity()
         return model, "random"
     if isinstance(weights, str) and weights == "imagenet":
-        model = models.resnet50(weights=models.ResNet50_Weights.IMAGENET1K_V1)
+        model = getattr(models, arch)(weights=getattr(models, imagenet).IMAGENET1K_V1)
         model.fc = torch.nn.Identity()
         return model, "imagenet"
     path = os.fspath(weights)
     if not os.path.isfile(path):
         raise FileNotFoundError(
             f"The encoder weights file {path!r} does not exist. Pass weights=None (random, for tests), "
-            "'imagenet' or the path of a ResNet-50 state_dict saved with torch.save(model.state_dict(), path)."
+            f"'imagenet' or the path of a {name} state_dict saved with torch.save(model.state_dict(), path)."
         )
-    model = models.resnet50(weights=None)
+    model = getattr(models, arch)(weights=None)
     model.fc = torch.nn.Identity()
     state = _load_state_dict(torch, path)
     missing, unexpected = _match_keys(model.state_dict().keys(), state.keys())
     if missing or unexpected:
         raise ValueError(
-            f"The weights in {path!r} do not fit torchvision's ResNet-50: {len(missing)} missing key(s) "
+            f"The weights in {path!r} do not fit torchvision's {arch}: {len(missing)} missing key(s) "
             f"(e.g. {missing[:3]}) and {len(unexpected)} unexpected key(s) (e.g. {unexpected[:3]}). "
-            "Save the state_dict of torchvision.models.resnet50 (the 'fc.*' head is ignored)."
+            f"Save the state_dict of torchvision.models.{arch} (the 'fc.*' head is ignored)."
         )
     model.load_state_dict(state, strict=True)
     return model, "sha256:" + _sha256(path)
@@ -173,8 +199,12 @@ def _sha256(path: str) -> str:
     return digest.hexdigest()
 
 
-_REGISTRY: dict[str, tuple[Callable[[Any, int], tuple[Any, str]], int]] = {
-    "resnet50": (_build_resnet50, 2048),
+#: name -> (torchvision constructor, feature dimension, weights enum). ResNet-50 is the study's backbone; the
+#: smaller ResNets train and run in seconds on a CPU (tests, quick looks).
+_REGISTRY: dict[str, tuple[str, int, str]] = {
+    "resnet18": ("resnet18", 512, "ResNet18_Weights"),
+    "resnet34": ("resnet34", 512, "ResNet34_Weights"),
+    "resnet50": ("resnet50", 2048, "ResNet50_Weights"),
 }
 
 
@@ -184,7 +214,7 @@ def available_encoders() -> tuple[str, ...]:
     Examples
     --------
     >>> available_encoders()
-    ('resnet50',)
+    ('resnet18', 'resnet34', 'resnet50')
     """
     return tuple(sorted(_REGISTRY))
 
@@ -226,14 +256,14 @@ def get_encoder(name: str = "resnet50", *, weights: str | os.PathLike | None = N
     >>> get_encoder("resnet")
     Traceback (most recent call last):
     ...
-    ValueError: Unknown encoder 'resnet'. Choose one of: 'resnet50'.
+    ValueError: Unknown encoder 'resnet'. Choose one of: 'resnet18', 'resnet34', 'resnet50'.
     """
     if name not in _REGISTRY:
         choices = ", ".join(repr(n) for n in available_encoders())
         raise ValueError(f"Unknown encoder {name!r}. Choose one of: {choices}.")
     torch = require("torch", extra="wsi")
-    build, dim = _REGISTRY[name]
-    model, tag = build(weights, _stacklevel + 1)
+    dim = _REGISTRY[name][1]
+    model, tag = build_backbone(name, weights, stacklevel=_stacklevel + 1)
     device = resolve_device(device)
     model = model.eval().to(device=device, memory_format=torch.channels_last)
     for param in model.parameters():

@@ -116,7 +116,7 @@ def tissue_mask(thumbnail: np.ndarray, *, min_saturation: float = 0.05) -> np.nd
 
 
 def tile_grid(slide: "openslide.OpenSlide", tile_size: int = 224, level: int = 0,
-              min_tissue: float = 0.5) -> np.ndarray:
+              min_tissue: float = 0.5, *, return_fraction: bool = False):
     """Level-0 top-left corners of the non-overlapping tissue tiles of a slide.
 
     Parameters
@@ -128,12 +128,16 @@ def tile_grid(slide: "openslide.OpenSlide", tile_size: int = 224, level: int = 0
         Pyramid level the tiles will be read at.
     min_tissue : float, default=0.5
         Keep a tile when at least this fraction of it is tissue (0 keeps every tile inside the slide).
+    return_fraction : bool, default=False
+        Also return the tissue fraction of each kept tile.
 
     Returns
     -------
-    ndarray of shape (n_tiles, 2), int64
+    coords : ndarray of shape (n_tiles, 2), int64
         ``(x, y)`` in level-0 pixels, row by row (y, then x). Tiles that would cross the right or bottom
         border are not included. Empty (shape ``(0, 2)``) when no tile has enough tissue.
+    fraction : ndarray of shape (n_tiles,), float64
+        Only with ``return_fraction=True``: tissue fraction of each tile, in [0, 1].
 
     Notes
     -----
@@ -152,12 +156,13 @@ def tile_grid(slide: "openslide.OpenSlide", tile_size: int = 224, level: int = 0
     xs = np.arange(0, width - tile_size + 1, tile_size, dtype=np.int64)
     ys = np.arange(0, height - tile_size + 1, tile_size, dtype=np.int64)
     if xs.size == 0 or ys.size == 0:
-        return np.empty((0, 2), dtype=np.int64)
+        empty = np.empty((0, 2), dtype=np.int64)
+        return (empty, np.empty(0)) if return_fraction else empty
     grid_y, grid_x = np.meshgrid(ys, xs, indexing="ij")
     # Level-0 footprint of each tile.
     x0 = np.round(grid_x.ravel() * downsample).astype(np.int64)
     y0 = np.round(grid_y.ravel() * downsample).astype(np.int64)
-    if min_tissue == 0:
+    if min_tissue == 0 and not return_fraction:
         return np.column_stack([x0, y0])
     footprint = tile_size * downsample
     full_w, full_h = slide.dimensions
@@ -168,7 +173,8 @@ def tile_grid(slide: "openslide.OpenSlide", tile_size: int = 224, level: int = 0
     scale_y = mask.shape[0] / full_h
     fraction = _box_means(mask, x0 * scale_x, y0 * scale_y, (x0 + footprint) * scale_x, (y0 + footprint) * scale_y)
     keep = fraction >= min_tissue
-    return np.column_stack([x0[keep], y0[keep]])
+    coords = np.column_stack([x0[keep], y0[keep]])
+    return (coords, fraction[keep]) if return_fraction else coords
 
 
 def _box_means(mask: np.ndarray, left, top, right, bottom) -> np.ndarray:

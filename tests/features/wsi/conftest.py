@@ -14,8 +14,9 @@ SLIDES = Path(__file__).resolve().parents[2] / "data" / "wsi"
 class FakeSlide:
     """The part of the OpenSlide API used by multisurv, backed by an RGB array; counts tile reads."""
 
-    def __init__(self, rgb: np.ndarray, downsamples=(1.0,)):
+    def __init__(self, rgb: np.ndarray, downsamples=(1.0,), properties=None):
         self.rgb = rgb
+        self.properties = dict(properties or {})
         self.level_downsamples = tuple(float(d) for d in downsamples)
         h, w = rgb.shape[:2]
         self.dimensions = (w, h)
@@ -56,6 +57,17 @@ def pink_square_slide(size=(960, 640), square=(256, 128, 512, 384), downsamples=
 def pink_slide():
     """``pink_slide(size=(w, h), square=(x0, y0, x1, y1), downsamples=(1.0,))`` -> FakeSlide."""
     return pink_square_slide
+
+
+@pytest.fixture(scope="session")
+def synthetic_slide(tmp_path_factory) -> Path:
+    """A synthetic H&E slide of the cohort generator: 1120 x 896 px, 0.5 um/px, levels 1 and 4 (tiled TIFF)."""
+    from multisurv.cohort.synthetic_wsi import STAINS, render_slide, write_slide
+
+    path = tmp_path_factory.mktemp("synthetic") / "slide.tiff"
+    rgb = render_slide(np.random.default_rng(0), u_path=0.0, mitotic_count=5.0, stain=STAINS["development"])
+    write_slide(rgb, path)
+    return path
 
 
 @pytest.fixture(scope="session")

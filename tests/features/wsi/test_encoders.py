@@ -36,9 +36,9 @@ def encoder() -> Encoder:
 
 
 def test_unknown_name_lists_the_valid_ones():
-    with pytest.raises(ValueError, match=r"Unknown encoder 'resnet'\. Choose one of: 'resnet50'\."):
+    with pytest.raises(ValueError, match=r"Unknown encoder 'resnet'\. Choose one of: 'resnet18', 'resnet34', 'resnet50'\."):
         get_encoder("resnet")
-    assert available_encoders() == ("resnet50",)
+    assert available_encoders() == ("resnet18", "resnet34", "resnet50")
 
 
 def test_random_init_warns_at_the_callers_line():
@@ -108,7 +108,7 @@ class TestWeightErrors:
     def test_other_architecture(self, tmp_path):
         path = tmp_path / "resnet18.pth"
         torch.save(torchvision.models.resnet18(weights=None).state_dict(), path)
-        with pytest.raises(ValueError, match=r"The weights in '.*resnet18\.pth' do not fit torchvision's ResNet-50: "
+        with pytest.raises(ValueError, match=r"The weights in '.*resnet18\.pth' do not fit torchvision's resnet50: "
                                              r"\d+ missing key\(s\)"):
             get_encoder("resnet50", weights=path)
 

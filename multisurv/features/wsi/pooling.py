@@ -1,0 +1,114 @@
+"""Slide-level pooling of patch features: mean (default, as in the reference study), median or max.
+
+Mean and max are accumulated batch by batch (:class:`RunningPool`), so memory does not grow with the number
+of patches; the median needs every value of a feature at once and is read back from the slide's HDF5 patch
+file a block of feature columns at a time (:func:`median_from_patches`).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from multisurv._optional import require
+
+__all__ = ["POOLINGS", "RunningPool", "pool_features", "median_from_patches"]
+
+#: Accepted pooling names.
+POOLINGS = ("mean", "median", "max")
+
+
+def pool_features(features: np.ndarray, method: str = "mean") -> np.ndarray:
+    """Pool an (n_patches, dim) matrix over patches.
+
+    Parameters
+    ----------
+    features : ndarray of shape (n_patches, dim)
+    method : {"mean", "median", "max"}, default="mean"
+
+    Returns
+    -------
+    ndarray of shape (dim,), float64
+
+    Examples
+    --------
+    >>> x = np.array([[1.0, 0.0], [2.0, 5.0], [6.0, 1.0]])
+    >>> pool_features(x).tolist(), pool_features(x, "median").tolist(), pool_features(x, "max").tolist()
+    ([3.0, 2.0], [2.0, 1.0], [6.0, 5.0])
+    >>> pool_features(x, "sum")
+    Traceback (most recent call last):
+    ...
+    ValueError: Unknown pooling 'sum'. Choose one of: 'mean', 'median', 'max'.
+    """
+    _check_method(method)
+    features = np.asarray(features, dtype=np.float64)
+    if features.ndim != 2 or features.shape[0] == 0:
+        raise ValueError(f"Expected a non-empty (n_patches, dim) matrix; got shape {features.shape}.")
+    return {"mean": np.mean, "median": np.median, "max": np.max}[method](features, axis=0)
+
+
+def _check_method(method: str) -> None:
+    if method not in POOLINGS:
+        raise ValueError(f"Unknown pooling {method!r}. Choose one of: {', '.join(repr(p) for p in POOLINGS)}.")
+
+
+class RunningPool:
+    """Mean and max of patch features, updated one batch at a time (float64 sums: order-independent to 1e-12).
+
+    Examples
+    --------
+    >>> pool = RunningPool(2)
+    >>> pool.update(np.array([[1.0, 0.0], [2.0, 5.0]])); pool.update(np.array([[6.0, 1.0]]))
+    >>> pool.count, pool.result("mean").tolist(), pool.result("max").tolist()
+    (3, [3.0, 2.0], [6.0, 5.0])
+    """
+
+    def __init__(self, dim: int):
+        self.total = np.zeros(dim, dtype=np.float64)
+        self.maximum = np.full(dim, -np.inf, dtype=np.float64)
+        self.count = 0
+
+    def update(self, features: np.ndarray) -> None:
+        features = np.asarray(features)
+        if features.shape[0] == 0:
+            return
+        self.total += features.sum(axis=0, dtype=np.float64)
+        np.maximum(self.maximum, features.max(axis=0), out=self.maximum)
+        self.count += features.shape[0]
+
+    def result(self, method: str) -> np.ndarray:
+        """The pooled vector (``"mean"`` or ``"max"``; the median needs :func:`median_from_patches`)."""
+        if method not in ("mean", "max"):
+            raise ValueError(f"RunningPool gives 'mean' or 'max'; got {method!r}. Use median_from_patches.")
+        if self.count == 0:
+            raise ValueError("No patch was pooled.")
+        return self.total / self.count if method == "mean" else self.maximum.copy()
+
+
+def median_from_patches(path: str | os.PathLike, *, block: int = 64) -> np.ndarray:
+    """Median over the kept patches of a slide's HDF5 patch file, read ``block`` feature columns at a time.
+
+    Parameters
+    ----------
+    path : str or Path
+        Written by :class:`~multisurv.features.wsi.patch_store.PatchWriter`.
+    block : int, default=64
+        Feature columns read at once (memory: n_patches x block floats).
+
+    Returns
+    -------
+    ndarray of shape (dim,), float64
+    """
+    h5py = require("h5py", extra="wsi")
+    with h5py.File(path, "r") as f:
+        keep = f["keep"][()]
+        if not keep.any():
+            raise ValueError(f"No patch of {os.fspath(path)!r} is marked 'keep'; nothing to pool.")
+        data = f["features"]
+        dim = data.shape[1]
+        out = np.empty(dim, dtype=np.float64)
+        for start in range(0, dim, block):
+            cols = data[:, start:start + block]
+            out[start:start + cols.shape[1]] = np.median(cols[keep].astype(np.float64), axis=0)
+    return out
