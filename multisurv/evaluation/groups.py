@@ -1,4 +1,4 @@
-"""Risk groups from a cut-off, and the log-rank test between groups."""
+"""Risk groups from a cut-off, and the log-rank test between groups (stratified, Fleming-Harrington weights)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
-from lifelines.statistics import multivariate_logrank_test
+from scipy.stats import chi2
 
-from multisurv._validation import check_consistent_length, check_survival_y
+from multisurv._validation import check_consistent_length, check_param, check_survival_y
 
 __all__ = ["LogRankResult", "risk_groups", "logrank"]
 
@@ -65,15 +65,29 @@ class LogRankResult:
     p_value : float
         P-value from the chi-squared distribution with ``df`` degrees of freedom.
     df : int
-        Degrees of freedom (number of groups - 1).
+        Degrees of freedom (number of groups with a non-zero expected count - 1).
     n_per_group : dict
         Group label -> number of patients, in sorted label order.
+    observed, expected : dict
+        Group label -> observed and expected numbers of events (weighted by ``S(t-)**rho``), summed over
+        strata: R's ``survdiff`` ``obs`` and ``exp``.
+    variance : dict
+        Group label -> diagonal of the variance matrix of ``observed - expected``.
+    rho : float
+        Fleming-Harrington exponent (0: log-rank, 1: Peto-Peto).
+    n_strata : int
+        Number of strata (1 when unstratified).
     """
 
     statistic: float
     p_value: float
     df: int
     n_per_group: dict = field(default_factory=dict)
+    observed: dict = field(default_factory=dict)
+    expected: dict = field(default_factory=dict)
+    variance: dict = field(default_factory=dict)
+    rho: float = 0.0
+    n_strata: int = 1
 
     def to_dict(self) -> dict:
         """Return the fields as a plain dict."""
@@ -85,9 +99,28 @@ class LogRankResult:
         row.update({f"n_{g}": n for g, n in self.n_per_group.items()})
         return pd.DataFrame([row])
 
+    def table(self) -> pd.DataFrame:
+        """Per-group table as R prints a ``survdiff``: ``N, Observed, Expected, (O-E)^2/E, (O-E)^2/V``.
 
-def logrank(y: np.ndarray, groups: ArrayLike) -> LogRankResult:
-    """Log-rank test of equal survival across groups.
+        Examples
+        --------
+        >>> from multisurv._validation import make_y
+        >>> y = make_y([1, 1, 1, 1], [1.0, 2.0, 3.0, 4.0])
+        >>> logrank(y, ["a", "a", "b", "b"]).table()["Observed"].tolist()
+        [2.0, 2.0]
+        """
+        groups = list(self.n_per_group)
+        obs = np.array([self.observed[g] for g in groups])
+        exp = np.array([self.expected[g] for g in groups])
+        var = np.array([self.variance[g] for g in groups])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return pd.DataFrame({"N": [self.n_per_group[g] for g in groups], "Observed": obs, "Expected": exp,
+                                 "(O-E)^2/E": (obs - exp) ** 2 / exp, "(O-E)^2/V": (obs - exp) ** 2 / var},
+                                index=pd.Index(groups, name="group"))
+
+
+def logrank(y: np.ndarray, groups: ArrayLike, *, strata: ArrayLike | None = None, rho: float = 0.0) -> LogRankResult:
+    """Log-rank test of equal survival across groups, optionally stratified and weighted.
 
     Parameters
     ----------
@@ -95,6 +128,13 @@ def logrank(y: np.ndarray, groups: ArrayLike) -> LogRankResult:
         Fields ``event`` (bool) and ``time`` (float).
     groups : array-like, shape (n_samples,)
         Group label per patient (for example the output of :func:`risk_groups`); at least two groups.
+    strata : array-like, shape (n_samples,), optional
+        Stratum label per patient. Groups are compared within each stratum and the per-stratum sums are
+        added, as R's ``survdiff(Surv(time, status) ~ group + strata(s))``.
+    rho : float, default=0.0
+        Fleming-Harrington G-rho exponent: each event time is weighted by ``S(t-)**rho``, with ``S`` the
+        Kaplan-Meier curve of all patients of the stratum. 0 is the log-rank test, 1 the Peto-Peto
+        modification of the Gehan-Wilcoxon test (R's ``survdiff(rho=)``).
 
     Returns
     -------
@@ -103,20 +143,28 @@ def logrank(y: np.ndarray, groups: ArrayLike) -> LogRankResult:
     Raises
     ------
     ValueError
-        If the lengths differ, a label is missing, or fewer than two groups are present.
+        If the lengths differ, a label is missing, fewer than two groups are present (or fewer than two
+        have a patient at risk at an event time), or ``rho`` is negative.
 
     See Also
     --------
-    lifelines.statistics.multivariate_logrank_test : does the computation.
+    lifelines.statistics.multivariate_logrank_test : the same unstratified test (the tests check agreement).
 
     Notes
     -----
-    Matches ``survival::survdiff(Surv(time, status) ~ group)`` in R (checked to 1e-6 in the tests).
+    At each event time ``t`` of a stratum, with ``d`` events among ``n`` at risk and ``n_g``, ``d_g`` those
+    of group g: ``O_g = sum w d_g``, ``E_g = sum w d n_g / n`` and
+    ``V_gh = sum w^2 d (n - d) / (n (n - 1)) n_g (1[g = h] - n_h / n)``, summed over times and strata. Groups
+    with ``E_g = 0`` are dropped (as R does), then one more group, and ``chisq = (O - E)' V^-1 (O - E)``.
+    lifelines has neither strata nor per-group observed/expected counts, so these closed-form sums (R's
+    ``survdiff``) are computed here; the tests check them against R to 1e-6 and against lifelines.
 
     References
     ----------
     .. [1] Mantel, N. "Evaluation of survival data and two new rank order statistics arising in its
        consideration", Cancer Chemotherapy Reports 50(3), 163-170, 1966.
+    .. [2] Harrington, D. P., Fleming, T. R. "A class of rank test procedures for censored survival data",
+       Biometrika 69(3), 553-566, 1982.
 
     Examples
     --------
@@ -125,6 +173,7 @@ def logrank(y: np.ndarray, groups: ArrayLike) -> LogRankResult:
     >>> logrank(y, ["a", "a", "b", "b"]).df
     1
     """
+    check_param("logrank", "rho", rho, kind="float", low=0)
     y = check_survival_y(y)
     groups = pd.Series(np.asarray(groups, dtype=object))
     check_consistent_length(y=y, groups=groups)
@@ -137,10 +186,71 @@ def logrank(y: np.ndarray, groups: ArrayLike) -> LogRankResult:
             f"'groups' must contain at least two groups to compare; got {counts.size} "
             f"({', '.join(repr(g) for g in counts.index)})."
         )
-    res = multivariate_logrank_test(y["time"], groups.to_numpy(), event_observed=y["event"])
+    if strata is None:
+        stratum = np.zeros(y.shape[0], dtype=int)
+    else:
+        strata = pd.Series(np.asarray(strata, dtype=object))
+        check_consistent_length(y=y, strata=strata)
+        n_missing = int(strata.isna().sum())
+        if n_missing:
+            raise ValueError(f"'strata' has {n_missing} missing label(s); give every patient a stratum.")
+        stratum = pd.factorize(strata, sort=False)[0]
+    labels = list(counts.index)
+    code = pd.Categorical(groups, categories=labels).codes
+    n_groups = len(labels)
+    obs = np.zeros(n_groups)
+    exp = np.zeros(n_groups)
+    var = np.zeros((n_groups, n_groups))
+    for s in np.unique(stratum):
+        mask = stratum == s
+        o, e, v = _survdiff_stratum(y["time"][mask], y["event"][mask], code[mask], n_groups, float(rho))
+        obs += o
+        exp += e
+        var += v
+    used = np.flatnonzero(exp > 0)
+    if used.size < 2:
+        raise ValueError(
+            "Fewer than two groups have a patient at risk at an event time, so the groups cannot be compared. "
+            "Check the group labels, or merge small groups."
+        )
+    diff = (obs - exp)[used[1:]]
+    statistic = float(diff @ np.linalg.solve(var[np.ix_(used[1:], used[1:])], diff))
+    df = int(used.size - 1)
     return LogRankResult(
-        statistic=float(res.test_statistic),
-        p_value=float(res.p_value),
-        df=int(res.degrees_of_freedom),
+        statistic=statistic,
+        p_value=float(chi2.sf(statistic, df)),
+        df=df,
         n_per_group={k: int(v) for k, v in counts.items()},
+        observed={g: float(o) for g, o in zip(labels, obs)},
+        expected={g: float(e) for g, e in zip(labels, exp)},
+        variance={g: float(v) for g, v in zip(labels, np.diag(var))},
+        rho=float(rho),
+        n_strata=int(np.unique(stratum).size),
     )
+
+
+def _survdiff_stratum(time: np.ndarray, event: np.ndarray, code: np.ndarray, n_groups: int, rho: float):
+    """Observed, expected and variance matrix of one stratum (R's ``survdiff2`` sums, vectorised)."""
+    unique, inv = np.unique(time, return_inverse=True)
+    removed = np.zeros((n_groups, unique.size))
+    deaths = np.zeros((n_groups, unique.size))
+    np.add.at(removed, (code, inv), 1.0)
+    np.add.at(deaths, (code, inv), event.astype(float))
+    at_risk_g = np.cumsum(removed[:, ::-1], axis=1)[:, ::-1]  # n_g(t): observed time >= t
+    at_risk = at_risk_g.sum(axis=0)
+    d = deaths.sum(axis=0)
+    if rho == 0:
+        weight = np.ones(unique.size)
+    else:
+        km = np.cumprod(1.0 - d / at_risk)
+        weight = np.concatenate([[1.0], km[:-1]]) ** rho  # left-continuous S(t-) of the pooled stratum
+    is_event = d > 0
+    w, n, dd, n_g = weight[is_event], at_risk[is_event], d[is_event], at_risk_g[:, is_event]
+    obs = (deaths[:, is_event] * w).sum(axis=1)
+    exp = (w * dd * n_g / n).sum(axis=1)
+    several = n > 1  # one patient at risk: no variance
+    w, n, dd, n_g = w[several], n[several], dd[several], n_g[:, several]
+    k = w ** 2 * dd * (n - dd) / (n * (n - 1.0))
+    share = n_g / n
+    var = np.diag((k * n_g).sum(axis=1)) - (k * share) @ n_g.T if n.size else np.zeros((n_groups, n_groups))
+    return obs, exp, var

@@ -109,3 +109,115 @@ def test_plot_km_errors(y_vet, close_figures):
         plot_km(y_vet, REF["data"]["trt"], labels=["only one"])
     with pytest.raises(ValueError, match=r"^'labels' has no entry for group\(s\) 2; give one per group: 1, 2\.$"):
         plot_km(y_vet, REF["data"]["trt"], labels={1: "standard"})
+
+
+# --- bands, medians, hazard ratios and placement (reference: tests/reference/make_km_cox_reference.R) -----------
+
+KM_REF = json.loads((Path(__file__).parents[1] / "reference" / "km_cox_reference.json").read_text())
+KM_DATA = Path(__file__).parents[1] / "reference" / "data"
+
+
+def _stats_box(ax):
+    from matplotlib.offsetbox import AnchoredText
+
+    boxes = [a for a in ax.artists if isinstance(a, AnchoredText)]
+    return boxes[0] if boxes else None
+
+
+def _km_entry(name, by, group):
+    return next(e for e in KM_REF["datasets"][name]["km"] if e["by"] == by and e["group"] == group)
+
+
+def _dataset(name):
+    import pandas as pd
+
+    frame = pd.read_csv(KM_DATA / f"km_{name}.csv")
+    return frame, make_y(frame["status"], frame["time"])
+
+
+@pytest.mark.parametrize("conf_type", ["log", "log-log", "plain"])
+def test_plot_km_band_is_the_chosen_conf_type(y_vet, close_figures, conf_type):
+    """The shaded band spans R's survfit(conf.type = <conf_type>) limits for each arm."""
+    ax = plot_km(y_vet, REF["data"]["trt"], conf_type=conf_type, at_risk=False)
+    for band, group in zip(ax.collections, ["1", "2"]):
+        ref = _km_entry("veteran", "trt", group)
+        ys = np.concatenate([p.vertices[:, 1] for p in band.get_paths()])
+        lower = np.array([np.nan if v is None else v for v in ref["conf"][conf_type]["lower"]], float)
+        assert np.nanmin(ys) == pytest.approx(np.nanmin(lower), abs=TOL_KM)
+
+
+def test_plot_km_censor_ticks_sit_at_censoring_times(y_vet, close_figures):
+    ax = plot_km(y_vet, REF["data"]["trt"], at_risk=False)
+    ticks = [line for line in ax.lines if line.get_marker() == "|"]
+    for tick, group in zip(ticks, ["1", "2"]):
+        ref = _km_entry("veteran", "trt", group)
+        censored = np.asarray(ref["n_censor"]) > 0
+        np.testing.assert_array_equal(tick.get_xdata(), np.asarray(ref["time"])[censored])
+        np.testing.assert_allclose(tick.get_ydata(), np.asarray(ref["surv"])[censored], atol=TOL_KM)
+
+
+def test_plot_km_shows_r_medians_and_hazard_ratio(y_vet, close_figures):
+    """Medians as R's print(survfit(...)) (log band), HR as coxph(Surv(time, status) ~ factor(trt))."""
+    ax = plot_km(y_vet, REF["data"]["trt"], labels={1: "standard", 2: "test"}, time_unit="days")
+    text = _stats_box(ax).txt.get_text().split("\n")
+    assert text[0] == "Median survival (95% CI), days"
+    med1 = _km_entry("veteran", "trt", "1")["median_print"]["log"]
+    med2 = _km_entry("veteran", "trt", "2")["median_print"]["log"]
+    assert text[1] == f"standard: {med1['median']:.0f} ({med1['lower']:.0f}\u2013{med1['upper']:.0f})"
+    assert text[2] == f"test: {med2['median']:.3g} ({med2['lower']:.3g}\u2013{med2['upper']:.3g})"
+    hr = next(e for e in KM_REF["datasets"]["veteran"]["group_hr"] if e["by"] == "trt")
+    assert text[3] == f"HR test vs standard: {hr['hr'][0]:.2f} ({hr['lower'][0]:.2f}\u2013{hr['upper'][0]:.2f})"
+
+
+def test_plot_km_median_not_reached(close_figures):
+    frame, y = _dataset("aids")
+    ax = plot_km(y, frame["tx"], at_risk=False, time_unit=None)
+    text = _stats_box(ax).txt.get_text().split("\n")
+    assert text[:3] == ["Median survival (95% CI)", "0: NR (NR\u2013NR)", "1: NR (NR\u2013NR)"]
+
+
+@pytest.mark.parametrize(("name", "by", "outside"),
+                         [("veteran", "trt", False), ("veteran", "celltype", True), ("gbsg2", "horTh", False),
+                          ("whas500", "chf", False), ("aids", "tx", False)])
+def test_plot_km_boxes_do_not_overlap(close_figures, name, by, outside):
+    """The legend and the statistics never overlap; the statistics leave the axes only when no corner is free."""
+    frame, y = _dataset(name)
+    ax = plot_km(y, frame[by])
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()
+    legend = ax.get_legend().get_window_extent(renderer)
+    box = _stats_box(ax).get_window_extent(renderer)
+    assert not legend.overlaps(box)
+    inside = ax.get_window_extent(renderer).contains(box.x0 + 1, box.y0 + 1)
+    assert inside != outside
+    if outside:  # the new figure was widened, so the curves keep their width
+        assert fig.get_figwidth() > 6.4 and ax.get_window_extent(renderer).width > 0.5 * fig.bbox.width
+
+
+def test_plot_km_without_statistics(y_vet, close_figures):
+    ax = plot_km(y_vet, REF["data"]["trt"], show_median=False, show_hr=False, show_ci=False, at_risk=False)
+    assert _stats_box(ax) is None and len(ax.collections) == 0
+    one = plot_km(y_vet, ["all"] * 137, at_risk=False)
+    assert _stats_box(one).txt.get_text().split("\n")[1].startswith("all: 80 (")  # R: median 80 (52-105)
+
+
+def test_plot_km_palette(y_vet, close_figures):
+    ax = plot_km(y_vet, REF["data"]["trt"], colors=["black", "grey"], at_risk=False)
+    curves = [line for line in ax.lines if line.get_drawstyle() == "steps-post"]
+    assert [c.get_color() for c in curves] == ["black", "grey"]
+
+
+def test_plot_km_hazard_ratio_not_estimable(close_figures):
+    from multisurv.exceptions import ConvergenceWarning
+
+    y = make_y([1, 1, 1, 1, 0, 0, 0, 0], [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0])
+    with pytest.warns(ConvergenceWarning, match=r"^The hazard ratios between groups are not estimable: group\(s\) "
+                                                r"'b' have no events"):
+        ax = plot_km(y, ["a"] * 4 + ["b"] * 4, at_risk=False)
+    assert _stats_box(ax).txt.get_text().split("\n")[-1] == "HR: not estimable (a group has no events)"
+
+
+def test_plot_km_conf_type_error(y_vet, close_figures):
+    with pytest.raises(ValueError, match=r"^The 'conf_type' parameter of plot_km must be one of 'log', 'log-log', "
+                                         r"'plain'\. Got 'exp' instead\.$"):
+        plot_km(y_vet, REF["data"]["trt"], conf_type="exp")
