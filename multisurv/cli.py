@@ -20,7 +20,8 @@ logger = logging.getLogger("multisurv")
 
 #: Modules that each add their own sub-commands with ``add_commands(subparsers)`` (one module per command
 #: family keeps this file a thin table of contents).
-_COMMAND_MODULES: tuple[str, ...] = ("multisurv.cli_extract",)
+_COMMAND_MODULES: tuple[str, ...] = ("multisurv.cli_extract", "multisurv.cli_km", "multisurv.cli_evaluate",
+                                      "multisurv.cli_model")
 
 
 def _add_study_options(p: argparse.ArgumentParser) -> None:

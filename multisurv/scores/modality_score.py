@@ -8,6 +8,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
+from sklearn.pipeline import Pipeline
 from sklearn.exceptions import ConvergenceWarning as SklearnConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 from sksurv.linear_model import CoxPHSurvivalAnalysis
@@ -87,9 +88,11 @@ class ModalityScore(BaseEstimator):
         Name of the score (used as a column name by the fusion models).
     prefix : str, default="ct__"
         Only columns whose name starts with this prefix are used.
-    selector : estimator or None, default=None
+    selector : estimator, Pipeline of selectors, or None, default=None
         Feature selector, cloned in :meth:`fit`; None means ``LassoCoxSelector(random_state=random_state)``.
-        It must expose ``selected_features_`` after fitting.
+        It must expose ``selected_features_`` after fitting. A scikit-learn ``Pipeline`` of multisurv
+        selectors (filters, univariate Cox, LASSO, stepwise, RSF) is accepted; its last step decides the
+        features and, if it is a ``LassoCoxSelector``, the coefficients.
     random_state : int, RandomState instance or None, default=None
         Seeds the selector's cross-validation (set on the selector's own ``random_state`` when not None).
 
@@ -111,6 +114,9 @@ class ModalityScore(BaseEstimator):
         ``"(intercept)"``. The score is ``sum(coef * x) + intercept``.
     n_train_ : int
         Number of training patients who had the modality.
+    centring_, scaling_ : pandas.Series
+        Training mean and standard deviation of each selected feature (after imputation); the published
+        "per-sd" form of the score is ``sum(coef_ * scaling_ * (x - centring_) / scaling_)``.
 
     See Also
     --------
@@ -185,16 +191,29 @@ class ModalityScore(BaseEstimator):
         X_m = X.loc[present, columns]
 
         selector = LassoCoxSelector(random_state=self.random_state) if self.selector is None else clone(self.selector)
-        if self.random_state is not None and "random_state" in selector.get_params(deep=False):
-            selector.set_params(random_state=self.random_state)
+        steps = selector.steps if isinstance(selector, Pipeline) else [("selector", selector)]
+        changing = [name for name, step in steps[:-1] if not getattr(step, "selects_columns_only", False)]
+        if changing:
+            raise ValueError(
+                f"{_OWNER} {self.name!r}: the selector pipeline step(s) {', '.join(repr(c) for c in changing)} change "
+                "feature values, so the score would not be a formula on the features. Put them before the score "
+                "(Pipeline([(..., step), ('score', ModalityScore(...))])) and keep only selectors inside."
+            )
+        for _, step in steps:
+            if self.random_state is not None and "random_state" in step.get_params(deep=False):
+                step.set_params(random_state=self.random_state)
         selector.fit(X_m, y_m)
-        selected = [str(c) for c in selector.selected_features_]
-        if all(hasattr(selector, a) for a in ("coef_", "mean_", "scale_", "medians_", "support_")):
-            support = np.asarray(selector.support_, dtype=bool)
-            beta = np.asarray(selector.coef_, dtype=float)[support]
-            medians = np.asarray(selector.medians_, dtype=float)[support]
-            mean = np.asarray(selector.mean_, dtype=float)[support]
-            scale = np.asarray(selector.scale_, dtype=float)[support]
+        final = steps[-1][1]
+        if not hasattr(final, "selected_features_"):
+            raise ValueError(f"{_OWNER} {self.name!r}: the selector {type(final).__name__} has no "
+                             "'selected_features_' after fitting; use a multisurv selector (multisurv.selection).")
+        selected = [str(c) for c in final.selected_features_]
+        if all(hasattr(final, a) for a in ("coef_", "mean_", "scale_", "medians_", "support_")):
+            support = np.asarray(final.support_, dtype=bool)
+            beta = np.asarray(final.coef_, dtype=float)[support]
+            medians = np.asarray(final.medians_, dtype=float)[support]
+            mean = np.asarray(final.mean_, dtype=float)[support]
+            scale = np.asarray(final.scale_, dtype=float)[support]
         else:
             beta, medians, mean, scale = _refit_cox(X_m.loc[:, selected].to_numpy(dtype=float), y_m, self.name)
 
@@ -206,6 +225,8 @@ class ModalityScore(BaseEstimator):
         self.impute_values_ = pd.Series(medians, index=pd.Index(selected, name="feature"), name="impute_value",
                                         dtype=float)
         self.n_train_ = int(present.sum())
+        self.centring_ = pd.Series(mean, index=pd.Index(selected, name="feature"), name="mean", dtype=float)
+        self.scaling_ = pd.Series(scale, index=pd.Index(selected, name="feature"), name="sd", dtype=float)
         self.formula_ = pd.DataFrame({
             "feature": [*selected, "(intercept)"],
             "coef": [*self.coef_.to_numpy(), self.intercept_],
@@ -240,6 +261,16 @@ class ModalityScore(BaseEstimator):
         values = np.where(np.isnan(values), self.impute_values_.to_numpy(), values)
         risk[present] = values @ self.coef_.to_numpy() + self.intercept_
         return risk
+
+    def formula_text(self, *, digits: int = 4, standardised: bool = False) -> str:
+        """The score as one line, as published: ``radscore = 0.41 * ct__a - 0.12 * ct__b + ... - c``.
+
+        See :func:`multisurv.scores.formula.formula_text`; :func:`~multisurv.scores.formula.write_formula`
+        writes the table, the text and a JSON record.
+        """
+        from multisurv.scores.formula import formula_text
+
+        return formula_text(self, digits=digits, standardised=standardised)
 
     def score(self, X: pd.DataFrame, y: np.ndarray) -> float:
         """Harrell's C of the score on the patients who have the modality.

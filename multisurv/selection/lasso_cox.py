@@ -109,6 +109,9 @@ class LassoCoxSelector(TransformerMixin, BaseEstimator):
     True
     """
 
+    #: transform passes the selected columns through unchanged (see ModalityScore's use of selector pipelines)
+    selects_columns_only = True
+
     def __init__(self, *, l1_ratio: float = 1.0, alpha: float | Literal["cv"] = "cv", cv: int = 5,
                  n_alphas: int = 50, alpha_min_ratio: float = 0.01, rule: Literal["min", "1se"] = "min",
                  max_features: int | None = None, random_state=None):

@@ -1,0 +1,272 @@
+"""``multisurv fit CONFIG --out MODEL_DIR`` and ``multisurv predict MODEL_DIR MANIFEST --out scores.csv``.
+
+``fit`` reads a model config (format ``model_config.v1``, see ``data_schemas/model_config.v1.yaml``), builds the
+per-modality pipelines and the fusion it names, fits them on the development patients and saves the model
+folder (:func:`multisurv.persistence.save_model`). ``predict`` loads a model folder (refusing a changed file or
+incompatible versions) and writes one row of scores per patient of a new cohort.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+import yaml
+
+__all__ = ["add_commands", "load_model_config", "build_estimator", "fit_from_config", "SELECTORS", "ConfigError"]
+
+CONFIG_SCHEMA = "model_config.v1"
+
+
+class ConfigError(ValueError):
+    """A model config has problems; the message lists every one."""
+
+    def __init__(self, problems: list[str], source: str):
+        self.problems = problems
+        super().__init__("\n".join([f"{len(problems)} problem(s) in {source}:", *("  - " + p for p in problems)]))
+
+
+def _selectors() -> dict[str, Any]:
+    from multisurv.selection.filters import CorrelationFilter, VarianceFilter
+    from multisurv.selection.lasso_cox import LassoCoxSelector
+    from multisurv.selection.rsf import RSFPermutationSelector
+    from multisurv.selection.stepwise import StepwiseCoxSelector
+    from multisurv.selection.univariate_cox import UnivariateCoxSelector
+
+    return {"variance": VarianceFilter, "correlation": CorrelationFilter, "univariate_cox": UnivariateCoxSelector,
+            "lasso": LassoCoxSelector, "elastic_net": lambda **kw: LassoCoxSelector(**{"l1_ratio": 0.5, **kw}),
+            "rsf": RSFPermutationSelector, "stepwise": StepwiseCoxSelector}
+
+
+#: Selector names a config may use (each takes the parameters of its class).
+SELECTORS = ("variance", "correlation", "univariate_cox", "lasso", "elastic_net", "rsf", "stepwise")
+_MODELS = ("linear", "rsf", "gbm")
+_STRATEGIES = ("early", "late", "stacked", "none")
+
+
+def load_model_config(path: str | Path) -> dict:
+    """Read and check a ``model_config.v1`` YAML file; paths become absolute (relative to the file).
+
+    Raises
+    ------
+    ConfigError
+        Listing every problem found (missing keys, unknown selector or model names, bad types).
+    FileNotFoundError
+        When the config file does not exist.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Model config {path} not found.")
+    config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    problems: list[str] = []
+    if not isinstance(config, dict):
+        raise ConfigError(["the file must hold a mapping of keys (schema, manifest, modalities, ...)"], str(path))
+    if config.get("schema") != CONFIG_SCHEMA:
+        problems.append(f"'schema' must be {CONFIG_SCHEMA!r}; got {config.get('schema')!r}.")
+    base = path.parent
+    if not isinstance(config.get("manifest"), str):
+        problems.append("'manifest' must be the path of the outcome CSV (patient_id, time, event).")
+    else:
+        config["manifest"] = str((base / config["manifest"]).resolve())
+        if not Path(config["manifest"]).is_file():
+            problems.append(f"'manifest': {config['manifest']} not found.")
+    features = config.get("features", [])
+    if not isinstance(features, list) or not all(isinstance(f, str) for f in features):
+        problems.append("'features' must be a list of feature-table paths (CSV or Parquet).")
+        features = []
+    config["features"] = [str((base / f).resolve()) for f in features]
+    problems += [f"'features': {f} not found." for f in config["features"] if not Path(f).is_file()]
+    clinical = config.get("clinical")
+    if clinical is not None and not (isinstance(clinical, dict) and set(clinical) <= {"numeric", "categorical"}):
+        problems.append("'clinical' must be a mapping with 'numeric' and/or 'categorical' lists of manifest columns.")
+    modalities = config.get("modalities")
+    if not isinstance(modalities, list) or not modalities:
+        problems.append("'modalities' must be a non-empty list of {name, prefix, model, selector}.")
+        modalities = []
+    for i, m in enumerate(modalities):
+        where = f"modalities[{i}]"
+        if not isinstance(m, dict) or not isinstance(m.get("name"), str) or not isinstance(m.get("prefix"), str):
+            problems.append(f"{where} needs a 'name' (e.g. radscore) and a 'prefix' (e.g. 'ct__').")
+            continue
+        if m.get("model", "linear") not in _MODELS:
+            problems.append(f"{where} ({m['name']}): unknown model {m.get('model')!r}. Choose one of: "
+                            f"{', '.join(repr(x) for x in _MODELS)}.")
+        steps = m.get("selector", [{"lasso": {}}])
+        if not isinstance(steps, list):
+            problems.append(f"{where} ({m['name']}): 'selector' must be a list of steps like '- lasso: {{cv: 5}}'.")
+            continue
+        for step in steps:
+            if not (isinstance(step, dict) and len(step) == 1):
+                problems.append(f"{where} ({m['name']}): each selector step is one 'name: {{params}}' mapping; "
+                                f"got {step!r}.")
+                continue
+            (name, params), = step.items()
+            if name not in SELECTORS:
+                problems.append(f"{where} ({m['name']}): unknown selector {name!r}. Choose one of: "
+                                f"{', '.join(repr(s) for s in SELECTORS)}.")
+            elif params is not None and not isinstance(params, dict):
+                problems.append(f"{where} ({m['name']}): the parameters of {name!r} must be a mapping.")
+    fusion = config.setdefault("fusion", {"strategy": "stacked"})
+    if not isinstance(fusion, dict) or fusion.get("strategy", "stacked") not in _STRATEGIES:
+        problems.append(f"'fusion.strategy' must be one of {', '.join(repr(s) for s in _STRATEGIES)}.")
+    elif fusion.get("strategy") == "none" and len(modalities) != 1:
+        problems.append("'fusion.strategy: none' fits a single modality; list exactly one under 'modalities'.")
+    if not isinstance(config.setdefault("seed", 0), int):
+        problems.append("'seed' must be an integer.")
+    if problems:
+        raise ConfigError(problems, str(path))
+    return config
+
+
+def build_estimator(config: Mapping[str, Any]):
+    """The (unfitted) estimator a checked config describes."""
+    from sklearn.pipeline import Pipeline
+
+    from multisurv.fusion.nonlinear import NonlinearScore
+    from multisurv.fusion.strategies import FusionCox
+    from multisurv.scores.modality_score import ModalityScore
+
+    registry = _selectors()
+    seed = int(config.get("seed", 0))
+    scores = []
+    for m in config["modalities"]:
+        steps = []
+        for step in m.get("selector", [{"lasso": {}}]):
+            (name, params), = step.items()
+            steps.append((name, registry[name](**(params or {}))))
+        selector = steps[0][1] if len(steps) == 1 else Pipeline(steps)
+        kind = m.get("model", "linear")
+        if kind == "linear":
+            scores.append(ModalityScore(name=m["name"], prefix=m["prefix"], selector=selector, random_state=seed))
+        else:
+            scores.append(NonlinearScore(name=m["name"], prefix=m["prefix"], model=kind, selector=selector,
+                                         random_state=seed, **(m.get("params") or {})))
+    fusion = dict(config.get("fusion") or {})
+    strategy = fusion.pop("strategy", "stacked")
+    if strategy == "none":
+        return scores[0]
+    return FusionCox(strategy=strategy, scores=scores, random_state=seed, **fusion)
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """A feature table (CSV or Parquet) indexed by ``patient_id`` (as text)."""
+    path = Path(path)
+    frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, dtype={"patient_id": str})
+    if "patient_id" in frame.columns:
+        frame = frame.set_index("patient_id")
+    elif frame.index.name != "patient_id":
+        raise ValueError(f"{path} has no 'patient_id' column; every feature table needs one.")
+    frame.index = frame.index.astype(str)
+    if frame.index.duplicated().any():
+        dup = frame.index[frame.index.duplicated()].unique()[:3].tolist()
+        raise ValueError(f"{path}: patient_id {', '.join(repr(d) for d in dup)} appear(s) more than once.")
+    return frame
+
+
+def read_outcomes(path: str | Path) -> pd.DataFrame:
+    """The manifest: index patient_id; ``time`` and ``event`` columns are checked when present."""
+    frame = pd.read_csv(path, dtype={"patient_id": str})
+    if "patient_id" not in frame.columns:
+        raise ValueError(f"{path} has no 'patient_id' column.")
+    return frame.set_index("patient_id")
+
+
+def fit_from_config(config: Mapping[str, Any]):
+    """Fit the model a checked config describes; returns ``(StudyModel, data_frames, facts)``."""
+    from multisurv._validation import make_y
+    from multisurv.evaluation.resampling import harrell_c
+    from multisurv.features.clinical import ClinicalPreprocessor
+    from multisurv.persistence import StudyModel
+
+    manifest = read_outcomes(config["manifest"])
+    missing = [c for c in ("time", "event") if c not in manifest.columns]
+    if missing:
+        raise ValueError(f"{config['manifest']} lacks the outcome column(s) {', '.join(repr(c) for c in missing)}.")
+    development = config.get("development")
+    if development is not None:
+        if "cohort" not in manifest.columns:
+            raise ValueError(f"'development: {development}' needs a 'cohort' column in {config['manifest']}.")
+        manifest = manifest[manifest["cohort"].astype(str) == str(development)]
+        if manifest.empty:
+            raise ValueError(f"No patient of {config['manifest']} has cohort {development!r}.")
+    tables = [read_table(p) for p in config["features"]]
+    clinical = None
+    if config.get("clinical"):
+        spec = config["clinical"]
+        columns = list(spec.get("numeric", [])) + list(spec.get("categorical", []))
+        clinical = ClinicalPreprocessor(numeric=spec.get("numeric", []),
+                                        categorical=spec.get("categorical", [])).fit(manifest.loc[:, columns])
+    model = StudyModel(estimator=build_estimator(config), feature_columns=[], clinical=clinical, config=dict(config))
+    parts = [t.reindex(manifest.index) for t in tables]
+    own = manifest.loc[:, [c for c in manifest.columns if "__" in str(c)]]
+    if own.shape[1]:
+        parts.append(own)
+    if clinical is not None:
+        parts.append(clinical.transform(manifest.loc[:, list(clinical.feature_names_in_)]))
+    X = pd.concat(parts, axis=1)
+    X = X.loc[:, ~X.columns.duplicated()]
+    model.feature_columns = [str(c) for c in X.columns]
+    y = make_y(manifest["event"].astype(int).to_numpy(), manifest["time"].to_numpy(dtype=float))
+    model.estimator.fit(X, y)
+    risk = model.estimator.predict(X)
+    facts = {"n_patients": int(len(y)), "n_events": int(y["event"].sum()),
+             "apparent_cindex": harrell_c(y, np.asarray(risk, dtype=float))}
+    return model, {"manifest": manifest, **{f"features[{i}]": t for i, t in enumerate(tables)}}, facts
+
+
+def _cmd_fit(args) -> int:
+    from multisurv.persistence import save_model
+
+    config = load_model_config(args.config)
+    model, data, facts = fit_from_config(config)
+    path = save_model(model, args.out, data=data, extra=facts)
+    print(f"Model fitted on {facts['n_patients']} patients ({facts['n_events']} events); apparent C-index "
+          f"{facts['apparent_cindex']:.3f} (optimistic: validate with multisurv.evaluation.resampling.validate).")
+    print(f"Saved: {path.parent}")
+    return 0
+
+
+def _cmd_predict(args) -> int:
+    from multisurv.persistence import load_model
+
+    model, manifest = load_model(args.model, allow_version_mismatch=args.allow_version_mismatch)
+    cohort = read_outcomes(args.manifest)
+    tables = [read_table(p) for p in (args.features or [])]
+    X = model.features(cohort, tables)
+    scores = model.predict_frame(X)
+    scores.index.name = "patient_id"
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    scores.to_csv(out, float_format="%.17g")
+    print(f"Scored {len(scores)} patients with the model of {args.model} ({manifest['model_class']}); "
+          f"{int(scores['risk'].isna().sum())} without a risk. Written: {out}")
+    return 0
+
+
+def add_commands(subparsers) -> None:
+    """Add ``fit`` and ``predict`` to the ``multisurv`` parser's ``subparsers``."""
+    p = subparsers.add_parser("fit", help="Fit a study model from a config and save it (model.joblib + manifest.json).")
+    p.add_argument("config", type=Path, help="Model config (model_config.v1 YAML).")
+    p.add_argument("--out", type=Path, required=True, help="Model folder to write.")
+    p.set_defaults(func=_cmd_fit)
+
+    p = subparsers.add_parser("predict", help="Score a new cohort with a saved model.")
+    p.add_argument("model", type=Path, help="Model folder written by 'multisurv fit'.")
+    p.add_argument("manifest", type=Path, help="CSV with patient_id (and the clinical columns the model uses; "
+                                               "prefixed feature columns are used too).")
+    p.add_argument("--features", type=Path, nargs="*", default=None, help="Feature tables of the new cohort.")
+    p.add_argument("--out", type=Path, required=True, help="Scores CSV to write.")
+    p.add_argument("--allow-version-mismatch", action="store_true",
+                   help="Load a model saved with other package versions (scores may differ).")
+    p.set_defaults(func=_cmd_predict)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    parser = argparse.ArgumentParser()
+    add_commands(parser.add_subparsers(dest="command", required=True))
+    ns = parser.parse_args()
+    sys.exit(ns.func(ns))

@@ -1,0 +1,126 @@
+"""One interface for every fusion strategy: early, late (in-sample scores) and stacked (out-of-fold scores)."""
+
+from __future__ import annotations
+
+from typing import Literal, Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+from sksurv.metrics import concordance_index_censored
+
+from multisurv._validation import check_param, check_survival_y
+from multisurv.fusion.early import EarlyFusionCox
+from multisurv.fusion.late import LateFusionCox
+from multisurv.scores.formula import format_formula
+
+__all__ = ["FusionCox", "STRATEGIES"]
+
+_OWNER = "FusionCox"
+STRATEGIES = ("early", "late", "stacked")
+
+
+class FusionCox(BaseEstimator):
+    """Fuse modalities with one of three strategies behind one estimator.
+
+    Parameters
+    ----------
+    strategy : {"early", "late", "stacked"}, default="stacked"
+        ``"early"``: one Cox model on the concatenated features each score selected
+        (:class:`~multisurv.fusion.early.EarlyFusionCox`). ``"late"``: Cox on the modality scores, fitted on
+        their in-sample values (the usual published recipe). ``"stacked"``: Cox on out-of-fold scores
+        (:class:`~multisurv.fusion.late.LateFusionCox`), so the fusion layer never sees in-sample scores.
+    scores : sequence of ModalityScore (or NonlinearScore) or None
+        One per modality; None means radscore, patscore and clinscore.
+    missing : {"mean", "pattern"}, default="mean"
+        Late and stacked only: missing score imputed by its training mean, or per-pattern sub-models (see
+        :class:`~multisurv.fusion.late.LateFusionCox`). Early fusion imputes training medians of the
+        missing features and accepts only ``"mean"``.
+    penalizer : float, default=0.1
+        Early only: ridge penalty of the Cox model.
+    cv : int, default=5
+        Stacked only: folds for the out-of-fold scores.
+    random_state : int, RandomState instance or None
+
+    Attributes
+    ----------
+    model_ : EarlyFusionCox or LateFusionCox
+        The fitted model that does the work.
+
+    Examples
+    --------
+    >>> from multisurv._validation import make_y
+    >>> from multisurv.scores.modality_score import ModalityScore
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame(rng.normal(size=(150, 4)), columns=["ct__a", "ct__b", "wsi__a", "wsi__b"])
+    >>> y = make_y(np.ones(150, bool), rng.exponential(np.exp(-X["ct__a"] - X["wsi__a"])))
+    >>> scores = [ModalityScore(name="radscore", prefix="ct__"), ModalityScore(name="patscore", prefix="wsi__")]
+    >>> [FusionCox(strategy=s, scores=scores, cv=3, random_state=0).fit(X, y).predict(X).shape
+    ...  for s in ("early", "late", "stacked")]
+    [(150,), (150,), (150,)]
+    """
+
+    def __init__(self, *, strategy: Literal["early", "late", "stacked"] = "stacked", scores: Sequence | None = None,
+                 missing: Literal["mean", "pattern"] = "mean", penalizer: float = 0.1, cv: int = 5,
+                 random_state=None):
+        self.strategy = strategy
+        self.scores = scores
+        self.missing = missing
+        self.penalizer = penalizer
+        self.cv = cv
+        self.random_state = random_state
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray) -> FusionCox:
+        """Fit the chosen strategy.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+        y : structured array
+
+        Returns
+        -------
+        self
+        """
+        check_param(_OWNER, "strategy", self.strategy, kind="option", options=STRATEGIES)
+        check_param(_OWNER, "missing", self.missing, kind="option", options=("mean", "pattern"))
+        if self.strategy == "early":
+            if self.missing != "mean":
+                raise ValueError(f"{_OWNER}: strategy='early' imputes missing features with training medians and "
+                                 f"has no missing={self.missing!r} policy. Use strategy='late' or 'stacked'.")
+            self.model_ = EarlyFusionCox(scores=self.scores, penalizer=self.penalizer,
+                                         random_state=self.random_state)
+        else:
+            self.model_ = LateFusionCox(scores=self.scores, cv=self.cv, random_state=self.random_state,
+                                        stacking=self.strategy == "stacked", missing=self.missing)
+        self.model_.fit(X, y)
+        return self
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Fused risk (higher = worse) for every row."""
+        check_is_fitted(self, "model_")
+        return self.model_.predict(X)
+
+    def score(self, X: pd.DataFrame, y: np.ndarray) -> float:
+        """Harrell's C of the fused risk."""
+        y = check_survival_y(y)
+        risk = self.predict(X)
+        return float(concordance_index_censored(y["event"], y["time"], risk)[0])
+
+    @property
+    def coef_(self) -> pd.Series:
+        """Fusion coefficients: per score (late, stacked) or per standardised feature (early)."""
+        check_is_fitted(self, "model_")
+        return self.model_.coef_
+
+    def formula_text(self, *, digits: int = 4) -> str:
+        """The fusion layer as one line, e.g. ``risk = 0.408 * radscore + 0.714 * patscore + ...``.
+
+        Early fusion prints per-standardised-feature coefficients (``z(feature)``).
+        """
+        check_is_fitted(self, "model_")
+        coef = self.model_.coef_
+        if self.strategy == "early":
+            coef = pd.Series(coef.to_numpy(), index=[f"z({f})" for f in coef.index])
+        return format_formula(coef, name="risk", digits=digits)
