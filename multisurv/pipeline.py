@@ -123,7 +123,12 @@ def _evaluate(name, risk: pd.Series, cohort: Cohort, cutoff: float, figures_dir:
     groups = risk_groups(r, cutoff=cutoff)
     row.update(cutoff=cutoff, n_high=int((groups == "high").sum()), n_low=int((groups == "low").sum()))
     if len(set(groups)) > 1:
-        lr = logrank(y, groups)
+        try:
+            lr = logrank(y, groups)
+        except ValueError as err:  # e.g. one group censored before the first event: nothing to compare
+            logger.warning("Model %r on cohort %r: no log-rank test or KM figure at cut-off %.4g: %s", name, label,
+                           cutoff, err)
+            return row
         row.update(logrank_chisq=lr.statistic, logrank_p=lr.p_value)
         if figures_dir is None:
             return row
@@ -208,6 +213,7 @@ def run_study(
     then adds no information); early fusion replaces missing features by their development medians.
     """
     from multisurv.features.clinical import ClinicalPreprocessor
+    from multisurv.report.figures import write_evaluation_figures
     from multisurv.report.report import write_report
 
     started = time.perf_counter()
@@ -274,9 +280,16 @@ def run_study(
     for name, formula in formulas.items():
         write_csv_atomic(run_dir / "tables" / f"{name}_formula.csv", formula, index=False, float_format="%.6g")
     write_json_atomic(run_dir / "versions.json", _versions())
+    fusion_scores = late.oof_scores_.join(dev.table.loc[:, ["time", "event"]])
+    with _collect_warnings(notes, "evaluation figures"):
+        evaluation = write_evaluation_figures(
+            run_dir, predictions, development=development, models=[m for m in (*models, "true_lp") if m in predictions],
+            labels={**MODEL_LABELS, "true_lp": "True linear predictor"}, metrics=metrics,
+            complete_ids=[i for i in cohort.ids if complete.loc[i]], fusion_scores=fusion_scores)
     elapsed = time.perf_counter() - started
     write_report(run_dir, cohort=cohort, metrics=metrics, failures=failures, formulas=formulas,
-                 fusion_formula=fusion_formula, elapsed=elapsed, extra=dict(extra_report or {}), notes=notes)
+                 fusion_formula=fusion_formula, elapsed=elapsed, extra=dict(extra_report or {}), notes=notes,
+                 evaluation=evaluation)
     logger.info("Study finished in %.0f s; report: %s", elapsed, run_dir / "report.md")
     return StudyResult(metrics=metrics, predictions=predictions, run_dir=run_dir)
 

@@ -147,8 +147,11 @@ def calibration_at(y: ArrayLike, surv_prob: ArrayLike, t0: float, *, n_groups: i
             f"'surv_prob' must hold survival probabilities in [0, 1]; {int(bad.sum())} value(s) are not "
             f"(first at position {first}: {surv_prob[first]!r}). Pass S(t0 | x), not a risk score."
         )
-    groups = pd.qcut(surv_prob, n_groups, labels=False, duplicates="drop") if n_groups > 1 \
-        else np.zeros(len(surv_prob), dtype=int)
+    edges = np.unique(np.quantile(surv_prob, np.linspace(0.0, 1.0, n_groups + 1)))
+    if len(edges) < 2:  # every prediction equal (e.g. a model that selected nothing): one group
+        groups = np.zeros(len(surv_prob), dtype=int)
+    else:
+        groups = pd.cut(surv_prob, edges, labels=False, include_lowest=True)
     rows = []
     for g in np.unique(groups):
         mask = groups == g

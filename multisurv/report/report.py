@@ -10,7 +10,7 @@ import pandas as pd
 from multisurv._atomic import write_csv_atomic, write_text_atomic
 from multisurv.report.tables import cohort_summary, format_p, to_markdown
 
-__all__ = ["write_report", "summary_table"]
+__all__ = ["write_report", "write_html_report", "summary_table"]
 
 _LABELS = {
     "radiomics": "Radiomics (radscore)",
@@ -73,8 +73,13 @@ def write_report(
     elapsed: float,
     extra: Mapping[str, object] | None = None,
     notes: list[str] | None = None,
+    evaluation=None,
 ) -> Path:
-    """Write ``run_dir/report.md`` and ``run_dir/tables/summary.csv``; return the report's path."""
+    """Write ``run_dir/report.md``, its self-contained twin ``report.html`` and ``tables/summary.csv``.
+
+    ``evaluation`` is the :class:`~multisurv.report.figures.EvaluationFigures` of the run (calibration, decision
+    curves, C-index comparison, hazard ratios); its figures get their own sections. Returns the Markdown path.
+    """
     run_dir = Path(run_dir)
     summary = summary_table(metrics)
     complete = summary_table(metrics, subset="complete") if "subset" in metrics else None
@@ -111,6 +116,8 @@ def write_report(
         lines += ["## Kaplan-Meier curves", ""]
         lines += [f"![{p.stem}](figures/{p.name})" for p in figures]
         lines.append("")
+    if evaluation is not None:
+        lines += _evaluation_sections(evaluation)
     lines += ["## Failures", ""]
     if len(failures):
         lines += [f"{len(failures)} case(s) failed during feature extraction; they are treated as missing that "
@@ -122,4 +129,78 @@ def write_report(
     lines += [f"- {n}" for n in notes] if notes else ["None."]
     lines.append("")
     text = "\n".join(line for line in lines if line is not None)
-    return write_text_atomic(run_dir / "report.md", text + "\n")
+    path = write_text_atomic(run_dir / "report.md", text + "\n")
+    write_html_report(run_dir)
+    return path
+
+
+def _evaluation_sections(evaluation) -> list[str]:
+    """Markdown sections for the figures of :func:`multisurv.report.figures.write_evaluation_figures`."""
+    t0 = f"{evaluation.t0:g}"
+    figs = evaluation.figures
+
+    def images(prefix: str) -> list[str]:
+        return [f"![{stem}]({paths[0]})" for stem, paths in figs.items() if stem.startswith(prefix)]
+
+    lines: list[str] = []
+    if "cindex_comparison" in figs:
+        lines += ["## Model comparison", "", "C-index with 95% bootstrap intervals, each model on every patient it "
+                  "scores.", "", *images("cindex_comparison"), ""]
+    if images("calibration_"):
+        lines += [f"## Calibration at t0 = {t0}", "",
+                  f"Predicted survival at t0 = {t0} (risk score turned into survival with a Breslow baseline "
+                  "hazard fitted on the development cohort) against Kaplan-Meier survival with its 95% band, in "
+                  "quartiles of predicted survival. Table: `tables/calibration.csv`.", "", *images("calibration_"), ""]
+    if images("decision_curve_"):
+        lines += [f"## Decision curves at t0 = {t0}", "",
+                  "Net benefit of treating the patients whose predicted probability of the event by t0 reaches each "
+                  "threshold (Vickers et al. 2008), every model on the same complete-case patients. Table: "
+                  "`tables/decision_curve.csv`.", "", *images("decision_curve_"), ""]
+    if "forest_late_fusion" in figs:
+        lines += ["## Hazard ratios of the fused scores", "",
+                  "Multivariable Cox model of the out-of-fold modality scores in the development cohort (patients "
+                  "with every score). Table: `tables/late_fusion_hazard_ratios.csv`.", "", *images("forest_"), ""]
+    if evaluation.skipped:
+        lines += ["Not drawn: " + "; ".join(evaluation.skipped), ""]
+    return lines
+
+
+_HTML_STYLE = """
+body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; max-width: 60rem; margin: 2rem auto;
+       padding: 0 1rem; color: #222; line-height: 1.45; }
+table { border-collapse: collapse; margin: 1rem 0; font-size: 0.9rem; }
+th, td { border: 1px solid #ccc; padding: 0.25rem 0.5rem; text-align: left; }
+th { background: #f2f2f2; }
+img { max-width: 100%; height: auto; display: block; margin: 0.75rem 0; }
+code { background: #f5f5f5; padding: 0 0.2rem; }
+"""
+
+
+def write_html_report(run_dir: str | Path) -> Path:
+    """Render ``run_dir/report.md`` as one self-contained ``report.html`` (figures embedded as PNG data).
+
+    Uses the ``markdown`` package (with its tables extension); every local ``<img>`` becomes a base64 data URI
+    so the file can be mailed or archived on its own.
+    """
+    import base64
+    import html
+    import re
+
+    import markdown
+
+    run_dir = Path(run_dir)
+    body = markdown.markdown((run_dir / "report.md").read_text(), extensions=["tables"])
+
+    def embed(match: re.Match) -> str:
+        src = html.unescape(match.group(2))
+        target = run_dir / src
+        if src.startswith(("data:", "http:", "https:")) or not target.is_file():
+            return match.group(0)
+        data = base64.b64encode(target.read_bytes()).decode("ascii")
+        return f'{match.group(1)}data:image/{target.suffix.lstrip(".").lower()};base64,{data}{match.group(3)}'
+
+    body = re.sub(r'(<img[^>]*\ssrc=")([^"]+)(")', embed, body)
+    page = ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            "<title>multisurv study report</title>\n<style>" + _HTML_STYLE + "</style>\n</head>\n<body>\n"
+            + body + "\n</body>\n</html>\n")
+    return write_text_atomic(run_dir / "report.html", page)

@@ -85,3 +85,23 @@ def test_decision_curve_errors(kwargs, match):
     args = {"y": make_y([1, 0, 1], [1.0, 2.0, 3.0]), "risk_t0": [0.5, 0.4, 0.3], "t0": 2.0, **kwargs}
     with pytest.raises(ValueError, match=match):
         decision_curve(**args)
+
+
+def test_breslow_baseline_matches_r_survfit_ctype1():
+    """R: summary(survfit(coxph(...), newdata = veteran, ctype = 1), times = t0)$surv, from the same lp."""
+    from multisurv.evaluation.baseline import BreslowBaseline
+
+    base = BreslowBaseline().fit(Y, REF["lp"])
+    for case in REF["cases"]:
+        # 1e-9: closed form (Breslow hazard of the fixed linear predictor) on both sides.
+        np.testing.assert_allclose(base.predict_survival(REF["lp"], case["t0"]), case["surv_prob_breslow"],
+                                   atol=1e-9)
+    with pytest.raises(ValueError, match="'t0' must be in \\(0, 999\\]"):
+        base.predict_survival([0.0], 2000.0)
+
+
+def test_calibration_of_constant_predictions_is_one_group():
+    """A model that selected nothing predicts the same survival for all: one group, no error."""
+    res = calibration_at(Y, np.full(len(Y), 0.4), 90.0, n_groups=5)
+    assert res.table["n"].tolist() == [len(Y)]
+    assert res.table["observed"].iloc[0] == km_at(Y, 90.0)[0]

@@ -61,12 +61,16 @@ one_t0 <- function(t0, n_groups) {
     list(threshold = pt, n_positive = sum(pos), net_benefit = nb,
          treat_all = unname((1 - s_all) - s_all * odds))
   })
-  list(t0 = t0, n_groups = n_groups, surv_prob = p, calibration = cal, decision_curve = dca)
+  # Breslow (ctype = 1) survival at t0 from the same linear predictor: what evaluation.baseline reproduces.
+  p_breslow <- as.numeric(summary(survfit(cox, newdata = vet, ctype = 1), times = t0)$surv)
+  list(t0 = t0, n_groups = n_groups, surv_prob = p, surv_prob_breslow = p_breslow,
+       calibration = cal, decision_curve = dca)
 }
 
 out <- list(
   source = paste("R", getRversion(), "survival", packageVersion("survival")),
   time = vet$time, status = vet$status,
+  lp = unname(predict(cox, type = "lp")),
   cases = list(one_t0(90, 5), one_t0(180, 4))
 )
 writeLines(toJSON(out, auto_unbox = TRUE, digits = 15, pretty = TRUE, na = "null"), out_file)
