@@ -22,7 +22,7 @@ from multisurv.exceptions import ConvergenceWarning
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["plot_km", "OKABE_ITO", "format_p", "format_time"]
+__all__ = ["plot_km", "plot_risk_groups", "OKABE_ITO", "format_p", "format_time"]
 
 #: Okabe-Ito palette (colour-blind safe), in the order groups receive them.
 OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#E69F00", "#56B4E9", "#CC79A7", "#F0E442", "#000000")
@@ -195,6 +195,56 @@ def plot_km(y: np.ndarray, groups: ArrayLike, *, ax: Axes | None = None,
     return ax
 
 
+def plot_risk_groups(y: np.ndarray, risk: ArrayLike, cutoff, *, ax: Axes | None = None, title: str | None = None,
+                     **kwargs) -> Axes:
+    """Kaplan-Meier curves of the risk groups a fitted cut-off gives (for example on an external cohort).
+
+    Parameters
+    ----------
+    y : structured array, shape (n_samples,)
+        Outcomes of the patients drawn.
+    risk : array-like, shape (n_samples,)
+        Their risk scores (higher = worse).
+    cutoff : multisurv.evaluation.cutoffs.RiskCutoff
+        Fitted on the development cohort; applied here unchanged.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on; a new figure is made when omitted.
+    title : str, optional
+        Axes title; default: the cut-off's :meth:`~multisurv.evaluation.cutoffs.RiskCutoff.describe`.
+    **kwargs
+        Passed to :func:`plot_km` (``time_unit``, ``at_risk``, ``show_hr``, ...).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Notes
+    -----
+    The log-rank p in the legend is the ordinary one for these groups. On the cohort a maximally selected cut-off
+    was chosen on it is too small; the corrected p is in the default title.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> from multisurv._validation import make_y
+    >>> from multisurv.evaluation.cutoffs import RiskCutoff
+    >>> y = make_y([1, 0, 1, 1, 1, 0], [2.0, 3.0, 4.0, 5.0, 6.0, 7.0])
+    >>> risk = [3.0, 2.5, 2.0, 1.0, 0.5, 0.1]
+    >>> ax = plot_risk_groups(y, risk, RiskCutoff().fit(None, risk), show_hr=False)
+    >>> ax.get_title()
+    'development median 1.5'
+    >>> plt.close(ax.figure)
+    """
+    from multisurv.evaluation.cutoffs import RiskCutoff
+
+    if not isinstance(cutoff, RiskCutoff) or not hasattr(cutoff, "cutoffs_"):
+        raise TypeError("'cutoff' must be a fitted RiskCutoff (fit it on the development cohort first).")
+    groups = cutoff.transform(risk)
+    return plot_km(y, groups, ax=ax, title=cutoff.describe() if title is None else title, **kwargs)
+
+
 def format_time(value: float) -> str:
     """Format a time for a figure: ``"NR"`` (not reached) for NaN, whole numbers from 100, else 3 digits.
 
@@ -307,8 +357,9 @@ def _hazard_ratio_lines(y: np.ndarray, groups: np.ndarray, order: list, names: l
 def _group_order(groups: np.ndarray) -> list:
     """Sorted unique groups, with ``"low"`` before ``"high"``."""
     unique = pd.unique(groups)
-    if set(unique) == {"low", "high"}:
-        return ["low", "high"]
+    for ladder in (["low", "high"], ["low", "intermediate", "high"]):
+        if set(unique) == set(ladder):
+            return ladder
     try:
         return sorted(unique)
     except TypeError:  # mixed label types: keep first-seen order
