@@ -8,13 +8,14 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 from sksurv.metrics import cumulative_dynamic_auc
+from sksurv.nonparametric import CensoringDistributionEstimator
 
 from multisurv._validation import check_survival_y
 from multisurv.evaluation._checks import check_common, check_risk, check_times
 from multisurv.evaluation.bootstrap import bootstrap_ci
 from multisurv.evaluation.ipcw import censoring_reference, check_reference
 
-__all__ = ["TimeDependentAUCResult", "time_dependent_auc"]
+__all__ = ["TimeDependentAUCResult", "TimeDependentROC", "time_dependent_auc", "time_dependent_roc"]
 
 _TIED_TOL = 1e-8
 
@@ -159,3 +160,99 @@ def time_dependent_auc(y: np.ndarray, risk: ArrayLike, times: ArrayLike, *, y_tr
         mean_auc=float(estimate[k]), mean_lower=float(lower[k]), mean_upper=float(upper[k]), n=len(y),
         n_events=int(y["event"].sum()), n_bootstrap=int(n_used), confidence=float(confidence), method=method,
     )
+
+
+@dataclass(frozen=True)
+class TimeDependentROC:
+    """Cumulative/dynamic ROC curve at one time.
+
+    Attributes
+    ----------
+    t0 : float
+        Evaluation time.
+    fpr, tpr : tuple of float
+        False- and true-positive rates from (0, 0) to (1, 1); a patient is positive when ``risk >= threshold``.
+    thresholds : tuple of float
+        Threshold of each point (``inf`` for the first).
+    auc : float
+        Trapezoidal area under the curve: the AUC :func:`time_dependent_auc` reports at ``t0``.
+    n_cases, n_controls : int
+        Patients with an event by ``t0``, and still event-free after it.
+    """
+
+    t0: float
+    fpr: tuple
+    tpr: tuple
+    thresholds: tuple
+    auc: float
+    n_cases: int
+    n_controls: int
+
+    def to_frame(self) -> pd.DataFrame:
+        """Return the curve, one row per threshold: ``threshold, fpr, tpr`` plus ``t0`` and ``auc``."""
+        return pd.DataFrame({"threshold": self.thresholds, "fpr": self.fpr, "tpr": self.tpr, "t0": self.t0,
+                             "auc": self.auc})
+
+
+def time_dependent_roc(y: np.ndarray, risk: ArrayLike, t0: float, *, y_train: np.ndarray | None = None
+                       ) -> TimeDependentROC:
+    """Cumulative/dynamic ROC curve of a risk score at ``t0`` with the IPCW of :func:`time_dependent_auc`.
+
+    Parameters
+    ----------
+    y : structured array, shape (n_samples,)
+        Fields ``event`` (bool) and ``time`` (float).
+    risk : array-like, shape (n_samples,)
+        Predicted risk; **higher means worse**. Must not contain NaN.
+    t0 : float
+        Time within ``[min(time), max(time))`` of ``y``.
+    y_train : structured array, optional
+        Data the censoring distribution is estimated from; default ``y``.
+
+    Returns
+    -------
+    TimeDependentROC
+
+    Raises
+    ------
+    ValueError
+        As :func:`time_dependent_auc`, or when there is no case or no control at ``t0``.
+
+    Notes
+    -----
+    The curve's points are the weighted sensitivity (cases weighted by ``1 / G(T_i-)``) and the unweighted
+    false-positive rate at each distinct risk value; tied risks (within 1e-8) form one step, so the trapezoidal
+    area counts a tied case-control pair 1/2, exactly scikit-survival's ``cumulative_dynamic_auc``. The points are
+    computed here because scikit-survival returns only the area; the tests check the area against it.
+
+    Examples
+    --------
+    >>> from multisurv._validation import make_y
+    >>> y = make_y([1, 1, 1, 1], [1.0, 2.0, 3.0, 4.0])
+    >>> roc = time_dependent_roc(y, [4.0, 1.0, 3.0, 2.0], 2.5)
+    >>> roc.auc, roc.tpr, roc.fpr
+    (0.5, (0.0, 0.5, 0.5, 0.5, 1.0), (0.0, 0.0, 0.5, 1.0, 1.0))
+    """
+    y = check_survival_y(y)
+    risk = check_risk(risk, len(y))
+    t0 = float(check_times([t0], y, owner="time_dependent_roc")[0])
+    ref = check_reference(y, y_train, owner="time_dependent_roc", horizon=t0)
+    weight = CensoringDistributionEstimator().fit(censoring_reference(ref)).predict_ipcw(y)
+    is_case = y["event"] & (y["time"] <= t0)
+    is_control = y["time"] > t0
+    if not is_case.any() or not is_control.any():
+        raise ValueError(
+            f"time_dependent_roc: at t0 = {t0:g} there are {int(is_case.sum())} case(s) (event by t0) and "
+            f"{int(is_control.sum())} control(s) (event-free after t0); both are needed. Choose another t0."
+        )
+    order = np.argsort(-risk, kind="mergesort")
+    r = risk[order]
+    tp = np.cumsum(np.where(is_case[order], weight[order], 0.0))
+    fp = np.cumsum(is_control[order].astype(float))
+    last_of_tie = np.r_[np.abs(np.diff(r)) > _TIED_TOL, True]  # a step ends where the next risk differs
+    tpr = np.r_[0.0, tp[last_of_tie]] / tp[-1]
+    fpr = np.r_[0.0, fp[last_of_tie]] / fp[-1]
+    auc = float(np.trapezoid(tpr, fpr))
+    return TimeDependentROC(t0=t0, fpr=tuple(fpr.tolist()), tpr=tuple(tpr.tolist()),
+                            thresholds=tuple([np.inf, *r[last_of_tie].tolist()]), auc=auc,
+                            n_cases=int(is_case.sum()), n_controls=int(is_control.sum()))
