@@ -383,10 +383,14 @@ def _impute(values: np.ndarray, medians: np.ndarray) -> np.ndarray:
 
 def _coxnet_path(Z: np.ndarray, y: np.ndarray, *, l1_ratio: float, n_alphas: int = 50,
                  alpha_min_ratio: float = 0.01, alphas=None,
-                 where: str = "the full training data") -> tuple[np.ndarray, np.ndarray]:
-    """Fit scikit-survival's Coxnet path; translate its warnings and numerical errors into multisurv's."""
+                 where: str = "the full training data", tol: float = 1e-7) -> tuple[np.ndarray, np.ndarray]:
+    """Fit scikit-survival's Coxnet path; translate its warnings and numerical errors into multisurv's.
+
+    ``tol`` is scikit-survival's convergence tolerance (its default, 1e-7); the glmnet reference tests lower it.
+    """
+    max_iter = 100_000 if tol >= 1e-7 else 1_000_000  # scikit-survival's default, or room for a tighter tol
     model = CoxnetSurvivalAnalysis(l1_ratio=l1_ratio, n_alphas=int(n_alphas), alphas=alphas,
-                                   alpha_min_ratio=alpha_min_ratio)
+                                   alpha_min_ratio=alpha_min_ratio, tol=tol, max_iter=max_iter)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:

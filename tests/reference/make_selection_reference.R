@@ -1,8 +1,9 @@
-# References for multisurv.selection: univariate Cox score tests (UnivariateCoxSelector) and stepwise Cox
-# selection by AIC / BIC (StepwiseCoxSelector) on survival::pbc (Mayo Clinic PBC trial), complete cases.
+# References for multisurv.selection: univariate Cox score tests (UnivariateCoxSelector), stepwise Cox
+# selection by AIC / BIC (StepwiseCoxSelector) and the elastic-net Cox path (LassoCoxSelector with
+# l1_ratio = 0.5) on survival::pbc (Mayo Clinic PBC trial), complete cases.
 #
 # Run from the repository root:  Rscript tests/reference/make_selection_reference.R
-suppressPackageStartupMessages({library(survival); library(MASS); library(jsonlite)})
+suppressPackageStartupMessages({library(survival); library(MASS); library(glmnet); library(jsonlite)})
 d <- survival::pbc
 vars <- c("trt", "age", "sex", "ascites", "hepato", "spiders", "edema", "bili", "chol", "albumin", "copper",
           "alk.phos", "ast", "trig", "platelet", "protime", "stage")
@@ -35,6 +36,20 @@ steps <- list(
   backward_aic = run(full_fit, "backward", 2),
   both_bic = run(null_fit, "both", log(nevent))
 )
+# Elastic net (glmnet alpha = 0.5 is multisurv's l1_ratio = 0.5). Tied times are broken by 0.001 * row so
+# that the tie handling of the two implementations cannot matter; coefficients are exported on the original
+# scale with the population sd that glmnet standardises by.
+x <- as.matrix(d[, vars])
+time_detied <- d$time + 0.001 * seq_len(n)
+stopifnot(!anyDuplicated(time_detied))
+enet_fit <- glmnet(x, Surv(time_detied, d$event), family = "cox", alpha = 0.5, nlambda = 30, standardize = TRUE,
+                   thresh = 1e-14)
+enet <- list(call = paste("glmnet(x, Surv(time + 0.001 * row, event), family = 'cox', alpha = 0.5, nlambda = 30,",
+                          "thresh = 1e-14)"),
+             glmnet = as.character(packageVersion("glmnet")), time = time_detied, lambda = enet_fit$lambda,
+             coef = unname(split(as.matrix(enet_fit$beta), col(enet_fit$beta))),
+             sd = unname(apply(x, 2, function(v) sqrt(mean((v - mean(v))^2)))))
+
 out <- list(
   source = "survival::pbc complete cases; MASS::stepAIC(coxph(...), k = 2 or log(nevent)); coxph score tests",
   versions = list(R = as.character(getRversion()), survival = as.character(packageVersion("survival")),
@@ -42,7 +57,8 @@ out <- list(
   columns = vars, time = d$time, event = d$event, x = unname(as.matrix(d[, vars])),
   score_chisq = unname(score["chisq", ]), score_p = unname(score["p", ]), score_sign = unname(sign),
   full_loglik = full_fit$loglik[2], null_loglik = null_fit$loglik[1], nevent = nevent,
-  stepwise = steps
+  stepwise = steps,
+  elastic_net = enet
 )
 write_json(out, "tests/reference/selection_reference.json", digits = 15, auto_unbox = TRUE)
 str(steps)

@@ -242,3 +242,71 @@ def test_transform_errors(signal):
         sel.transform(X.drop(columns="ct__f00"))
     with pytest.raises(ValueError, match=r"^'X' has 3 features but LassoCoxSelector was fitted with 20\.$"):
         sel.transform(np.zeros((2, 3)))
+
+
+# ------------------------------------------------------------------------------------------ elastic net
+def _correlated_pair(seed=1, n=300):
+    """ct__f0 and ct__f1 are two noisy copies (r about 0.99) of the one driver of the hazard; 8 noise features."""
+    rng = np.random.default_rng(seed)
+    u = rng.normal(size=n)
+    X = pd.DataFrame(rng.normal(size=(n, 10)), columns=[f"ct__f{i}" for i in range(10)])
+    X["ct__f0"] = u + 0.1 * rng.normal(size=n)
+    X["ct__f1"] = u + 0.1 * rng.normal(size=n)
+    t, c = rng.exponential(np.exp(-u)), rng.exponential(2.0, n)
+    return X, make_y(t <= c, np.minimum(t, c))
+
+
+def test_elastic_net_shares_weight_between_correlated_features():
+    """The grouping effect (Zou and Hastie 2005): with l1_ratio = 0.5 the two copies get nearly equal weights;
+    LASSO puts most of it on one. Relative gap |b0 - b1| / (|b0| + |b1|), CV-chosen penalties, measured for
+    seeds 0, 1, 2: LASSO 0.14, 0.78, 0.16; elastic net 0.01, 0.11, 0.01 (the test uses seed 1)."""
+    X, y = _correlated_pair()
+
+    def gap(sel):
+        b0, b1 = sel.coef_[:2]
+        return abs(b0 - b1) / (abs(b0) + abs(b1))
+
+    lasso = LassoCoxSelector(random_state=0).fit(X, y)
+    enet = LassoCoxSelector(l1_ratio=0.5, random_state=0).fit(X, y)
+    assert {"ct__f0", "ct__f1"} <= set(enet.selected_features_)
+    assert gap(enet) < 0.5 * gap(lasso)
+    assert gap(lasso) > 0.5  # LASSO picked one copy
+
+
+@pytest.fixture(scope="module")
+def glmnet_enet_case():
+    """survival::pbc complete cases (17 covariates), times de-tied, and glmnet's elastic-net path."""
+    ref = json.loads((REF_DIR / "selection_reference.json").read_text())
+    enet = ref["elastic_net"]
+    X = np.asarray(ref["x"], dtype=float)
+    y = make_y(np.asarray(ref["event"]) == 1, enet["time"])
+    _, mean, scale, _ = _fit_standardisation(X)
+    np.testing.assert_allclose(scale, enet["sd"], rtol=1e-10)
+    expected = np.asarray(enet["coef"]).T * scale[:, None]  # glmnet's beta to the standardised scale
+    return (X - mean) / scale, y, np.asarray(enet["lambda"]), expected
+
+
+def test_elastic_net_path_matches_glmnet(glmnet_enet_case):
+    """R: ``glmnet(x, Surv(time + 0.001 * row, event), family = "cox", alpha = 0.5, nlambda = 30,
+    thresh = 1e-14)$beta`` on survival::pbc (tests/reference/make_selection_reference.R). glmnet's ``alpha``
+    is multisurv's ``l1_ratio``; both penalise lambda * (l1_ratio |b|_1 + (1 - l1_ratio) / 2 |b|_2^2) on the
+    population-sd scale.
+
+    With scikit-survival's tolerance lowered to 1e-12 both solvers converge to the same optimum: 1e-5
+    (measured 3.1e-6). At multisurv's default tolerance the set of non-zero coefficients, which is what a
+    selector reports, is glmnet's at every one of the 20 lambdas (the coefficients: see the xfail below).
+    """
+    Z, y, lam, expected = glmnet_enet_case
+    alphas, tight = _coxnet_path(Z, y, l1_ratio=0.5, alphas=lam, tol=1e-12)
+    np.testing.assert_allclose(alphas, lam)
+    np.testing.assert_allclose(tight, expected, atol=1e-5)
+    _, default = _coxnet_path(Z, y, l1_ratio=0.5, alphas=lam)
+    np.testing.assert_array_equal(default != 0, expected != 0)
+
+
+@pytest.mark.xfail(strict=True, reason="scikit-survival's default tolerance (1e-7) leaves the smallest-penalty "
+                   "elastic-net coefficients on pbc 1.2e-3 from glmnet's (measured), above the house 1e-3")
+def test_elastic_net_path_at_default_tolerance_within_glmnet_house_tolerance(glmnet_enet_case):
+    Z, y, lam, expected = glmnet_enet_case
+    _, default = _coxnet_path(Z, y, l1_ratio=0.5, alphas=lam)
+    np.testing.assert_allclose(default, expected, atol=TOL_GLMNET)

@@ -284,3 +284,23 @@ def test_combat_in_a_pipeline_before_selection():
         pipe.fit(X, y)
     assert "ct__f3" in pipe["uni"].selected_features_
     assert np.isfinite(pipe.predict(X)).all()
+
+
+def test_sklearn_preprocessing_composes_with_the_selectors_inside_validate():
+    """Imputation and scaling (scikit-learn's own steps, pandas output) before the filters and LASSO: the whole
+    Pipeline is one estimator, so validate() refits the imputer's medians and the scaler on each training fold."""
+    from sklearn.impute import SimpleImputer
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = _signal(160, 10, seed=4)
+    X = X * 50 + 100  # raw units
+    X.iloc[::9, 0] = np.nan
+    pipe = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler()),
+                     ("var", VarianceFilter()), ("lasso", LassoCoxSelector(cv=3, random_state=0)),
+                     ("cox", CoxPHSurvivalAnalysis())]).set_output(transform="pandas")
+    pipe.fit(X, y)
+    assert {"ct__f0", "ct__f1"} <= set(pipe["lasso"].selected_features_)
+    assert pipe["impute"].statistics_[0] == pytest.approx(X["ct__f0"].median())
+    res = validate(pipe, X, y, method="cv", n_splits=3, random_state=0)
+    assert res.n_failed == 0 and res.n_resamples == 3
+    assert 0.6 < res.corrected <= res.apparent
