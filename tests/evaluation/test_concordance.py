@@ -12,7 +12,7 @@ from sksurv.datasets import load_veterans_lung_cancer
 from sksurv.metrics import concordance_index_censored
 
 from multisurv._validation import make_y
-from multisurv.evaluation.concordance import CIndexResult, _weighted_cindex, concordance
+from multisurv.evaluation.concordance import CIndexResult, _weighted_cindex, concordance, harrell_counts
 
 REF = json.loads((Path(__file__).parents[1] / "reference" / "veteran_reference.json").read_text())
 # C-index against survival::concordance: both are exact pair counts, so only float rounding separates them;
@@ -195,3 +195,11 @@ def test_rare_events_warn_when_bootstrap_samples_are_skipped():
     with pytest.warns(MultisurvWarning, match=r"bootstrap samples had no comparable pair and were skipped"):
         res = concordance(y, np.arange(10.0)[::-1], n_bootstrap=200, random_state=0)
     assert 0 < res.n_bootstrap < 200
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_harrell_counts_equal_sksurv_pair_loop(seed):
+    """The O(n log n) counts equal scikit-survival's pair loop, ties in time and in risk included."""
+    y, risk = _random_case(150, seed)
+    expected = concordance_index_censored(y["event"], y["time"], risk, tied_tol=1e-8)[1:4]
+    assert harrell_counts(y["event"], y["time"], risk)[:3] == tuple(int(v) for v in expected)
