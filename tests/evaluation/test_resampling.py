@@ -175,11 +175,42 @@ def test_validate_external_fits_on_development_only():
     assert res.lower <= res.cindex <= res.upper
 
 
+class SpyRidgeCox(BaseEstimator):
+    """Ridge Cox that records the row labels of every fit (class-level log, shared by clones)."""
+
+    log: list = []
+
+    def __init__(self, alpha=0.01):
+        self.alpha = alpha
+
+    def fit(self, X, y):
+        SpyRidgeCox.log.append(frozenset(X.index))
+        self.cox_ = CoxPHSurvivalAnalysis(alpha=self.alpha).fit(X, y)
+        return self
+
+    def predict(self, X):
+        return self.cox_.predict(X)
+
+
 def test_nested_cv_tunes_inside_each_outer_fold():
     X, y = _linear(90, seed=8)
     res = nested_cv(CoxPHSurvivalAnalysis(), {"alpha": [0.01, 1e4]}, X, y, inner_cv=3, n_splits=3, random_state=0)
     assert res.method == "cv" and res.n_resamples == 3
     assert 0.6 < res.corrected < 0.9  # the huge ridge penalty flattens nothing's ranking: C ~ a plain Cox's
+    # every fit of the search (3 inner folds x 2 penalties, then the refit) sees only its outer training rows
+    SpyRidgeCox.log = []
+    nested_cv(SpyRidgeCox(), {"alpha": [0.01, 1e4]}, X, y, inner_cv=3, n_splits=3, random_state=0)
+    per_search = 3 * 2 + 1
+    assert len(SpyRidgeCox.log) == 4 * per_search  # the apparent search on everyone, then one per outer fold
+    everyone = frozenset(X.index)
+    assert SpyRidgeCox.log[per_search - 1] == everyone
+    held_out = []
+    for k in range(1, 4):
+        fits = SpyRidgeCox.log[k * per_search: (k + 1) * per_search]
+        outer_train = fits[-1]  # the refit with the chosen penalty
+        assert all(f < outer_train for f in fits[:-1])  # inner fits: strict subsets of the outer training rows
+        held_out.append(everyone - outer_train)
+    assert frozenset().union(*held_out) == everyone and sum(map(len, held_out)) == 90
 
 
 # -------------------------------------------------------------------------------------------- rms::validate
