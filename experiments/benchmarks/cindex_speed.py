@@ -3,7 +3,7 @@
 Two measurements, all in the same process and run, so the ratios compare like with like on a shared machine:
 
 1. One C-index on n = 100,000 patients: ``multisurv.evaluation.concordance.concordance(y, risk, n_bootstrap=0)``
-   (input checks + scikit-survival's ``concordance_index_censored``), scikit-survival's
+   (input checks + an O(n log n) Fenwick-tree pair count), scikit-survival's
    ``concordance_index_censored`` called directly, and lifelines' ``concordance_index`` (which wants the opposite
    sign: higher = longer survival, so it gets ``-risk``).
 2. 1000 bootstrap resamples of n = 1,000 patients: ``concordance(y, risk, n_bootstrap=1000)`` (all resamples as
