@@ -1,7 +1,8 @@
 """The ``multisurv`` command line: thin wrappers around the library's stage functions.
 
 Sub-commands: ``validate`` (check a manifest, list every problem), ``synth`` (write the synthetic cohort),
-``run`` (run a study on a manifest), ``demo`` (synth + run on the embedded synthetic cohort).
+``run`` (run a study on a manifest, or a whole study described by a ``study_config.v1`` YAML file), ``demo``
+(synth + run on the embedded synthetic cohort).
 """
 
 from __future__ import annotations
@@ -73,7 +74,162 @@ def _run(manifest: Path, out: Path, args, *, truth=None, extra=None) -> int:
 
 
 def _cmd_run(args) -> int:
-    return _run(Path(args.manifest), Path(args.out), args)
+    target = Path(args.manifest)
+    if target.suffix.lower() in (".yaml", ".yml"):
+        return _run_config(target, args)
+    if args.out is None:
+        raise ValueError(f"multisurv run {target}: '--out' is required when running on a manifest. Add "
+                         "'--out DIR', or pass a study config (.yaml) that names its output folder.")
+    return _run(target, Path(args.out), args)
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _data_hashes(cohort) -> "pd.DataFrame":  # noqa: F821
+    """SHA-256 of every data file the cohort references (one row per patient and column)."""
+    import pandas as pd
+
+    rows = []
+    for pid, row in cohort.table.iterrows():
+        for column in ("ct_image", "ct_mask", "wsi"):
+            value = row[column]
+            if isinstance(value, str) and value:
+                path = Path(value)
+                files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+                for f in files:
+                    rows.append({"patient_id": pid, "column": column, "path": str(f), "sha256": _sha256(f)})
+    return pd.DataFrame(rows, columns=["patient_id", "column", "path", "sha256"])
+
+
+def _synthetic_manifest(cfg, out: Path) -> tuple[Path, Path]:
+    """Write the synthetic cohort of the config; clear CT / slide paths down to n_ct / n_wsi development patients."""
+    import numpy as np
+    import pandas as pd
+
+    from multisurv.cohort.synthetic import make_synthetic_cohort
+
+    syn = cfg.cohort.synthetic
+    folder = out / "cohort"
+    manifest = make_synthetic_cohort(folder, n_development=syn.n_development, n_external=syn.n_external,
+                                     random_state=syn.seed)
+    if syn.n_ct is None and syn.n_wsi is None:
+        return manifest, folder / "truth.csv"
+    table = pd.read_csv(manifest, dtype=str, keep_default_na=False)
+    rng = np.random.default_rng(syn.seed)
+    dev = table["cohort"] == cfg.cohort.development
+    for target, columns in ((syn.n_ct, ["ct_image", "ct_mask"]), (syn.n_wsi, ["wsi"])):
+        if target is None:
+            continue
+        have = np.flatnonzero(dev.to_numpy() & (table[columns[0]] != "").to_numpy())
+        if target > have.size:
+            raise ValueError(f"{cfg.source}: key 'cohort.synthetic.n_{'ct' if columns[0] == 'ct_image' else 'wsi'}'"
+                             f" asks for {target} development patients with {columns[0]!r}, but the synthetic cohort "
+                             f"has {have.size}. Lower it to at most {have.size}.")
+        drop = rng.choice(have, size=have.size - target, replace=False)
+        table.loc[table.index[drop], columns] = ""
+    study_manifest = folder / "manifest.study.csv"
+    table.to_csv(study_manifest, index=False)
+    return study_manifest, folder / "truth.csv"
+
+
+def _config_models(cfg) -> dict:
+    from multisurv.fusion.early import EarlyFusionCox
+    from multisurv.fusion.late import LateFusionCox
+    from multisurv.scores.modality_score import ModalityScore
+    from multisurv.selection.lasso_cox import LassoCoxSelector
+
+    sel, fus, seed = cfg.selection, cfg.fusion, cfg.seed
+
+    def score(name, prefix):
+        selector = LassoCoxSelector(l1_ratio=sel.l1_ratio, cv=sel.cv, rule=sel.rule, max_features=sel.max_features,
+                                    random_state=seed)
+        return ModalityScore(name=name, prefix=prefix, selector=selector, random_state=seed)
+
+    scores = [score("radscore", "ct__"), score("patscore", "wsi__"), score("clinscore", "clin__")]
+    return {"radiomics": scores[0], "pathomics": scores[1], "clinical": scores[2],
+            "early_fusion": EarlyFusionCox(scores=scores, penalizer=fus.penalizer, random_state=seed),
+            "late_fusion": LateFusionCox(scores=scores, cv=fus.cv, missing=fus.missing, random_state=seed)}
+
+
+def _run_config(path: Path, args) -> int:
+    """``multisurv run CONFIG.yaml``: the whole study from one config; the run folder records how to redo it."""
+    import json
+
+    import pandas as pd
+    import yaml
+
+    from multisurv import __version__
+    from multisurv._atomic import write_csv_atomic, write_json_atomic
+    from multisurv.cohort.manifest import load_manifest
+    from multisurv.cohort.schema import load_clinical_spec
+    from multisurv.config import StudyConfig
+    from multisurv.pipeline import run_study
+    from multisurv.report.report import summary_table
+    from multisurv.report.tables import to_markdown
+
+    started = time.perf_counter()
+    cfg = StudyConfig.from_yaml(path)
+    out = Path(args.out).resolve() if args.out is not None else cfg.out
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.yaml").write_text(path.read_text(encoding="utf-8"), encoding="utf-8")  # as written
+    resolved = cfg.to_dict()
+    resolved["out"] = str(out)
+    (out / "config.resolved.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False), encoding="utf-8")
+
+    truth = None
+    if cfg.cohort.synthetic is not None:
+        manifest, truth_path = _synthetic_manifest(cfg, out)
+        truth = pd.read_csv(truth_path, dtype={"patient_id": str}).set_index("patient_id")
+    else:
+        manifest = cfg.cohort.manifest
+    spec = load_clinical_spec(str(cfg.cohort.clinical_spec) if cfg.cohort.clinical_spec else None)
+    cohort = load_manifest(manifest, clinical_spec=spec)
+    hashes = _data_hashes(cohort)
+    write_csv_atomic(out / "data_hashes.csv", hashes, index=False)
+    inputs = {"config": path.resolve(), "manifest": Path(manifest), "clinical_spec": cfg.cohort.clinical_spec}
+    params = Path(cfg.radiomics.params)
+    if not params.is_file():
+        params = Path(__file__).resolve().parents[1] / "data_schemas" / f"{cfg.radiomics.params}.yaml"
+    inputs["radiomics_params"] = params if params.is_file() else None
+    record = {
+        "multisurv": __version__, "command": " ".join(["multisurv", *sys.argv[1:]]) if sys.argv else "",
+        "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "seeds": {"study": cfg.seed, "synthetic_cohort": cfg.cohort.synthetic.seed if cfg.cohort.synthetic else None},
+        "inputs_sha256": {k: (_sha256(v) if v is not None else None) for k, v in inputs.items()},
+        "data_files": {"n": int(len(hashes)),
+                       "sha256_of_list": _sha256_text("\n".join(hashes["sha256"].tolist()))},
+    }
+    write_json_atomic(out / "run.json", json.loads(json.dumps(record, default=str)))
+
+    extra = {"Config": str(path.resolve()), "Study": cfg.name}
+    result = run_study(
+        cohort, out, development=cfg.cohort.development, weights=cfg.pathomics.weights,
+        n_workers=cfg.radiomics.workers, cv=cfg.selection.cv, n_bootstrap=cfg.validation.n_bootstrap,
+        random_state=cfg.seed, truth=truth, progress=not args.no_progress, extra_report=extra,
+        radiomics_params=cfg.radiomics.params,
+        pathomics_options={"encoder": cfg.pathomics.encoder, "tile_size": cfg.pathomics.tile_size,
+                           "max_tiles": cfg.pathomics.max_tiles},
+        models=_config_models(cfg))
+    record["elapsed_s"] = round(time.perf_counter() - started, 1)
+    write_json_atomic(out / "run.json", json.loads(json.dumps(record, default=str)))
+    print(to_markdown(summary_table(result.metrics)))
+    print(f"\nReport: {result.run_dir / 'report.md'}")
+    print(f"Study {cfg.name!r} finished in {record['elapsed_s']:.0f} s.")
+    return 0
+
+
+def _sha256_text(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _cmd_demo(args) -> int:
@@ -117,9 +273,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_cmd_synth)
 
-    p = sub.add_parser("run", help="Run the study on a manifest: features, scores, fusion, evaluation, report.")
-    p.add_argument("manifest", type=Path)
-    p.add_argument("--out", type=Path, required=True)
+    p = sub.add_parser("run", help="Run the study on a manifest, or the study a config file (.yaml) describes: "
+                                  "features, scores, fusion, evaluation, report.")
+    p.add_argument("manifest", type=Path, metavar="MANIFEST_OR_CONFIG",
+                   help="A cohort manifest (.csv), or a study config (.yaml/.yml, format study_config.v1; the other "
+                        "options are then taken from the config and only --out and --no-progress apply).")
+    p.add_argument("--out", type=Path, default=None, help="Output folder (required for a manifest; overrides the "
+                                                          "config's 'out').")
     p.add_argument("--clinical-spec", default=None)
     p.add_argument("--development", default="development", help="Cohort label used for fitting.")
     _add_study_options(p)

@@ -80,8 +80,13 @@ def _build_models(random_state: int, cv: int):
     }
 
 
-def extract_features(cohort: Cohort, feature_dir: Path, *, weights=None, n_workers: int = 2, progress: bool = True):
+def extract_features(cohort: Cohort, feature_dir: Path, *, weights=None, n_workers: int = 2, progress: bool = True,
+                     radiomics_params=None, pathomics_options: Mapping[str, object] | None = None):
     """Run the radiomics and pathomics branches for every patient (cached in ``feature_dir``).
+
+    ``radiomics_params`` (name, path or mapping; None: ``radiomics_ct``) goes to ``extract_radiomics``;
+    ``pathomics_options`` (e.g. ``encoder``, ``tile_size``, ``max_tiles``) are keyword arguments of
+    ``extract_pathomics``.
 
     Returns ``(imaging_features, failures)``: a DataFrame indexed by patient_id with ``ct__*`` and ``wsi__*``
     columns (NaN where a modality is missing or failed), and the failures table of both branches.
@@ -90,9 +95,11 @@ def extract_features(cohort: Cohort, feature_dir: Path, *, weights=None, n_worke
     from multisurv.features.wsi.pathomics import extract_pathomics
 
     logger.info("Radiomics: %d patients with CT.", int(cohort.has_ct.sum()))
-    rad = extract_radiomics(cohort, out_dir=feature_dir, n_workers=n_workers, progress=progress)
+    rad = extract_radiomics(cohort, out_dir=feature_dir, params=radiomics_params, n_workers=n_workers,
+                            progress=progress)
     logger.info("Pathomics: %d patients with a slide.", int(cohort.has_wsi.sum()))
-    path = extract_pathomics(cohort, out_dir=feature_dir, weights=weights, progress=progress)
+    path = extract_pathomics(cohort, out_dir=feature_dir, weights=weights, progress=progress,
+                             **dict(pathomics_options or {}))
     features = pd.concat([rad.features, path.features], axis=1).reindex(cohort.ids)
     features.index.name = "patient_id"
     failures = pd.concat([rad.failures, path.failures], ignore_index=True)
@@ -174,6 +181,9 @@ def run_study(
     truth: pd.DataFrame | None = None,
     progress: bool = True,
     extra_report: Mapping[str, object] | None = None,
+    radiomics_params=None,
+    pathomics_options: Mapping[str, object] | None = None,
+    models: Mapping[str, object] | None = None,
 ) -> StudyResult:
     """Run the whole study on a cohort and write its outputs into ``run_dir``.
 
@@ -200,6 +210,11 @@ def run_study(
         Seed for every random step.
     truth : DataFrame, optional
         Index patient_id with column ``true_lp`` (synthetic cohorts): its C-index is reported as the ceiling.
+    radiomics_params, pathomics_options : optional
+        Branch settings passed to :func:`extract_features` (PyRadiomics params; ``extract_pathomics`` keywords).
+    models : mapping, optional
+        Unfitted estimators by name, replacing the default LASSO-Cox models; it must hold ``"late_fusion"``
+        (a :class:`~multisurv.fusion.late.LateFusionCox`), whose formula and scores the report shows.
 
     Returns
     -------
@@ -227,7 +242,8 @@ def run_study(
     notes: list[str] = []
     with _collect_warnings(notes, "feature extraction"):
         imaging, failures = extract_features(cohort, feature_dir, weights=weights, n_workers=n_workers,
-                                             progress=progress)
+                                             progress=progress, radiomics_params=radiomics_params,
+                                             pathomics_options=pathomics_options)
     write_csv_atomic(run_dir / "failures.csv", failures, index=False)
     if len(failures):
         logger.warning("%d feature extraction(s) failed; see %s", len(failures), run_dir / "failures.csv")
@@ -236,7 +252,7 @@ def run_study(
     X = pd.concat([imaging, clinical.transform(cohort.clinical)], axis=1).loc[cohort.ids]
     X_dev, X_ext = X.loc[dev.ids], X.loc[ext.ids]
 
-    models = _build_models(random_state, cv)
+    models = _build_models(random_state, cv) if models is None else dict(models)
     predictions = cohort.table.loc[:, ["cohort", "time", "event"]].copy()
     rows = []
     cutoffs: dict[str, float] = {}

@@ -1,0 +1,352 @@
+"""StudyConfig: one YAML file that describes a whole study for ``multisurv run CONFIG.yaml``.
+
+The format is ``study_config.v1`` (``data_schemas/study_config.v1.yaml`` is the commented reference). Loading
+checks the whole file and raises one :class:`StudyConfigError` that lists **every** problem, each with its key
+path and the fix. Relative paths are read from the folder that holds the config file.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from multisurv.exceptions import MultisurvError
+
+__all__ = ["StudyConfig", "CohortConfig", "SyntheticCohortConfig", "RadiomicsConfig", "PathomicsConfig",
+           "SelectionConfig", "FusionConfig", "ValidationConfig", "StudyConfigError", "SCHEMA"]
+
+SCHEMA = "study_config.v1"
+
+
+class StudyConfigError(MultisurvError, ValueError):
+    """A study config does not satisfy ``study_config.v1``; ``.problems`` lists every problem."""
+
+    def __init__(self, problems, source=None):
+        self.problems = list(problems)
+        self.source = source
+        where = f" in {source}" if source else ""
+        head = f"{len(self.problems)} problem(s) found{where} (format {SCHEMA}, see data_schemas/study_config.v1.yaml):"
+        super().__init__("\n".join([head, *("  - " + p for p in self.problems)]))
+
+
+@dataclass(frozen=True)
+class SyntheticCohortConfig:
+    """Write the synthetic GIST-like cohort first (``make_synthetic_cohort``) and study it.
+
+    ``n_ct`` / ``n_wsi``: if set, exactly this many development patients keep their CT / slide (chosen at
+    random with ``seed`` among those that have one); the others' paths are cleared in the manifest.
+    """
+
+    n_development: int = 200
+    n_external: int = 100
+    seed: int = 0
+    n_ct: int | None = None
+    n_wsi: int | None = None
+
+
+@dataclass(frozen=True)
+class CohortConfig:
+    manifest: Path | None = None
+    clinical_spec: Path | None = None
+    development: str = "development"
+    synthetic: SyntheticCohortConfig | None = None
+
+
+@dataclass(frozen=True)
+class RadiomicsConfig:
+    params: str = "radiomics_ct"  # a shipped params name or a path (resolved against the config's folder)
+    workers: int = 2
+
+
+@dataclass(frozen=True)
+class PathomicsConfig:
+    encoder: str = "resnet50"
+    weights: Path | None = None
+    tile_size: int = 224
+    max_tiles: int | None = None
+
+
+@dataclass(frozen=True)
+class SelectionConfig:
+    """LASSO (or elastic-net) Cox selection inside every modality score."""
+
+    l1_ratio: float = 1.0
+    cv: int = 5
+    rule: str = "min"
+    max_features: int | None = None
+
+
+@dataclass(frozen=True)
+class FusionConfig:
+    cv: int = 5
+    missing: str = "mean"
+    penalizer: float = 0.1
+
+
+@dataclass(frozen=True)
+class ValidationConfig:
+    n_bootstrap: int = 1000
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """A whole study, as read from a ``study_config.v1`` YAML file (see :meth:`from_yaml`).
+
+    Examples
+    --------
+    >>> cfg = StudyConfig.from_dict({"schema": "study_config.v1", "name": "demo", "out": "runs/demo",
+    ...                              "cohort": {"synthetic": {"n_development": 40, "n_external": 20}}})
+    >>> cfg.cohort.synthetic.n_development, cfg.fusion.cv
+    (40, 5)
+    """
+
+    name: str
+    out: Path
+    seed: int = 0
+    cohort: CohortConfig = field(default_factory=CohortConfig)
+    radiomics: RadiomicsConfig = field(default_factory=RadiomicsConfig)
+    pathomics: PathomicsConfig = field(default_factory=PathomicsConfig)
+    selection: SelectionConfig = field(default_factory=SelectionConfig)
+    fusion: FusionConfig = field(default_factory=FusionConfig)
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
+    source: Path | None = None
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> StudyConfig:
+        """Read and check a config file; raise :class:`StudyConfigError` listing every problem.
+
+        Raises
+        ------
+        FileNotFoundError
+            When the file does not exist.
+        StudyConfigError
+            When the file is not YAML or does not satisfy ``study_config.v1``.
+        """
+        path = Path(path).expanduser().resolve()
+        if not path.is_file():
+            raise FileNotFoundError(f"Study config {str(path)!r} does not exist. Give the path of a YAML file "
+                                    "(see data_schemas/study_config.v1.yaml).")
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise StudyConfigError([f"not valid YAML: {exc}. Fix the syntax (indent with spaces, quote "
+                                    "texts that contain ':')."], source=str(path)) from None
+        return cls.from_dict(raw, base=path.parent, source=path)
+
+    @classmethod
+    def from_dict(cls, raw: Any, *, base: str | Path | None = None, source: str | Path | None = None) -> StudyConfig:
+        """Build from a parsed mapping (``base``: the folder relative paths are read from; default cwd)."""
+        checker = _Checker(Path(base) if base is not None else Path.cwd())
+        config = checker.study(raw, source)
+        if checker.problems:
+            raise StudyConfigError(checker.problems, source=str(source) if source is not None else None)
+        return config
+
+    def to_dict(self) -> dict:
+        """Plain mapping (paths as absolute strings) that :meth:`from_dict` reads back to an equal config."""
+        out = _plain(asdict(self))
+        out.pop("source", None)
+        return {"schema": SCHEMA, **out}
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+# --------------------------------------------------------------------------------------------- checking
+_SECTIONS = {
+    "cohort": CohortConfig, "radiomics": RadiomicsConfig, "pathomics": PathomicsConfig,
+    "selection": SelectionConfig, "fusion": FusionConfig, "validation": ValidationConfig,
+}
+
+
+class _Checker:
+    """Collects every problem as 'key path: what it must be; got X. Fix.' instead of stopping at the first."""
+
+    def __init__(self, base: Path):
+        self.base = base
+        self.problems: list[str] = []
+
+    def add(self, key: str, must: str, got: Any, fix: str) -> None:
+        self.problems.append(f"key '{key}': must be {must}; got {got!r}. {fix}")
+
+    def mapping(self, raw: Any, key: str, allowed: set[str]) -> dict:
+        if raw is None:
+            return {}
+        if not isinstance(raw, Mapping):
+            self.add(key, "a mapping (indented 'name: value' lines)", raw, "Write it as a YAML mapping.")
+            return {}
+        for k in raw:
+            if k not in allowed:
+                close = difflib.get_close_matches(str(k), sorted(allowed), n=1)
+                hint = f" Did you mean '{close[0]}'?" if close else ""
+                where = f"{key}.{k}" if key else str(k)
+                self.add(where, f"one of the known keys ({', '.join(sorted(allowed))})", k,
+                         f"Remove or rename it.{hint}")
+        return dict(raw)
+
+    def integer(self, raw: dict, key: str, path: str, default, low: int, optional: bool = False):
+        value = raw.get(key, default)
+        if value is None and optional:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            self.add(path, f"a whole number >= {low}" + (" or null" if optional else ""), value,
+                     f"Write a whole number such as {max(low, 1 if default is None else default)}.")
+            return default
+        return value
+
+    def number(self, raw: dict, key: str, path: str, default: float, low: float, high: float | None = None,
+               low_open: bool = False):
+        value = raw.get(key, default)
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        ok = ok and (value > low if low_open else value >= low) and (high is None or value <= high)
+        if not ok:
+            rng = f"{'(' if low_open else '['}{low}, {high if high is not None else 'inf'}{']' if high else ')'}"
+            self.add(path, f"a number in {rng}", value, f"Write a number such as {default}.")
+            return default
+        return float(value)
+
+    def option(self, raw: dict, key: str, path: str, default: str, options: tuple[str, ...]):
+        value = raw.get(key, default)
+        if value not in options:
+            self.add(path, "one of " + ", ".join(repr(o) for o in options), value, f"Use one of them (default {default!r}).")
+            return default
+        return value
+
+    def text(self, raw: dict, key: str, path: str, default: str | None):
+        value = raw.get(key, default)
+        if not isinstance(value, str) or not value.strip():
+            self.add(path, "a non-empty text", value, "Write a text such as 'development'." if default else
+                     "Write a text (quote it if it contains ':').")
+            return default or "?"
+        return value
+
+    def file(self, raw: dict, key: str, path: str, *, required: bool, what: str):
+        value = raw.get(key)
+        if value is None:
+            if required:
+                self.add(path, f"the path of {what}", None, "Add it (relative paths are read from the config's "
+                         "folder).")
+            return None
+        if not isinstance(value, str) or not value.strip():
+            self.add(path, f"the path of {what} (a text)", value, "Write the path as a text.")
+            return None
+        resolved = (self.base / Path(value).expanduser()).resolve()
+        if not resolved.exists():
+            self.add(path, f"an existing file ({what})", f"{value} (resolved to {resolved})",
+                     "Correct the path; relative paths are read from the folder that holds the config.")
+            return None
+        return resolved
+
+    # ---------------------------------------------------------------------------------------- sections
+    def study(self, raw: Any, source) -> StudyConfig:
+        top = {"schema", "name", "description", "seed", "out", *_SECTIONS}
+        if not isinstance(raw, Mapping):
+            self.add("(top level)", "a mapping with at least 'schema', 'name', 'out' and 'cohort'", raw,
+                     "Start from data_schemas/study_config.v1.yaml.")
+            return StudyConfig(name="?", out=Path("?"))
+        raw = self.mapping(raw, "", top)
+        if raw.get("schema") != SCHEMA:
+            self.add("schema", f"exactly '{SCHEMA}'", raw.get("schema"), f"Add the line 'schema: {SCHEMA}'.")
+        name = self.text(raw, "name", "name", None)
+        out_raw = raw.get("out")
+        if not isinstance(out_raw, str) or not out_raw.strip():
+            self.add("out", "the output folder (a path)", out_raw, "Add e.g. 'out: runs/my_study' (relative to "
+                     "the config's folder).")
+            out = Path("?")
+        else:
+            out = (self.base / Path(out_raw).expanduser()).resolve()
+        seed = self.integer(raw, "seed", "seed", 0, 0)
+        sections = {k: self.mapping(raw.get(k), k, {f.name for f in fields(cls)})
+                    for k, cls in _SECTIONS.items()}
+        if "cohort" not in raw:
+            self.add("cohort", "a mapping with 'manifest' or 'synthetic'", None, "Add a 'cohort' section.")
+        return StudyConfig(
+            name=name, out=out, seed=seed, cohort=self.cohort(sections["cohort"]),
+            radiomics=self.radiomics(sections["radiomics"]), pathomics=self.pathomics(sections["pathomics"]),
+            selection=self.selection(sections["selection"]), fusion=self.fusion(sections["fusion"]),
+            validation=ValidationConfig(n_bootstrap=self.integer(sections["validation"], "n_bootstrap",
+                                                                  "validation.n_bootstrap", 1000, 0)),
+            source=Path(source) if source is not None else None)
+
+    def cohort(self, raw: dict) -> CohortConfig:
+        synthetic = None
+        if raw.get("synthetic") is not None:
+            s = self.mapping(raw["synthetic"], "cohort.synthetic",
+                             {f.name for f in fields(SyntheticCohortConfig)})
+            n_dev = self.integer(s, "n_development", "cohort.synthetic.n_development", 200, 2)
+            synthetic = SyntheticCohortConfig(
+                n_development=n_dev,
+                n_external=self.integer(s, "n_external", "cohort.synthetic.n_external", 100, 0),
+                seed=self.integer(s, "seed", "cohort.synthetic.seed", 0, 0),
+                n_ct=self.integer(s, "n_ct", "cohort.synthetic.n_ct", None, 0, optional=True),
+                n_wsi=self.integer(s, "n_wsi", "cohort.synthetic.n_wsi", None, 0, optional=True))
+            for key in ("n_ct", "n_wsi"):
+                value = getattr(synthetic, key)
+                if value is not None and value > n_dev:
+                    self.add(f"cohort.synthetic.{key}", f"at most n_development ({n_dev})", value,
+                             "Lower it or raise n_development.")
+            if raw.get("manifest") is not None:
+                self.add("cohort.manifest", "absent when 'cohort.synthetic' is given (the synthetic cohort writes "
+                         "its own manifest)", raw.get("manifest"), "Keep one of 'manifest' and 'synthetic'.")
+        manifest = self.file(raw, "manifest", "cohort.manifest", required=synthetic is None,
+                             what="the cohort manifest CSV (or give 'cohort.synthetic')")
+        spec = self.file(raw, "clinical_spec", "cohort.clinical_spec", required=False,
+                         what="a clinical spec YAML (clinical_variables.v1)")
+        development = self.text(raw, "development", "cohort.development", "development")
+        return CohortConfig(manifest=manifest if synthetic is None else None, clinical_spec=spec,
+                            development=development, synthetic=synthetic)
+
+    def radiomics(self, raw: dict) -> RadiomicsConfig:
+        params = raw.get("params", "radiomics_ct")
+        shipped = Path(__file__).resolve().parents[1] / "data_schemas" / f"{params}.yaml"
+        if not isinstance(params, str) or not params.strip():
+            self.add("radiomics.params", "a shipped params name or the path of a PyRadiomics params YAML", params,
+                     "Write e.g. 'radiomics_gist_2266'.")
+            params = "radiomics_ct"
+        elif not shipped.is_file() and not ("/" in params or params.endswith((".yaml", ".yml"))):
+            names = sorted(p.stem for p in shipped.parent.glob("radiomics_*.yaml"))
+            self.add("radiomics.params", "a shipped params name (" + ", ".join(names) + ") or a path", params,
+                     "Use one of the names or give a path ending in .yaml.")
+            params = "radiomics_ct"
+        elif not shipped.is_file():
+            resolved = self.file(raw, "params", "radiomics.params", required=True, what="a PyRadiomics params YAML")
+            params = str(resolved) if resolved is not None else "radiomics_ct"
+        return RadiomicsConfig(params=params, workers=self.integer(raw, "workers", "radiomics.workers", 2, 1))
+
+    def pathomics(self, raw: dict) -> PathomicsConfig:
+        from multisurv.features.wsi.encoders import available_encoders  # light: torch is imported only to build
+
+        encoder = self.text(raw, "encoder", "pathomics.encoder", "resnet50")
+        if encoder not in available_encoders():
+            self.add("pathomics.encoder", "one of " + ", ".join(repr(e) for e in available_encoders()), encoder,
+                     "Use one of the registered encoders.")
+            encoder = "resnet50"
+        return PathomicsConfig(
+            encoder=encoder,
+            weights=self.file(raw, "weights", "pathomics.weights", required=False,
+                              what="encoder weights (a torch state_dict .pth)"),
+            tile_size=self.integer(raw, "tile_size", "pathomics.tile_size", 224, 16),
+            max_tiles=self.integer(raw, "max_tiles", "pathomics.max_tiles", None, 1, optional=True))
+
+    def selection(self, raw: dict) -> SelectionConfig:
+        return SelectionConfig(
+            l1_ratio=self.number(raw, "l1_ratio", "selection.l1_ratio", 1.0, 0.0, 1.0, low_open=True),
+            cv=self.integer(raw, "cv", "selection.cv", 5, 2),
+            rule=self.option(raw, "rule", "selection.rule", "min", ("min", "1se")),
+            max_features=self.integer(raw, "max_features", "selection.max_features", None, 1, optional=True))
+
+    def fusion(self, raw: dict) -> FusionConfig:
+        return FusionConfig(cv=self.integer(raw, "cv", "fusion.cv", 5, 2),
+                            missing=self.option(raw, "missing", "fusion.missing", "mean", ("mean", "pattern")),
+                            penalizer=self.number(raw, "penalizer", "fusion.penalizer", 0.1, 0.0))
