@@ -108,7 +108,8 @@ def _add_pathomics(sub) -> None:
                    help="Encoder weights: a local state_dict (.pth), or 'imagenet' (torchvision download, needs "
                         "internet once). Default: random initialisation (a warning says so; for dry runs only).")
     p.add_argument("--classifier", default=None, metavar="CKPT",
-                   help="Tissue classifier checkpoint (multisurv pathomics-train): pool only tiles predicted tumour.")
+                   help="Tissue classifier checkpoint (train_tile_classifier + TileClassifier.save): pool only "
+                        "tiles predicted tumour.")
     p.add_argument("--threshold", type=float, default=0.5, help="P(tumour) needed to keep a tile (default 0.5).")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--mpp", type=float, default=None, help="Tile at this many microns per pixel (e.g. 0.5).")
@@ -123,6 +124,9 @@ def _add_pathomics(sub) -> None:
     p.add_argument("--loader-workers", type=int, default=1,
                    help="Processes decoding tiles while the model runs, per slide (default 1; 0 = none).")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1... (default: CUDA when available).")
+    p.add_argument("--no-qc", action="store_true",
+                   help="Do not write the QC thumbnail per slide (patches/<patient>.qc.png: tiles coloured by "
+                        "predicted class, pooled tiles outlined).")
     p.set_defaults(func=_cmd_pathomics)
 
 
@@ -142,7 +146,7 @@ def _cmd_pathomics(args) -> int:
             threshold=args.threshold, tile_size=args.tile_size, level=args.level, mpp=args.mpp,
             magnification=args.magnification, min_tissue=args.min_tissue, max_tiles=args.max_tiles,
             pooling=args.pooling, batch_size=args.batch_size, num_workers=args.loader_workers, device=args.device,
-            n_workers=args.workers, client=client, progress=not args.no_progress)
+            n_workers=args.workers, client=client, progress=not args.no_progress, qc=not args.no_qc)
     return _report(result, args.out, "pathomics", n_cases=len(cases), skipped=skipped, unit="slide")
 
 

@@ -17,6 +17,7 @@ different haematoxylin and eosin hue and strength (:data:`STAINS`).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -27,7 +28,8 @@ from scipy import ndimage
 from multisurv._atomic import write_atomic
 from multisurv._optional import require
 
-__all__ = ["StainProfile", "STAINS", "SLIDE_SHAPE", "MPP", "render_slide", "write_slide"]
+__all__ = ["StainProfile", "STAINS", "SLIDE_SHAPE", "MPP", "render_slide", "write_slide", "TISSUE_CLASSES",
+           "render_tissue_classes", "write_annotated_slide"]
 
 #: Level-0 size of every slide, (height, width) in pixels: 4 x 5 tiles of 224 px.
 SLIDE_SHAPE = (896, 1120)
@@ -259,3 +261,118 @@ def write_slide(rgb: np.ndarray, path: str | Path) -> None:
             tif.write(level1, subfiletype=1, resolution=(per_cm / f, per_cm / f), **options)
 
     write_atomic(path, write)
+
+
+#: Tissue classes painted by :func:`render_tissue_classes`, as in the reference study's classifier (tumour,
+#: stroma, mucosa, muscle, necrosis, background): nucleus spacing and length (px), aspect ratio, darkness, the
+#: eosin amount and a diffuse haematoxylin background. Each class differs from the others in colour *and* texture.
+TISSUE_CLASSES: dict[str, dict[str, float]] = {
+    "tumour": dict(spacing=11.0, length=7.0, aspect=1.6, darkness=1.35, eosin=0.30, haem=0.10),
+    "stroma": dict(spacing=28.0, length=10.0, aspect=4.5, darkness=0.75, eosin=0.55, haem=0.03),
+    "mucosa": dict(spacing=14.0, length=5.0, aspect=1.2, darkness=1.00, eosin=0.20, haem=0.30),
+    "muscle": dict(spacing=32.0, length=12.0, aspect=6.0, darkness=0.65, eosin=0.95, haem=0.02),
+    "necrosis": dict(spacing=22.0, length=2.5, aspect=1.0, darkness=1.60, eosin=0.22, haem=0.05),
+    "background": dict(spacing=0.0, length=0.0, aspect=1.0, darkness=0.0, eosin=0.0, haem=0.0),
+}
+
+
+def render_tissue_classes(rng: np.random.Generator, *, grid: tuple[int, int] = (4, 5), block: int = 224,
+                          classes=tuple(TISSUE_CLASSES), stain: StainProfile | None = None
+                          ) -> tuple[np.ndarray, np.ndarray]:
+    """Draw a slide made of square blocks of different tissue classes (for tissue-classifier tests).
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    grid : (int, int), default=(4, 5)
+        Blocks per column and per row.
+    block : int, default=224
+        Block side in pixels (level 0).
+    classes : sequence of str
+        Names from :data:`TISSUE_CLASSES`; blocks get them in turn, in a shuffled order (each class at least
+        once when there are enough blocks).
+    stain : StainProfile, optional
+        Default: the development lab.
+
+    Returns
+    -------
+    rgb : ndarray of uint8, shape (grid[0] * block, grid[1] * block, 3)
+    labels : ndarray of str, shape grid
+        The class of each block.
+    """
+    stain = stain or STAINS["development"]
+    rows, cols = grid
+    h, w = rows * block, cols * block
+    order = np.resize(np.asarray(list(classes), dtype=object), rows * cols)
+    labels = rng.permutation(order).reshape(rows, cols)
+    haem = np.zeros((h, w), dtype=np.float64)
+    eosin = np.zeros((h, w), dtype=np.float32)
+    fibres = _fine_field(rng, (h, w), 1.5)
+    for r in range(rows):
+        for c in range(cols):
+            p = TISSUE_CLASSES[labels[r, c]]
+            y0, x0 = r * block, c * block
+            eosin[y0:y0 + block, x0:x0 + block] = p["eosin"] * (1.0 + 0.25 * fibres[y0:y0 + block, x0:x0 + block])
+            haem[y0:y0 + block, x0:x0 + block] += p["haem"]
+            if p["spacing"] <= 0:
+                continue
+            sp = p["spacing"]
+            gy, gx = np.meshgrid(np.arange(sp / 2, block, sp), np.arange(sp / 2, block, sp), indexing="ij")
+            ny = (y0 + gy + rng.uniform(-0.4, 0.4, gy.shape) * sp).ravel()
+            nx = (x0 + gx + rng.uniform(-0.4, 0.4, gx.shape) * sp).ravel()
+            n = ny.size
+            length = np.clip(p["length"] * np.exp(0.15 * rng.standard_normal(n)), 2.0, _PATCH_HALF - 1.0)
+            width = np.clip(length / p["aspect"], 1.5, None)
+            angle = rng.uniform(0, np.pi) + 0.3 * rng.standard_normal(n)  # one direction per block, some scatter
+            darkness = np.clip(p["darkness"] + 0.1 * rng.standard_normal(n), 0.3, None)
+            nuclei = _draw_nuclei((block, block), ny - y0, nx - x0, length, width, angle, darkness, rng)
+            haem[y0:y0 + block, x0:x0 + block] = np.maximum(haem[y0:y0 + block, x0:x0 + block], nuclei)
+    od = (np.float32(GLASS_OD) + haem.astype(np.float32)[..., None] * np.asarray(stain.haematoxylin, np.float32)
+          * stain.haematoxylin_strength
+          + eosin[..., None] * np.asarray(stain.eosin, np.float32) * stain.eosin_strength)
+    rgb = 255.0 * np.exp(-od) + _SCANNER_NOISE * rng.standard_normal((h, w, 1), dtype=np.float32)
+    return np.clip(np.rint(rgb), 0, 255).astype(np.uint8), labels
+
+
+def write_annotated_slide(path: str | Path, geojson: str | Path, *, random_state: int = 0,
+                          grid: tuple[int, int] = (4, 5), block: int = 224, classes=tuple(TISSUE_CLASSES),
+                          annotated: float = 0.8) -> np.ndarray:
+    """Write a tissue-class slide (:func:`render_tissue_classes`) and a QuPath-style GeoJSON of its annotations.
+
+    As in real partially annotated slides, only some blocks (a fraction ``annotated``, at least one per class
+    present) get an annotation: an irregular polygon inside the block, a little smaller than it, whose
+    ``properties.classification.name`` is the class (the GeoJSON layout QuPath 0.2+ exports: a
+    ``FeatureCollection`` of ``Feature`` objects with ``objectType: "annotation"``; coordinates in level-0
+    pixels).
+
+    Returns
+    -------
+    ndarray of str, shape grid
+        The class of each block.
+    """
+    rng = np.random.default_rng(random_state)
+    rgb, labels = render_tissue_classes(rng, grid=grid, block=block, classes=classes)
+    write_slide(rgb, path)
+    chosen = rng.random(labels.shape) < annotated
+    for name in np.unique(labels):  # every class present gets at least one annotation
+        where = np.argwhere(labels == name)
+        if not chosen[labels == name].any():
+            chosen[tuple(where[rng.integers(len(where))])] = True
+    features = []
+    for r, c in np.argwhere(chosen):
+        cx, cy = (c + 0.5) * block, (r + 0.5) * block
+        angles = np.sort(rng.uniform(0, 2 * np.pi, 9))
+        radius = block * rng.uniform(0.42, 0.5, angles.size) * np.sqrt(2)
+        x = np.clip(cx + radius * np.cos(angles), c * block + 2, (c + 1) * block - 2)
+        y = np.clip(cy + radius * np.sin(angles), r * block + 2, (r + 1) * block - 2)
+        ring = [[round(float(a), 1), round(float(b), 1)] for a, b in zip(x, y)]
+        features.append({
+            "type": "Feature",
+            "id": f"block-{r}-{c}",
+            "geometry": {"type": "Polygon", "coordinates": [ring + [ring[0]]]},
+            "properties": {"objectType": "annotation", "classification": {"name": str(labels[r, c]),
+                                                                          "color": [200, 0, 0]}},
+        })
+    text = json.dumps({"type": "FeatureCollection", "features": features}, indent=1)
+    write_atomic(geojson, lambda p: Path(p).write_text(text, encoding="utf-8"))
+    return labels

@@ -169,6 +169,7 @@ def extract_pathomics_cases(
     n_workers: int = 1,
     client: Any = None,
     progress: bool = True,
+    qc: bool = True,
     _stacklevel: int = 2,
 ) -> ExtractionResult:
     """Pathomics features of explicit cases ``(patient_id, {"wsi": path})``, e.g. from a batch manifest.
@@ -218,6 +219,9 @@ def extract_pathomics_cases(
         Send the slides to this Dask cluster instead.
     progress : bool, default=True
         Show a progress bar over slides.
+    qc : bool, default=True
+        Write a QC thumbnail per slide next to its patch file (``patches/<patient_id>.qc.png``): tiles coloured
+        by predicted class (one colour without a classifier), pooled tiles outlined.
 
     Returns
     -------
@@ -321,7 +325,7 @@ def extract_pathomics_cases(
         extract_slide, encoder=models, classifier=None if remote else clf, threshold=threshold,
         tile_size=tile_size, level=level, mpp=mpp, magnification=magnification, min_tissue=min_tissue,
         max_tiles=max_tiles, pooling=pooling, batch_size=batch_size, num_workers=num_workers,
-        patch_dir=str(store.directory / "patches"))
+        patch_dir=str(store.directory / "patches"), qc=qc)
     return run_batch(list(cases), extract_one, store, stage="pathomics", n_workers=n_workers, client=client,
                      progress=progress, unit="slide")
 
@@ -330,7 +334,7 @@ def extract_slide(patient_id: str, inputs: Mapping[str, str], *, encoder: Encode
                   classifier: Any = None, threshold: float = 0.5, tile_size: int = 224, level: int = 0,
                   mpp: float | None = None, magnification: float | None = None, min_tissue: float = 0.5,
                   max_tiles: int | None = None, pooling: str = "mean", batch_size: int = 32, num_workers: int = 0,
-                  patch_dir: str | os.PathLike | None = None) -> tuple[pd.Series, dict[str, Any]]:
+                  patch_dir: str | os.PathLike | None = None, qc: bool = True) -> tuple[pd.Series, dict[str, Any]]:
     """Features of one slide: ``(pooled tile features, info)``; failures raise ``ExtractionError``.
 
     Top-level (hence picklable with its arguments) so that it can run in worker processes or on Dask.
@@ -349,6 +353,9 @@ def extract_slide(patient_id: str, inputs: Mapping[str, str], *, encoder: Encode
     patch_dir : str or Path, optional
         Folder of the per-slide HDF5 patch files (``<patient_id>.h5``); None writes none (then
         ``pooling="median"`` is not available).
+    qc : bool, default=True
+        With ``patch_dir``: also write the QC thumbnail ``<patient_id>.qc.png`` next to the patch file (tiles
+        coloured by predicted class, pooled tiles outlined; :func:`~multisurv.features.wsi.qc.write_qc_thumbnail`).
 
     Returns
     -------
@@ -356,7 +363,7 @@ def extract_slide(patient_id: str, inputs: Mapping[str, str], *, encoder: Encode
         ``encoder.dim`` floats named ``wsi__<encoder>_0000`` ...
     info : dict
         ``n_tiles``, ``n_tissue_tiles``, ``n_kept``, ``width``, ``height``, ``mpp_x``, ``mpp_y``, the plan
-        (``level``, ``read_size``, ``tile_mpp``), ``patch_file``, ``seconds``.
+        (``level``, ``read_size``, ``tile_mpp``), ``patch_file``, ``qc_thumbnail``, ``seconds``.
     """
     torch = __import__("torch")
     from multisurv.features.wsi.loader import iter_tile_batches
@@ -409,6 +416,7 @@ def extract_slide(patient_id: str, inputs: Mapping[str, str], *, encoder: Encode
 
         attrs = {"patient_id": str(patient_id), "slide": os.path.abspath(path), "encoder": encoder.name,
                  "weights": encoder.weights, "footprint": plan.footprint, "threshold": float(threshold),
+                 **({} if classifier is None else {"tumour_class": classifier.tumour_class}),
                  **{k: v for k, v in plan.to_dict().items() if v is not None}}
         writer = PatchWriter(_patch_path(patch_dir, patient_id), len(coords), encoder.dim, coords=coords,
                              tissue=fraction, classes=None if classifier is None else classifier.classes, attrs=attrs)
@@ -416,6 +424,8 @@ def extract_slide(patient_id: str, inputs: Mapping[str, str], *, encoder: Encode
     shared = classifier is not None and classifier.backbone is encoder.model
     cuda = str(encoder.device).startswith("cuda")
     n_tiles = 0
+    kept = np.zeros(len(coords), dtype=bool)  # for the QC thumbnail: a few bytes per tile
+    predicted = None if classifier is None else np.zeros(len(coords), dtype=np.int16)
     try:
         for index, tiles in iter_tile_batches(path, coords, plan, batch_size=batch_size, num_workers=num_workers,
                                               pin_memory=cuda):
@@ -430,6 +440,8 @@ def extract_slide(patient_id: str, inputs: Mapping[str, str], *, encoder: Encode
             if probs is not None:
                 probs = probs.float().cpu().numpy()
                 keep = probs[:, classifier.tumour_index] >= threshold
+                predicted[index] = probs.argmax(axis=1)
+            kept[index] = keep
             pool.update(feats[keep])
             if writer is not None:
                 writer.write(index, feats, keep=keep, probabilities=probs)
@@ -442,6 +454,13 @@ def extract_slide(patient_id: str, inputs: Mapping[str, str], *, encoder: Encode
         if writer is not None:
             info["patch_file"] = os.path.abspath(writer.close())
             writer = None
+            if qc:
+                from multisurv.features.wsi.qc import qc_path, write_qc_image
+
+                info["qc_thumbnail"] = os.path.abspath(write_qc_image(
+                    qc_path(info["patch_file"]), path, coords, plan.footprint, keep=kept, predicted=predicted,
+                    classes=None if classifier is None else classifier.classes,
+                    tumour_class=None if classifier is None else classifier.tumour_class))
     finally:
         if writer is not None:
             writer.abort()

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
 from multisurv.cli import main
 
@@ -90,6 +91,11 @@ def test_tables_errors_patches_and_cached_rerun(manifest, weights, tmp_path, cap
     # the slide vector is the mean of the stored patch features (float32 patches, float64 mean)
     np.testing.assert_allclose(features.loc["a"].to_numpy(), patches.features.astype(float).mean(axis=0),
                                rtol=1e-6)
+    # a QC thumbnail next to each patch file (real H&E slide: 2220 x 2967 px -> 766 x 1024 + legend)
+    qc = Path(diagnostics.loc["a", "qc_thumbnail"])
+    assert qc == Path(diagnostics.loc["a", "patch_file"]).with_name("a.qc.png") and qc.is_file()
+    with Image.open(qc) as image:
+        assert image.format == "PNG" and image.width == 766 and image.height > 1024
 
     before = {p.name: p.read_bytes() for p in out.glob("pathomics_*")}
     assert run(manifest, out, weights) == 1
