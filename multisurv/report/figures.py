@@ -1,7 +1,9 @@
-"""The study's evaluation figures beyond Kaplan-Meier: calibration, decision curves, C-index comparison, forest.
+"""The study's evaluation figures beyond the per-model Kaplan-Meier curves.
 
-Everything here is computed from the study's predictions; the only fitted quantity, the Breslow baseline that
-turns a risk score into survival at ``t0``, is fitted on development patients only.
+Calibration, decision curves, C-index comparison, forest plot, risk groups by several cut-off rules, time-dependent
+ROC curves, the late-fusion nomogram and feature importance. Everything is computed from the study's predictions;
+the fitted quantities (Breslow baselines, cut-offs) are fitted on development patients only and applied unchanged
+to the other cohorts.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from numpy.typing import ArrayLike
 from multisurv._atomic import write_csv_atomic
 from multisurv._validation import make_y
 
-__all__ = ["EvaluationFigures", "default_horizon", "write_evaluation_figures"]
+__all__ = ["EvaluationFigures", "default_horizon", "default_roc_times", "write_evaluation_figures"]
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +34,9 @@ class EvaluationFigures:
     figures: dict[str, list[str]] = field(default_factory=dict)
     tables: dict[str, str] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
+    primary: str | None = None
+    roc_times: tuple = ()
+    cutoffs: dict[str, str] = field(default_factory=dict)
 
 
 def default_horizon(time: ArrayLike) -> float:
@@ -48,13 +53,45 @@ def default_horizon(time: ArrayLike) -> float:
     return float(max(1.0, np.round(np.median(np.asarray(time, dtype=float)))))
 
 
+def default_roc_times(time: ArrayLike, *, time_unit: str = "months") -> tuple[float, ...]:
+    """Times of the time-dependent ROC curves: 1, 3 and 5 years inside the follow-up, else follow-up quartiles.
+
+    Years are used when ``time_unit`` is months, days or years and at least two of them lie before the 90th
+    percentile of the observed times (so enough patients remain under observation); otherwise the 25th, 50th and
+    75th percentiles of the observed times, rounded.
+
+    Examples
+    --------
+    >>> default_roc_times([6.0, 20.0, 40.0, 70.0, 90.0, 100.0])
+    (12.0, 36.0, 60.0)
+    >>> default_roc_times([1.0, 2.0, 3.0, 4.0, 5.0], time_unit="weeks")
+    (2.0, 3.0, 4.0)
+    """
+    time = np.asarray(time, dtype=float)
+    per_year = {"months": 12.0, "days": 365.25, "years": 1.0}.get(time_unit)
+    limit = float(np.quantile(time, 0.9))
+    if per_year is not None:
+        years = tuple(float(y * per_year) for y in (1, 3, 5) if y * per_year < limit)
+        if len(years) >= 2:
+            return years
+    return tuple(float(np.round(q)) for q in np.unique(np.round(np.quantile(time, [0.25, 0.5, 0.75]))))
+
+
 
 def write_evaluation_figures(run_dir: str | Path, predictions: pd.DataFrame, *, development: str,
                              models: Sequence[str], labels: Mapping[str, str], metrics: pd.DataFrame,
                              complete_ids: Sequence[str], t0: float | None = None,
                              fusion_scores: pd.DataFrame | None = None, time_unit: str = "months",
-                             n_groups: int = 4) -> EvaluationFigures:
-    """Write calibration, decision-curve, C-index and forest figures (PNG 300 dpi + PDF) and their CSV tables.
+                             n_groups: int = 4, primary: str = "late_fusion", roc_times: Sequence[float] | None = None,
+                             cutoff_methods: Sequence[str] = ("median", "tertiles", "maxstat"),
+                             fixed_cutoff: float | None = None, fusion_formula: pd.DataFrame | None = None,
+                             random_state: int = 0) -> EvaluationFigures:
+    """Write the evaluation figures (PNG 300 dpi + PDF) and their CSV tables.
+
+    Calibration, decision curves, C-index comparison and forest plot as before; for the ``primary`` model also
+    Kaplan-Meier curves of the risk groups of each cut-off rule (fitted on development, applied unchanged to every
+    cohort) with the maximally selected statistic's scan, time-dependent ROC curves, the nomogram of the late-fusion
+    formula and its feature importance (standardised coefficients; permutation importance on each other cohort).
 
     Parameters
     ----------
@@ -81,6 +118,20 @@ def write_evaluation_figures(run_dir: str | Path, predictions: pd.DataFrame, *, 
         Unit of time in axis labels.
     n_groups : int
         Risk groups of the calibration plots.
+    primary : str
+        Model whose risk groups and ROC curves are drawn (the first of ``models`` when absent).
+    roc_times : sequence of float, optional
+        Times of the ROC curves; default :func:`default_roc_times` of the development cohort.
+    cutoff_methods : sequence of str
+        Cut-off rules of :class:`~multisurv.evaluation.cutoffs.RiskCutoff` to draw (``"fixed"`` needs
+        ``fixed_cutoff``).
+    fixed_cutoff : float, optional
+        A published threshold of the primary score; adds the ``"fixed"`` rule.
+    fusion_formula : pandas.DataFrame, optional
+        Late fusion's ``term, coef``; default ``tables/late_fusion_formula.csv`` of the run when it exists. With
+        ``fusion_scores`` it gives the nomogram and the importance figures.
+    random_state : int
+        Seeds the permutation importance.
 
     Returns
     -------
@@ -194,6 +245,183 @@ def write_evaluation_figures(run_dir: str | Path, predictions: pd.DataFrame, *, 
         plot_forest(table, ax=ax, xlabel="Hazard ratio per unit of score (95% CI)")
         ax.set_title(f"Late fusion inputs, development cohort (n = {len(data)})")
         save(fig, "forest_late_fusion")
+    primary = primary if primary in predictions else (models[0] if models else None)
+    out.primary = primary
+    if primary is not None:
+        _risk_group_figures(out, predictions, dev, cohorts, primary, labels, cutoff_methods, fixed_cutoff, time_unit,
+                            save, run_dir, y_of)
+        _roc_figures(out, predictions, dev, [development, *cohorts], primary, labels, roc_times, time_unit, save,
+                     run_dir, y_of)
+    if fusion_formula is None and (run_dir / "tables" / "late_fusion_formula.csv").is_file():
+        fusion_formula = pd.read_csv(run_dir / "tables" / "late_fusion_formula.csv")
+    if fusion_formula is not None and fusion_scores is not None and len(fusion_scores):
+        _fusion_figures(out, predictions, dev, cohorts, fusion_formula, fusion_scores, labels, t0, time_unit, save,
+                        run_dir, y_of, random_state)
     for note in out.skipped:
         logger.warning("Evaluation figures: %s", note)
     return out
+
+
+def _risk_group_figures(out, predictions, dev, cohorts, primary, labels, methods, fixed_cutoff, time_unit, save,
+                        run_dir, y_of) -> None:
+    """KM curves of the primary model's risk groups for each cut-off rule, fitted on development only."""
+    import matplotlib.pyplot as plt
+
+    from multisurv.evaluation.cutoffs import RiskCutoff
+    from multisurv.plotting.cutoff import plot_maxstat_scan
+    from multisurv.plotting.km import plot_risk_groups
+
+    methods = list(methods) + (["fixed"] if fixed_cutoff is not None and "fixed" not in methods else [])
+    scored_dev = dev[dev[primary].notna()]
+    rows = []
+    name = labels.get(primary, primary)
+    for method in methods:
+        try:
+            cut = RiskCutoff(method=method, value=fixed_cutoff).fit(y_of(scored_dev), scored_dev[primary])
+        except ValueError as exc:
+            out.skipped.append(f"{method} cut-off of {primary}: {exc}")
+            continue
+        out.cutoffs[method] = cut.describe()
+        rows.append({"model": primary, "method": method, "cutoffs": ";".join(f"{c:.6g}" for c in cut.cutoffs_),
+                     "statistic": cut.maxstat_.statistic if cut.maxstat_ else np.nan,
+                     "corrected_p": cut.maxstat_.p_value if cut.maxstat_ else np.nan})
+        for label in [dev["cohort"].iloc[0], *cohorts]:
+            part = predictions[(predictions["cohort"] == label) & predictions[primary].notna()]
+            groups = cut.transform(part[primary])
+            if len(part) < 10 or np.unique(groups).size < 2:
+                out.skipped.append(f"risk groups ({method}), {label}: fewer than two groups or 10 patients.")
+                continue
+            fig, ax = plt.subplots(figsize=(6.4, 5.6))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # empty bands where a curve reaches 0
+                plot_risk_groups(y_of(part), part[primary], cut, ax=ax, time_unit=time_unit,
+                                 title=f"{name}, {label} cohort\n{cut.describe()}")
+            fig.tight_layout()
+            save(fig, f"riskgroups_{primary}_{method}_{label}")
+        if cut.maxstat_ is not None:
+            fig, ax = plt.subplots(figsize=(5.6, 4.0))
+            plot_maxstat_scan(cut.maxstat_, ax=ax, xlabel=f"Cut-off of the {name} risk score")
+            ax.set_title(f"Maximally selected log-rank statistic, development (n = {len(scored_dev)})")
+            save(fig, f"maxstat_scan_{primary}")
+    if rows:
+        path = run_dir / "tables" / "risk_group_cutoffs.csv"
+        write_csv_atomic(path, pd.DataFrame(rows), index=False, float_format="%.6g")
+        out.tables["risk_group_cutoffs"] = str(path.relative_to(run_dir))
+
+
+def _roc_figures(out, predictions, dev, cohorts, primary, labels, roc_times, time_unit, save, run_dir, y_of) -> None:
+    """Time-dependent ROC curves of the primary model at the ROC times, one figure per cohort."""
+    import matplotlib.pyplot as plt
+
+    from multisurv.evaluation.td_auc import time_dependent_roc
+    from multisurv.plotting.td_roc import plot_td_roc
+
+    times = tuple(float(t) for t in (default_roc_times(dev["time"], time_unit=time_unit) if roc_times is None
+                                     else roc_times))
+    out.roc_times = times
+    rows = []
+    for label in cohorts:
+        part = predictions[(predictions["cohort"] == label) & predictions[primary].notna()]
+        rocs = []
+        for t in times:
+            try:
+                rocs.append(time_dependent_roc(y_of(part), part[primary], t))
+            except ValueError as exc:
+                out.skipped.append(f"ROC at t = {t:g}, {label}: {exc}")
+        if not rocs:
+            continue
+        rows += [{"model": primary, "cohort": label, "t": r.t0, "auc": r.auc, "n_cases": r.n_cases,
+                  "n_controls": r.n_controls} for r in rocs]
+        fig, ax = plt.subplots(figsize=(4.8, 4.8))
+        plot_td_roc(*rocs, ax=ax, time_unit=time_unit)
+        ax.set_title(f"{labels.get(primary, primary)}, {label} cohort (n = {len(part)})")
+        save(fig, f"td_roc_{primary}_{label}")
+    if rows:
+        path = run_dir / "tables" / "td_roc_auc.csv"
+        write_csv_atomic(path, pd.DataFrame(rows), index=False, float_format="%.6g")
+        out.tables["td_roc_auc"] = str(path.relative_to(run_dir))
+
+
+def _score_columns(terms, labels: Mapping[str, str], predictions: pd.DataFrame) -> dict[str, str]:
+    """Prediction column of each late-fusion term: the term itself, or the model labelled '... (<term>)'."""
+    found = {}
+    for term in terms:
+        if term in predictions:
+            found[term] = term
+            continue
+        match = [m for m, text in labels.items() if f"({term})" in str(text) and m in predictions]
+        if match:
+            found[term] = match[0]
+    return found
+
+
+def _fusion_figures(out, predictions, dev, cohorts, formula, fusion_scores, labels, t0, time_unit, save, run_dir,
+                    y_of, random_state) -> None:
+    """Nomogram of the late-fusion formula and its importance (coefficients per SD; permutation on other cohorts)."""
+    import matplotlib.pyplot as plt
+
+    from multisurv.evaluation.baseline import BreslowBaseline
+    from multisurv.evaluation.importance import LinearRisk, permutation_importance_cindex, standardised_coefficients
+    from multisurv.evaluation.nomogram import cox_nomogram, nomogram_values
+    from multisurv.plotting.importance import plot_importance
+    from multisurv.plotting.nomogram import plot_nomogram
+
+    coef = {str(t): float(c) for t, c in zip(formula["term"], formula["coef"])}
+    scores = fusion_scores.loc[:, list(coef)].astype(float)
+    columns = _score_columns(coef, labels, predictions)
+
+    table = standardised_coefficients(coef, scores)
+    path = run_dir / "tables" / "late_fusion_importance.csv"
+    importance = [table.assign(kind="standardised coefficient (development)")]
+    fig, ax = plt.subplots(figsize=(5.6, 0.4 * len(table) + 1.4))
+    plot_importance(table, value="std_coef", ax=ax, xlabel="log hazard ratio per SD of the score (development)")
+    ax.set_title("Late fusion: standardised coefficients")
+    save(fig, "importance_late_fusion_coefficients")
+
+    if len(columns) == len(coef):
+        model = LinearRisk(coef=coef).fit(scores)
+        for label in cohorts:
+            part = predictions[predictions["cohort"] == label]
+            X = part.loc[:, [columns[t] for t in coef]].set_axis(list(coef), axis=1)
+            X = X[X.notna().all(axis=1)]
+            if len(X) < 20 or not part.loc[X.index, "event"].astype(bool).any():
+                out.skipped.append(f"permutation importance, {label}: {len(X)} patients with every score.")
+                continue
+            perm = permutation_importance_cindex(model, X, y_of(part.loc[X.index]), n_repeats=20,
+                                                 random_state=random_state)
+            importance.append(perm.assign(kind=f"permutation, {label}"))
+            fig, ax = plt.subplots(figsize=(5.6, 0.4 * len(perm) + 1.4))
+            plot_importance(perm, value="importance_mean", error="importance_std", ax=ax,
+                            xlabel="Drop in Harrell's C when permuted (mean, SD of 20)")
+            ax.set_title(f"Late fusion, {label} cohort (n = {len(X)}, C = {perm['baseline_cindex'].iloc[0]:.3f})")
+            save(fig, f"importance_late_fusion_permutation_{label}")
+    else:
+        out.skipped.append("permutation importance: the late-fusion scores are not all among the predictions.")
+    write_csv_atomic(path, pd.concat(importance, ignore_index=True), index=False, float_format="%.6g")
+    out.tables["late_fusion_importance"] = str(path.relative_to(run_dir))
+
+    # Nomogram: the baseline is the one of the calibration figures (development y and the model's risk), provided
+    # the formula reproduces that risk; the axes span the development scores.
+    fused = "late_fusion"
+    if fused not in predictions or len(columns) != len(coef):
+        out.skipped.append("nomogram: the late-fusion risk or its scores are not among the predictions.")
+        return
+    scored = dev[dev[fused].notna()]
+    complete = scored[scored[[columns[t] for t in coef]].notna().all(axis=1)]
+    lp = complete.loc[:, [columns[t] for t in coef]].to_numpy(float) @ np.array(list(coef.values()))
+    if len(complete) == 0 or not np.allclose(lp, complete[fused].to_numpy(float), rtol=1e-6, atol=1e-6):
+        out.skipped.append("nomogram: the late-fusion formula does not reproduce the late-fusion risk.")
+        return
+    base = BreslowBaseline().fit(y_of(scored), scored[fused])
+    times = tuple(t for t in dict.fromkeys([*out.roc_times, t0]) if t <= base.max_time_)
+    nom = cox_nomogram(coef, nomogram_values(scores), baseline=base, times=sorted(times))
+    fig, ax = plt.subplots(figsize=(8.0, 0.55 * (4 + len(coef) + len(times)) + 0.6))
+    plot_nomogram(nom, ax=ax, labels={t: labels.get(columns[t], t) for t in coef}, time_unit=time_unit)
+    ax.set_title("Late fusion nomogram (baseline hazard: development cohort)")
+    save(fig, "nomogram_late_fusion")
+    rows = [axis.assign(axis=name) for name, axis in nom.axes.items()]
+    rows += [axis.rename(columns={"survival": "value"}).assign(axis=f"survival at {t:g}")
+             for t, axis in nom.survival_axes.items()]
+    path = run_dir / "tables" / "nomogram_late_fusion.csv"
+    write_csv_atomic(path, pd.concat(rows, ignore_index=True), index=False, float_format="%.6g")
+    out.tables["nomogram_late_fusion"] = str(path.relative_to(run_dir))

@@ -10,7 +10,7 @@ import pandas as pd
 from multisurv._atomic import write_csv_atomic, write_text_atomic
 from multisurv.report.tables import cohort_summary, format_p, to_markdown
 
-__all__ = ["write_report", "write_html_report", "summary_table"]
+__all__ = ["write_report", "write_html_report", "summary_table", "model_specifications", "tripod_checklist"]
 
 _LABELS = {
     "radiomics": "Radiomics (radscore)",
@@ -89,7 +89,11 @@ def write_report(
         lines.append(f"- **{key}**: {value}")
     lines += [f"- **Source manifest**: `{cohort.source}`" if cohort.source else "",
               f"- **Run time**: {elapsed:.0f} s", ""]
-    lines += ["## Cohorts", "", to_markdown(cohort_summary(cohort.table)), ""]
+    lines += ["## Cohorts", "",
+              "Patients and events per cohort; `median_time` is the median observed time, `follow_up_median` the "
+              "median follow-up by the reverse Kaplan-Meier method (censoring as the event) with its 95% CI; "
+              "`missing_*` counts patients without that modality (a failed extraction counts as missing in the "
+              "models, see Failures).", "", to_markdown(cohort_summary(cohort.table), floatfmt=".2f"), ""]
     lines += ["## Discrimination and risk stratification", "",
               "Harrell's C-index with 95% percentile-bootstrap intervals. Risk groups split at the development "
               "median of each model's score; the same cut-off is applied unchanged to the external cohort. "
@@ -111,6 +115,7 @@ def write_report(
         lines += [to_markdown(pd.DataFrame(n_sel)), ""]
     lines += ["Late fusion: risk = " + " + ".join(f"{c:.3f} x {t}" for t, c in
                                                  zip(fusion_formula["term"], fusion_formula["coef"])), ""]
+    lines += model_specifications(formulas, fusion_formula)
     figures = sorted((run_dir / "figures").glob("km_*.png"))
     if figures:
         lines += ["## Kaplan-Meier curves", ""]
@@ -118,6 +123,8 @@ def write_report(
         lines.append("")
     if evaluation is not None:
         lines += _evaluation_sections(evaluation)
+    sections = [line[3:] for line in lines if line and line.startswith("## ")]
+    lines += tripod_checklist(sections, evaluation=evaluation, n_failures=len(failures))
     lines += ["## Failures", ""]
     if len(failures):
         lines += [f"{len(failures)} case(s) failed during feature extraction; they are treated as missing that "
@@ -160,9 +167,122 @@ def _evaluation_sections(evaluation) -> list[str]:
         lines += ["## Hazard ratios of the fused scores", "",
                   "Multivariable Cox model of the out-of-fold modality scores in the development cohort (patients "
                   "with every score). Table: `tables/late_fusion_hazard_ratios.csv`.", "", *images("forest_"), ""]
+    primary = _LABELS.get(evaluation.primary, evaluation.primary)
+    if images("riskgroups_"):
+        rules = "; ".join(f"**{k}**: {v}" for k, v in evaluation.cutoffs.items())
+        lines += [f"## Risk groups by cut-off rule ({primary})", "",
+                  "Kaplan-Meier curves (95% bands, censoring ticks, numbers at risk, log-rank p, hazard ratio with 95% "
+                  "CI) of the risk groups each rule gives. Every cut-off is fitted on the development cohort and "
+                  f"applied unchanged to the other cohorts. Cut-offs: {rules}. The log-rank p of a maximally "
+                  "selected cut-off on the development cohort is optimistic; its corrected p (Lausen & Schumacher "
+                  "1992) is in the title and in `tables/risk_group_cutoffs.csv`.", "",
+                  *images("riskgroups_"), *images("maxstat_scan_"), ""]
+    if images("td_roc_"):
+        times = ", ".join(f"{t:g}" for t in evaluation.roc_times)
+        lines += [f"## Time-dependent ROC curves ({primary})", "",
+                  f"Cumulative/dynamic ROC at t = {times} (cases: event by t, weighted by the inverse probability of "
+                  "censoring; controls: event-free after t); the AUC in the legend is the time-dependent AUC. Table: "
+                  "`tables/td_roc_auc.csv`.", "", *images("td_roc_"), ""]
+    if "nomogram_late_fusion" in figs:
+        lines += ["## Nomogram (late fusion)", "",
+                  "Points per modality score (0-100 for the score with the widest effect), total points, linear "
+                  "predictor and predicted survival at the marked times, from the late-fusion formula and the Breslow "
+                  "baseline hazard of the development cohort (as `rms::nomogram`). Table: "
+                  "`tables/nomogram_late_fusion.csv`.", "", *images("nomogram_"), ""]
+    if images("importance_"):
+        lines += ["## Feature importance (late fusion)", "",
+                  "Standardised coefficients (log hazard ratio per development SD of each score) and, on each "
+                  "other cohort, permutation importance: the drop in Harrell's C when a score is permuted (20 "
+                  "permutations). The fusion is linear, so SHAP values add nothing here; for non-linear models use "
+                  "`multisurv.evaluation.importance.shap_importance`. Table: `tables/late_fusion_importance.csv`.", "",
+                  *images("importance_"), ""]
     if evaluation.skipped:
         lines += ["Not drawn: " + "; ".join(evaluation.skipped), ""]
     return lines
+
+
+def model_specifications(formulas: Mapping[str, pd.DataFrame], fusion_formula: pd.DataFrame) -> list[str]:
+    """Markdown: a table of the models (inputs, method, number of terms) and each fitted formula in full.
+
+    ``formulas`` maps a model name to its ``formula_`` table (``feature, coef``, last row ``(intercept)``).
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"feature": ["ct__a", "(intercept)"], "coef": [0.5, -1.0]})
+    >>> fusion = pd.DataFrame({"term": ["radscore"], "coef": [0.9]})
+    >>> [line for line in model_specifications({"radiomics": f}, fusion) if line.startswith("radscore")]
+    ['radscore = 0.5 * ct__a - 1']
+    """
+    from multisurv.scores.formula import format_formula
+
+    rows, blocks = [], []
+    for name, table in formulas.items():
+        label = _LABELS.get(name, name)
+        score = label[label.find("(") + 1:-1] if "(" in label else name
+        terms = table[table["feature"] != "(intercept)"]
+        intercept = table.loc[table["feature"] == "(intercept)", "coef"]
+        rows.append({"model": label, "inputs": f"{name} features", "method": "LASSO-Cox (penalty by CV)",
+                     "terms": len(terms), "formula table": f"`tables/{name}_formula.csv`"})
+        blocks += [f"**{label}**", "", "```",
+                   format_formula(dict(zip(terms["feature"], terms["coef"])), name=score,
+                                  constant=float(intercept.iloc[0]) if len(intercept) else 0.0),
+                   "```", ""]
+    fusion = dict(zip(fusion_formula["term"], fusion_formula["coef"]))
+    rows.append({"model": _LABELS["late_fusion"], "inputs": ", ".join(fusion), "method":
+                 "Cox on out-of-fold scores", "terms": len(fusion), "formula table": "`tables/late_fusion_formula.csv`"})
+    blocks += [f"**{_LABELS['late_fusion']}**", "", "```", format_formula(fusion, name="risk"), "```", ""]
+    return ["### Model specifications and formulas", "",
+            "Each formula is the fitted model on the raw features (a missing feature is set to its development "
+            "median before scoring; see the formula tables for those values).", "",
+            to_markdown(pd.DataFrame(rows)), "", *blocks]
+
+
+#: TRIPOD (Collins et al. 2015) items a multisurv run can report, and the report section that holds each.
+_TRIPOD_ITEMS = (
+    ("4a, 5a", "Source of data; participants and settings", "Cohorts"),
+    ("6a", "Outcome: time to event and event indicator", "Cohorts"),
+    ("7a", "Predictors: modalities and features", "Models"),
+    ("8", "Sample size: patients and events", "Cohorts"),
+    ("9", "Missing data and how it was handled", "Models"),
+    ("10a, 10b", "Model type, predictor selection, internal validation", "Models"),
+    ("10c", "Predictions in the validation cohort(s) from the development model, unchanged", "Discrimination and "
+     "risk stratification"),
+    ("10d", "Performance measures: discrimination", "Discrimination and risk stratification"),
+    ("10d", "Performance measures: calibration", "Calibration at t0"),
+    ("10d", "Performance measures: clinical usefulness (decision curves)", "Decision curves at t0"),
+    ("11", "Risk groups: how they were created", "Risk groups by cut-off rule"),
+    ("13a, 13b", "Participants: numbers and characteristics per cohort", "Cohorts"),
+    ("14a", "Participants and events in each analysis", "Discrimination and risk stratification"),
+    ("15a", "Full model: every coefficient and the baseline", "Models"),
+    ("15b", "How to use the model (nomogram)", "Nomogram (late fusion)"),
+    ("16", "Model performance with confidence intervals", "Model comparison"),
+    ("16", "Time-dependent discrimination", "Time-dependent ROC curves"),
+)
+
+
+def tripod_checklist(sections, *, evaluation=None, n_failures: int = 0) -> list[str]:
+    """Markdown: a TRIPOD-style checklist of what this report contains, each item with the section holding it.
+
+    ``sections`` are the report's section titles (``## ...`` headings). Items whose section is absent are marked
+    "not in this report"; the discussion items (18-22) are the authors' to write.
+
+    Examples
+    --------
+    >>> lines = tripod_checklist(["Cohorts"])
+    >>> lines[6]
+    '| 4a, 5a | Source of data; participants and settings | yes | Cohorts |'
+    """
+    sections = list(sections)
+    rows = ["## TRIPOD checklist", "",
+            "What this report contains, by TRIPOD item (Collins et al., BMJ 2015;350:g7594). Items 1-3 (title, "
+            "abstract, background) and 18-22 (discussion, funding) are the authors' to write.", "",
+            "| TRIPOD item | topic | reported | where |", "| --- | --- | --- | --- |"]
+    for item, topic, section in _TRIPOD_ITEMS:
+        found = any(s.startswith(section.split(" (")[0]) for s in sections)
+        rows.append(f"| {item} | {topic} | {'yes' if found else 'no'} | {section if found else 'not in this report'} |")
+    rows.append(f"| 13a | Failed feature extractions | yes | Failures ({n_failures}) |")
+    rows.append("")
+    return rows
 
 
 _HTML_STYLE = """

@@ -8,7 +8,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["cohort_summary", "to_markdown", "format_p"]
+__all__ = ["cohort_summary", "reverse_km_follow_up", "to_markdown", "format_p"]
 
 
 def format_p(p: float) -> str:
@@ -28,22 +28,50 @@ def format_p(p: float) -> str:
     return f"{p:.3f}" if p < 0.1 else f"{p:.2f}"
 
 
-def cohort_summary(table: pd.DataFrame) -> pd.DataFrame:
-    """Patients, events, median follow-up and available modalities per cohort label.
+def reverse_km_follow_up(time, event) -> tuple[float, float, float]:
+    """Median follow-up by the reverse Kaplan-Meier method, with its 95% CI.
 
-    ``table`` is a ``Cohort.table`` (columns cohort, time, event, ct_image, wsi).
+    The censoring indicator is treated as the event (Schemper & Smith 1996), so patients who died count as followed
+    up to their death only; the median of the curve is the median potential follow-up. NaN when not reached.
+
+    Examples
+    --------
+    >>> reverse_km_follow_up([1.0, 2.0, 3.0, 4.0], [1, 0, 0, 0])[0]
+    3.0
+    """
+    from multisurv._validation import make_y
+    from multisurv.evaluation.kaplan_meier import kaplan_meier
+
+    event = np.asarray(event, dtype=bool)
+    if event.all():
+        return (float("nan"),) * 3
+    km = kaplan_meier(make_y(~event, np.asarray(time, dtype=float)))
+    return float(km.median), float(km.median_lower), float(km.median_upper)
+
+
+def cohort_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Patients, events, follow-up and available/missing modalities per cohort label.
+
+    ``table`` is a ``Cohort.table`` (columns cohort, time, event, ct_image, wsi). ``median_time`` is the median
+    observed time; ``follow_up_median`` (and its 95% CI) the reverse Kaplan-Meier median follow-up.
     """
     rows = []
     for label, part in table.groupby("cohort", sort=False):
+        fu, fu_lo, fu_hi = reverse_km_follow_up(part["time"], part["event"])
+        has_ct, has_wsi = part["ct_image"].notna(), part["wsi"].notna()
         rows.append({
             "cohort": label,
             "patients": len(part),
             "events": int(part["event"].sum()),
             "event_rate": round(float(part["event"].mean()), 3),
             "median_time": round(float(part["time"].median()), 2),
-            "with_ct": int(part["ct_image"].notna().sum()),
-            "with_wsi": int(part["wsi"].notna().sum()),
-            "with_all": int((part["ct_image"].notna() & part["wsi"].notna()).sum()),
+            "follow_up_median": round(fu, 2),
+            "follow_up_95ci": "NR" if np.isnan(fu) else f"{fu_lo:.1f}-{fu_hi:.1f}".replace("nan", "NR"),
+            "with_ct": int(has_ct.sum()),
+            "with_wsi": int(has_wsi.sum()),
+            "with_all": int((has_ct & has_wsi).sum()),
+            "missing_ct": int((~has_ct).sum()),
+            "missing_wsi": int((~has_wsi).sum()),
         })
     return pd.DataFrame(rows)
 
