@@ -189,9 +189,13 @@ def test_extraction_keeps_tumour_tiles_by_threshold(trained, annotated, tmp_path
 
 @pytest.mark.slow
 def test_accuracy_well_above_chance(tmp_path, capsys):
-    """ResNet-18 from random weights, 8 epochs on 3 synthetic slides; a 4th slide held out entirely.
+    """ResNet-18 from random weights, 8 epochs on 3 synthetic slides (112 px tiles at 1 um/px); a 4th slide held out.
 
-    Six classes: chance is about 1/6 (0.17). Measured (2 shared CPU cores, ~1 min): see the printed line.
+    Six classes: chance is about 1/6 (0.17). lr 1e-3 rather than the study's 1e-4 because training starts from
+    random weights (no ImageNet download in tests), not from a pretrained network being fine-tuned. Measured
+    (2 shared cores, 2 min 40 s): validation accuracy 1.000 (15 patches; majority class 0.200) and 1.000 on the
+    held-out slide (15 patches): the synthetic classes differ in colour and texture by design, so this shows
+    that training works end to end, not how hard real tissue is.
     """
     pairs = _annotated(tmp_path, [10, 11, 12, 13])
     train_table = make_patch_dataset(pairs[:3], tile_size=112, mpp=1.0)
