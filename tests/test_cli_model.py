@@ -162,3 +162,24 @@ def test_single_modality_config_and_nonlinear_branch(tmp_path):
     config.write_text(yaml.safe_dump(doc))
     model, _, facts = fit_from_config(load_model_config(config))
     assert type(model.estimator).__name__ == "NonlinearScore" and facts["apparent_cindex"] > 0.6
+
+
+def test_reference_study_recipe_elastic_net_then_stepwise(tmp_path):
+    """The published recipe as a config: penalised selection, then stepwise Cox (BIC) on what it kept; the
+    score's formula lists exactly the stepwise selection, which is a subset of the elastic net's."""
+    config = write_study(tmp_path, n_dev=120, n_ext=0)
+    doc = yaml.safe_load(config.read_text())
+    doc["modalities"] = [{"name": "radscore", "prefix": "ct__", "model": "linear",
+                          "selector": [{"variance": {}}, {"elastic_net": {"cv": 3}},
+                                       {"stepwise": {"criterion": "bic"}}]}]
+    doc["fusion"] = {"strategy": "none"}
+    doc.pop("clinical")
+    config.write_text(yaml.safe_dump(doc))
+    model, _, _ = fit_from_config(load_model_config(config))
+    score = model.estimator
+    steps = score.selector_.named_steps
+    assert steps["elastic_net"].l1_ratio == 0.5
+    kept, final = set(steps["elastic_net"].selected_features_), steps["stepwise"].selected_features_
+    assert set(final) <= kept and list(score.coef_.index) == list(final)
+    # ct__f0 tracks u_ct (log-HR 0.85); ct__f1 (tumour size, 0.5) does not survive BIC at n = 120 (measured)
+    assert "ct__f0" in final
