@@ -123,7 +123,8 @@ def iter_tile_batches(path: str, coords: np.ndarray, plan: TilePlan, *, batch_si
         logger.info("Decoding tiles of %s in this (daemonic) process: it may not start worker processes.", path)
         num_workers = 0
     dataset = SlideTiles(path, coords, plan, batch_size)
-    num_workers = min(num_workers, len(dataset))
+    # One batch leaves nothing to decode while the model runs: starting a worker would only add its start-up time.
+    num_workers = min(num_workers, len(dataset)) if len(dataset) > 1 else 0
     loader = DataLoader(dataset, batch_size=None, num_workers=num_workers, pin_memory=pin_memory,
                         worker_init_fn=_worker_init if num_workers else None,
                         prefetch_factor=2 if num_workers else None)
