@@ -291,13 +291,12 @@ def _risk_group_figures(out, predictions, dev, cohorts, primary, labels, methods
             if len(part) < 10 or np.unique(groups).size < 2:
                 out.skipped.append(f"risk groups ({method}), {label}: fewer than two groups or 10 patients.")
                 continue
-            fig, ax = plt.subplots(figsize=(6.4, 5.6))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # empty bands where a curve reaches 0
-                plot_risk_groups(y_of(part), part[primary], cut, ax=ax, time_unit=time_unit,
-                                 title=f"{name}, {label} cohort\n{cut.describe()}")
-            fig.tight_layout()
-            save(fig, f"riskgroups_{primary}_{method}_{label}")
+                # plot_km makes the figure itself so it can widen it for the statistics box
+                ax = plot_risk_groups(y_of(part), part[primary], cut, time_unit=time_unit,
+                                      title=f"{name}, {label} cohort\n{cut.describe()}")
+            save(ax.figure, f"riskgroups_{primary}_{method}_{label}")
         if cut.maxstat_ is not None:
             fig, ax = plt.subplots(figsize=(5.6, 4.0))
             plot_maxstat_scan(cut.maxstat_, ax=ax, xlabel=f"Cut-off of the {name} risk score")
