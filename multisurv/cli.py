@@ -195,10 +195,9 @@ def _run_config(path: Path, args) -> int:
     hashes = _data_hashes(cohort)
     write_csv_atomic(out / "data_hashes.csv", hashes, index=False)
     inputs = {"config": path.resolve(), "manifest": Path(manifest), "clinical_spec": cfg.cohort.clinical_spec}
-    params = Path(cfg.radiomics.params)
-    if not params.is_file():
-        params = Path(__file__).resolve().parents[1] / "data_schemas" / f"{cfg.radiomics.params}.yaml"
-    inputs["radiomics_params"] = params if params.is_file() else None
+    from multisurv.features.radiomics import shipped_params
+
+    inputs["radiomics_params"] = shipped_params().get(cfg.radiomics.params, Path(cfg.radiomics.params))
     record = {
         "multisurv": __version__, "command": " ".join(["multisurv", *sys.argv[1:]]) if sys.argv else "",
         "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

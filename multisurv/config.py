@@ -219,7 +219,8 @@ class _Checker:
     def option(self, raw: dict, key: str, path: str, default: str, options: tuple[str, ...]):
         value = raw.get(key, default)
         if value not in options:
-            self.add(path, "one of " + ", ".join(repr(o) for o in options), value, f"Use one of them (default {default!r}).")
+            self.add(path, "one of " + ", ".join(repr(o) for o in options), value,
+                     f"Use one of them (default {default!r}).")
             return default
         return value
 
@@ -308,18 +309,19 @@ class _Checker:
                             development=development, synthetic=synthetic)
 
     def radiomics(self, raw: dict) -> RadiomicsConfig:
+        from multisurv.features.radiomics import shipped_params  # light: PyRadiomics is imported only to extract
+
         params = raw.get("params", "radiomics_ct")
-        shipped = Path(__file__).resolve().parents[1] / "data_schemas" / f"{params}.yaml"
+        names = shipped_params()
         if not isinstance(params, str) or not params.strip():
             self.add("radiomics.params", "a shipped params name or the path of a PyRadiomics params YAML", params,
                      "Write e.g. 'radiomics_gist_2266'.")
             params = "radiomics_ct"
-        elif not shipped.is_file() and not ("/" in params or params.endswith((".yaml", ".yml"))):
-            names = sorted(p.stem for p in shipped.parent.glob("radiomics_*.yaml"))
-            self.add("radiomics.params", "a shipped params name (" + ", ".join(names) + ") or a path", params,
+        elif params not in names and not ("/" in params or params.endswith((".yaml", ".yml"))):
+            self.add("radiomics.params", "a shipped params name (" + ", ".join(sorted(names)) + ") or a path", params,
                      "Use one of the names or give a path ending in .yaml.")
             params = "radiomics_ct"
-        elif not shipped.is_file():
+        elif params not in names:
             resolved = self.file(raw, "params", "radiomics.params", required=True, what="a PyRadiomics params YAML")
             params = str(resolved) if resolved is not None else "radiomics_ct"
         return RadiomicsConfig(params=params, workers=self.integer(raw, "workers", "radiomics.workers", 2, 1))

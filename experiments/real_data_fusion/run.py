@@ -173,7 +173,8 @@ def run_dataset(name: str, *, repeats: int, n_boot: int, seed: int, out: Path) -
     table = pd.DataFrame(rows)
 
     # Paired comparison of late and early fusion: same folds, and on the same OOF patients.
-    diff_folds = table.loc[table.model == "late", "_folds"].iloc[0] - table.loc[table.model == "early", "_folds"].iloc[0]
+    folds_of = dict(zip(table.model, table["_folds"]))
+    diff_folds = folds_of["late"] - folds_of["early"]
     cmp = compare_concordance(y, oof["late"].to_numpy(), oof["early"].to_numpy(), n_bootstrap=1000,
                               random_state=seed)
     lr = logrank(y, oof_groups["late"].to_numpy())
