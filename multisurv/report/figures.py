@@ -288,6 +288,8 @@ def _risk_group_figures(out, predictions, dev, cohorts, primary, labels, methods
         for label in [dev["cohort"].iloc[0], *cohorts]:
             part = predictions[(predictions["cohort"] == label) & predictions[primary].notna()]
             groups = cut.transform(part[primary])
+            # on other cohorts the rule (and a maxstat corrected p) is the development one, applied unchanged
+            origin = "" if label == dev["cohort"].iloc[0] else "fitted on development: "
             if len(part) < 10 or np.unique(groups).size < 2:
                 out.skipped.append(f"risk groups ({method}), {label}: fewer than two groups or 10 patients.")
                 continue
@@ -295,7 +297,7 @@ def _risk_group_figures(out, predictions, dev, cohorts, primary, labels, methods
                 warnings.simplefilter("ignore", RuntimeWarning)  # empty bands where a curve reaches 0
                 # plot_km makes the figure itself so it can widen it for the statistics box
                 ax = plot_risk_groups(y_of(part), part[primary], cut, time_unit=time_unit,
-                                      title=f"{name}, {label} cohort\n{cut.describe()}")
+                                      title=f"{name}, {label} cohort\n{origin}{cut.describe()}")
             save(ax.figure, f"riskgroups_{primary}_{method}_{label}")
         if cut.maxstat_ is not None:
             fig, ax = plt.subplots(figsize=(5.6, 4.0))
