@@ -187,10 +187,12 @@ def test_cli_run_config_records_config_seeds_and_hashes_and_passes_the_settings(
 @pytest.mark.slow
 @pytest.mark.wsi
 @pytest.mark.radiomics
+# 10 external patients: some C-index bootstrap resamples have no comparable pair, which run_study warns about
+@pytest.mark.filterwarnings("ignore::multisurv.exceptions.MultisurvWarning")
 def test_cli_run_config_end_to_end_on_a_small_synthetic_cohort(tmp_path, capsys):
     config = _write(tmp_path / "study.yaml", {
         "schema": "study_config.v1", "name": "small", "seed": 1, "out": "run",
-        "cohort": {"synthetic": {"n_development": 50, "n_external": 20, "seed": 3, "n_ct": 40, "n_wsi": 35}},
+        "cohort": {"synthetic": {"n_development": 30, "n_external": 10, "seed": 7, "n_ct": 26, "n_wsi": 20}},
         "pathomics": {"encoder": "resnet18", "max_tiles": 4}, "selection": {"cv": 3},
         "validation": {"n_bootstrap": 50}})
     assert main(["run", str(config), "--no-progress"]) == 0
@@ -199,11 +201,11 @@ def test_cli_run_config_end_to_end_on_a_small_synthetic_cohort(tmp_path, capsys)
     assert "Late fusion" in printed and "finished in" in printed
     manifest = pd.read_csv(out / "cohort" / "manifest.study.csv", keep_default_na=False)
     dev = manifest[manifest["cohort"] == "development"]
-    assert (dev["ct_image"] != "").sum() == 40 and (dev["wsi"] != "").sum() == 35
+    assert (dev["ct_image"] != "").sum() == 26 and (dev["wsi"] != "").sum() == 20  # seed 7 made 29 and 22
     metrics = pd.read_csv(out / "metrics.csv")
     available = metrics[(metrics["subset"] == "available") & (metrics["cohort"] == "development")]
-    assert available.set_index("model").loc["radiomics", "n"] == 40
-    assert available.set_index("model").loc["pathomics", "n"] == 35
+    assert available.set_index("model").loc["radiomics", "n"] == 26
+    assert available.set_index("model").loc["pathomics", "n"] == 20
     assert metrics["cindex"].between(0, 1).all()
     for name in ("config.yaml", "config.resolved.yaml", "run.json", "data_hashes.csv", "versions.json",
                  "report.md", "predictions.csv"):
