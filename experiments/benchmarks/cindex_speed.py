@@ -100,7 +100,7 @@ def main() -> None:
           f"{res.lower:.4f}-{res.upper:.4f}, sksurv loop {tail[0][0]:.4f}-{tail[0][1]:.4f}, lifelines loop "
           f"{tail[1][0]:.4f}-{tail[1][1]:.4f} (different resamples; the sksurv and lifelines loops share theirs: "
           f"max disagreement {np.abs(reps_sk - reps_ll).max():.1e})")
-    rows = [("multisurv concordance(n_bootstrap=1000)", t_mb), ("loop over sksurv concordance_index_censored", t_sb),
+    rows = [(f"multisurv concordance(n_bootstrap={b})", t_mb), ("loop over sksurv concordance_index_censored", t_sb),
             ("loop over lifelines concordance_index", t_lb)]
     _table(rows, t_mb)
 
