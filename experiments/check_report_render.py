@@ -58,7 +58,7 @@ def check_report_render(run_dir: str | Path, out_dir: str | Path, *, width: int 
     import numpy as np
     from PIL import Image
 
-    report = Path(run_dir) / "report.html"
+    report = Path(run_dir).resolve() / "report.html"  # file URIs need an absolute path
     if not report.is_file():
         raise FileNotFoundError(f"{report} does not exist; run the study (or write_html_report) first.")
     out_dir = Path(out_dir)
