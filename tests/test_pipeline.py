@@ -113,3 +113,13 @@ def test_cli_validate_reports_a_bad_manifest(tiny, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "'time'" in out and "'event'" in out and frame.loc[0, "patient_id"] in out
     assert main(["validate", str(root / "cohort" / "manifest.csv")]) == 0
+
+
+def test_report_counts_selected_features_without_the_centring_constant(tiny):
+    root, _, _, _ = tiny
+    report = (root / "run" / "report.md").read_text()
+    for name in ("radiomics", "pathomics", "clinical"):
+        formula = pd.read_csv(root / "run" / "tables" / f"{name}_formula.csv")
+        n_features = int((formula["feature"] != "(intercept)").sum())
+        assert (formula["feature"] == "(intercept)").sum() == 1
+        assert f"| {name} | {n_features} |" in report.replace("  ", " ")
