@@ -8,7 +8,6 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
-from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.exceptions import ConvergenceWarning as SklearnConvergenceWarning
 from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.utils.validation import check_is_fitted
@@ -16,13 +15,14 @@ from sksurv.linear_model import CoxnetSurvivalAnalysis
 
 from multisurv._validation import check_consistent_length, check_param, check_survival_y
 from multisurv.exceptions import ConvergenceWarning
+from multisurv.selection._base import ColumnSelectorMixin, has_names
 
 __all__ = ["LassoCoxSelector", "partial_log_likelihood"]
 
 _OWNER = "LassoCoxSelector"
 
 
-class LassoCoxSelector(TransformerMixin, BaseEstimator):
+class LassoCoxSelector(ColumnSelectorMixin):
     """Select features with a LASSO (or elastic-net) Cox model.
 
     The features are median-imputed and standardised (both fitted in :meth:`fit`), the regularisation
@@ -109,9 +109,6 @@ class LassoCoxSelector(TransformerMixin, BaseEstimator):
     True
     """
 
-    #: transform passes the selected columns through unchanged (see ModalityScore's use of selector pipelines)
-    selects_columns_only = True
-
     def __init__(self, *, l1_ratio: float = 1.0, alpha: float | Literal["cv"] = "cv", cv: int = 5,
                  n_alphas: int = 50, alpha_min_ratio: float = 0.01, rule: Literal["min", "1se"] = "min",
                  max_features: int | None = None, random_state=None):
@@ -140,16 +137,10 @@ class LassoCoxSelector(TransformerMixin, BaseEstimator):
         self
         """
         self._check_params()
-        frame = _as_frame(X)
+        frame = self._start_fit(X)
         y = check_survival_y(y, where=f"{_OWNER}.fit")
         check_consistent_length(X=frame, y=y)
         values = frame.to_numpy(dtype=float)
-        if _has_names(X):
-            self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
-        elif hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
-        self._columns = list(frame.columns)
-        self.n_features_in_ = values.shape[1]
 
         self.medians_, self.mean_, self.scale_, usable = _fit_standardisation(values)
         Z = (_impute(values, self.medians_) - self.mean_) / self.scale_
@@ -179,8 +170,7 @@ class LassoCoxSelector(TransformerMixin, BaseEstimator):
             self.alphas_ = np.array([np.inf])
             self.alpha_ = float("inf")
         self.coef_ = coef
-        self.support_ = coef != 0
-        self.selected_features_ = [str(c) for c, s in zip(self._columns, self.support_) if s]
+        self._finish_fit(coef != 0)
         if not self.selected_features_:
             how = "as given" if self.alpha != "cv" else f"chosen by cross-validation, rule={self.rule!r}"
             fix = "Pass a smaller float 'alpha'" + (" (or rule='min')" if self.rule == "1se" else "")
@@ -260,16 +250,6 @@ class LassoCoxSelector(TransformerMixin, BaseEstimator):
         return int(np.flatnonzero(mean <= threshold)[0])  # alphas decrease: the first is the largest
 
     # ------------------------------------------------------------ transform
-    def get_support(self, indices: bool = False) -> np.ndarray:
-        """Mask (or integer indices) of the selected features."""
-        check_is_fitted(self, "support_")
-        return np.flatnonzero(self.support_) if indices else self.support_.copy()
-
-    def get_feature_names_out(self, input_features=None) -> np.ndarray:
-        """Names of the selected features."""
-        check_is_fitted(self, "support_")
-        return np.asarray(self.selected_features_, dtype=object)
-
     def transform(self, X: pd.DataFrame | ArrayLike) -> pd.DataFrame | np.ndarray:
         """Keep the selected columns.
 
@@ -291,7 +271,7 @@ class LassoCoxSelector(TransformerMixin, BaseEstimator):
                 "(or rule='min') when fitting to keep some.",
                 category=ConvergenceWarning, stacklevel=2,
             )
-        if _has_names(X) and hasattr(self, "feature_names_in_"):
+        if has_names(X) and hasattr(self, "feature_names_in_"):
             missing = [c for c in self.selected_features_ if c not in X.columns]
             if missing:
                 raise ValueError(
@@ -344,21 +324,6 @@ def partial_log_likelihood(y: np.ndarray, eta: np.ndarray) -> np.ndarray:
     log_risk = log_at_risk[first]
     ll = ((eta - log_risk) * event[:, None]).sum(axis=0)
     return float(ll[0]) if squeeze else ll
-
-
-def _has_names(X) -> bool:
-    """True for a DataFrame whose column names are all str (scikit-learn's rule for ``feature_names_in_``)."""
-    return isinstance(X, pd.DataFrame) and X.shape[1] > 0 and all(isinstance(c, str) for c in X.columns)
-
-
-def _as_frame(X) -> pd.DataFrame:
-    """``X`` as a DataFrame with str column names (``x0``, ``x1``, ... when it has none)."""
-    if _has_names(X):
-        return X
-    values = np.asarray(X, dtype=float)
-    if values.ndim != 2:
-        raise ValueError(f"'X' must be 2-dimensional; got shape {values.shape}.")
-    return pd.DataFrame(values, columns=[f"x{i}" for i in range(values.shape[1])])
 
 
 def _fit_standardisation(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
