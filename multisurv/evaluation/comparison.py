@@ -12,13 +12,9 @@ from scipy.stats import norm
 from multisurv._validation import check_survival_y
 from multisurv.evaluation._checks import check_common, check_risk
 from multisurv.evaluation.bootstrap import bootstrap_indices, bootstrap_interval, indices_to_counts, warn_failed
-from multisurv.evaluation.concordance import _weighted_cindex
+from multisurv.evaluation.concordance import _weighted_cindex, pair_blocks
 
 __all__ = ["ConcordanceComparisonResult", "compare_concordance", "concordance_se", "concordance_jackknife"]
-
-_TIED_TOL = 1e-8
-#: Upper bound on the pair-matrix cells held at once (about 32 MB of float64).
-_BLOCK_CELLS = 4_000_000
 
 
 @dataclass(frozen=True)
@@ -223,16 +219,9 @@ def concordance_jackknife(y: np.ndarray, risk: ArrayLike) -> np.ndarray:
 def _influence(event: np.ndarray, time: np.ndarray, risk: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
     """Harrell's C, each patient's IJ influence, and the leave-one-out C's (all from per-patient pair sums)."""
     n = time.shape[0]
-    rows = np.flatnonzero(event)
     a_sum = np.zeros(n)  # sum over the pairs patient k belongs to of the concordance score
     b_sum = np.zeros(n)  # number of comparable pairs patient k belongs to
-    block = max(1, _BLOCK_CELLS // max(n, 1))
-    for start in range(0, rows.size, block):
-        idx = rows[start:start + block]
-        t_i = time[idx, None]
-        comparable = (time[None, :] > t_i) | ((time[None, :] == t_i) & ~event[None, :])
-        diff = risk[idx, None] - risk[None, :]
-        score = np.where(np.abs(diff) <= _TIED_TOL, 0.5, (diff > 0).astype(float)) * comparable
+    for idx, comparable, score in pair_blocks(event, time, risk):
         a_sum[idx] += score.sum(axis=1)
         a_sum += score.sum(axis=0)
         b_sum[idx] += comparable.sum(axis=1)

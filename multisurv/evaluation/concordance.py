@@ -227,16 +227,15 @@ def harrell_counts(event: ArrayLike, time: ArrayLike, risk: ArrayLike, *,
     return concordant, comparable - concordant - tied, tied, comparable
 
 
-def _weighted_cindex(event: np.ndarray, time: np.ndarray, risk: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Harrell's C for each row of ``weights`` (patient multiplicities, shape (n_samples_boot, n)).
+def pair_blocks(event: np.ndarray, time: np.ndarray, risk: np.ndarray):
+    """Yield ``(idx, comparable, score)`` for blocks of patients with an event (Harrell's pairs, R's convention).
 
-    Builds the pair matrices row block by row block (rows = patients with an event), so memory stays
-    bounded for large n. Returns NaN where a row has no comparable pair.
+    ``comparable[a, j]`` says whether event patient ``idx[a]`` and patient j form a comparable pair (j outlived
+    ``idx[a]``, or was censored at the same time); ``score`` is 1 (concordant), 1/2 (risks tied) or 0 on those
+    pairs and 0 elsewhere. Blocks keep the matrices near ``_BLOCK_CELLS`` cells, so memory stays bounded.
     """
     n = time.shape[0]
     rows = np.flatnonzero(event)
-    num = np.zeros(weights.shape[0])
-    den = np.zeros(weights.shape[0])
     block = max(1, _BLOCK_CELLS // max(n, 1))
     for start in range(0, rows.size, block):
         idx = rows[start:start + block]
@@ -244,6 +243,18 @@ def _weighted_cindex(event: np.ndarray, time: np.ndarray, risk: np.ndarray, weig
         comparable = (time[None, :] > t_i) | ((time[None, :] == t_i) & ~event[None, :])
         diff = risk[idx, None] - risk[None, :]
         score = np.where(np.abs(diff) <= _TIED_TOL, 0.5, (diff > 0).astype(float)) * comparable
+        yield idx, comparable, score
+
+
+def _weighted_cindex(event: np.ndarray, time: np.ndarray, risk: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Harrell's C for each row of ``weights`` (patient multiplicities, shape (n_samples_boot, n)).
+
+    Builds the pair matrices row block by row block (rows = patients with an event), so memory stays
+    bounded for large n. Returns NaN where a row has no comparable pair.
+    """
+    num = np.zeros(weights.shape[0])
+    den = np.zeros(weights.shape[0])
+    for idx, comparable, score in pair_blocks(event, time, risk):
         w_i = weights[:, idx]
         num += np.einsum("bi,bi->b", w_i, weights @ score.T)
         den += np.einsum("bi,bi->b", w_i, weights @ comparable.T.astype(float))
