@@ -110,8 +110,9 @@ def write_report(
               "**Missing modalities.** A patient without a modality gets no single-modality score for it. "
               "Late fusion sets a missing score to its development mean (no information added); early fusion sets "
               "missing features to their development medians.", ""]
-    n_sel = [{"score": name, "selected features": int((f["feature"] != "(intercept)").sum()) if "feature" in f else len(f)}
-             for name, f in formulas.items()]  # the formula tables end with the centring constant
+    # a formula table lists its features, then the centring constant as "(intercept)"
+    n_sel = [{"score": name, "selected features": int((f["feature"] != "(intercept)").sum())}
+             for name, f in formulas.items()]
     if n_sel:
         lines += [to_markdown(pd.DataFrame(n_sel)), ""]
     lines += ["Late fusion: risk = " + " + ".join(f"{c:.3f} x {t}" for t, c in
