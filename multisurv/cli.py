@@ -69,6 +69,11 @@ def _run(manifest: Path, out: Path, args, *, truth=None, extra=None) -> int:
                        cv=args.cv, n_bootstrap=args.bootstrap, random_state=args.seed, truth=truth,
                        progress=not args.no_progress, extra_report=extra)
     print(to_markdown(summary_table(result.metrics)))
+    if result.internal is not None:
+        from multisurv.report.report import internal_validation_table
+
+        print("\nInternal validation (development cohort):\n")
+        print(to_markdown(internal_validation_table(result.internal)))
     print(f"\nReport: {result.run_dir / 'report.md'}")
     return 0
 
@@ -146,6 +151,8 @@ def _config_models(cfg) -> dict:
     from multisurv.scores.modality_score import ModalityScore
     from multisurv.selection.lasso_cox import LassoCoxSelector
 
+    from multisurv.config import FUSION_STRATEGIES
+
     sel, fus, seed = cfg.selection, cfg.fusion, cfg.seed
 
     def score(name, prefix):
@@ -154,9 +161,17 @@ def _config_models(cfg) -> dict:
         return ModalityScore(name=name, prefix=prefix, selector=selector, random_state=seed)
 
     scores = [score("radscore", "ct__"), score("patscore", "wsi__"), score("clinscore", "clin__")]
-    return {"radiomics": scores[0], "pathomics": scores[1], "clinical": scores[2],
-            "early_fusion": EarlyFusionCox(scores=scores, penalizer=fus.penalizer, random_state=seed),
-            "late_fusion": LateFusionCox(scores=scores, cv=fus.cv, missing=fus.missing, random_state=seed)}
+    fusions = {
+        "early": lambda: EarlyFusionCox(scores=scores, penalizer=fus.penalizer, random_state=seed),
+        "late": lambda: LateFusionCox(scores=scores, cv=fus.cv, missing=fus.missing, random_state=seed),
+        "late_insample": lambda: LateFusionCox(scores=scores, cv=fus.cv, missing=fus.missing, stacking=False,
+                                               random_state=seed),
+        "late_pattern": lambda: LateFusionCox(scores=scores, cv=fus.cv, missing="pattern", random_state=seed),
+    }
+    models = {"radiomics": scores[0], "pathomics": scores[1], "clinical": scores[2]}
+    for strategy in fus.strategies:
+        models[FUSION_STRATEGIES[strategy]] = fusions[strategy]()
+    return models
 
 
 def _run_config(path: Path, args) -> int:
@@ -209,6 +224,7 @@ def _run_config(path: Path, args) -> int:
     write_json_atomic(out / "run.json", json.loads(json.dumps(record, default=str)))
 
     extra = {"Config": str(path.resolve()), "Study": cfg.name}
+    val = cfg.validation
     result = run_study(
         cohort, out, development=cfg.cohort.development, weights=cfg.pathomics.weights,
         n_workers=cfg.radiomics.workers, cv=cfg.selection.cv, n_bootstrap=cfg.validation.n_bootstrap,
@@ -216,10 +232,20 @@ def _run_config(path: Path, args) -> int:
         radiomics_params=cfg.radiomics.params,
         pathomics_options={"encoder": cfg.pathomics.encoder, "tile_size": cfg.pathomics.tile_size,
                            "max_tiles": cfg.pathomics.max_tiles},
-        models=_config_models(cfg))
+        models=_config_models(cfg),
+        figure_options={"primary": cfg.figures.primary, "t0": cfg.figures.horizon, "roc_times": cfg.figures.roc_times,
+                        "cutoff_methods": cfg.figures.cutoff_methods, "fixed_cutoff": cfg.figures.fixed_cutoff},
+        internal_validation=None if val.internal == "none" else {
+            "method": val.internal, "n_resamples": val.n_resamples, "n_splits": val.n_splits,
+            "n_repeats": val.n_repeats})
     record["elapsed_s"] = round(time.perf_counter() - started, 1)
     write_json_atomic(out / "run.json", json.loads(json.dumps(record, default=str)))
     print(to_markdown(summary_table(result.metrics)))
+    if result.internal is not None:
+        from multisurv.report.report import internal_validation_table
+
+        print("\nInternal validation (development cohort):\n")
+        print(to_markdown(internal_validation_table(result.internal)))
     print(f"\nReport: {result.run_dir / 'report.md'}")
     print(f"Study {cfg.name!r} finished in {record['elapsed_s']:.0f} s.")
     return 0

@@ -17,9 +17,33 @@ import yaml
 from multisurv.exceptions import MultisurvError
 
 __all__ = ["StudyConfig", "CohortConfig", "SyntheticCohortConfig", "RadiomicsConfig", "PathomicsConfig",
-           "SelectionConfig", "FusionConfig", "ValidationConfig", "StudyConfigError", "SCHEMA"]
+           "SelectionConfig", "FusionConfig", "ValidationConfig", "FiguresConfig", "StudyConfigError", "SCHEMA",
+           "FUSION_STRATEGIES", "INTERNAL_METHODS", "model_names"]
 
 SCHEMA = "study_config.v1"
+
+#: Fusion strategies a study can compare, and the model name each gets in metrics.csv, figures and the report.
+FUSION_STRATEGIES = {
+    "early": "early_fusion",            # one ridge Cox model on the features every score selected
+    "late": "late_fusion",              # Cox on out-of-fold scores (stacking); missing scores by fusion.missing
+    "late_insample": "late_fusion_insample",  # Cox on in-sample scores (the usual published recipe)
+    "late_pattern": "late_fusion_pattern",    # out-of-fold, one sub-model per missing-modality pattern
+}
+#: Internal validation on the development cohort (``validation.internal``); "none" skips it.
+INTERNAL_METHODS = ("none", "bootstrap", "cv", "repeated_cv")
+_SINGLE_MODELS = ("radiomics", "pathomics", "clinical")
+_CUTOFF_METHODS = ("median", "tertiles", "maxstat", "fixed")
+
+
+def model_names(strategies) -> tuple[str, ...]:
+    """Names of the models a study fits: the three single-modality scores, then one per fusion strategy.
+
+    Examples
+    --------
+    >>> model_names(["early", "late"])
+    ('radiomics', 'pathomics', 'clinical', 'early_fusion', 'late_fusion')
+    """
+    return (*_SINGLE_MODELS, *(FUSION_STRATEGIES[s] for s in strategies))
 
 
 class StudyConfigError(MultisurvError, ValueError):
@@ -82,6 +106,7 @@ class SelectionConfig:
 
 @dataclass(frozen=True)
 class FusionConfig:
+    strategies: tuple[str, ...] = ("early", "late")
     cv: int = 5
     missing: str = "mean"
     penalizer: float = 0.1
@@ -89,7 +114,34 @@ class FusionConfig:
 
 @dataclass(frozen=True)
 class ValidationConfig:
+    """C-index intervals (``n_bootstrap``) and the internal validation of every model on the development cohort.
+
+    ``internal``: "none", "bootstrap" (Harrell's optimism correction, ``n_resamples`` samples), "cv"
+    (``n_splits`` folds) or "repeated_cv" (``n_repeats`` x ``n_splits``); the whole pipeline, clinical
+    imputation and encoding included, is refitted in every resample.
+    """
+
     n_bootstrap: int = 1000
+    internal: str = "none"
+    n_resamples: int = 200
+    n_splits: int = 5
+    n_repeats: int = 5
+
+
+@dataclass(frozen=True)
+class FiguresConfig:
+    """Options of the evaluation figures (see ``multisurv.report.figures.write_evaluation_figures``).
+
+    ``primary``: the model whose risk groups, time-dependent ROC curves are drawn; ``horizon``: time point of
+    calibration and decision curves (null: development median follow-up); ``roc_times`` (null: 1, 3, 5 years
+    inside follow-up); ``cutoff_methods`` and ``fixed_cutoff`` (a published threshold, needed by "fixed").
+    """
+
+    primary: str = "late_fusion"
+    horizon: float | None = None
+    roc_times: tuple[float, ...] | None = None
+    cutoff_methods: tuple[str, ...] = ("median", "tertiles", "maxstat")
+    fixed_cutoff: float | None = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +165,7 @@ class StudyConfig:
     selection: SelectionConfig = field(default_factory=SelectionConfig)
     fusion: FusionConfig = field(default_factory=FusionConfig)
     validation: ValidationConfig = field(default_factory=ValidationConfig)
+    figures: FiguresConfig = field(default_factory=FiguresConfig)
     source: Path | None = None
 
     @classmethod
@@ -167,6 +220,7 @@ def _plain(value):
 _SECTIONS = {
     "cohort": CohortConfig, "radiomics": RadiomicsConfig, "pathomics": PathomicsConfig,
     "selection": SelectionConfig, "fusion": FusionConfig, "validation": ValidationConfig,
+    "figures": FiguresConfig,
 }
 
 
@@ -272,12 +326,13 @@ class _Checker:
                     for k, cls in _SECTIONS.items()}
         if "cohort" not in raw:
             self.add("cohort", "a mapping with 'manifest' or 'synthetic'", None, "Add a 'cohort' section.")
+        fusion = self.fusion(sections["fusion"])
         return StudyConfig(
             name=name, out=out, seed=seed, cohort=self.cohort(sections["cohort"]),
             radiomics=self.radiomics(sections["radiomics"]), pathomics=self.pathomics(sections["pathomics"]),
-            selection=self.selection(sections["selection"]), fusion=self.fusion(sections["fusion"]),
-            validation=ValidationConfig(n_bootstrap=self.integer(sections["validation"], "n_bootstrap",
-                                                                  "validation.n_bootstrap", 1000, 0)),
+            selection=self.selection(sections["selection"]), fusion=fusion,
+            validation=self.validation(sections["validation"]),
+            figures=self.figures(sections["figures"], model_names(fusion.strategies)),
             source=Path(source) if source is not None else None)
 
     def cohort(self, raw: dict) -> CohortConfig:
@@ -348,7 +403,62 @@ class _Checker:
             rule=self.option(raw, "rule", "selection.rule", "min", ("min", "1se")),
             max_features=self.integer(raw, "max_features", "selection.max_features", None, 1, optional=True))
 
+    def options(self, raw: dict, key: str, path: str, default: tuple[str, ...], options) -> tuple[str, ...]:
+        value = raw.get(key, list(default))
+        if isinstance(value, str):
+            value = [value]
+        bad = [v for v in value] if not isinstance(value, (list, tuple)) else [v for v in value if v not in options]
+        if not isinstance(value, (list, tuple)) or not value or bad or len(set(value)) < len(value):
+            self.add(path, "a list of distinct names from " + ", ".join(repr(o) for o in options), value,
+                     f"Write e.g. [{', '.join(default)}].")
+            return default
+        return tuple(value)
+
     def fusion(self, raw: dict) -> FusionConfig:
-        return FusionConfig(cv=self.integer(raw, "cv", "fusion.cv", 5, 2),
+        strategies = self.options(raw, "strategies", "fusion.strategies", ("early", "late"), tuple(FUSION_STRATEGIES))
+        if "late" not in strategies:
+            self.add("fusion.strategies", "a list that includes 'late' (the report's fusion formula, forest plot and "
+                     "nomogram are those of late fusion)", list(strategies), "Add 'late' to the list.")
+            strategies = ("late", *strategies)
+        return FusionConfig(strategies=strategies, cv=self.integer(raw, "cv", "fusion.cv", 5, 2),
                             missing=self.option(raw, "missing", "fusion.missing", "mean", ("mean", "pattern")),
                             penalizer=self.number(raw, "penalizer", "fusion.penalizer", 0.1, 0.0))
+
+    def validation(self, raw: dict) -> ValidationConfig:
+        return ValidationConfig(
+            n_bootstrap=self.integer(raw, "n_bootstrap", "validation.n_bootstrap", 1000, 0),
+            internal=self.option(raw, "internal", "validation.internal", "none", INTERNAL_METHODS),
+            n_resamples=self.integer(raw, "n_resamples", "validation.n_resamples", 200, 1),
+            n_splits=self.integer(raw, "n_splits", "validation.n_splits", 5, 2),
+            n_repeats=self.integer(raw, "n_repeats", "validation.n_repeats", 5, 1))
+
+    def figures(self, raw: dict, models: tuple[str, ...]) -> FiguresConfig:
+        primary = self.option(raw, "primary", "figures.primary", "late_fusion", models)
+        horizon = raw.get("horizon")
+        if horizon is not None:
+            horizon = self.number(raw, "horizon", "figures.horizon", 36.0, 0.0, low_open=True)
+        roc_times = raw.get("roc_times")
+        if roc_times is not None:
+            ok = isinstance(roc_times, (list, tuple)) and roc_times and all(
+                isinstance(t, (int, float)) and not isinstance(t, bool) and t > 0 for t in roc_times)
+            if not ok:
+                self.add("figures.roc_times", "null or a list of positive times (in the manifest's time unit)",
+                         roc_times, "Write e.g. [12, 36, 60], or null for 1, 3 and 5 years inside the follow-up.")
+                roc_times = None
+            else:
+                roc_times = tuple(float(t) for t in roc_times)
+        methods = self.options(raw, "cutoff_methods", "figures.cutoff_methods", ("median", "tertiles", "maxstat"),
+                               _CUTOFF_METHODS)
+        fixed = raw.get("fixed_cutoff")
+        if fixed is not None:
+            if isinstance(fixed, bool) or not isinstance(fixed, (int, float)):
+                self.add("figures.fixed_cutoff", "null or a number (a threshold of the primary model's score)", fixed,
+                         "Write the threshold as a number.")
+                fixed = None
+            else:
+                fixed = float(fixed)
+        if "fixed" in methods and fixed is None:
+            self.add("figures.fixed_cutoff", "a number when figures.cutoff_methods lists 'fixed'", fixed,
+                     "Give the published threshold, or remove 'fixed' from figures.cutoff_methods.")
+        return FiguresConfig(primary=primary, horizon=horizon, roc_times=roc_times, cutoff_methods=methods,
+                             fixed_cutoff=fixed)

@@ -24,19 +24,15 @@ import pandas as pd
 from multisurv import __version__
 from multisurv._atomic import write_csv_atomic, write_json_atomic
 from multisurv.cohort.cohort import Cohort
+from multisurv.report.report import MODEL_LABELS as _ALL_LABELS
 
 __all__ = ["StudyResult", "run_study", "MODEL_LABELS"]
 
 logger = logging.getLogger(__name__)
 
-#: Models compared by the study, in report order, with the label used in tables and figures.
-MODEL_LABELS = {
-    "radiomics": "Radiomics (radscore)",
-    "pathomics": "Pathomics (patscore)",
-    "clinical": "Clinical (clinscore)",
-    "early_fusion": "Early fusion",
-    "late_fusion": "Late fusion",
-}
+#: Models a study compares by default, in report order, with the label used in tables and figures.
+MODEL_LABELS = {name: _ALL_LABELS[name] for name in ("radiomics", "pathomics", "clinical", "early_fusion",
+                                                       "late_fusion")}
 
 
 @dataclass(frozen=True)
@@ -51,6 +47,8 @@ class StudyResult:
         modalities, the same patients for every model).
     predictions : pandas.DataFrame
         Index patient_id; cohort, time, event and one risk column per model (higher = worse).
+    internal : pandas.DataFrame or None
+        Internal validation on the development cohort, one row per model (when requested).
     run_dir : Path
         The folder holding metrics.csv, predictions.csv, figures/, failures.csv and report.md.
     """
@@ -58,6 +56,7 @@ class StudyResult:
     metrics: pd.DataFrame
     predictions: pd.DataFrame
     run_dir: Path
+    internal: pd.DataFrame | None = None
 
 
 def _build_models(random_state: int, cv: int):
@@ -141,7 +140,7 @@ def _evaluate(name, risk: pd.Series, cohort: Cohort, cutoff: float, figures_dir:
             return row
         fig, ax = plt.subplots(figsize=(6.0, 5.0))
         plot_km(y, groups, ax=ax, labels={"low": "Low risk", "high": "High risk"},
-                title=f"{MODEL_LABELS.get(name, name)}: {label} cohort")
+                title=f"{_ALL_LABELS.get(name, name)}: {label} cohort")
         save_figure(fig, figures_dir / f"km_{name}_{label}", formats=("png", "pdf"), dpi=300)
         plt.close(fig)
     else:
@@ -184,6 +183,8 @@ def run_study(
     radiomics_params=None,
     pathomics_options: Mapping[str, object] | None = None,
     models: Mapping[str, object] | None = None,
+    figure_options: Mapping[str, object] | None = None,
+    internal_validation: Mapping[str, object] | None = None,
 ) -> StudyResult:
     """Run the whole study on a cohort and write its outputs into ``run_dir``.
 
@@ -215,6 +216,13 @@ def run_study(
     models : mapping, optional
         Unfitted estimators by name, replacing the default LASSO-Cox models; it must hold ``"late_fusion"``
         (a :class:`~multisurv.fusion.late.LateFusionCox`), whose formula and scores the report shows.
+    figure_options : mapping, optional
+        Keywords of :func:`~multisurv.report.figures.write_evaluation_figures`: ``primary``, ``t0``,
+        ``roc_times``, ``cutoff_methods``, ``fixed_cutoff``.
+    internal_validation : mapping, optional
+        Keywords of :func:`~multisurv.evaluation.internal.validate_models` (``method``, ``n_resamples``,
+        ``n_splits``, ``n_repeats``): every model is also validated on the development cohort by bootstrap or
+        CV, its clinical encoding refitted in each resample; written to ``tables/internal_validation.csv``.
 
     Returns
     -------
@@ -288,6 +296,16 @@ def run_study(
                                       n_bootstrap=n_bootstrap, random_state=random_state, subset="complete"))
     metrics = pd.DataFrame(rows)
     write_csv_atomic(run_dir / "metrics.csv", metrics, index=False, float_format="%.6g")
+    internal = None
+    if internal_validation:
+        from multisurv.evaluation.internal import validate_models
+
+        raw_dev = pd.concat([imaging.loc[dev.ids], dev.clinical], axis=1)
+        with _collect_warnings(notes, "internal validation"):
+            internal = validate_models(models, raw_dev, dev.y, clinical=ClinicalPreprocessor.from_spec(
+                cohort.clinical_spec), clinical_columns=list(dev.clinical.columns), random_state=random_state,
+                progress=progress, **dict(internal_validation))
+        write_csv_atomic(run_dir / "tables" / "internal_validation.csv", internal, index=False, float_format="%.6g")
     write_csv_atomic(run_dir / "predictions.csv", predictions, float_format="%.8g")
     formulas = {name: m.formula_ for name, m in models.items() if hasattr(m, "formula_")}
     late = models["late_fusion"]
@@ -295,19 +313,26 @@ def run_study(
     write_csv_atomic(run_dir / "tables" / "late_fusion_formula.csv", fusion_formula, index=False, float_format="%.6g")
     for name, formula in formulas.items():
         write_csv_atomic(run_dir / "tables" / f"{name}_formula.csv", formula, index=False, float_format="%.6g")
+    for name, model in models.items():  # the other fusions' coefficients (early: per standardised feature)
+        coef = getattr(model, "coef_", None) if name not in formulas and name != "late_fusion" else None
+        if isinstance(coef, pd.Series):
+            write_csv_atomic(run_dir / "tables" / f"{name}_formula.csv",
+                             pd.DataFrame({"term": coef.index, "coef": coef.to_numpy()}), index=False,
+                             float_format="%.6g")
     write_json_atomic(run_dir / "versions.json", _versions())
     fusion_scores = late.oof_scores_.join(dev.table.loc[:, ["time", "event"]])
     with _collect_warnings(notes, "evaluation figures"):
         evaluation = write_evaluation_figures(
             run_dir, predictions, development=development, models=[m for m in (*models, "true_lp") if m in predictions],
-            labels={**MODEL_LABELS, "true_lp": "True linear predictor"}, metrics=metrics,
-            complete_ids=[i for i in cohort.ids if complete.loc[i]], fusion_scores=fusion_scores)
+            labels={**_ALL_LABELS, "true_lp": "True linear predictor"}, metrics=metrics,
+            complete_ids=[i for i in cohort.ids if complete.loc[i]], fusion_scores=fusion_scores,
+            random_state=random_state, **dict(figure_options or {}))
     elapsed = time.perf_counter() - started
     write_report(run_dir, cohort=cohort, metrics=metrics, failures=failures, formulas=formulas,
                  fusion_formula=fusion_formula, elapsed=elapsed, extra=dict(extra_report or {}), notes=notes,
-                 evaluation=evaluation)
+                 evaluation=evaluation, internal=internal)
     logger.info("Study finished in %.0f s; report: %s", elapsed, run_dir / "report.md")
-    return StudyResult(metrics=metrics, predictions=predictions, run_dir=run_dir)
+    return StudyResult(metrics=metrics, predictions=predictions, run_dir=run_dir, internal=internal)
 
 
 def _versions() -> dict:

@@ -75,6 +75,37 @@ def test_every_problem_is_reported_at_once_with_its_key_path(tmp_path):
     assert len(exc.value.problems) == len(expected)
 
 
+def test_strategy_validation_and_figure_keys_are_checked_together():
+    cfg = StudyConfig.from_dict(_minimal(fusion={"strategies": ["late", "late_insample"]},
+                                         validation={"internal": "bootstrap", "n_resamples": 50},
+                                         figures={"primary": "late_fusion_insample", "roc_times": [6, 12],
+                                                  "cutoff_methods": ["fixed"], "fixed_cutoff": 0.25}))
+    assert cfg.fusion.strategies == ("late", "late_insample")
+    assert (cfg.validation.internal, cfg.validation.n_resamples) == ("bootstrap", 50)
+    assert cfg.figures.roc_times == (6.0, 12.0) and cfg.figures.fixed_cutoff == 0.25
+    assert StudyConfig.from_dict(yaml.safe_load(yaml.safe_dump(cfg.to_dict()))) == cfg
+    with pytest.raises(StudyConfigError) as exc:
+        StudyConfig.from_dict(_minimal(fusion={"strategies": ["early", "early", "stack"]},
+                                       validation={"internal": "loocv", "n_splits": 1},
+                                       figures={"primary": "late_fusion_pattern", "roc_times": [12, -1],
+                                                "cutoff_methods": ["median", "fixed"]}))
+    expected = ["key 'fusion.strategies': must be a list of distinct names from 'early', 'late', 'late_insample', "
+                "'late_pattern'; got ['early', 'early', 'stack']",
+                "key 'validation.internal': must be one of 'none', 'bootstrap', 'cv', 'repeated_cv'; got 'loocv'",
+                "key 'validation.n_splits': must be a whole number >= 2; got 1",
+                # the primary model must be one the study fits: late_pattern is not among the strategies
+                "key 'figures.primary': must be one of 'radiomics', 'pathomics', 'clinical', 'early_fusion', "
+                "'late_fusion'; got 'late_fusion_pattern'",
+                "key 'figures.roc_times': must be null or a list of positive times",
+                "key 'figures.fixed_cutoff': must be a number when figures.cutoff_methods lists 'fixed'"]
+    for message in expected:
+        assert message in str(exc.value)
+    assert len(exc.value.problems) == len(expected)
+    with pytest.raises(StudyConfigError, match=r"fusion.strategies': must be a list that includes 'late' .* "
+                                               r"Add 'late' to the list"):
+        StudyConfig.from_dict(_minimal(fusion={"strategies": ["early"]}))
+
+
 def test_unknown_keys_are_errors_with_a_suggestion():
     with pytest.raises(StudyConfigError, match=r"key 'fusion.misssing': must be one of the known keys .* "
                                                r"Did you mean 'missing'\?"):
@@ -145,8 +176,10 @@ def test_cli_run_config_records_config_seeds_and_hashes_and_passes_the_settings(
         "cohort": {"manifest": "data/m.csv", "clinical_spec": "data/spec.yaml"},
         "radiomics": {"params": "radiomics_gist_2266", "workers": 1},
         "pathomics": {"encoder": "resnet18", "max_tiles": 4},
-        "selection": {"cv": 3, "rule": "1se"}, "fusion": {"missing": "pattern", "cv": 4},
-        "validation": {"n_bootstrap": 50}})
+        "selection": {"cv": 3, "rule": "1se"},
+        "validation": {"n_bootstrap": 50, "internal": "repeated_cv", "n_splits": 4, "n_repeats": 2},
+        "fusion": {"missing": "pattern", "cv": 4, "strategies": ["early", "late", "late_insample"]},
+        "figures": {"primary": "early_fusion", "horizon": 24, "cutoff_methods": ["tertiles"]}})
     seen = {}
 
     class Stop(ValueError):
@@ -165,7 +198,11 @@ def test_cli_run_config_records_config_seeds_and_hashes_and_passes_the_settings(
     assert seen["radiomics_params"] == "radiomics_gist_2266"
     assert seen["pathomics_options"] == {"encoder": "resnet18", "tile_size": 224, "max_tiles": 4}
     models = seen["models"]
-    assert set(models) == {"radiomics", "pathomics", "clinical", "early_fusion", "late_fusion"}
+    assert list(models) == ["radiomics", "pathomics", "clinical", "early_fusion", "late_fusion", "late_fusion_insample"]
+    assert models["late_fusion_insample"].stacking is False and models["late_fusion"].stacking is True
+    assert seen["internal_validation"] == {"method": "repeated_cv", "n_resamples": 200, "n_splits": 4, "n_repeats": 2}
+    assert seen["figure_options"] == {"primary": "early_fusion", "t0": 24.0, "roc_times": None,
+                                      "cutoff_methods": ("tertiles",), "fixed_cutoff": None}
     assert models["radiomics"].selector.rule == "1se" and models["radiomics"].selector.cv == 3
     assert models["late_fusion"].missing == "pattern" and models["late_fusion"].cv == 4
     assert models["late_fusion"].random_state == 7

@@ -123,3 +123,50 @@ def test_report_counts_selected_features_without_the_centring_constant(tiny):
         n_features = int((formula["feature"] != "(intercept)").sum())
         assert (formula["feature"] == "(intercept)").sum() == 1
         assert f"| {name} | {n_features} |" in report.replace("  ", " ")
+
+
+def test_config_compares_fusion_strategies_validates_internally_and_sets_figure_options(tiny, tmp_path, capsys):
+    import yaml
+
+    root = tiny[0]
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "features").symlink_to(root / "features", target_is_directory=True)  # reuse the fixture's features
+    config = tmp_path / "study.yaml"
+    config.write_text(yaml.safe_dump({
+        "schema": "study_config.v1", "name": "options", "out": "run",
+        "cohort": {"manifest": str(root / "cohort" / "manifest.csv")}, "radiomics": {"workers": 1},
+        "selection": {"cv": 3}, "fusion": {"strategies": ["early", "late", "late_insample", "late_pattern"], "cv": 3},
+        "validation": {"n_bootstrap": 20, "internal": "cv", "n_splits": 3},
+        "figures": {"primary": "early_fusion", "roc_times": [12, 24], "cutoff_methods": ["median", "fixed"],
+                    "fixed_cutoff": 0.0}}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["run", str(config), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "Internal validation (development cohort)" in printed and "Late fusion (in-sample scores)" in printed
+    models = ["radiomics", "pathomics", "clinical", "early_fusion", "late_fusion", "late_fusion_insample",
+              "late_fusion_pattern"]
+    metrics = pd.read_csv(out / "metrics.csv")
+    assert set(metrics["model"]) == set(models)
+    predictions = pd.read_csv(out / "predictions.csv", index_col=0)
+    assert not np.allclose(predictions["late_fusion"], predictions["late_fusion_insample"])  # different fits
+    # late fusion itself is the default model, fitted with the same settings: the same predictions as the fixture
+    np.testing.assert_allclose(predictions["late_fusion"].to_numpy(),
+                               tiny[3].predictions["late_fusion"].to_numpy(), rtol=1e-7)  # CSV: 8 digits
+    internal = pd.read_csv(out / "tables" / "internal_validation.csv")
+    n_dev = int((tiny[1].table["cohort"] == "development").sum())
+    assert list(internal["model"]) == models
+    assert (internal["n"] == n_dev).all() and (internal["n_resamples"] == 3).all()
+    assert internal["corrected"].between(0, 1).all()
+    cutoffs = pd.read_csv(out / "tables" / "risk_group_cutoffs.csv")
+    assert list(cutoffs["model"].unique()) == ["early_fusion"] and list(cutoffs["method"]) == ["median", "fixed"]
+    assert float(cutoffs.set_index("method").loc["fixed", "cutoffs"]) == 0.0
+    assert (out / "figures" / "riskgroups_early_fusion_median_development.png").is_file()
+    assert not list((out / "figures").glob("riskgroups_*_tertiles_*"))
+    roc = pd.read_csv(out / "tables" / "td_roc_auc.csv")
+    assert set(roc["model"]) == {"early_fusion"} and set(roc["t"]) <= {12.0, 24.0} and len(roc)
+    report = (out / "report.md").read_text()
+    assert "## Internal validation" in report and "| 10b | Internal validation" in report
+    for name in ("late_fusion_insample", "late_fusion_pattern"):
+        assert (out / "tables" / f"{name}_formula.csv").is_file()

@@ -28,7 +28,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from multisurv._validation import check_param
 from multisurv.exceptions import MultisurvWarning
 
-__all__ = ["ClinicalPreprocessor", "PREFIX", "SPEC_TYPES"]
+__all__ = ["ClinicalPreprocessor", "ClinicalBlock", "PREFIX", "SPEC_TYPES"]
 
 #: Column prefix of clinical features.
 PREFIX = "clin__"
@@ -382,3 +382,66 @@ class _quiet_unknown_categories(warnings.catch_warnings):
         super().__enter__()
         warnings.filterwarnings("ignore", message=re.escape("Found unknown categories"), category=UserWarning)
         return self
+
+
+class ClinicalBlock(TransformerMixin, BaseEstimator):
+    """Encode the raw clinical columns of a wide table and pass every other column through unchanged.
+
+    Put it first in a Pipeline whose model needs the ``clin__`` features, so that resampling (bootstrap, CV)
+    refits the clinical imputation and encoding on each training sample with the model.
+
+    Parameters
+    ----------
+    preprocessor : ClinicalPreprocessor
+        Cloned and fitted on ``X[columns]`` of the training rows.
+    columns : sequence of str
+        The raw clinical columns of ``X`` (they are replaced by the encoded ``clin__`` columns).
+
+    Attributes
+    ----------
+    preprocessor_ : ClinicalPreprocessor
+        The fitted clone.
+
+    Examples
+    --------
+    >>> X = pd.DataFrame({"ct__a": [1.0, 2.0, 3.0], "age": [50.0, None, 70.0]})
+    >>> block = ClinicalBlock(ClinicalPreprocessor(numeric=["age"]), columns=["age"]).fit(X)
+    >>> block.transform(X).to_dict("list")
+    {'ct__a': [1.0, 2.0, 3.0], 'clin__age': [50.0, 60.0, 70.0]}
+    """
+
+    def __init__(self, preprocessor: ClinicalPreprocessor, columns: Sequence[str]):
+        self.preprocessor = preprocessor
+        self.columns = columns
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
+
+    def _check_frame(self, X) -> list[str]:
+        if not isinstance(X, pd.DataFrame):
+            raise TypeError(f"ClinicalBlock needs a pandas DataFrame with the clinical columns; got {type(X).__name__}.")
+        columns = list(self.columns)
+        missing = [c for c in columns if c not in X.columns]
+        if missing:
+            raise ValueError(f"ClinicalBlock: clinical column(s) {missing} are not in the data. Pass the raw clinical "
+                             "columns of the manifest in 'columns'.")
+        return columns
+
+    def fit(self, X: pd.DataFrame, y=None) -> "ClinicalBlock":
+        """Fit a clone of ``preprocessor`` on the clinical columns of the training rows ``X``."""
+        from sklearn.base import clone
+
+        columns = self._check_frame(X)
+        self.preprocessor_ = clone(self.preprocessor).fit(X[columns])
+        return self
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        """``X`` without its raw clinical columns, followed by their ``clin__`` encoding."""
+        check_is_fitted(self, "preprocessor_")
+        columns = self._check_frame(X)
+        encoded = self.preprocessor_.transform(X[columns])
+        out = X.drop(columns=columns)  # positional assignment: bootstrap samples repeat patient ids
+        out[list(encoded.columns)] = encoded.to_numpy()
+        return out

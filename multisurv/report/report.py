@@ -10,16 +10,21 @@ import pandas as pd
 from multisurv._atomic import write_csv_atomic, write_text_atomic
 from multisurv.report.tables import cohort_summary, format_p, to_markdown
 
-__all__ = ["write_report", "write_html_report", "summary_table", "model_specifications", "tripod_checklist"]
+__all__ = ["write_report", "write_html_report", "summary_table", "model_specifications", "tripod_checklist",
+           "internal_validation_section", "internal_validation_table", "MODEL_LABELS"]
 
-_LABELS = {
+#: Display name of every model a study can fit (see ``multisurv.config.FUSION_STRATEGIES``), in report order.
+MODEL_LABELS = {
     "radiomics": "Radiomics (radscore)",
     "pathomics": "Pathomics (patscore)",
     "clinical": "Clinical (clinscore)",
     "early_fusion": "Early fusion",
     "late_fusion": "Late fusion",
+    "late_fusion_insample": "Late fusion (in-sample scores)",
+    "late_fusion_pattern": "Late fusion (per missing pattern)",
     "true_lp": "True linear predictor (ceiling)",
 }
+_LABELS = MODEL_LABELS
 
 
 def _ci(row) -> str:
@@ -74,6 +79,7 @@ def write_report(
     extra: Mapping[str, object] | None = None,
     notes: list[str] | None = None,
     evaluation=None,
+    internal: pd.DataFrame | None = None,
 ) -> Path:
     """Write ``run_dir/report.md``, its self-contained twin ``report.html`` and ``tables/summary.csv``.
 
@@ -118,6 +124,8 @@ def write_report(
     lines += ["Late fusion: risk = " + " + ".join(f"{c:.3f} x {t}" for t, c in
                                                  zip(fusion_formula["term"], fusion_formula["coef"])), ""]
     lines += model_specifications(formulas, fusion_formula)
+    if internal is not None and len(internal):
+        lines += internal_validation_section(internal)
     figures = sorted((run_dir / "figures").glob("km_*.png"))
     if figures:
         lines += ["## Kaplan-Meier curves", ""]
@@ -203,6 +211,37 @@ def _evaluation_sections(evaluation) -> list[str]:
     return lines
 
 
+def internal_validation_table(internal: pd.DataFrame) -> pd.DataFrame:
+    """The internal-validation results (one row per model) formatted for the report and the console.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"model": ["late_fusion"], "method": ["bootstrap"], "apparent": [0.80], "optimism": [0.03],
+    ...                   "corrected": [0.77], "sd": [0.01], "n_resamples": [200], "n_failed": [0], "n": [100],
+    ...                   "n_events": [40]})
+    >>> internal_validation_table(t).iloc[0].tolist()
+    ['Late fusion', 'bootstrap', '0.800', '+0.030', '0.770', '200 (0)', '100 (40)']
+    """
+    return pd.DataFrame([{"Model": MODEL_LABELS.get(r["model"], r["model"]), "Method": r["method"],
+                          "Apparent C": f"{r['apparent']:.3f}", "Optimism": f"{r['optimism']:+.3f}",
+                          "Corrected C": f"{r['corrected']:.3f}",
+                          "Resamples (failed)": f"{r['n_resamples']} ({r['n_failed']})",
+                          "n (events)": f"{r['n']} ({r['n_events']})"} for _, r in internal.iterrows()])
+
+
+def internal_validation_section(internal: pd.DataFrame) -> list[str]:
+    """Markdown section of the development cohort's internal validation (see :func:`internal_validation_table`)."""
+    method = str(internal["method"].iloc[0])
+    how = {"bootstrap": "Harrell's bootstrap optimism correction: corrected C = apparent C - mean optimism, the "
+                        "optimism of each resample being C on its bootstrap sample minus C on the original patients",
+           "cv": "cross-validation: corrected C = mean C on the held-out folds",
+           "repeated_cv": "repeated cross-validation: corrected C = mean C on the held-out folds of every repeat"}
+    return ["## Internal validation", "",
+            f"Development cohort only, by {how.get(method, method)}. Every step (clinical imputation and encoding, "
+            "feature selection and its penalty, the scores, the fusion) is refitted in every resample. Table: "
+            "`tables/internal_validation.csv`.", "", to_markdown(internal_validation_table(internal)), ""]
+
+
 def model_specifications(formulas: Mapping[str, pd.DataFrame], fusion_formula: pd.DataFrame) -> list[str]:
     """Markdown: a table of the models (inputs, method, number of terms) and each fitted formula in full.
 
@@ -246,7 +285,8 @@ _TRIPOD_ITEMS = (
     ("7a", "Predictors: modalities and features", "Models"),
     ("8", "Sample size: patients and events", "Cohorts"),
     ("9", "Missing data and how it was handled", "Models"),
-    ("10a, 10b", "Model type, predictor selection, internal validation", "Models"),
+    ("10a, 10b", "Model type and predictor selection", "Models"),
+    ("10b", "Internal validation, every step refitted in each resample", "Internal validation"),
     ("10c", "Predictions in the validation cohort(s) from the development model, unchanged", "Discrimination and "
      "risk stratification"),
     ("10d", "Performance measures: discrimination", "Discrimination and risk stratification"),
