@@ -27,19 +27,41 @@ class Benchmark:
     script: str
     quick: tuple[str, ...]  # arguments of the default (quick) run; --full passes none
     headline: str  # regex: output lines that go into the summary table
+    # names of the columns of the table (space-aligned or markdown) whose rows the headline picks, so that the
+    # summary says "slide (px) 2048, peak RSS (MB) 134" rather than bare numbers (the header is above the rows)
+    columns: tuple[str, ...] = ()
 
 
 BENCHMARKS = (
     Benchmark("tile_streaming", "tile_streaming.py", ("--sizes", "2048,8192"),
-              r"^\s+\d+\s+\d+\s+\d+\s+\d+\s+\d+\s*$"),
+              r"^\s+\d+\s+\d+\s+\d+\s+\d+\s+\d+\s*$",
+              ("slide (px)", "raw RGB (MB)", "tissue tiles", "tiles/s", "peak RSS (MB)")),
     Benchmark("radiomics_throughput", "radiomics_throughput.py", ("--cases", "4", "--cached", "20"),
               r"^(features per case|\d+ features per case|speed-up|fully cached rerun)"),
     Benchmark("cindex_speed", "cindex_speed.py", ("--n-large", "20000", "--n-bootstrap", "200", "--repeats", "1"),
-              r"^\| (multisurv|sksurv|lifelines|loop)"),
+              r"^\| (multisurv|sksurv|lifelines|loop)", ("method", "seconds", "x multisurv")),
     Benchmark("pathomics_throughput", "pathomics_throughput.py",
               ("--side", "1792", "--encoder", "resnet18", "--model-patches", "64"),
-              r"^(model only|\s+\d+\s+\d+\s|peak RSS)"),
+              r"^(\s+\d+\s+\d+\s|peak RSS)",
+              ("slide (px)", "tiles", "seconds", "end-to-end patches/s", "model patches/s before/after",
+               "end-to-end/model", "peak RSS (MB)", "worker RSS (MB)")),
 )
+
+
+def headline(bench: Benchmark, output: str) -> str:
+    """The summary cell of one benchmark: its headline lines, labelled, joined by " / "."""
+    lines = []
+    for line in output.splitlines():
+        if not re.search(bench.headline, line):
+            continue
+        markdown = line.lstrip().startswith("|")
+        cells = ([re.sub(r"\s+", " ", cell).strip() for cell in line.strip().strip("|").split("|")] if markdown
+                 else line.split())
+        if bench.columns and len(cells) == len(bench.columns):
+            lines.append(", ".join(f"{name} {value}" for name, value in zip(bench.columns, cells)))
+        else:
+            lines.append(", ".join(cells) if markdown else re.sub(r"\s+", " ", line.strip()))
+    return " / ".join(lines) or "-"
 
 
 def run(bench: Benchmark, *, full: bool, log_dir: Path, timeout: float) -> dict:
@@ -58,11 +80,8 @@ def run(bench: Benchmark, *, full: bool, log_dir: Path, timeout: float) -> dict:
     print(out.rstrip())
     if code != 0:
         print("\n".join(str(err).strip().splitlines()[-5:]))
-    # a markdown row of the benchmark's own table becomes "cell, cell, cell" so it fits in one cell here
-    lines = [", ".join(re.sub(r"\s+", " ", cell).strip() for cell in line.strip(" |").split("|"))
-             for line in out.splitlines() if re.search(bench.headline, line)]
     return {"benchmark": bench.name, "arguments": " ".join(args) or "(defaults)", "exit": code,
-            "seconds": f"{seconds:.0f}", "headline": " / ".join(lines) or "-"}
+            "seconds": f"{seconds:.0f}", "headline": headline(bench, out)}
 
 
 def main(argv=None) -> int:

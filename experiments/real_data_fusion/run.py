@@ -53,7 +53,7 @@ N_ALPHAS = 30
 
 
 def load_breast():
-    """scikit-survival's breast cancer set: clinical (4 variables, 6 columns once encoded) and 76 genes."""
+    """scikit-survival's breast cancer set: clinical (4 variables, 5 columns once encoded) and 76 genes."""
     from sksurv.datasets import load_breast_cancer
 
     X, y = load_breast_cancer()
