@@ -114,20 +114,31 @@ def _data_hashes(cohort) -> "pd.DataFrame":  # noqa: F821
     return pd.DataFrame(rows, columns=["patient_id", "column", "path", "sha256"])
 
 
-def _synthetic_manifest(cfg, out: Path) -> tuple[Path, Path]:
-    """Write the synthetic cohort of the config; clear CT / slide paths down to n_ct / n_wsi development patients."""
+def _synthetic_manifest(cfg, out: Path) -> tuple[Path, Path, Path | None]:
+    """Write the synthetic cohort of the config; clear CT / slide paths down to n_ct / n_wsi development patients;
+    add n_null_clinical variables. Returns the manifest, the truth table and the clinical spec (None: default)."""
     import numpy as np
     import pandas as pd
 
+    from multisurv._atomic import write_csv_atomic
+    from multisurv.cohort.schema import load_clinical_spec
     from multisurv.cohort.synthetic import make_synthetic_cohort
+    from multisurv.cohort.synthetic_clinical import add_null_clinical_variables, write_clinical_spec
 
     syn = cfg.cohort.synthetic
     folder = out / "cohort"
     manifest = make_synthetic_cohort(folder, n_development=syn.n_development, n_external=syn.n_external,
                                      random_state=syn.seed)
-    if syn.n_ct is None and syn.n_wsi is None:
-        return manifest, folder / "truth.csv"
+    if syn.n_ct is None and syn.n_wsi is None and not syn.n_null_clinical:
+        return manifest, folder / "truth.csv", None
     table = pd.read_csv(manifest, dtype=str, keep_default_na=False)
+    spec_path = None
+    if syn.n_null_clinical:
+        table, extra = add_null_clinical_variables(table, syn.n_null_clinical, random_state=syn.seed)
+        table = table.fillna("")
+        spec_path = write_clinical_spec(folder / "clinical_spec.study.yaml", load_clinical_spec(), extra,
+                                        description=f"GIST demo variables and {syn.n_null_clinical} null variables "
+                                                    "(no effect on the outcome) of the study's synthetic cohort.")
     rng = np.random.default_rng(syn.seed)
     dev = table["cohort"] == cfg.cohort.development
     for target, columns in ((syn.n_ct, ["ct_image", "ct_mask"]), (syn.n_wsi, ["wsi"])):
@@ -141,8 +152,8 @@ def _synthetic_manifest(cfg, out: Path) -> tuple[Path, Path]:
         drop = rng.choice(have, size=have.size - target, replace=False)
         table.loc[table.index[drop], columns] = ""
     study_manifest = folder / "manifest.study.csv"
-    table.to_csv(study_manifest, index=False)
-    return study_manifest, folder / "truth.csv"
+    write_csv_atomic(study_manifest, table, index=False)
+    return study_manifest, folder / "truth.csv", spec_path
 
 
 def _config_models(cfg) -> dict:
@@ -201,15 +212,15 @@ def _run_config(path: Path, args) -> int:
 
     truth = None
     if cfg.cohort.synthetic is not None:
-        manifest, truth_path = _synthetic_manifest(cfg, out)
+        manifest, truth_path, spec_path = _synthetic_manifest(cfg, out)
         truth = pd.read_csv(truth_path, dtype={"patient_id": str}).set_index("patient_id")
     else:
-        manifest = cfg.cohort.manifest
-    spec = load_clinical_spec(str(cfg.cohort.clinical_spec) if cfg.cohort.clinical_spec else None)
+        manifest, spec_path = cfg.cohort.manifest, cfg.cohort.clinical_spec
+    spec = load_clinical_spec(str(spec_path) if spec_path else None)
     cohort = load_manifest(manifest, clinical_spec=spec)
     hashes = _data_hashes(cohort)
     write_csv_atomic(out / "data_hashes.csv", hashes, index=False)
-    inputs = {"config": path.resolve(), "manifest": Path(manifest), "clinical_spec": cfg.cohort.clinical_spec}
+    inputs = {"config": path.resolve(), "manifest": Path(manifest), "clinical_spec": spec_path}
     from multisurv.features.radiomics import shipped_params
 
     inputs["radiomics_params"] = shipped_params().get(cfg.radiomics.params, Path(cfg.radiomics.params))

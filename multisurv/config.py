@@ -63,6 +63,8 @@ class SyntheticCohortConfig:
 
     ``n_ct`` / ``n_wsi``: if set, exactly this many development patients keep their CT / slide (chosen at
     random with ``seed`` among those that have one); the others' paths are cleared in the manifest.
+    ``n_null_clinical``: that many extra clinical variables with no effect on the outcome are added to the
+    manifest and its clinical spec (``multisurv.cohort.synthetic_clinical``), e.g. 23 for ~30 in all.
     """
 
     n_development: int = 200
@@ -70,6 +72,7 @@ class SyntheticCohortConfig:
     seed: int = 0
     n_ct: int | None = None
     n_wsi: int | None = None
+    n_null_clinical: int = 0
 
 
 @dataclass(frozen=True)
@@ -346,7 +349,12 @@ class _Checker:
                 n_external=self.integer(s, "n_external", "cohort.synthetic.n_external", 100, 0),
                 seed=self.integer(s, "seed", "cohort.synthetic.seed", 0, 0),
                 n_ct=self.integer(s, "n_ct", "cohort.synthetic.n_ct", None, 0, optional=True),
-                n_wsi=self.integer(s, "n_wsi", "cohort.synthetic.n_wsi", None, 0, optional=True))
+                n_wsi=self.integer(s, "n_wsi", "cohort.synthetic.n_wsi", None, 0, optional=True),
+                n_null_clinical=self.integer(s, "n_null_clinical", "cohort.synthetic.n_null_clinical", 0, 0))
+            if synthetic.n_null_clinical and raw.get("clinical_spec") is not None:
+                self.add("cohort.clinical_spec", "absent when 'cohort.synthetic.n_null_clinical' adds variables (the "
+                         "run writes the cohort's spec itself)", raw.get("clinical_spec"),
+                         "Remove 'clinical_spec' or set n_null_clinical to 0.")
             for key in ("n_ct", "n_wsi"):
                 value = getattr(synthetic, key)
                 if value is not None and value > n_dev:

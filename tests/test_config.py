@@ -248,3 +248,39 @@ def test_cli_run_config_end_to_end_on_a_small_synthetic_cohort(tmp_path, capsys)
                  "report.md", "predictions.csv"):
         assert (out / name).is_file(), name
     assert len(pd.read_csv(out / "data_hashes.csv")) == json.loads((out / "run.json").read_text())["data_files"]["n"]
+
+
+def test_null_clinical_variables_widen_the_synthetic_cohort_to_the_reference_shape(tmp_path, monkeypatch):
+    import multisurv.pipeline
+
+    seen = {}
+
+    class Stop(ValueError):
+        pass
+
+    def fake_run_study(cohort, run_dir, **kwargs):
+        seen["cohort"] = cohort
+        raise Stop("stopped by the test")
+
+    monkeypatch.setattr(multisurv.pipeline, "run_study", fake_run_study)
+    tables = {}
+    for n_dev in (3, 4):
+        config = _write(tmp_path / f"s{n_dev}.yaml", _minimal(
+            out=f"run{n_dev}", cohort={"synthetic": {"n_development": n_dev, "n_external": 1, "seed": 5,
+                                                     "n_null_clinical": 23}}))
+        assert main(["run", str(config), "--no-progress"]) == 2
+        cohort = seen["cohort"]
+        assert len(cohort.clinical_columns) == 30 and list(cohort.clinical_columns[:7]) == [
+            "age", "sex", "site", "tumour_size_cm", "mitotic_count", "ki67_percent", "tki_therapy"]
+        assert cohort.clinical_spec["finding_03"]["categories"] == ["absent", "present"]
+        spec_file = tmp_path / f"run{n_dev}" / "cohort" / "clinical_spec.study.yaml"
+        record = json.loads((tmp_path / f"run{n_dev}" / "run.json").read_text())
+        assert record["inputs_sha256"]["clinical_spec"] == hashlib.sha256(spec_file.read_bytes()).hexdigest()
+        tables[n_dev] = cohort.table
+    # a patient's values depend on the seed and the patient only, not on the cohort size
+    extra = [c for c in tables[3].columns if c.startswith(("lab_", "finding_"))]
+    assert len(extra) == 23
+    pd.testing.assert_frame_equal(tables[3].loc["SYN-D0001", extra].to_frame(),
+                                  tables[4].loc["SYN-D0001", extra].to_frame())
+    with pytest.raises(StudyConfigError, match=r"cohort.clinical_spec': must be absent when"):
+        StudyConfig.from_dict(_minimal(cohort={"synthetic": {"n_null_clinical": 2}, "clinical_spec": str(SCHEMA_FILE)}))
