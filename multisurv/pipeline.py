@@ -272,28 +272,31 @@ def run_study(
         predictions[name] = risk
         cutoff = float(np.nanmedian(risk.loc[dev.ids]))  # fitted on development, applied unchanged to external
         cutoffs[name] = cutoff
-        for part in (dev, ext):
-            if len(part):
-                rows.append(_evaluate(name, risk.loc[part.ids], part, cutoff, figures_dir,
-                                      n_bootstrap=n_bootstrap, random_state=random_state))
+        with _collect_warnings(notes, f"{name} evaluation"):
+            for part in (dev, ext):
+                if len(part):
+                    rows.append(_evaluate(name, risk.loc[part.ids], part, cutoff, figures_dir,
+                                          n_bootstrap=n_bootstrap, random_state=random_state))
     if truth is not None:
         true_lp = truth["true_lp"].reindex(cohort.ids)
         predictions["true_lp"] = true_lp
         cutoff = float(np.nanmedian(true_lp.loc[dev.ids]))
         cutoffs["true_lp"] = cutoff
-        for part in (dev, ext):
-            if len(part):
-                rows.append(_evaluate("true_lp", true_lp.loc[part.ids], part, cutoff, figures_dir,
-                                      n_bootstrap=n_bootstrap, random_state=random_state))
+        with _collect_warnings(notes, "true_lp evaluation"):
+            for part in (dev, ext):
+                if len(part):
+                    rows.append(_evaluate("true_lp", true_lp.loc[part.ids], part, cutoff, figures_dir,
+                                          n_bootstrap=n_bootstrap, random_state=random_state))
     # Like-for-like comparison: every model on the same patients, those with all modalities.
     # (a failed extraction counts as missing, as it does in the models)
     complete = imaging.filter(regex="^ct__").notna().any(axis=1) & imaging.filter(regex="^wsi__").notna().any(axis=1)
     for name in [m for m in (*models, "true_lp") if m in predictions]:
-        for part in (dev, ext):
-            ids = [i for i in part.ids if complete.loc[i]]
-            if ids:
-                rows.append(_evaluate(name, predictions.loc[ids, name], part.subset(ids), cutoffs[name], None,
-                                      n_bootstrap=n_bootstrap, random_state=random_state, subset="complete"))
+        with _collect_warnings(notes, f"{name} evaluation, complete cases"):
+            for part in (dev, ext):
+                ids = [i for i in part.ids if complete.loc[i]]
+                if ids:
+                    rows.append(_evaluate(name, predictions.loc[ids, name], part.subset(ids), cutoffs[name], None,
+                                          n_bootstrap=n_bootstrap, random_state=random_state, subset="complete"))
     metrics = pd.DataFrame(rows)
     write_csv_atomic(run_dir / "metrics.csv", metrics, index=False, float_format="%.6g")
     internal = None
