@@ -238,7 +238,8 @@ def internal_validation_section(internal: pd.DataFrame) -> list[str]:
            "repeated_cv": "repeated cross-validation: corrected C = mean C on the held-out folds of every repeat"}
     return ["## Internal validation", "",
             f"Development cohort only, by {how.get(method, method)}. Every step (clinical imputation and encoding, "
-            "feature selection and its penalty, the scores, the fusion) is refitted in every resample. Table: "
+            "feature selection and its penalty, the scores, the fusion) is refitted in every resample. `n` counts the "
+            "development cohort; a single-modality model is scored on the patients who have that modality. Table: "
             "`tables/internal_validation.csv`.", "", to_markdown(internal_validation_table(internal)), ""]
 
 
