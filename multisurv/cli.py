@@ -69,11 +69,6 @@ def _run(manifest: Path, out: Path, args, *, truth=None, extra=None) -> int:
                        cv=args.cv, n_bootstrap=args.bootstrap, random_state=args.seed, truth=truth,
                        progress=not args.no_progress, extra_report=extra)
     print(to_markdown(summary_table(result.metrics)))
-    if result.internal is not None:
-        from multisurv.report.report import internal_validation_table
-
-        print("\nInternal validation (development cohort):\n")
-        print(to_markdown(internal_validation_table(result.internal)))
     print(f"\nReport: {result.run_dir / 'report.md'}")
     return 0
 
@@ -157,12 +152,11 @@ def _synthetic_manifest(cfg, out: Path) -> tuple[Path, Path, Path | None]:
 
 
 def _config_models(cfg) -> dict:
+    from multisurv.config import FUSION_STRATEGIES
     from multisurv.fusion.early import EarlyFusionCox
     from multisurv.fusion.late import LateFusionCox
     from multisurv.scores.modality_score import ModalityScore
     from multisurv.selection.lasso_cox import LassoCoxSelector
-
-    from multisurv.config import FUSION_STRATEGIES
 
     sel, fus, seed = cfg.selection, cfg.fusion, cfg.seed
 

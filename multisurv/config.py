@@ -415,8 +415,8 @@ class _Checker:
         value = raw.get(key, list(default))
         if isinstance(value, str):
             value = [value]
-        bad = [v for v in value] if not isinstance(value, (list, tuple)) else [v for v in value if v not in options]
-        if not isinstance(value, (list, tuple)) or not value or bad or len(set(value)) < len(value):
+        ok = isinstance(value, (list, tuple)) and len(value) > 0 and all(isinstance(v, str) for v in value)
+        if not ok or any(v not in options for v in value) or len(set(value)) < len(value):
             self.add(path, "a list of distinct names from " + ", ".join(repr(o) for o in options), value,
                      f"Write e.g. [{', '.join(default)}].")
             return default

@@ -284,3 +284,9 @@ def test_null_clinical_variables_widen_the_synthetic_cohort_to_the_reference_sha
                                   tables[4].loc["SYN-D0001", extra].to_frame())
     with pytest.raises(StudyConfigError, match=r"cohort.clinical_spec': must be absent when"):
         StudyConfig.from_dict(_minimal(cohort={"synthetic": {"n_null_clinical": 2}, "clinical_spec": str(SCHEMA_FILE)}))
+
+
+@pytest.mark.parametrize("bad", [5, [{"a": 1}], [], ["late", None]])
+def test_a_strategy_list_of_the_wrong_shape_is_a_listed_problem_not_a_crash(bad):
+    with pytest.raises(StudyConfigError, match=r"key 'fusion.strategies': must be a list of distinct names"):
+        StudyConfig.from_dict(_minimal(fusion={"strategies": bad}))
