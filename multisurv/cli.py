@@ -22,7 +22,7 @@ logger = logging.getLogger("multisurv")
 #: Modules that each add their own sub-commands with ``add_commands(subparsers)`` (one module per command
 #: family keeps this file a thin table of contents).
 _COMMAND_MODULES: tuple[str, ...] = ("multisurv.cli_extract", "multisurv.cli_km", "multisurv.cli_evaluate",
-                                      "multisurv.cli_model")
+                                      "multisurv.cli_model", "multisurv.cli_classifier")
 
 
 def _add_study_options(p: argparse.ArgumentParser) -> None:

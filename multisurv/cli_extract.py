@@ -108,8 +108,8 @@ def _add_pathomics(sub) -> None:
                    help="Encoder weights: a local state_dict (.pth), or 'imagenet' (torchvision download, needs "
                         "internet once). Default: random initialisation (a warning says so; for dry runs only).")
     p.add_argument("--classifier", default=None, metavar="CKPT",
-                   help="Tissue classifier checkpoint (train_tile_classifier + TileClassifier.save): pool only "
-                        "tiles predicted tumour.")
+                   help="Tissue classifier checkpoint (from multisurv train-classifier, or train_tile_classifier + "
+                        "TileClassifier.save): pool only tiles predicted tumour.")
     p.add_argument("--threshold", type=float, default=0.5, help="P(tumour) needed to keep a tile (default 0.5).")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--mpp", type=float, default=None, help="Tile at this many microns per pixel (e.g. 0.5).")
