@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -13,6 +13,7 @@ from scipy.stats import norm
 from sklearn.utils import check_random_state
 
 from multisurv._validation import check_param
+from multisurv.evaluation._result import ResultRecord
 from multisurv.exceptions import MultisurvWarning
 
 __all__ = ["METHODS", "BootstrapResult", "bootstrap_ci", "bootstrap_indices", "bootstrap_interval",
@@ -23,7 +24,7 @@ METHODS: tuple[str, ...] = ("percentile", "bca")
 
 
 @dataclass(frozen=True)
-class BootstrapResult:
+class BootstrapResult(ResultRecord):
     """Bootstrap intervals of a statistic with one or more components (e.g. one per time point).
 
     Attributes
@@ -49,10 +50,6 @@ class BootstrapResult:
     n_bootstrap: tuple
     confidence: float
     method: str
-
-    def to_dict(self) -> dict:
-        """Return the fields as a plain dict."""
-        return asdict(self)
 
     def to_frame(self) -> pd.DataFrame:
         """Return one row per component."""

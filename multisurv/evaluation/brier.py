@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 from numpy.typing import ArrayLike
 from scipy.integrate import trapezoid
 
 from multisurv._validation import check_survival_y
 from multisurv.evaluation._checks import check_common, check_times
+from multisurv.evaluation._result import PerTimeResult
 from multisurv.evaluation.bootstrap import bootstrap_ci
 from multisurv.evaluation.ipcw import censoring_survival, check_reference
 
@@ -18,7 +18,7 @@ __all__ = ["BrierResult", "brier_score"]
 
 
 @dataclass(frozen=True)
-class BrierResult:
+class BrierResult(PerTimeResult):
     """Brier score at each time and the integrated Brier score, with bootstrap intervals.
 
     Attributes
@@ -39,6 +39,8 @@ class BrierResult:
         Interval type.
     """
 
+    _value = "brier"  # the per-time estimate in to_frame (a class attribute, not a field)
+
     times: tuple
     brier: tuple
     lower: tuple
@@ -51,17 +53,6 @@ class BrierResult:
     n_bootstrap: int
     confidence: float = 0.95
     method: str = "percentile"
-
-    def to_dict(self) -> dict:
-        """Return the fields as a plain dict."""
-        return asdict(self)
-
-    def to_frame(self) -> pd.DataFrame:
-        """Return one row per time: ``time, brier, lower, upper`` plus the shared fields."""
-        frame = pd.DataFrame({"time": self.times, "brier": self.brier, "lower": self.lower, "upper": self.upper})
-        for name in ("n", "n_events", "n_bootstrap", "confidence", "method"):
-            frame[name] = getattr(self, name)
-        return frame
 
 
 def brier_score(y: np.ndarray, surv_prob: ArrayLike, times: ArrayLike, *, y_train: np.ndarray | None = None,

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 from numpy.typing import ArrayLike
 from scipy.stats import norm
 
 from multisurv._validation import check_survival_y
 from multisurv.evaluation._checks import check_common, check_risk
+from multisurv.evaluation._result import ResultRecord
 from multisurv.evaluation.bootstrap import bootstrap_indices, bootstrap_interval, indices_to_counts, warn_failed
 from multisurv.evaluation.concordance import _weighted_cindex, pair_blocks
 
@@ -18,7 +18,7 @@ __all__ = ["ConcordanceComparisonResult", "compare_concordance", "concordance_se
 
 
 @dataclass(frozen=True)
-class ConcordanceComparisonResult:
+class ConcordanceComparisonResult(ResultRecord):
     """Harrell's C of two risk scores on the same patients, and their difference ``a - b``.
 
     Attributes
@@ -66,14 +66,6 @@ class ConcordanceComparisonResult:
     n_bootstrap: int
     confidence: float = 0.95
     method: str = "percentile"
-
-    def to_dict(self) -> dict:
-        """Return the fields as a plain dict."""
-        return asdict(self)
-
-    def to_frame(self) -> pd.DataFrame:
-        """Return a one-row DataFrame with one column per field."""
-        return pd.DataFrame([self.to_dict()])
 
 
 def compare_concordance(y: np.ndarray, risk_a: ArrayLike, risk_b: ArrayLike, *, n_bootstrap: int = 1000,

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 from numpy.typing import ArrayLike
 from sklearn.utils import check_random_state
 
 from multisurv._validation import check_consistent_length, check_param, check_survival_y
+from multisurv.evaluation._result import ResultRecord
 from multisurv.exceptions import MultisurvWarning
 
 __all__ = ["CIndexResult", "concordance", "harrell_counts"]
@@ -22,7 +22,7 @@ _BLOCK_CELLS = 4_000_000
 
 
 @dataclass(frozen=True)
-class CIndexResult:
+class CIndexResult(ResultRecord):
     """Harrell's C with its bootstrap confidence interval.
 
     Attributes
@@ -48,14 +48,6 @@ class CIndexResult:
     n_events: int
     n_bootstrap: int
     confidence: float = 0.95
-
-    def to_dict(self) -> dict:
-        """Return the fields as a plain dict."""
-        return asdict(self)
-
-    def to_frame(self) -> pd.DataFrame:
-        """Return a one-row DataFrame with one column per field."""
-        return pd.DataFrame([self.to_dict()])
 
 
 def concordance(y: np.ndarray, risk: ArrayLike, *, n_bootstrap: int = 1000, confidence: float = 0.95,

@@ -7,7 +7,7 @@ The cut-off is a fitted quantity: :class:`RiskCutoff` learns it from the develop
 from __future__ import annotations
 
 import numbers
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -17,6 +17,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from multisurv._validation import check_consistent_length, check_param, check_survival_y
+from multisurv.evaluation._result import ResultRecord
 
 __all__ = ["MaxstatResult", "RiskCutoff", "logrank_scores", "maxstat_cutoff"]
 
@@ -25,7 +26,7 @@ P_METHODS = ("lau92", "permutation")
 
 
 @dataclass(frozen=True)
-class MaxstatResult:
+class MaxstatResult(ResultRecord):
     """Maximally selected log-rank statistic over the candidate cut-offs of a score.
 
     Attributes
@@ -55,10 +56,6 @@ class MaxstatResult:
     min_prop: float
     max_prop: float
     n_permutations: int = 0
-
-    def to_dict(self) -> dict:
-        """Return the fields as a plain dict."""
-        return asdict(self)
 
     def to_frame(self) -> pd.DataFrame:
         """Return the scan, one row per candidate cut-off: ``cut, statistic``."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numbers
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -11,6 +11,7 @@ from numpy.typing import ArrayLike
 from scipy.stats import chi2
 
 from multisurv._validation import check_consistent_length, check_param, check_survival_y
+from multisurv.evaluation._result import ResultRecord
 
 __all__ = ["LogRankResult", "risk_groups", "logrank"]
 
@@ -55,7 +56,7 @@ def risk_groups(risk: ArrayLike, *, cutoff: float) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class LogRankResult:
+class LogRankResult(ResultRecord):
     """Result of a log-rank test.
 
     Attributes
@@ -88,10 +89,6 @@ class LogRankResult:
     variance: dict = field(default_factory=dict)
     rho: float = 0.0
     n_strata: int = 1
-
-    def to_dict(self) -> dict:
-        """Return the fields as a plain dict."""
-        return asdict(self)
 
     def to_frame(self) -> pd.DataFrame:
         """Return a one-row DataFrame; ``n_per_group`` becomes one ``n_<group>`` column per group."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -12,6 +12,7 @@ from sksurv.nonparametric import CensoringDistributionEstimator
 
 from multisurv._validation import check_survival_y
 from multisurv.evaluation._checks import check_common, check_risk, check_times
+from multisurv.evaluation._result import PerTimeResult
 from multisurv.evaluation.bootstrap import bootstrap_ci
 from multisurv.evaluation.ipcw import censoring_reference, check_reference
 
@@ -21,7 +22,7 @@ _TIED_TOL = 1e-8
 
 
 @dataclass(frozen=True)
-class TimeDependentAUCResult:
+class TimeDependentAUCResult(PerTimeResult):
     """Time-dependent AUC at each time, with bootstrap intervals.
 
     Attributes
@@ -43,6 +44,8 @@ class TimeDependentAUCResult:
         Interval type.
     """
 
+    _value = "auc"  # the per-time estimate in to_frame (a class attribute, not a field)
+
     times: tuple
     auc: tuple
     lower: tuple
@@ -55,17 +58,6 @@ class TimeDependentAUCResult:
     n_bootstrap: int
     confidence: float = 0.95
     method: str = "percentile"
-
-    def to_dict(self) -> dict:
-        """Return the fields as a plain dict."""
-        return asdict(self)
-
-    def to_frame(self) -> pd.DataFrame:
-        """Return one row per time: ``time, auc, lower, upper`` plus the shared fields."""
-        frame = pd.DataFrame({"time": self.times, "auc": self.auc, "lower": self.lower, "upper": self.upper})
-        for name in ("n", "n_events", "n_bootstrap", "confidence", "method"):
-            frame[name] = getattr(self, name)
-        return frame
 
 
 def time_dependent_auc(y: np.ndarray, risk: ArrayLike, times: ArrayLike, *, y_train: np.ndarray | None = None,

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import numbers
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 from numpy.typing import ArrayLike
 from sksurv.exceptions import NoComparablePairException
 from sksurv.metrics import concordance_index_ipcw
 
 from multisurv._validation import check_survival_y
 from multisurv.evaluation._checks import check_common, check_risk
+from multisurv.evaluation._result import ResultRecord
 from multisurv.evaluation.bootstrap import bootstrap_ci
 from multisurv.evaluation.ipcw import censoring_reference, check_reference
 
@@ -23,7 +23,7 @@ _TIED_TOL = 1e-8
 
 
 @dataclass(frozen=True)
-class UnoCResult:
+class UnoCResult(ResultRecord):
     """Uno's C with its bootstrap confidence interval.
 
     Attributes
@@ -53,14 +53,6 @@ class UnoCResult:
     n_bootstrap: int
     confidence: float = 0.95
     method: str = "percentile"
-
-    def to_dict(self) -> dict:
-        """Return the fields as a plain dict."""
-        return asdict(self)
-
-    def to_frame(self) -> pd.DataFrame:
-        """Return a one-row DataFrame with one column per field."""
-        return pd.DataFrame([self.to_dict()])
 
 
 def uno_concordance(y: np.ndarray, risk: ArrayLike, *, tau: float | None = None, y_train: np.ndarray | None = None,
