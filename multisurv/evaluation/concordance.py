@@ -15,8 +15,8 @@ from multisurv.exceptions import MultisurvWarning
 
 __all__ = ["CIndexResult", "concordance", "harrell_counts"]
 
-#: Two risks closer than this count as tied (scikit-survival's default, used for the point estimate too).
-_TIED_TOL = 1e-8
+#: Two risks closer than this count as tied (scikit-survival's default), in every C-index and AUC of this layer.
+TIED_TOL = 1e-8
 #: Upper bound on the number of matrix cells held at once by the bootstrap (about 32 MB of float64).
 _BLOCK_CELLS = 4_000_000
 
@@ -155,7 +155,7 @@ def concordance(y: np.ndarray, risk: ArrayLike, *, n_bootstrap: int = 1000, conf
 
 
 def harrell_counts(event: ArrayLike, time: ArrayLike, risk: ArrayLike, *,
-                   tied_tol: float = _TIED_TOL) -> tuple[int, int, int, int]:
+                   tied_tol: float = TIED_TOL) -> tuple[int, int, int, int]:
     """Concordant, discordant, risk-tied and comparable pair counts of Harrell's C, in O(n log n).
 
     Written here because scikit-survival's ``concordance_index_censored`` loops over pairs (about 20 s at
@@ -234,7 +234,7 @@ def pair_blocks(event: np.ndarray, time: np.ndarray, risk: np.ndarray):
         t_i = time[idx, None]
         comparable = (time[None, :] > t_i) | ((time[None, :] == t_i) & ~event[None, :])
         diff = risk[idx, None] - risk[None, :]
-        score = np.where(np.abs(diff) <= _TIED_TOL, 0.5, (diff > 0).astype(float)) * comparable
+        score = np.where(np.abs(diff) <= TIED_TOL, 0.5, (diff > 0).astype(float)) * comparable
         yield idx, comparable, score
 
 

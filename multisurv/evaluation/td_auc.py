@@ -14,11 +14,10 @@ from multisurv._validation import check_survival_y
 from multisurv.evaluation._checks import check_common, check_risk, check_times
 from multisurv.evaluation._result import PerTimeResult
 from multisurv.evaluation.bootstrap import bootstrap_ci
+from multisurv.evaluation.concordance import TIED_TOL
 from multisurv.evaluation.ipcw import censoring_reference, check_reference
 
 __all__ = ["TimeDependentAUCResult", "TimeDependentROC", "time_dependent_auc", "time_dependent_roc"]
-
-_TIED_TOL = 1e-8
 
 
 @dataclass(frozen=True)
@@ -135,7 +134,7 @@ def time_dependent_auc(y: np.ndarray, risk: ArrayLike, times: ArrayLike, *, y_tr
     def statistic(idx: np.ndarray) -> np.ndarray:
         yb = y[idx]
         auc, mean_auc = cumulative_dynamic_auc(censoring_reference(yb) if fixed_ref is None else fixed_ref, yb,
-                                               risk[idx], times, tied_tol=_TIED_TOL)
+                                               risk[idx], times, tied_tol=TIED_TOL)
         return np.r_[auc, mean_auc]
 
     estimate = statistic(np.arange(len(y)))
@@ -241,7 +240,7 @@ def time_dependent_roc(y: np.ndarray, risk: ArrayLike, t0: float, *, y_train: np
     r = risk[order]
     tp = np.cumsum(np.where(is_case[order], weight[order], 0.0))
     fp = np.cumsum(is_control[order].astype(float))
-    last_of_tie = np.r_[np.abs(np.diff(r)) > _TIED_TOL, True]  # a step ends where the next risk differs
+    last_of_tie = np.r_[np.abs(np.diff(r)) > TIED_TOL, True]  # a step ends where the next risk differs
     tpr = np.r_[0.0, tp[last_of_tie]] / tp[-1]
     fpr = np.r_[0.0, fp[last_of_tie]] / fp[-1]
     auc = float(np.trapezoid(tpr, fpr))

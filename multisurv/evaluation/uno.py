@@ -14,12 +14,10 @@ from multisurv._validation import check_survival_y
 from multisurv.evaluation._checks import check_common, check_risk
 from multisurv.evaluation._result import ResultRecord
 from multisurv.evaluation.bootstrap import bootstrap_ci
+from multisurv.evaluation.concordance import TIED_TOL
 from multisurv.evaluation.ipcw import censoring_reference, check_reference
 
 __all__ = ["UnoCResult", "uno_concordance"]
-
-#: Two risks closer than this count as tied (as in multisurv.evaluation.concordance).
-_TIED_TOL = 1e-8
 
 
 @dataclass(frozen=True)
@@ -152,7 +150,7 @@ def _uno(y: np.ndarray, risk: np.ndarray, ref: np.ndarray, horizon: float) -> fl
     if not np.any(y["event"] & (y["time"] <= horizon)):
         raise ValueError(f"No event at or before tau = {horizon:g}, so Uno's C is undefined. Choose a later 'tau'.")
     try:
-        return float(concordance_index_ipcw(ref, y, risk, tau=tau, tied_tol=_TIED_TOL)[0])
+        return float(concordance_index_ipcw(ref, y, risk, tau=tau, tied_tol=TIED_TOL)[0])
     except NoComparablePairException:
         raise ValueError(
             f"No pair of the {len(y)} patients is comparable (an event at or before tau followed by a longer "
