@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -26,12 +28,23 @@ class ComBatHarmoniser(TransformerMixin, BaseEstimator):
         (parametric priors of Johnson et al.), which steadies small centres. False: plain per-centre
         location/scale standardisation.
     min_samples : int, default=2
-        Each training centre needs at least this many patients.
+        Each training centre (and each new centre estimated with ``unseen="estimate"``) needs at least this
+        many patients.
+    prefixes : sequence of str, optional
+        Harmonise only the columns whose names start with one of these (e.g. ``("ct__", "wsi__")``); the others
+        (clinical variables) pass through unchanged. None: every column but ``batch``.
+    unseen : {"error", "estimate"}, default="error"
+        A centre absent from the training data: ``"error"`` refuses it; ``"estimate"`` estimates its location
+        and scale from its own rows in the data being transformed (features only, never outcomes; shrunk like
+        the training centres), relative to the training grand mean and pooled SD. Transform all of a new
+        centre's patients together: its estimate depends on the rows passed.
 
     Attributes
     ----------
     batches_ : list
         Training centres.
+    columns_ : list of str
+        The harmonised columns.
     grand_mean_, pooled_sd_ : pandas.Series
         Per-feature mean and pooled within-centre standard deviation (training rows).
     gamma_, delta_ : pandas.DataFrame
@@ -65,10 +78,30 @@ class ComBatHarmoniser(TransformerMixin, BaseEstimator):
     True
     """
 
-    def __init__(self, *, batch: str = "centre", empirical_bayes: bool = True, min_samples: int = 2):
+    def __init__(self, *, batch: str = "centre", empirical_bayes: bool = True, min_samples: int = 2,
+                 prefixes: tuple[str, ...] | None = None, unseen: str = "error"):
         self.batch = batch
         self.empirical_bayes = empirical_bayes
         self.min_samples = min_samples
+        self.prefixes = prefixes
+        self.unseen = unseen
+
+    def _targets(self, columns) -> list[str]:
+        if self.prefixes is None:
+            return list(columns)
+        return [c for c in columns if str(c).startswith(tuple(self.prefixes))]
+
+    def _location_scale(self, z: np.ndarray, batches: np.ndarray, labels: list) -> tuple[np.ndarray, np.ndarray]:
+        """Per centre and feature: location (gamma) and squared scale (delta^2) of the standardised values."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a feature missing for a whole centre: no effect
+            gamma = np.vstack([np.nanmean(z[batches == b], axis=0) for b in labels])
+            delta2 = np.vstack([np.nanvar(z[batches == b], axis=0, ddof=1) for b in labels])
+        gamma = np.where(np.isfinite(gamma), gamma, 0.0)
+        delta2 = np.where(np.isfinite(delta2) & (delta2 > 0), delta2, 1.0)
+        if self.empirical_bayes and z.shape[1] > 1:
+            gamma, delta2 = _empirical_bayes(z, batches, labels, gamma, delta2)
+        return gamma, delta2
 
     def fit(self, X: pd.DataFrame, y=None) -> ComBatHarmoniser:
         """Estimate the per-centre location and scale of every feature on the training rows.
@@ -84,8 +117,11 @@ class ComBatHarmoniser(TransformerMixin, BaseEstimator):
         self
         """
         check_param(_OWNER, "min_samples", self.min_samples, kind="int", low=2)
-        values, batches = self._split(X)
-        self.feature_names_in_ = np.asarray([c for c in X.columns if c != self.batch], dtype=object)
+        check_param(_OWNER, "unseen", self.unseen, kind="option", options=("error", "estimate"))
+        frame, batches = self._split(X)
+        self.feature_names_in_ = np.asarray(list(frame.columns), dtype=object)
+        self.columns_ = self._targets(frame.columns)
+        values = frame[self.columns_].to_numpy(dtype=float)
         labels = sorted(pd.unique(batches), key=str)
         counts = {b: int((batches == b).sum()) for b in labels}
         small = {b: c for b, c in counts.items() if c < self.min_samples}
@@ -99,13 +135,11 @@ class ComBatHarmoniser(TransformerMixin, BaseEstimator):
             resid[rows] = values[rows] - np.nanmean(values[rows], axis=0)
         pooled = np.sqrt(np.nanmean(resid ** 2, axis=0))
         pooled = np.where(pooled > 0, pooled, 1.0)
+        grand = np.where(np.isfinite(grand), grand, 0.0)
+        pooled = np.where(np.isfinite(pooled), pooled, 1.0)
         z = (values - grand) / pooled
-        gamma = np.vstack([np.nanmean(z[batches == b], axis=0) for b in labels])
-        delta2 = np.vstack([np.nanvar(z[batches == b], axis=0, ddof=1) for b in labels])
-        delta2 = np.where(delta2 > 0, delta2, 1.0)
-        if self.empirical_bayes and values.shape[1] > 1:
-            gamma, delta2 = _empirical_bayes(z, batches, labels, gamma, delta2)
-        columns = list(self.feature_names_in_)
+        gamma, delta2 = self._location_scale(z, batches, labels)
+        columns = list(self.columns_)
         self.batches_ = labels
         self.grand_mean_ = pd.Series(grand, index=columns)
         self.pooled_sd_ = pd.Series(pooled, index=columns)
@@ -127,23 +161,39 @@ class ComBatHarmoniser(TransformerMixin, BaseEstimator):
             Same index; the feature columns, harmonised.
         """
         check_is_fitted(self, "gamma_")
-        values, batches = self._split(X)
-        columns = [c for c in X.columns if c != self.batch]
+        frame, batches = self._split(X)
+        columns = list(frame.columns)
         if columns != list(self.feature_names_in_):
             raise ValueError(f"{_OWNER}: 'X' has different feature columns than in fit ({len(columns)} vs "
                              f"{len(self.feature_names_in_)}); pass the same columns in the same order.")
-        unknown = sorted({str(b) for b in pd.unique(batches)} - {str(b) for b in self.batches_})
-        if unknown:
+        known = {str(b) for b in self.batches_}
+        labels = np.asarray([str(v) for v in batches], dtype=object)
+        unknown = sorted(set(labels) - known)
+        if unknown and self.unseen == "error":
             raise ValueError(f"{_OWNER}: centre(s) {', '.join(repr(u) for u in unknown)} in column {self.batch!r} "
                              f"were not in the training data ({', '.join(repr(str(b)) for b in self.batches_)}). "
-                             "ComBat needs training patients from every centre it harmonises.")
-        out = np.empty_like(values)
+                             "ComBat needs training patients from every centre it harmonises, or "
+                             "unseen='estimate' to estimate a new centre from its own features.")
+        values = frame[self.columns_].to_numpy(dtype=float)
         grand, pooled = self.grand_mean_.to_numpy(), self.pooled_sd_.to_numpy()
-        for b in self.batches_:
-            rows = np.asarray([str(v) == str(b) for v in batches])
-            z = (values[rows] - grand) / pooled
-            out[rows] = (z - self.gamma_.loc[b].to_numpy()) / self.delta_.loc[b].to_numpy() * pooled + grand
-        return pd.DataFrame(out, index=X.index, columns=columns)
+        z = (values - grand) / pooled
+        gamma = {str(b): self.gamma_.loc[b].to_numpy() for b in self.batches_}
+        delta = {str(b): self.delta_.loc[b].to_numpy() for b in self.batches_}
+        for b in unknown:
+            rows = labels == b
+            if rows.sum() < self.min_samples:
+                raise ValueError(f"{_OWNER}: new centre {b!r} has {int(rows.sum())} patient(s) in the data to "
+                                 f"transform; estimating its effect needs at least min_samples={self.min_samples}. "
+                                 "Transform all of its patients together.")
+            g, d2 = self._location_scale(z[rows], np.zeros(int(rows.sum())), [0])
+            gamma[b], delta[b] = g[0], np.sqrt(d2[0])
+        out = frame.copy()
+        harmonised = np.empty_like(values)
+        for b in set(labels):
+            rows = labels == b
+            harmonised[rows] = (z[rows] - gamma[b]) / delta[b] * pooled + grand
+        out[self.columns_] = harmonised
+        return out
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """The feature columns (the ``batch`` column is dropped)."""
@@ -161,7 +211,7 @@ class ComBatHarmoniser(TransformerMixin, BaseEstimator):
         if pd.isna(batches).any():
             raise ValueError(f"{_OWNER}: column {self.batch!r} has {int(pd.isna(batches).sum())} missing centre(s); "
                              "every patient needs one.")
-        return X.drop(columns=[self.batch]).to_numpy(dtype=float), batches
+        return X.drop(columns=[self.batch]), batches
 
 
 def _empirical_bayes(z, batches, labels, gamma_hat, delta2_hat, *, tol: float = 1e-4, max_iter: int = 100):

@@ -304,3 +304,30 @@ def test_sklearn_preprocessing_composes_with_the_selectors_inside_validate():
     res = validate(pipe, X, y, method="cv", n_splits=3, random_state=0)
     assert res.n_failed == 0 and res.n_resamples == 3
     assert 0.6 < res.corrected <= res.apparent
+
+
+def test_combat_estimates_a_new_centre_from_its_own_features_and_leaves_other_columns_alone():
+    """One training centre; a new centre with shifted and scaled features is mapped onto it (no outcome used)."""
+    rng = np.random.default_rng(11)
+    n, p = 80, 6
+    dev = pd.DataFrame(rng.normal(size=(n, p)), columns=[f"ct__f{i}" for i in range(p)])
+    new = pd.DataFrame(rng.normal(size=(n, p)) * 3.0 + 5.0, columns=dev.columns)  # another scanner
+    for frame, centre in ((dev, "dev"), (new, "ext")):
+        frame["clin__age"] = rng.normal(60, 10, n)
+        frame["centre"] = centre
+    h = ComBatHarmoniser(prefixes=("ct__",), unseen="estimate", empirical_bayes=False).fit(dev)
+    assert h.columns_ == [f"ct__f{i}" for i in range(p)] and h.batches_ == ["dev"]
+    out = h.transform(pd.concat([dev, new], ignore_index=True))
+    assert list(out.columns) == [*dev.columns[:-1]]  # centre dropped, order kept
+    ext = out.iloc[n:]
+    # plain location/scale: the new centre ends with the training centre's harmonised means and SDs, exactly
+    ref = out.iloc[:n].filter(like="ct__")
+    np.testing.assert_allclose(ext.filter(like="ct__").mean(), ref.mean(), atol=1e-10)
+    np.testing.assert_allclose(ext.filter(like="ct__").std(), ref.std(), rtol=1e-10)
+    np.testing.assert_allclose(ref.mean(), dev.filter(like="ct__").mean(), atol=1e-10)  # one centre: means kept
+    np.testing.assert_allclose(out["clin__age"], pd.concat([dev, new])["clin__age"])  # not a harmonised column
+    pd.testing.assert_frame_equal(out.iloc[:n], h.transform(dev))  # training rows: fitted values only
+    with pytest.raises(ValueError, match=r"were not in the training data.*unseen='estimate'"):
+        ComBatHarmoniser(prefixes=("ct__",)).fit(dev).transform(new)
+    with pytest.raises(ValueError, match=r"new centre 'ext' has 1 patient\(s\).*Transform all of its patients"):
+        h.transform(new.iloc[:1])
