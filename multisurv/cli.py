@@ -242,7 +242,9 @@ def _run_config(path: Path, args) -> int:
                         "cutoff_methods": cfg.figures.cutoff_methods, "fixed_cutoff": cfg.figures.fixed_cutoff},
         internal_validation=None if val.internal == "none" else {
             "method": val.internal, "n_resamples": val.n_resamples, "n_splits": val.n_splits,
-            "n_repeats": val.n_repeats})
+            "n_repeats": val.n_repeats},
+        harmonisation=None if cfg.harmonisation.method == "none" else {
+            "empirical_bayes": cfg.harmonisation.empirical_bayes})
     record["elapsed_s"] = round(time.perf_counter() - started, 1)
     write_json_atomic(out / "run.json", json.loads(json.dumps(record, default=str)))
     print(to_markdown(summary_table(result.metrics)))

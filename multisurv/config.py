@@ -17,7 +17,8 @@ import yaml
 from multisurv.exceptions import MultisurvError
 
 __all__ = ["StudyConfig", "CohortConfig", "SyntheticCohortConfig", "RadiomicsConfig", "PathomicsConfig",
-           "SelectionConfig", "FusionConfig", "ValidationConfig", "FiguresConfig", "StudyConfigError", "SCHEMA",
+           "SelectionConfig", "FusionConfig", "ValidationConfig", "FiguresConfig", "HarmonisationConfig",
+           "StudyConfigError", "SCHEMA",
            "FUSION_STRATEGIES", "INTERNAL_METHODS", "model_names"]
 
 SCHEMA = "study_config.v1"
@@ -132,6 +133,20 @@ class ValidationConfig:
 
 
 @dataclass(frozen=True)
+class HarmonisationConfig:
+    """Centre harmonisation of the imaging features before every model (``method``: "none" or "combat").
+
+    ComBat (:class:`~multisurv.selection.harmonisation.ComBatHarmoniser`) is fitted on the development cohort
+    with each model; an external centre's location and scale are estimated from its own imaging features
+    (never its outcomes) when it is scored. ``empirical_bayes``: shrink per-feature centre effects (ComBat's
+    priors) or not.
+    """
+
+    method: str = "none"
+    empirical_bayes: bool = True
+
+
+@dataclass(frozen=True)
 class FiguresConfig:
     """Options of the evaluation figures (see ``multisurv.report.figures.write_evaluation_figures``).
 
@@ -169,6 +184,7 @@ class StudyConfig:
     fusion: FusionConfig = field(default_factory=FusionConfig)
     validation: ValidationConfig = field(default_factory=ValidationConfig)
     figures: FiguresConfig = field(default_factory=FiguresConfig)
+    harmonisation: HarmonisationConfig = field(default_factory=HarmonisationConfig)
     source: Path | None = None
 
     @classmethod
@@ -223,7 +239,7 @@ def _plain(value):
 _SECTIONS = {
     "cohort": CohortConfig, "radiomics": RadiomicsConfig, "pathomics": PathomicsConfig,
     "selection": SelectionConfig, "fusion": FusionConfig, "validation": ValidationConfig,
-    "figures": FiguresConfig,
+    "figures": FiguresConfig, "harmonisation": HarmonisationConfig,
 }
 
 
@@ -336,6 +352,7 @@ class _Checker:
             selection=self.selection(sections["selection"]), fusion=fusion,
             validation=self.validation(sections["validation"]),
             figures=self.figures(sections["figures"], model_names(fusion.strategies)),
+            harmonisation=self.harmonisation(sections["harmonisation"]),
             source=Path(source) if source is not None else None)
 
     def cohort(self, raw: dict) -> CohortConfig:
@@ -431,6 +448,14 @@ class _Checker:
         return FusionConfig(strategies=strategies, cv=self.integer(raw, "cv", "fusion.cv", 5, 2),
                             missing=self.option(raw, "missing", "fusion.missing", "mean", ("mean", "pattern")),
                             penalizer=self.number(raw, "penalizer", "fusion.penalizer", 0.1, 0.0))
+
+    def harmonisation(self, raw: dict) -> HarmonisationConfig:
+        eb = raw.get("empirical_bayes", True)
+        if not isinstance(eb, bool):
+            self.add("harmonisation.empirical_bayes", "true or false", eb, "Write true (ComBat's shrinkage) or false.")
+            eb = True
+        return HarmonisationConfig(
+            method=self.option(raw, "method", "harmonisation.method", "none", ("none", "combat")), empirical_bayes=eb)
 
     def validation(self, raw: dict) -> ValidationConfig:
         return ValidationConfig(

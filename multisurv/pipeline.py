@@ -59,6 +59,30 @@ class StudyResult:
     internal: pd.DataFrame | None = None
 
 
+#: Column added to the feature table when harmonising: each patient's centre (the manifest's ``cohort``).
+CENTRE_COLUMN = "_centre"
+_HARMONISATION_NOTE = ("ComBat on the radiomics and pathomics features, fitted on the development cohort with each "
+                       "model; an external centre's location and scale are estimated from its own imaging features "
+                       "(not outcomes) when it is scored.")
+
+
+def _harmonised(model, options: Mapping[str, object]):
+    """``Pipeline([ComBat on the imaging features, model])``."""
+    from sklearn.pipeline import Pipeline
+
+    from multisurv.selection.harmonisation import ComBatHarmoniser
+
+    combat = ComBatHarmoniser(batch=CENTRE_COLUMN, prefixes=("ct__", "wsi__"), unseen="estimate", **dict(options))
+    return Pipeline([("combat", combat), ("model", model)])
+
+
+def _final(model):
+    """The model itself when it sits at the end of a Pipeline (e.g. after ComBat)."""
+    from sklearn.pipeline import Pipeline
+
+    return model[-1] if isinstance(model, Pipeline) else model
+
+
 def _build_models(random_state: int, cv: int):
     from multisurv.fusion.early import EarlyFusionCox
     from multisurv.fusion.late import LateFusionCox
@@ -185,6 +209,7 @@ def run_study(
     models: Mapping[str, object] | None = None,
     figure_options: Mapping[str, object] | None = None,
     internal_validation: Mapping[str, object] | None = None,
+    harmonisation: Mapping[str, object] | None = None,
 ) -> StudyResult:
     """Run the whole study on a cohort and write its outputs into ``run_dir``.
 
@@ -223,6 +248,12 @@ def run_study(
         Keywords of :func:`~multisurv.evaluation.internal.validate_models` (``method``, ``n_resamples``,
         ``n_splits``, ``n_repeats``): every model is also validated on the development cohort by bootstrap or
         CV, its clinical encoding refitted in each resample; written to ``tables/internal_validation.csv``.
+    harmonisation : mapping, optional
+        Put ComBat harmonisation of the imaging features (``ct__``, ``wsi__``) across centres (the manifest's
+        ``cohort`` column) in front of every model; the mapping holds keywords of
+        :class:`~multisurv.selection.harmonisation.ComBatHarmoniser` (e.g. ``empirical_bayes``). It is fitted
+        with each model on development patients; an external centre's location and scale are estimated from
+        its own imaging features when it is scored (never from outcomes).
 
     Returns
     -------
@@ -258,9 +289,14 @@ def run_study(
 
     clinical = ClinicalPreprocessor.from_spec(cohort.clinical_spec).fit(dev.clinical)
     X = pd.concat([imaging, clinical.transform(cohort.clinical)], axis=1).loc[cohort.ids]
+    if harmonisation is not None:  # the centre of each patient, read by the ComBat step of every model
+        X[CENTRE_COLUMN] = cohort.table.loc[cohort.ids, "cohort"].astype(str)
     X_dev, X_ext = X.loc[dev.ids], X.loc[ext.ids]
 
     models = _build_models(random_state, cv) if models is None else dict(models)
+    if harmonisation is not None:
+        models = {name: _harmonised(model, harmonisation) for name, model in models.items()}
+        extra_report = {**dict(extra_report or {}), "Harmonisation": _HARMONISATION_NOTE}
     predictions = cohort.table.loc[:, ["cohort", "time", "event"]].copy()
     rows = []
     cutoffs: dict[str, float] = {}
@@ -304,19 +340,22 @@ def run_study(
         from multisurv.evaluation.internal import validate_models
 
         raw_dev = pd.concat([imaging.loc[dev.ids], dev.clinical], axis=1)
+        if harmonisation is not None:
+            raw_dev[CENTRE_COLUMN] = X_dev[CENTRE_COLUMN]
         with _collect_warnings(notes, "internal validation"):
             internal = validate_models(models, raw_dev, dev.y, clinical=ClinicalPreprocessor.from_spec(
                 cohort.clinical_spec), clinical_columns=list(dev.clinical.columns), random_state=random_state,
                 progress=progress, **dict(internal_validation))
         write_csv_atomic(run_dir / "tables" / "internal_validation.csv", internal, index=False, float_format="%.6g")
     write_csv_atomic(run_dir / "predictions.csv", predictions, float_format="%.8g")
-    formulas = {name: m.formula_ for name, m in models.items() if hasattr(m, "formula_")}
-    late = models["late_fusion"]
+    fitted = {name: _final(m) for name, m in models.items()}  # the models without their ComBat step
+    formulas = {name: m.formula_ for name, m in fitted.items() if hasattr(m, "formula_")}
+    late = fitted["late_fusion"]
     fusion_formula = pd.DataFrame({"term": late.coef_.index, "coef": late.coef_.to_numpy()})
     write_csv_atomic(run_dir / "tables" / "late_fusion_formula.csv", fusion_formula, index=False, float_format="%.6g")
     for name, formula in formulas.items():
         write_csv_atomic(run_dir / "tables" / f"{name}_formula.csv", formula, index=False, float_format="%.6g")
-    for name, model in models.items():  # the other fusions' coefficients (early: per standardised feature)
+    for name, model in fitted.items():  # the other fusions' coefficients (early: per standardised feature)
         coef = getattr(model, "coef_", None) if name not in formulas and name != "late_fusion" else None
         if isinstance(coef, pd.Series):
             write_csv_atomic(run_dir / "tables" / f"{name}_formula.csv",

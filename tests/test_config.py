@@ -55,6 +55,7 @@ def test_defaults_fill_every_optional_section():
 def test_every_problem_is_reported_at_once_with_its_key_path(tmp_path):
     bad = _minimal(seed=-1, fusion={"missing": "median", "cv": 1}, selection={"rule": "2se", "l1_ratio": 0},
                    pathomics={"encoder": "vit_l"}, radiomics={"params": "gist"}, validation={"n_bootstrap": "many"})
+    bad["harmonisation"] = {"method": "ComBat", "empirical_bayes": "yes"}
     bad["schema"] = "study_config.v0"
     bad["cohort"]["synthetic"]["n_ct"] = 25
     with pytest.raises(StudyConfigError) as exc:
@@ -62,6 +63,8 @@ def test_every_problem_is_reported_at_once_with_its_key_path(tmp_path):
     text = str(exc.value)
     assert str(tmp_path / "bad.yaml") in text
     expected = ["key 'schema': must be exactly 'study_config.v1'", "key 'seed': must be a whole number >= 0",
+                "key 'harmonisation.method': must be one of 'none', 'combat'; got 'ComBat'",
+                "key 'harmonisation.empirical_bayes': must be true or false; got 'yes'",
                 "key 'fusion.missing': must be one of 'mean', 'pattern'; got 'median'",
                 "key 'fusion.cv': must be a whole number >= 2; got 1",
                 "key 'selection.rule': must be one of 'min', '1se'; got '2se'",
@@ -179,7 +182,8 @@ def test_cli_run_config_records_config_seeds_and_hashes_and_passes_the_settings(
         "selection": {"cv": 3, "rule": "1se"},
         "validation": {"n_bootstrap": 50, "internal": "repeated_cv", "n_splits": 4, "n_repeats": 2},
         "fusion": {"missing": "pattern", "cv": 4, "strategies": ["early", "late", "late_insample"]},
-        "figures": {"primary": "early_fusion", "horizon": 24, "cutoff_methods": ["tertiles"]}})
+        "figures": {"primary": "early_fusion", "horizon": 24, "cutoff_methods": ["tertiles"]},
+        "harmonisation": {"method": "combat", "empirical_bayes": False}})
     seen = {}
 
     class Stop(ValueError):
@@ -203,6 +207,7 @@ def test_cli_run_config_records_config_seeds_and_hashes_and_passes_the_settings(
     assert seen["internal_validation"] == {"method": "repeated_cv", "n_resamples": 200, "n_splits": 4, "n_repeats": 2}
     assert seen["figure_options"] == {"primary": "early_fusion", "t0": 24.0, "roc_times": None,
                                       "cutoff_methods": ("tertiles",), "fixed_cutoff": None}
+    assert seen["harmonisation"] == {"empirical_bayes": False}
     assert models["radiomics"].selector.rule == "1se" and models["radiomics"].selector.cv == 3
     assert models["late_fusion"].missing == "pattern" and models["late_fusion"].cv == 4
     assert models["late_fusion"].random_state == 7

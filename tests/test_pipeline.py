@@ -170,3 +170,22 @@ def test_config_compares_fusion_strategies_validates_internally_and_sets_figure_
     assert "## Internal validation" in report and "| 10b | Internal validation" in report
     for name in ("late_fusion_insample", "late_fusion_pattern"):
         assert (out / "tables" / f"{name}_formula.csv").is_file()
+
+
+def test_combat_harmonisation_runs_in_front_of_every_model(tiny, tmp_path):
+    root, cohort, truth, result = tiny
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        again = run_study(cohort, tmp_path / "run", feature_dir=root / "features", n_workers=1, cv=3, n_bootstrap=20,
+                          random_state=0, progress=False, harmonisation={"empirical_bayes": True})
+    assert set(again.metrics["model"]) == set(MODEL_LABELS)
+    ext = cohort.table.index[cohort.table["cohort"] == "external"]
+    scored = again.predictions.loc[ext, "radiomics"].notna()
+    assert scored.sum() >= 2
+    # the external centre's imaging features are moved onto the development centre's, so its scores change
+    assert not np.allclose(again.predictions.loc[ext[scored], "radiomics"],
+                           result.predictions.loc[ext[scored], "radiomics"])
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "**Harmonisation**: ComBat on the radiomics and pathomics features" in report
+    for name in ("radiomics", "pathomics", "clinical", "late_fusion"):
+        assert (tmp_path / "run" / "tables" / f"{name}_formula.csv").is_file()
