@@ -231,7 +231,7 @@ def _run_config(path: Path, args) -> int:
     extra = {"Config": str(path.resolve()), "Study": cfg.name}
     val = cfg.validation
     result = run_study(
-        cohort, out, development=cfg.cohort.development, weights=cfg.pathomics.weights,
+        cohort, out, development=cfg.cohort.development, weights=cfg.pathomics.weights, feature_dir=cfg.feature_cache,
         n_workers=cfg.radiomics.workers, cv=cfg.selection.cv, n_bootstrap=cfg.validation.n_bootstrap,
         random_state=cfg.seed, truth=truth, progress=not args.no_progress, extra_report=extra,
         radiomics_params=cfg.radiomics.params,

@@ -177,6 +177,7 @@ class StudyConfig:
     name: str
     out: Path
     seed: int = 0
+    feature_cache: Path | None = None  # None: <out>/features
     cohort: CohortConfig = field(default_factory=CohortConfig)
     radiomics: RadiomicsConfig = field(default_factory=RadiomicsConfig)
     pathomics: PathomicsConfig = field(default_factory=PathomicsConfig)
@@ -324,7 +325,7 @@ class _Checker:
 
     # ---------------------------------------------------------------------------------------- sections
     def study(self, raw: Any, source) -> StudyConfig:
-        top = {"schema", "name", "description", "seed", "out", *_SECTIONS}
+        top = {"schema", "name", "description", "seed", "out", "feature_cache", *_SECTIONS}
         if not isinstance(raw, Mapping):
             self.add("(top level)", "a mapping with at least 'schema', 'name', 'out' and 'cohort'", raw,
                      "Start from data_schemas/study_config.v1.yaml.")
@@ -341,13 +342,21 @@ class _Checker:
         else:
             out = (self.base / Path(out_raw).expanduser()).resolve()
         seed = self.integer(raw, "seed", "seed", 0, 0)
+        cache_raw = raw.get("feature_cache")
+        cache = None
+        if cache_raw is not None:
+            if not isinstance(cache_raw, str) or not cache_raw.strip():
+                self.add("feature_cache", "null or a folder (a path)", cache_raw, "Write a path such as "
+                         "'../runs/other_study/features', or remove the key to use <out>/features.")
+            else:
+                cache = (self.base / Path(cache_raw).expanduser()).resolve()
         sections = {k: self.mapping(raw.get(k), k, {f.name for f in fields(cls)})
                     for k, cls in _SECTIONS.items()}
         if "cohort" not in raw:
             self.add("cohort", "a mapping with 'manifest' or 'synthetic'", None, "Add a 'cohort' section.")
         fusion = self.fusion(sections["fusion"])
         return StudyConfig(
-            name=name, out=out, seed=seed, cohort=self.cohort(sections["cohort"]),
+            name=name, out=out, seed=seed, feature_cache=cache, cohort=self.cohort(sections["cohort"]),
             radiomics=self.radiomics(sections["radiomics"]), pathomics=self.pathomics(sections["pathomics"]),
             selection=self.selection(sections["selection"]), fusion=fusion,
             validation=self.validation(sections["validation"]),

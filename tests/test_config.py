@@ -175,7 +175,7 @@ def test_cli_run_config_records_config_seeds_and_hashes_and_passes_the_settings(
 
     _tiny_manifest(tmp_path / "data")
     config = _write(tmp_path / "study.yaml", {
-        "schema": "study_config.v1", "name": "tiny", "seed": 7, "out": "runs/tiny",
+        "schema": "study_config.v1", "name": "tiny", "seed": 7, "out": "runs/tiny", "feature_cache": "shared/features",
         "cohort": {"manifest": "data/m.csv", "clinical_spec": "data/spec.yaml"},
         "radiomics": {"params": "radiomics_gist_2266", "workers": 1},
         "pathomics": {"encoder": "resnet18", "max_tiles": 4},
@@ -208,6 +208,7 @@ def test_cli_run_config_records_config_seeds_and_hashes_and_passes_the_settings(
     assert seen["figure_options"] == {"primary": "early_fusion", "t0": 24.0, "roc_times": None,
                                       "cutoff_methods": ("tertiles",), "fixed_cutoff": None}
     assert seen["harmonisation"] == {"empirical_bayes": False}
+    assert seen["feature_dir"] == tmp_path / "shared" / "features"  # read from the config's folder
     assert models["radiomics"].selector.rule == "1se" and models["radiomics"].selector.cv == 3
     assert models["late_fusion"].missing == "pattern" and models["late_fusion"].cv == 4
     assert models["late_fusion"].random_state == 7
