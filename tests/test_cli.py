@@ -52,3 +52,16 @@ def test_unknown_subcommand_is_refused(capsys):
         main(["frobnicate"])
     assert exc.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.wsi
+@pytest.mark.radiomics
+@pytest.mark.filterwarnings("ignore")  # random-init encoder and small-sample warnings are expected here
+def test_demo_command_runs_the_whole_study_on_a_small_synthetic_cohort(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--n-development", "24", "--n-external", "10",
+                 "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "| Late fusion |" in printed and "Demo finished in" in printed
+    for name in ("report.md", "report.html", "metrics.csv", "predictions.csv", "tables/late_fusion_formula.csv"):
+        assert (tmp_path / "demo" / name).is_file(), name
