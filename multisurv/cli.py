@@ -83,19 +83,11 @@ def _cmd_run(args) -> int:
     return _run(target, Path(args.out), args)
 
 
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _data_hashes(cohort) -> "pd.DataFrame":  # noqa: F821
     """SHA-256 of every data file the cohort references (one row per patient and column)."""
     import pandas as pd
+
+    from multisurv._hashing import sha256_file
 
     rows = []
     for pid, row in cohort.table.iterrows():
@@ -105,7 +97,7 @@ def _data_hashes(cohort) -> "pd.DataFrame":  # noqa: F821
                 path = Path(value)
                 files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
                 for f in files:
-                    rows.append({"patient_id": pid, "column": column, "path": str(f), "sha256": _sha256(f)})
+                    rows.append({"patient_id": pid, "column": column, "path": str(f), "sha256": sha256_file(f)})
     return pd.DataFrame(rows, columns=["patient_id", "column", "path", "sha256"])
 
 
@@ -188,6 +180,7 @@ def _run_config(path: Path, args) -> int:
 
     from multisurv import __version__
     from multisurv._atomic import write_csv_atomic, write_json_atomic
+    from multisurv._hashing import sha256_file
     from multisurv.cohort.manifest import load_manifest
     from multisurv.cohort.schema import load_clinical_spec
     from multisurv.config import StudyConfig
@@ -222,7 +215,7 @@ def _run_config(path: Path, args) -> int:
         "multisurv": __version__, "command": " ".join(["multisurv", *sys.argv[1:]]) if sys.argv else "",
         "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "seeds": {"study": cfg.seed, "synthetic_cohort": cfg.cohort.synthetic.seed if cfg.cohort.synthetic else None},
-        "inputs_sha256": {k: (_sha256(v) if v is not None else None) for k, v in inputs.items()},
+        "inputs_sha256": {k: (sha256_file(v) if v is not None else None) for k, v in inputs.items()},
         "data_files": {"n": int(len(hashes)),
                        "sha256_of_list": _sha256_text("\n".join(hashes["sha256"].tolist()))},
     }

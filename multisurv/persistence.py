@@ -24,6 +24,7 @@ import pandas as pd
 
 from multisurv import __version__
 from multisurv._atomic import write_json_atomic
+from multisurv._hashing import sha256_file
 from multisurv.exceptions import MultisurvError
 
 __all__ = ["StudyModel", "ModelLoadError", "save_model", "load_model", "sha256_file", "sha256_frame",
@@ -86,25 +87,6 @@ class StudyModel:
             out = inner.transform_scores(X)
         out["risk"] = self.estimator.predict(X)
         return out
-
-
-def sha256_file(path: str | Path) -> str:
-    """SHA-256 of a file's bytes, read in 1 MiB chunks.
-
-    Examples
-    --------
-    >>> import tempfile, os
-    >>> with tempfile.NamedTemporaryFile(delete=False) as f:
-    ...     _ = f.write(b"abc")
-    >>> sha256_file(f.name)[:16]
-    'ba7816bf8f01cfea'
-    >>> os.remove(f.name)
-    """
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def sha256_frame(frame: pd.DataFrame) -> str:

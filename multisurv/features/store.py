@@ -38,6 +38,7 @@ import pandas as pd
 
 from multisurv import __version__
 from multisurv._atomic import write_json_atomic
+from multisurv._hashing import sha256_file
 from multisurv.exceptions import MultisurvError
 
 __all__ = ["FeatureStore", "input_fingerprint", "settings_hash"]
@@ -138,6 +139,10 @@ def _folder_files(folder: str) -> list[str]:
     return found
 
 
+#: File hash the fingerprints use, looked up at call time (a test swaps it to prove no re-read).
+_file_hash = sha256_file
+
+
 def _content_hash(abs_path: str) -> str:
     digest = hashlib.sha256()
     if os.path.isdir(abs_path):
@@ -146,11 +151,6 @@ def _content_hash(abs_path: str) -> str:
             digest.update(_file_hash(name).encode("ascii"))
         return digest.hexdigest()
     return _file_hash(abs_path)
-
-
-def _file_hash(path: str) -> str:
-    with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _same_inputs(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> bool:

@@ -38,6 +38,12 @@ class EvaluationFigures:
     roc_times: tuple = ()
     cutoffs: dict[str, str] = field(default_factory=dict)
 
+    def write_table(self, run_dir: Path, name: str, frame: pd.DataFrame) -> None:
+        """Write ``frame`` to ``run_dir/tables/<name>.csv`` and record it under ``tables[name]``."""
+        path = Path(run_dir) / "tables" / f"{name}.csv"
+        write_csv_atomic(path, frame, index=False, float_format="%.6g")
+        self.tables[name] = str(path.relative_to(run_dir))
+
 
 def default_horizon(time: ArrayLike) -> float:
     """Default time point for calibration and decision curves: the development cohort's median follow-up.
@@ -196,9 +202,7 @@ def write_evaluation_figures(run_dir: str | Path, predictions: pd.DataFrame, *, 
             ax.set_title(labels.get(name, name))
             save(fig, f"calibration_{name}")
     if calibration_rows:
-        path = run_dir / "tables" / "calibration.csv"
-        write_csv_atomic(path, pd.concat(calibration_rows, ignore_index=True), index=False, float_format="%.6g")
-        out.tables["calibration"] = str(path.relative_to(run_dir))
+        out.write_table(run_dir, "calibration", pd.concat(calibration_rows, ignore_index=True))
 
     curve_rows = []
     for label in cohorts:
@@ -220,9 +224,7 @@ def write_evaluation_figures(run_dir: str | Path, predictions: pd.DataFrame, *, 
         save(fig, f"decision_curve_{label}")
         curve_rows += [c.to_frame().assign(cohort=label) for c in curves]
     if curve_rows:
-        path = run_dir / "tables" / "decision_curve.csv"
-        write_csv_atomic(path, pd.concat(curve_rows, ignore_index=True), index=False, float_format="%.6g")
-        out.tables["decision_curve"] = str(path.relative_to(run_dir))
+        out.write_table(run_dir, "decision_curve", pd.concat(curve_rows, ignore_index=True))
 
     shown = metrics if "subset" not in metrics else metrics[metrics["subset"] == "available"]
     if "cindex" in shown and shown["cindex"].notna().any():
@@ -238,9 +240,7 @@ def write_evaluation_figures(run_dir: str | Path, predictions: pd.DataFrame, *, 
         table = pd.DataFrame({"term": summary.index, "hr": summary["exp(coef)"].to_numpy(),
                               "lower": summary["exp(coef) lower 95%"].to_numpy(),
                               "upper": summary["exp(coef) upper 95%"].to_numpy(), "p": summary["p"].to_numpy()})
-        path = run_dir / "tables" / "late_fusion_hazard_ratios.csv"
-        write_csv_atomic(path, table, index=False, float_format="%.6g")
-        out.tables["late_fusion_hazard_ratios"] = str(path.relative_to(run_dir))
+        out.write_table(run_dir, "late_fusion_hazard_ratios", table)
         fig, ax = plt.subplots(figsize=(6.4, 0.45 * len(table) + 1.4))
         plot_forest(table, ax=ax, xlabel="Hazard ratio per unit of score (95% CI)")
         ax.set_title(f"Late fusion inputs, development cohort (n = {len(data)})")
@@ -305,9 +305,7 @@ def _risk_group_figures(out, predictions, dev, cohorts, primary, labels, methods
             ax.set_title(f"Maximally selected log-rank statistic, development (n = {len(scored_dev)})")
             save(fig, f"maxstat_scan_{primary}")
     if rows:
-        path = run_dir / "tables" / "risk_group_cutoffs.csv"
-        write_csv_atomic(path, pd.DataFrame(rows), index=False, float_format="%.6g")
-        out.tables["risk_group_cutoffs"] = str(path.relative_to(run_dir))
+        out.write_table(run_dir, "risk_group_cutoffs", pd.DataFrame(rows))
 
 
 def _roc_figures(out, predictions, dev, cohorts, primary, labels, roc_times, time_unit, save, run_dir, y_of) -> None:
@@ -338,9 +336,7 @@ def _roc_figures(out, predictions, dev, cohorts, primary, labels, roc_times, tim
         ax.set_title(f"{labels.get(primary, primary)}, {label} cohort (n = {len(part)})")
         save(fig, f"td_roc_{primary}_{label}")
     if rows:
-        path = run_dir / "tables" / "td_roc_auc.csv"
-        write_csv_atomic(path, pd.DataFrame(rows), index=False, float_format="%.6g")
-        out.tables["td_roc_auc"] = str(path.relative_to(run_dir))
+        out.write_table(run_dir, "td_roc_auc", pd.DataFrame(rows))
 
 
 def _score_columns(terms, labels: Mapping[str, str], predictions: pd.DataFrame) -> dict[str, str]:
@@ -372,7 +368,6 @@ def _fusion_figures(out, predictions, dev, cohorts, formula, fusion_scores, labe
     columns = _score_columns(coef, labels, predictions)
 
     table = standardised_coefficients(coef, scores)
-    path = run_dir / "tables" / "late_fusion_importance.csv"
     importance = [table.assign(kind="standardised coefficient (development)")]
     fig, ax = plt.subplots(figsize=(5.6, 0.4 * len(table) + 1.4))
     plot_importance(table, value="std_coef", ax=ax, xlabel="log hazard ratio per SD of the score (development)")
@@ -398,8 +393,7 @@ def _fusion_figures(out, predictions, dev, cohorts, formula, fusion_scores, labe
             save(fig, f"importance_late_fusion_permutation_{label}")
     else:
         out.skipped.append("permutation importance: the late-fusion scores are not all among the predictions.")
-    write_csv_atomic(path, pd.concat(importance, ignore_index=True), index=False, float_format="%.6g")
-    out.tables["late_fusion_importance"] = str(path.relative_to(run_dir))
+    out.write_table(run_dir, "late_fusion_importance", pd.concat(importance, ignore_index=True))
 
     # Nomogram: the baseline is the one of the calibration figures (development y and the model's risk), provided
     # the formula reproduces that risk; the axes span the development scores.
@@ -425,6 +419,4 @@ def _fusion_figures(out, predictions, dev, cohorts, formula, fusion_scores, labe
     rows = [axis.assign(axis=name) for name, axis in nom.axes.items()]
     rows += [axis.rename(columns={"survival": "value"}).assign(axis=f"survival at {t:g}")
              for t, axis in nom.survival_axes.items()]
-    path = run_dir / "tables" / "nomogram_late_fusion.csv"
-    write_csv_atomic(path, pd.concat(rows, ignore_index=True), index=False, float_format="%.6g")
-    out.tables["nomogram_late_fusion"] = str(path.relative_to(run_dir))
+    out.write_table(run_dir, "nomogram_late_fusion", pd.concat(rows, ignore_index=True))

@@ -9,7 +9,6 @@ therefore warns. torch and torchvision are imported only when an encoder is buil
 
 from __future__ import annotations
 
-import hashlib
 import os
 import pickle
 import warnings
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from multisurv._hashing import sha256_file
 from multisurv._optional import require
 from multisurv.exceptions import MultisurvWarning
 
@@ -162,7 +162,7 @@ def build_backbone(name: str, weights: str | os.PathLike | None, *, stacklevel: 
             f"Save the state_dict of torchvision.models.{arch} (the 'fc.*' head is ignored)."
         )
     model.load_state_dict(state, strict=True)
-    return model, "sha256:" + _sha256(path)
+    return model, "sha256:" + sha256_file(path)
 
 
 def _load_state_dict(torch, path: str) -> dict[str, Any]:
@@ -191,12 +191,6 @@ def _match_keys(expected, given) -> tuple[list[str], list[str]]:
     return sorted(expected - given), sorted(given - expected)
 
 
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 #: name -> (torchvision constructor, feature dimension, weights enum). ResNet-50 is the study's backbone; the
