@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "multisurv"
 
 # Layers in data-flow order; a module may import from its own layer or layers above (smaller index).
 LAYERS = ["exceptions", "_validation", "_optional", "_atomic", "_hashing", "cohort", "features", "selection", "scores",
-          "fusion", "evaluation", "plotting", "report", "persistence", "config", "pipeline", "cli"]
+          "fusion", "evaluation", "plotting", "report", "simulation", "persistence", "config", "pipeline", "cli"]
 BASE = {"exceptions", "_validation", "_optional", "_atomic", "_hashing"}
 
 
