@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 from multisurv import __version__
 from multisurv._atomic import write_csv_atomic, write_json_atomic
 from multisurv._validation import check_param
-from multisurv.cohort.synthetic_ct import SCANNERS, render_ct, write_ct
+from multisurv.cohort.synthetic_ct import SCANNERS, draw_second_reader, render_ct, write_ct, write_mask
 from multisurv.cohort.synthetic_wsi import MPP, SLIDE_SHAPE, STAINS, render_slide, write_slide
 
 __all__ = ["make_synthetic_cohort", "make_synthetic_table", "COEFFICIENTS", "MANIFEST_COLUMNS",
@@ -105,6 +105,15 @@ def _streams(random_state: int, cohort: str, index: int) -> list[np.random.Gener
     """The patient's three random streams (table, CT, slide); they depend on the seed and the patient only."""
     seq = np.random.SeedSequence(random_state, spawn_key=(_COHORTS.index(cohort), index))
     return [np.random.default_rng(child) for child in seq.spawn(3)]
+
+
+def _reader_stream(random_state: int, cohort: str, index: int) -> np.random.Generator:
+    """The patient's second-reader stream: a fourth child of the patient's seed, beside the three of _streams."""
+    return np.random.default_rng(np.random.SeedSequence(random_state, spawn_key=(_COHORTS.index(cohort), index, 3)))
+
+
+def _reader_path(patient_id: str) -> str:
+    return f"ct/{patient_id}_mask_reader2.nrrd"
 
 
 def _draw_patient(rng: np.random.Generator, cohort: str, patient_id: str) -> tuple[dict, dict]:
@@ -242,7 +251,7 @@ def _truth_summary(manifest: pd.DataFrame, random_state: int) -> dict:
 
 
 def make_synthetic_cohort(out: str | Path, *, n_development: int = 200, n_external: int = 100,
-                          random_state: int = 0, progress: bool = False) -> Path:
+                          random_state: int = 0, progress: bool = False, second_reader: bool = False) -> Path:
     """Write a synthetic GIST-like multi-centre cohort into ``out``; return the path of ``out/manifest.csv``.
 
     Parameters
@@ -255,6 +264,11 @@ def make_synthetic_cohort(out: str | Path, *, n_development: int = 200, n_extern
         Seed. The same seed gives byte-identical files; a patient's files do not depend on the cohort sizes.
     progress : bool, default False
         Show a progress bar.
+    second_reader : bool, default False
+        Also write a second reader's tumour mask for every CT (``ct/<id>_mask_reader2.nrrd``, manifest column
+        ``ct_mask_reader2``, appended last): the first mask's outline redrawn with a smooth local displacement of
+        about a voxel and a per-patient systematic offset (:func:`~multisurv.cohort.synthetic_ct.draw_second_reader`),
+        from a random stream of its own, so every other file is the same as without it.
 
     Returns
     -------
@@ -303,13 +317,22 @@ def make_synthetic_cohort(out: str | Path, *, n_development: int = 200, n_extern
         if facts["has_ct"]:
             case = render_ct(ct_rng, u_ct=facts["u_ct"], size_cm=facts["true_size_cm"], scanner=SCANNERS[cohort])
             write_ct(case, out / row["ct_image"], out / row["ct_mask"])
+            if second_reader:
+                write_mask(draw_second_reader(_reader_stream(random_state, cohort, int(i)), case),
+                           case, out / _reader_path(row["patient_id"]))
         if facts["has_wsi"]:
             slide = render_slide(wsi_rng, u_path=facts["u_path"], mitotic_count=facts["true_mitotic_count"],
                                  stain=STAINS[cohort])
             write_slide(slide, out / row["wsi"])
 
     write_csv_atomic(out / "truth.csv", truth, index=False, lineterminator="\n")
-    write_json_atomic(out / "truth.json", _truth_summary(manifest, random_state))
+    summary = _truth_summary(manifest, random_state)
+    if second_reader:
+        manifest["ct_mask_reader2"] = [_reader_path(pid) if has else None
+                                       for pid, has in zip(manifest["patient_id"], truth["has_ct"])]
+        summary["second_reader"] = ("ct_mask_reader2: the ct_mask outline redrawn by draw_second_reader (signed "
+                                    "distance + N(0, 0.5 mm) offset + 1.2 mm x smooth field over 4 mm, largest part)")
+    write_json_atomic(out / "truth.json", summary)
     path = write_csv_atomic(out / "manifest.csv", manifest, index=False, lineterminator="\n")
     logger.info("Synthetic cohort written in %.1f s: %s.", time.perf_counter() - started, path)
     return path

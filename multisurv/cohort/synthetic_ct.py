@@ -24,7 +24,8 @@ from scipy import ndimage
 from multisurv._atomic import write_atomic
 from multisurv._optional import require
 
-__all__ = ["ScannerProfile", "SCANNERS", "CTCase", "tumour_radius_mm", "render_ct", "write_ct"]
+__all__ = ["ScannerProfile", "SCANNERS", "CTCase", "tumour_radius_mm", "render_ct", "write_ct", "draw_second_reader",
+           "write_mask"]
 
 #: Largest crop, in voxels (z, y, x); keeps PyRadiomics fast.
 MAX_SHAPE = (24, 64, 64)
@@ -194,27 +195,83 @@ def render_ct(rng: np.random.Generator, *, u_ct: float, size_cm: float, scanner:
     return CTCase(image=image, mask=mask.astype(np.uint8), spacing=(sx, sx, sz), origin=origin)
 
 
+def draw_second_reader(rng: np.random.Generator, case: CTCase, *, amplitude_mm: float = 1.2,
+                       smoothness_mm: float = 4.0, bias_mm: float = 0.5) -> np.ndarray:
+    """A second reader's tumour mask: the first reader's contour redrawn with smooth local and global differences.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The patient's second-reader stream.
+    case : CTCase
+        The case with the first reader's mask.
+    amplitude_mm : float, default=1.2
+        Standard deviation of the local displacement of the outline, in mm (about one in-plane voxel).
+    smoothness_mm : float, default=4.0
+        Correlation length of the displacement along the outline, in mm.
+    bias_mm : float, default=0.5
+        Standard deviation of the reader's systematic offset (drawing the whole outline wider or tighter), in mm;
+        drawn once per patient.
+
+    Returns
+    -------
+    numpy.ndarray of uint8, shape of ``case.mask``
+        Label 1 in the tumour; the first reader's mask where the redrawn one would be empty.
+
+    Notes
+    -----
+    The signed distance to the first reader's outline (negative inside, mm) plus the offset and a smooth
+    Gaussian field is thresholded at 0, and the largest connected part is kept: the outline moves in and out by
+    about a voxel, as in inter-observer studies of well-defined tumours, while the interior stays.
+
+    Examples
+    --------
+    >>> case = render_ct(np.random.default_rng(0), u_ct=0.0, size_cm=5.0, scanner=SCANNERS["development"])
+    >>> second = draw_second_reader(np.random.default_rng(1), case)
+    >>> overlap = 2 * (second & case.mask).sum() / (second.sum() + case.mask.sum())
+    >>> bool(0.8 < overlap < 1.0)
+    True
+    """
+    roi = case.mask.astype(bool)
+    spacing_zyx = np.asarray(case.spacing[::-1], dtype=float)
+    signed = np.where(roi, -ndimage.distance_transform_edt(roi, sampling=spacing_zyx),
+                      ndimage.distance_transform_edt(~roi, sampling=spacing_zyx))
+    offset = rng.normal(0.0, bias_mm)
+    field = _smooth_noise(rng, roi.shape, smoothness_mm / spacing_zyx)
+    redrawn = signed + offset + amplitude_mm * field < 0
+    labels, n_parts = ndimage.label(redrawn)
+    if n_parts == 0:
+        return case.mask.copy()
+    largest = 1 + int(np.argmax(np.bincount(labels.ravel())[1:]))
+    return (labels == largest).astype(np.uint8)
+
+
+def write_mask(mask: np.ndarray, case: CTCase, path: str | Path) -> None:
+    """Write another mask of ``case`` (e.g. a second reader's) on its grid, as :func:`write_ct` writes its own."""
+    write_atomic(path, _nrrd_writer(mask, case))
+
+
+def _nrrd_writer(array: np.ndarray, case: CTCase):
+    sitk = require("SimpleITK", extra="radiomics")
+    image = sitk.GetImageFromArray(array)
+    image.SetSpacing(case.spacing)
+    image.SetOrigin(case.origin)
+    image.SetDirection((1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0))
+
+    def write(path: Path) -> None:
+        w = sitk.ImageFileWriter()
+        w.SetImageIO("NrrdImageIO")  # the temporary file has no .nrrd suffix
+        w.SetFileName(str(path))
+        w.SetUseCompression(True)
+        w.Execute(image)
+
+    return write
+
+
 def write_ct(case: CTCase, image_path: str | Path, mask_path: str | Path) -> None:
     """Write the image and the mask as gzip-compressed NRRD files, each atomically.
 
     The files hold nothing time-dependent, so the same case always gives byte-identical files.
     """
-    sitk = require("SimpleITK", extra="radiomics")
-
-    def writer(array: np.ndarray):
-        image = sitk.GetImageFromArray(array)
-        image.SetSpacing(case.spacing)
-        image.SetOrigin(case.origin)
-        image.SetDirection((1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0))
-
-        def write(path: Path) -> None:
-            w = sitk.ImageFileWriter()
-            w.SetImageIO("NrrdImageIO")  # the temporary file has no .nrrd suffix
-            w.SetFileName(str(path))
-            w.SetUseCompression(True)
-            w.Execute(image)
-
-        return write
-
-    write_atomic(image_path, writer(case.image))
-    write_atomic(mask_path, writer(case.mask))
+    write_atomic(image_path, _nrrd_writer(case.image, case))
+    write_atomic(mask_path, _nrrd_writer(case.mask, case))
