@@ -249,12 +249,20 @@ def _cmd_predict(args) -> int:
 
 def add_commands(subparsers) -> None:
     """Add ``fit`` and ``predict`` to the ``multisurv`` parser's ``subparsers``."""
-    p = subparsers.add_parser("fit", help="Fit a study model from a config and save it (model.joblib + manifest.json).")
+    p = subparsers.add_parser("fit", help="Fit a study model from a config and save it (model.skops + manifest.json).")
     p.add_argument("config", type=Path, help="Model config (model_config.v1 YAML).")
     p.add_argument("--out", type=Path, required=True, help="Model folder to write.")
     p.set_defaults(func=_cmd_fit)
 
-    p = subparsers.add_parser("predict", help="Score a new cohort with a saved model.")
+    p = subparsers.add_parser(
+        "predict", help="Score a new cohort with a saved model.",
+        description="Score a new cohort with a model folder written by 'multisurv fit'. Verified before anything is "
+                    "read: model.skops has the SHA-256 recorded in manifest.json; it names only trusted multisurv, "
+                    "scikit-learn, scikit-survival and numpy types (skops format: no pickle, so loading cannot run "
+                    "code); its decision trees point only inside themselves; it was saved with the same major.minor "
+                    "package versions. Not verified: who wrote the folder (the hash sits next to the file, so a "
+                    "replaced model can be rehashed; keep model_sha256 elsewhere and compare), and that the new "
+                    "cohort resembles the training one.")
     p.add_argument("model", type=Path, help="Model folder written by 'multisurv fit'.")
     p.add_argument("manifest", type=Path, help="CSV with patient_id (and the clinical columns the model uses; "
                                                "prefixed feature columns are used too).")

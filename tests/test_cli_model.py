@@ -70,7 +70,7 @@ def test_shipped_example_config_is_valid(tmp_path):
 def test_fit_then_predict_gives_identical_scores(study, capsys):
     root, config = study
     model, manifest = load_model(root / "model")
-    assert manifest["format"] == "multisurv-model.v1"
+    assert manifest["format"] == "multisurv-model.v2"
     assert set(manifest["data"]) == {"manifest", "features[0]", "features[1]"}
     assert manifest["versions"]["scikit-learn"] and manifest["model_class"].endswith("FusionCox")
     # in-memory model scores = scores after save -> load -> predict, bit for bit
@@ -99,9 +99,9 @@ def test_tampered_model_file_is_refused(study, tmp_path, capsys):
     root, _ = study
     copy = tmp_path / "model"
     shutil.copytree(root / "model", copy)
-    data = bytearray((copy / "model.joblib").read_bytes())
+    data = bytearray((copy / "model.skops").read_bytes())
     data[len(data) // 2] ^= 0xFF
-    (copy / "model.joblib").write_bytes(bytes(data))
+    (copy / "model.skops").write_bytes(bytes(data))
     code = main(["predict", str(copy), str(root / "manifest.csv"), "--out", str(tmp_path / "s.csv")])
     err = capsys.readouterr().err
     assert code == 2 and "the model file was changed after it was saved, so it was not loaded" in err
