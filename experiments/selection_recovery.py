@@ -43,7 +43,7 @@ from multisurv import load_manifest, make_synthetic_cohort
 from multisurv.cohort.synthetic import COEFFICIENTS
 from multisurv.features.clinical import ClinicalPreprocessor
 from multisurv.fusion.late import LateFusionCox
-from multisurv.pipeline import extract_features
+from multisurv.study.run import extract_features
 from multisurv.scores.modality_score import ModalityScore
 from multisurv.selection.lasso_cox import LassoCoxSelector
 

@@ -28,7 +28,7 @@ _PUBLIC = {
     "logrank": "multisurv.evaluation.groups",
     "plot_km": "multisurv.plotting.km",
     "save_figure": "multisurv.plotting.export",
-    "run_study": "multisurv.pipeline",
+    "run_study": "multisurv.study.run",
 }
 
 __all__ = ["__version__", *_PUBLIC]

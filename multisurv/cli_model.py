@@ -45,7 +45,7 @@ def _selectors() -> dict[str, Any]:
 #: Selector names a config may use (each takes the parameters of its class).
 SELECTORS = ("variance", "correlation", "univariate_cox", "lasso", "elastic_net", "rsf", "stepwise")
 _MODELS = ("linear", "rsf", "gbm")
-_STRATEGIES = ("early", "late", "stacked", "none")
+_STRATEGIES = ("early", "late", "late_insample", "none")  # the words of multisurv.registry.FUSION_STRATEGIES
 
 
 def load_model_config(path: str | Path) -> dict:
@@ -110,8 +110,11 @@ def load_model_config(path: str | Path) -> dict:
                                 f"{', '.join(repr(s) for s in SELECTORS)}.")
             elif params is not None and not isinstance(params, dict):
                 problems.append(f"{where} ({m['name']}): the parameters of {name!r} must be a mapping.")
-    fusion = config.setdefault("fusion", {"strategy": "stacked"})
-    if not isinstance(fusion, dict) or fusion.get("strategy", "stacked") not in _STRATEGIES:
+    fusion = config.setdefault("fusion", {"strategy": "late"})
+    if isinstance(fusion, dict) and fusion.get("strategy") == "stacked":
+        problems.append("'fusion.strategy: stacked' was renamed: out-of-fold late fusion is now 'late' and in-sample "
+                        "late fusion 'late_insample' (the words of the study config). Write 'strategy: late'.")
+    elif not isinstance(fusion, dict) or fusion.get("strategy", "late") not in _STRATEGIES:
         problems.append(f"'fusion.strategy' must be one of {', '.join(repr(s) for s in _STRATEGIES)}.")
     elif fusion.get("strategy") == "none" and len(modalities) != 1:
         problems.append("'fusion.strategy: none' fits a single modality; list exactly one under 'modalities'.")
@@ -146,7 +149,7 @@ def build_estimator(config: Mapping[str, Any]):
             scores.append(NonlinearScore(name=m["name"], prefix=m["prefix"], model=kind, selector=selector,
                                          random_state=seed, **(m.get("params") or {})))
     fusion = dict(config.get("fusion") or {})
-    strategy = fusion.pop("strategy", "stacked")
+    strategy = fusion.pop("strategy", "late")
     if strategy == "none":
         return scores[0]
     return FusionCox(strategy=strategy, scores=scores, random_state=seed, **fusion)

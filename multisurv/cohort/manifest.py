@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from multisurv.cohort.cohort import CORE_COLUMNS, PATH_COLUMNS, Cohort
+from multisurv.cohort.cohort import CORE_COLUMNS, DEFAULT_PATH_COLUMNS, OUTCOME_COLUMNS, Cohort
 from multisurv.cohort.schema import (
     _cell_value,
     _resolve_path,
@@ -35,7 +35,9 @@ _OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # legacy .xls
 _FIELD_COUNT = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 
 
-def validate_manifest(path: str | Path, *, clinical_spec: str | Path | Mapping[str, Any] | None = None) -> list[str]:
+def validate_manifest(path: str | Path, *, clinical_spec: str | Path | Mapping[str, Any] | None = None,
+                      path_columns: Mapping[str, str] | None = None,
+                      pairs: Sequence[tuple[str, str]] | None = None) -> list[str]:
     """Check a manifest and return every problem found, one sentence each (a dry run of :func:`load_manifest`).
 
     Parameters
@@ -45,6 +47,12 @@ def validate_manifest(path: str | Path, *, clinical_spec: str | Path | Mapping[s
     clinical_spec : str, Path, dict or None, default=None
         The clinical spec (a ``clinical_variables.v1`` YAML file, or a spec from
         :func:`~multisurv.cohort.schema.load_clinical_spec`). None uses the GIST demo spec.
+    path_columns : mapping, optional
+        The study's path columns, column -> schema template (``ct_image``, ``ct_mask``, ``wsi``), as
+        :func:`multisurv.registry.path_columns` gives them for a study's modalities; None: ``ct_image``,
+        ``ct_mask``, ``wsi``.
+    pairs : sequence of (str, str), optional
+        (image, mask) columns given together (:func:`multisurv.registry.image_mask_pairs`).
 
     Returns
     -------
@@ -62,10 +70,12 @@ def validate_manifest(path: str | Path, *, clinical_spec: str | Path | Mapping[s
         spec = load_clinical_spec(clinical_spec)
     except ManifestError as exc:
         return exc.problems
-    return _check(Path(path), spec)[1]
+    return _check(Path(path), spec, path_columns, pairs)[1]
 
 
-def load_manifest(path: str | Path, *, clinical_spec: str | Path | Mapping[str, Any] | None = None) -> Cohort:
+def load_manifest(path: str | Path, *, clinical_spec: str | Path | Mapping[str, Any] | None = None,
+                  path_columns: Mapping[str, str] | None = None,
+                  pairs: Sequence[tuple[str, str]] | None = None) -> Cohort:
     """Read and check a manifest, then return the validated :class:`~multisurv.cohort.cohort.Cohort`.
 
     Parameters
@@ -77,6 +87,8 @@ def load_manifest(path: str | Path, *, clinical_spec: str | Path | Mapping[str, 
     clinical_spec : str, Path, dict or None, default=None
         The clinical spec (a ``clinical_variables.v1`` YAML file, or a spec from
         :func:`~multisurv.cohort.schema.load_clinical_spec`). None uses the GIST demo spec.
+    path_columns, pairs : optional
+        The study's path columns and image/mask pairs, as in :func:`validate_manifest`.
 
     Returns
     -------
@@ -104,10 +116,10 @@ def load_manifest(path: str | Path, *, clinical_spec: str | Path | Mapping[str, 
     """
     path = Path(path)
     spec = load_clinical_spec(clinical_spec)
-    frame, problems = _check(path, spec)
+    frame, problems = _check(path, spec, path_columns, pairs)
     if problems or frame is None:
         raise ManifestError(problems, source=str(path))
-    cohort = _build_cohort(frame, spec, source=Path(os.path.abspath(path)))
+    cohort = _build_cohort(frame, spec, source=Path(os.path.abspath(path)), path_columns=path_columns)
     logger.info("Loaded %d patients from %s.", len(cohort), path)
     return cohort
 
@@ -152,13 +164,15 @@ def format_problems(problems: Sequence[str], source: str | os.PathLike[str] | No
     return "\n".join([head, *("  - " + p for p in problems[:limit]), f"  ... and {len(problems) - limit} more."])
 
 
-def _check(path: Path, spec: Mapping[str, Any]) -> tuple[pd.DataFrame | None, list[str]]:
+def _check(path: Path, spec: Mapping[str, Any], path_columns: Mapping[str, str] | None = None,
+           pairs: Sequence[tuple[str, str]] | None = None) -> tuple[pd.DataFrame | None, list[str]]:
     """Read and check a manifest: the frame (None when unreadable) and every problem."""
     frame, problems = _read_frame(path)
     if frame is None:
         return None, problems
     base_dir = Path(os.path.abspath(path)).parent
-    return frame, check_manifest_frame(frame, clinical_spec=spec, base_dir=base_dir, source=path.name)
+    return frame, check_manifest_frame(frame, clinical_spec=spec, base_dir=base_dir, source=path.name,
+                                       path_columns=path_columns, pairs=pairs)
 
 
 def _read_frame(path: Path) -> tuple[pd.DataFrame | None, list[str]]:
@@ -217,9 +231,11 @@ def _encoding_problem(path: Path) -> str:
     return f"{path.name} is not a readable CSV file: it is not UTF-8 text. Save the file as 'CSV UTF-8'."
 
 
-def _build_cohort(frame: pd.DataFrame, spec: Mapping[str, Mapping[str, Any]], *, source: Path) -> Cohort:
+def _build_cohort(frame: pd.DataFrame, spec: Mapping[str, Mapping[str, Any]], *, source: Path,
+                  path_columns: Mapping[str, str] | None = None) -> Cohort:
     """The Cohort of a manifest already checked: typed columns, absolute paths, blank rows dropped."""
-    props = row_schema(spec)["properties"]
+    props = row_schema(spec, path_columns)["properties"]
+    paths = tuple(DEFAULT_PATH_COLUMNS if path_columns is None else path_columns)
     blank = frame.apply(lambda row: all(str(v).strip() == "" for v in row), axis=1)
     body = frame.loc[~blank]
     base_dir = source.parent
@@ -232,7 +248,7 @@ def _build_cohort(frame: pd.DataFrame, spec: Mapping[str, Mapping[str, Any]], *,
         "time": pd.Series([float(_cell_value(t, props["time"])) for t in column("time")], dtype=float),
         "event": pd.Series([_cell_value(e, props["event"]) == 1 for e in column("event")], dtype=bool),
     }
-    for name in PATH_COLUMNS:
+    for name in paths:
         columns[name] = pd.Series([str(_resolve_path(text, base_dir)) if text.strip() else None
                                    for text in column(name)], dtype=object)
     for name, var in spec.items():
@@ -245,5 +261,6 @@ def _build_cohort(frame: pd.DataFrame, spec: Mapping[str, Mapping[str, Any]], *,
     table = pd.DataFrame(columns)
     table.index = pd.Index(column("patient_id"), name="patient_id", dtype=object)
     clinical_columns = tuple(c for c in body.columns if c in spec)
-    table = table.loc[:, [*CORE_COLUMNS[1:], *clinical_columns]]
-    return Cohort(table, clinical_columns=clinical_columns, clinical_spec=dict(spec), source=source)
+    table = table.loc[:, [*OUTCOME_COLUMNS[1:], *paths, *clinical_columns]]
+    return Cohort(table, clinical_columns=clinical_columns, clinical_spec=dict(spec), source=source,
+                  path_columns=paths)

@@ -16,7 +16,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ import yaml
 from jsonschema import Draft202012Validator
 
 import multisurv
-from multisurv.cohort.cohort import CORE_COLUMNS, PATH_COLUMNS
+from multisurv.cohort.cohort import CORE_COLUMNS, DEFAULT_PATH_COLUMNS, OUTCOME_COLUMNS
 from multisurv.exceptions import ManifestError
 
 __all__ = ["load_clinical_spec", "row_schema", "check_manifest_frame"]
@@ -342,13 +342,17 @@ def _core_schema_text() -> str:
     return (schemas_dir() / MANIFEST_SCHEMA_FILE).read_text(encoding="utf-8")
 
 
-def row_schema(clinical_spec: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+def row_schema(clinical_spec: Mapping[str, Mapping[str, Any]],
+               path_columns: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of one manifest row: the core columns, then one property per variable.
 
     Parameters
     ----------
     clinical_spec : dict
         A spec as returned by :func:`load_clinical_spec`.
+    path_columns : mapping, optional
+        The study's path columns: column name -> the template property it is checked against (``ct_image``,
+        ``ct_mask`` or ``wsi``); None means the reference design's ``ct_image``, ``ct_mask``, ``wsi``.
 
     Returns
     -------
@@ -365,10 +369,25 @@ def row_schema(clinical_spec: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]
     >>> schema["properties"]["age"]["maximum"]
     120
     """
-    schema = json.loads(_core_schema_text())
+    schema = _with_path_columns(json.loads(_core_schema_text()), path_columns)
     for name, var in clinical_spec.items():
         schema["properties"][name] = _clinical_property(var)
         schema["required"].append(name)
+    return schema
+
+
+def _with_path_columns(schema: dict[str, Any], path_columns: Mapping[str, str] | None) -> dict[str, Any]:
+    """The core schema with the study's path columns in place of the reference design's (same templates)."""
+    if path_columns is None:
+        return schema
+    templates = {name: schema["properties"].pop(name) for name in DEFAULT_PATH_COLUMNS}
+    for column, template in path_columns.items():
+        prop = dict(templates[template])
+        if column != template:
+            prop["title"] = f"{prop['title']} (column {column!r})"
+            prop["x-fix"] = prop["x-fix"].replace(f"'{template}'", f"'{column}'")
+        schema["properties"][column] = prop
+    schema["required"] = [*OUTCOME_COLUMNS, *path_columns]
     return schema
 
 
@@ -408,6 +427,8 @@ def check_manifest_frame(
     clinical_spec: Mapping[str, Mapping[str, Any]],
     base_dir: str | Path,
     source: str = "manifest.csv",
+    path_columns: Mapping[str, str] | None = None,
+    pairs: Sequence[tuple[str, str]] | None = None,
 ) -> list[str]:
     """Check a manifest table and return every problem found, one sentence each.
 
@@ -424,6 +445,10 @@ def check_manifest_frame(
         The folder relative paths are read from: the manifest's folder.
     source : str, default="manifest.csv"
         The file name used in messages.
+    path_columns : mapping, optional
+        The study's path columns (see :func:`row_schema`); None: ``ct_image``, ``ct_mask``, ``wsi``.
+    pairs : sequence of (str, str), optional
+        (image, mask) columns that must be given together; None: ``("ct_image", "ct_mask")`` when both exist.
 
     Returns
     -------
@@ -439,9 +464,12 @@ def check_manifest_frame(
     ["manifest.csv row 2 (patient_id='P1'), column 'time': must be a number > 0 (the follow-up time); got '-3'. \
 Correct the value or drop the row."]
     """
-    schema = row_schema(clinical_spec)
+    schema = row_schema(clinical_spec, path_columns)
     props = schema["properties"]
     known = list(props)
+    paths = list(DEFAULT_PATH_COLUMNS if path_columns is None else path_columns)
+    if pairs is None:
+        pairs = [("ct_image", "ct_mask")] if {"ct_image", "ct_mask"} <= set(paths) else []
     header = ["" if _is_missing(c) else str(c) for c in frame.columns]
     cells = [[_raw_text(v) for v in row] for row in frame.itertuples(index=False, name=None)]
     separator = _wrong_separator(header, known)
@@ -451,7 +479,7 @@ Correct the value or drop the row."]
             f"which seems to use {separator} between values. Save the file with commas (in Excel: 'CSV UTF-8 "
             "(comma delimited)')."
         ]
-    problems = _check_header(header, cells, known, clinical_spec, source)
+    problems = _check_header(header, cells, known, clinical_spec, source, (*OUTCOME_COLUMNS, *paths))
 
     position = {name: header.index(name) for name in known if name in header}
     validator = Draft202012Validator(schema)
@@ -468,7 +496,7 @@ Correct the value or drop the row."]
         if pid and pid.strip():
             rows_of_id.setdefault(pid, []).append(row_number)
         where = f"{source} row {row_number} " + (f"(patient_id={pid!r})" if pid and pid.strip() else "(no patient_id)")
-        problems.extend(_check_row(raw, props, validator, base_dir, where))
+        problems.extend(_check_row(raw, props, validator, base_dir, where, paths, pairs))
 
     if n_patients == 0:
         problems.append(
@@ -486,7 +514,7 @@ Correct the value or drop the row."]
 
 
 def _check_header(header: list[str], cells: list[list[str]], known: list[str],
-                  clinical_spec: Mapping[str, Any], source: str) -> list[str]:
+                  clinical_spec: Mapping[str, Any], source: str, core: Sequence[str] = CORE_COLUMNS) -> list[str]:
     """Problems of the header: duplicated, unnamed, missing, misplaced and unknown columns."""
     where = f"{source}, header (row 1)"
     problems = []
@@ -504,18 +532,18 @@ def _check_header(header: list[str], cells: list[list[str]], known: list[str],
                 f"{_and_list([str(p) for p in places], quote=False)}). Keep one of them."
             )
 
-    expected = (f"The manifest starts with the core columns {_and_list(CORE_COLUMNS)}, in this order, followed by "
+    expected = (f"The manifest starts with the core columns {_and_list(core)}, in this order, followed by "
                 "the clinical columns of the spec" + (f" ({_and_list(clinical_spec)})." if clinical_spec else "."))
-    missing_core = [c for c in CORE_COLUMNS if c not in header]
+    missing_core = [c for c in core if c not in header]
     if missing_core:
         problems.append(
             f"{where}: missing required column(s) {_and_list(missing_core)}. {expected} Add the missing "
             "column(s); see data_schemas/README.md."
         )
-    elif header[: len(CORE_COLUMNS)] != list(CORE_COLUMNS):
+    elif header[: len(core)] != list(core):
         problems.append(
-            f"{where}: the core columns must be columns 1 to {len(CORE_COLUMNS)}, in the order "
-            f"{_and_list(CORE_COLUMNS)}; got {_and_list(header[: len(CORE_COLUMNS)])}. Reorder the columns."
+            f"{where}: the core columns must be columns 1 to {len(core)}, in the order "
+            f"{_and_list(core)}; got {_and_list(header[: len(core)])}. Reorder the columns."
         )
     missing_clinical = [c for c in clinical_spec if c not in header]
     if missing_clinical:
@@ -547,7 +575,8 @@ def _wrong_separator(header: list[str], known: list[str]) -> str | None:
 
 
 def _check_row(raw: Mapping[str, str], props: Mapping[str, Any], validator: Draft202012Validator,
-               base_dir: Path, where: str) -> list[str]:
+               base_dir: Path, where: str, paths: Sequence[str] = tuple(DEFAULT_PATH_COLUMNS),
+               pairs: Sequence[tuple[str, str]] = (("ct_image", "ct_mask"),)) -> list[str]:
     """Every problem of one row, in column order."""
     instance = {name: _cell_value(text, props[name]) for name, text in raw.items()}
     failed: dict[str, None] = {}
@@ -560,7 +589,7 @@ def _check_row(raw: Mapping[str, str], props: Mapping[str, Any], validator: Draf
     for name in failed:
         found.append((order[name], _sentence(where, f"column {name!r}", props[name], _got(raw[name], props[name]))))
 
-    for name in PATH_COLUMNS:
+    for name in paths:
         if name in failed or instance.get(name) is None:
             continue
         resolved = _resolve_path(instance[name], base_dir)
@@ -572,12 +601,15 @@ def _check_row(raw: Mapping[str, str], props: Mapping[str, Any], validator: Draf
                 f"{where}, column {name!r}: must be an existing file ({props[name]['title']}); got {shown}, "
                 f"which does not exist. {props[name]['x-fix']}"
             )))
-    if "ct_image" in raw and "ct_mask" in raw and (instance["ct_image"] is None) != (instance["ct_mask"] is None):
-        empty, given = ("ct_mask", "ct_image") if instance["ct_mask"] is None else ("ct_image", "ct_mask")
-        found.append((order[empty], (
-            f"{where}, column {empty!r}: must be given when {given!r} is (a CT needs both the image and its "
-            f"tumour mask); got an empty cell. Fill in {empty!r}, or clear {given!r} if the patient has no CT."
-        )))
+    for image, mask in pairs:
+        if image in raw and mask in raw and (instance[image] is None) != (instance[mask] is None):
+            empty, given = (mask, image) if instance[mask] is None else (image, mask)
+            what, noun = (("a CT needs both the image and its tumour mask", "CT") if image == "ct_image" else
+                          ("an image needs its tumour mask", "such image"))
+            found.append((order[empty], (
+                f"{where}, column {empty!r}: must be given when {given!r} is ({what}); got an empty cell. Fill in "
+                f"{empty!r}, or clear {given!r} if the patient has no {noun}."
+            )))
     return [message for _, message in sorted(found, key=lambda item: item[0])]
 
 

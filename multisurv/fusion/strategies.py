@@ -1,4 +1,6 @@
-"""One interface for every fusion strategy: early, late (in-sample scores) and stacked (out-of-fold scores)."""
+"""One interface for every fusion strategy: early, late (out-of-fold scores) and late_insample (in-sample scores).
+
+The words are those of :data:`multisurv.registry.FUSION_STRATEGIES`, the same in every config and report."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from multisurv.scores.formula import format_formula
 __all__ = ["FusionCox", "STRATEGIES"]
 
 _OWNER = "FusionCox"
-STRATEGIES = ("early", "late", "stacked")
+STRATEGIES = ("early", "late", "late_insample")
 
 
 class FusionCox(BaseEstimator):
@@ -26,21 +28,21 @@ class FusionCox(BaseEstimator):
 
     Parameters
     ----------
-    strategy : {"early", "late", "stacked"}, default="stacked"
+    strategy : {"early", "late", "late_insample"}, default="late"
         ``"early"``: one Cox model on the concatenated features each score selected
-        (:class:`~multisurv.fusion.early.EarlyFusionCox`). ``"late"``: Cox on the modality scores, fitted on
-        their in-sample values (the usual published recipe). ``"stacked"``: Cox on out-of-fold scores
+        (:class:`~multisurv.fusion.early.EarlyFusionCox`). ``"late"``: Cox on out-of-fold scores
         (:class:`~multisurv.fusion.late.LateFusionCox`), so the fusion layer never sees in-sample scores.
+        ``"late_insample"``: Cox on the in-sample scores (the usual published recipe; optimistic).
     scores : sequence of ModalityScore (or NonlinearScore) or None
         One per modality; None means radscore, patscore and clinscore.
     missing : {"mean", "pattern"}, default="mean"
-        Late and stacked only: missing score imputed by its training mean, or per-pattern sub-models (see
+        Late fusions only: missing score imputed by its training mean, or per-pattern sub-models (see
         :class:`~multisurv.fusion.late.LateFusionCox`). Early fusion imputes training medians of the
         missing features and accepts only ``"mean"``.
     penalizer : float, default=0.1
         Early only: ridge penalty of the Cox model.
     cv : int, default=5
-        Stacked only: folds for the out-of-fold scores.
+        ``"late"`` only: folds for the out-of-fold scores.
     random_state : int, RandomState instance or None
 
     Attributes
@@ -57,11 +59,11 @@ class FusionCox(BaseEstimator):
     >>> y = make_y(np.ones(150, bool), rng.exponential(np.exp(-X["ct__a"] - X["wsi__a"])))
     >>> scores = [ModalityScore(name="radscore", prefix="ct__"), ModalityScore(name="patscore", prefix="wsi__")]
     >>> [FusionCox(strategy=s, scores=scores, cv=3, random_state=0).fit(X, y).predict(X).shape
-    ...  for s in ("early", "late", "stacked")]
+    ...  for s in ("early", "late", "late_insample")]
     [(150,), (150,), (150,)]
     """
 
-    def __init__(self, *, strategy: Literal["early", "late", "stacked"] = "stacked", scores: Sequence | None = None,
+    def __init__(self, *, strategy: Literal["early", "late", "late_insample"] = "late", scores: Sequence | None = None,
                  missing: Literal["mean", "pattern"] = "mean", penalizer: float = 0.1, cv: int = 5,
                  random_state=None):
         self.strategy = strategy
@@ -83,17 +85,21 @@ class FusionCox(BaseEstimator):
         -------
         self
         """
+        if self.strategy == "stacked":
+            raise ValueError(f"{_OWNER}: strategy='stacked' was renamed: out-of-fold late fusion is now "
+                             "strategy='late' (and in-sample late fusion strategy='late_insample'), the words every "
+                             "multisurv config uses. Write strategy='late'.")
         check_param(_OWNER, "strategy", self.strategy, kind="option", options=STRATEGIES)
         check_param(_OWNER, "missing", self.missing, kind="option", options=("mean", "pattern"))
         if self.strategy == "early":
             if self.missing != "mean":
                 raise ValueError(f"{_OWNER}: strategy='early' imputes missing features with training medians and "
-                                 f"has no missing={self.missing!r} policy. Use strategy='late' or 'stacked'.")
+                                 f"has no missing={self.missing!r} policy. Use strategy='late' or 'late_insample'.")
             self.model_ = EarlyFusionCox(scores=self.scores, penalizer=self.penalizer,
                                          random_state=self.random_state)
         else:
             self.model_ = LateFusionCox(scores=self.scores, cv=self.cv, random_state=self.random_state,
-                                        stacking=self.strategy == "stacked", missing=self.missing)
+                                        stacking=self.strategy == "late", missing=self.missing)
         self.model_.fit(X, y)
         return self
 
@@ -110,7 +116,7 @@ class FusionCox(BaseEstimator):
 
     @property
     def coef_(self) -> pd.Series:
-        """Fusion coefficients: per score (late, stacked) or per standardised feature (early)."""
+        """Fusion coefficients: per score (late, late_insample) or per standardised feature (early)."""
         check_is_fitted(self, "model_")
         return self.model_.coef_
 

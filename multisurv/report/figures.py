@@ -21,7 +21,8 @@ from numpy.typing import ArrayLike
 from multisurv._atomic import write_csv_atomic
 from multisurv._validation import make_y
 
-__all__ = ["EvaluationFigures", "default_horizon", "default_roc_times", "write_evaluation_figures"]
+__all__ = ["EvaluationFigures", "default_horizon", "default_roc_times", "write_evaluation_figures",
+           "write_km_figures"]
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +85,29 @@ def default_roc_times(time: ArrayLike, *, time_unit: str = "months") -> tuple[fl
 
 
 
+def write_km_figures(run_dir: str | Path, risk_groups: Sequence, labels: Mapping[str, str]) -> list[Path]:
+    """Kaplan-Meier figures (PNG 300 dpi + PDF) of each model's median risk groups on each cohort.
+
+    ``risk_groups`` are the :class:`~multisurv.study.evaluate.RiskGroups` that the evaluation computed (``model``,
+    ``cohort``, ``y``, ``groups``); drawing fits nothing. Returns the PNG paths.
+    """
+    import matplotlib.pyplot as plt
+
+    from multisurv.plotting.export import save_figure
+    from multisurv.plotting.km import plot_km
+
+    written = []
+    for item in risk_groups:
+        fig, ax = plt.subplots(figsize=(6.0, 5.0))
+        plot_km(item.y, item.groups, ax=ax, labels={"low": "Low risk", "high": "High risk"},
+                title=f"{labels.get(item.model, item.model)}: {item.cohort} cohort")
+        stem = f"km_{item.model}_{item.cohort}".replace(" ", "_").replace("(", "").replace(")", "")
+        paths = save_figure(fig, Path(run_dir) / "figures" / stem, formats=("png", "pdf"), dpi=300)
+        plt.close(fig)
+        written.append(paths[0])
+    return written
+
+
 def write_evaluation_figures(run_dir: str | Path, predictions: pd.DataFrame, *, development: str,
                              models: Sequence[str], labels: Mapping[str, str], metrics: pd.DataFrame,
                              complete_ids: Sequence[str], t0: float | None = None,
@@ -91,6 +115,7 @@ def write_evaluation_figures(run_dir: str | Path, predictions: pd.DataFrame, *, 
                              n_groups: int = 4, primary: str = "late_fusion", roc_times: Sequence[float] | None = None,
                              cutoff_methods: Sequence[str] = ("median", "tertiles", "maxstat"),
                              fixed_cutoff: float | None = None, fusion_formula: pd.DataFrame | None = None,
+                             score_models: Mapping[str, str] | None = None,
                              random_state: int = 0) -> EvaluationFigures:
     """Write the evaluation figures (PNG 300 dpi + PDF) and their CSV tables.
 
@@ -134,8 +159,10 @@ def write_evaluation_figures(run_dir: str | Path, predictions: pd.DataFrame, *, 
     fixed_cutoff : float, optional
         A published threshold of the primary score; adds the ``"fixed"`` rule.
     fusion_formula : pandas.DataFrame, optional
-        Late fusion's ``term, coef``; default ``tables/late_fusion_formula.csv`` of the run when it exists. With
-        ``fusion_scores`` it gives the nomogram and the importance figures.
+        Late fusion's ``term, coef``. With ``fusion_scores`` it gives the nomogram and the importance figures.
+    score_models : mapping, optional
+        Score name (a late-fusion term) -> the prediction column of its single-modality model; default the
+        built-in modalities' (``radscore`` -> ``radiomics``...).
     random_state : int
         Seeds the permutation importance.
 
@@ -252,11 +279,13 @@ def write_evaluation_figures(run_dir: str | Path, predictions: pd.DataFrame, *, 
                             save, run_dir, y_of)
         _roc_figures(out, predictions, dev, [development, *cohorts], primary, labels, roc_times, time_unit, save,
                      run_dir, y_of)
-    if fusion_formula is None and (run_dir / "tables" / "late_fusion_formula.csv").is_file():
-        fusion_formula = pd.read_csv(run_dir / "tables" / "late_fusion_formula.csv")
     if fusion_formula is not None and fusion_scores is not None and len(fusion_scores):
+        if score_models is None:
+            from multisurv.registry import BUILTIN_MODALITIES
+
+            score_models = {m.score: m.name for m in BUILTIN_MODALITIES.values()}
         _fusion_figures(out, predictions, dev, cohorts, fusion_formula, fusion_scores, labels, t0, time_unit, save,
-                        run_dir, y_of, random_state)
+                        run_dir, y_of, random_state, score_models)
     for note in out.skipped:
         logger.warning("Evaluation figures: %s", note)
     return out
@@ -339,21 +368,19 @@ def _roc_figures(out, predictions, dev, cohorts, primary, labels, roc_times, tim
         out.write_table(run_dir, "td_roc_auc", pd.DataFrame(rows))
 
 
-def _score_columns(terms, labels: Mapping[str, str], predictions: pd.DataFrame) -> dict[str, str]:
-    """Prediction column of each late-fusion term: the term itself, or the model labelled '... (<term>)'."""
+def _score_columns(terms, score_models: Mapping[str, str], predictions: pd.DataFrame) -> dict[str, str]:
+    """Prediction column of each late-fusion term: the term itself, or its modality's model."""
     found = {}
     for term in terms:
         if term in predictions:
             found[term] = term
-            continue
-        match = [m for m, text in labels.items() if f"({term})" in str(text) and m in predictions]
-        if match:
-            found[term] = match[0]
+        elif score_models.get(term) in predictions:
+            found[term] = score_models[term]
     return found
 
 
 def _fusion_figures(out, predictions, dev, cohorts, formula, fusion_scores, labels, t0, time_unit, save, run_dir,
-                    y_of, random_state) -> None:
+                    y_of, random_state, score_models) -> None:
     """Nomogram of the late-fusion formula and its importance (coefficients per SD; permutation on other cohorts)."""
     import matplotlib.pyplot as plt
 
@@ -365,7 +392,7 @@ def _fusion_figures(out, predictions, dev, cohorts, formula, fusion_scores, labe
 
     coef = {str(t): float(c) for t, c in zip(formula["term"], formula["coef"])}
     scores = fusion_scores.loc[:, list(coef)].astype(float)
-    columns = _score_columns(coef, labels, predictions)
+    columns = _score_columns(coef, score_models, predictions)
 
     table = standardised_coefficients(coef, scores)
     importance = [table.assign(kind="standardised coefficient (development)")]

@@ -8,23 +8,14 @@ from typing import Mapping
 import pandas as pd
 
 from multisurv._atomic import write_csv_atomic, write_text_atomic
+from multisurv.registry import BUILTIN_MODALITIES, model_labels
 from multisurv.report.tables import cohort_summary, format_p, to_markdown
 
 __all__ = ["write_report", "write_html_report", "summary_table", "model_specifications", "tripod_checklist",
            "internal_validation_section", "internal_validation_table", "MODEL_LABELS"]
 
-#: Display name of every model a study can fit (see ``multisurv.config.FUSION_STRATEGIES``), in report order.
-MODEL_LABELS = {
-    "radiomics": "Radiomics (radscore)",
-    "pathomics": "Pathomics (patscore)",
-    "clinical": "Clinical (clinscore)",
-    "early_fusion": "Early fusion",
-    "late_fusion": "Late fusion",
-    "late_fusion_insample": "Late fusion (in-sample scores)",
-    "late_fusion_pattern": "Late fusion (per missing pattern)",
-    "true_lp": "True linear predictor (ceiling)",
-}
-_LABELS = MODEL_LABELS
+#: Display name of every model of the reference design (from :mod:`multisurv.registry`), in report order.
+MODEL_LABELS = model_labels()
 
 
 def _ci(row) -> str:
@@ -33,10 +24,11 @@ def _ci(row) -> str:
     return f"{row['cindex']:.3f} ({row['ci_lower']:.3f}-{row['ci_upper']:.3f})"
 
 
-def summary_table(metrics: pd.DataFrame, *, subset: str = "available") -> pd.DataFrame:
+def summary_table(metrics: pd.DataFrame, *, subset: str = "available",
+                  labels: Mapping[str, str] | None = None) -> pd.DataFrame:
     """One row per model: C-index (95% CI), n and log-rank p for each cohort, side by side.
 
-    When ``metrics`` has a ``subset`` column (as :func:`multisurv.pipeline.run_study` writes it), only the rows of
+    When ``metrics`` has a ``subset`` column (as :func:`multisurv.study.run.run_study` writes it), only the rows of
     that subset are tabulated: ``"available"`` (each model on every patient it scores) or ``"complete"`` (every
     model on the patients who have all modalities).
 
@@ -47,13 +39,14 @@ def summary_table(metrics: pd.DataFrame, *, subset: str = "available") -> pd.Dat
     >>> summary_table(m).iloc[0].tolist()
     ['Late fusion', '0.800 (0.700-0.900)', '10 (4)', '0.010']
     """
+    labels = MODEL_LABELS if labels is None else labels
     if "subset" in metrics:
         metrics = metrics[metrics["subset"] == subset]
     if metrics.duplicated(["model", "cohort"]).any():
         raise ValueError("summary_table: several rows for the same model and cohort; pass one subset at a time.")
     out = []
     for model, part in metrics.groupby("model", sort=False):
-        row = {"Model": _LABELS.get(model, model)}
+        row = {"Model": labels.get(model, model)}
         for _, r in part.iterrows():
             c = r["cohort"]
             row[f"C-index {c} (95% CI)"] = _ci(r)
@@ -80,15 +73,22 @@ def write_report(
     notes: list[str] | None = None,
     evaluation=None,
     internal: pd.DataFrame | None = None,
+    labels: Mapping[str, str] | None = None,
+    modalities=None,
+    available: Mapping[str, pd.Series] | None = None,
 ) -> Path:
     """Write ``run_dir/report.md``, its self-contained twin ``report.html`` and ``tables/summary.csv``.
 
     ``evaluation`` is the :class:`~multisurv.report.figures.EvaluationFigures` of the run (calibration, decision
-    curves, C-index comparison, hazard ratios); its figures get their own sections. Returns the Markdown path.
+    curves, C-index comparison, hazard ratios); its figures get their own sections. ``labels`` are the models'
+    display names, ``modalities`` the study's (default: the built-in three), ``available`` who has each modality
+    (for the cohort table). Returns the Markdown path.
     """
     run_dir = Path(run_dir)
-    summary = summary_table(metrics)
-    complete = summary_table(metrics, subset="complete") if "subset" in metrics else None
+    labels = MODEL_LABELS if labels is None else labels
+    modalities = list(BUILTIN_MODALITIES.values()) if modalities is None else list(modalities)
+    summary = summary_table(metrics, labels=labels)
+    complete = summary_table(metrics, subset="complete", labels=labels) if "subset" in metrics else None
     write_csv_atomic(run_dir / "tables" / "summary.csv", summary, index=False)
     lines = ["# multisurv study report", ""]
     for key, value in (extra or {}).items():
@@ -99,10 +99,12 @@ def write_report(
               "Patients and events per cohort; `median_time` is the median observed time, `follow_up_median` the "
               "median follow-up by the reverse Kaplan-Meier method (censoring as the event) with its 95% CI; "
               "`missing_*` counts patients without that modality (a failed extraction counts as missing in the "
-              "models, see Failures).", "", to_markdown(cohort_summary(cohort.table), floatfmt=".2f"), ""]
+              "models, see Failures).", "", to_markdown(cohort_summary(cohort.table, available), floatfmt=".2f"), ""]
     lines += ["## Discrimination and risk stratification", "",
               "Harrell's C-index with 95% percentile-bootstrap intervals. Risk groups split at the development "
-              "median of each model's score; the same cut-off is applied unchanged to the external cohort. "
+              "median of each model's score; the same cut-off is applied unchanged to every other cohort. Each "
+              "external cohort label is evaluated on its own and, when there are several, pooled "
+              "('external (all)'). "
               "Single-modality models are evaluated on the patients who have that modality; fusions on everyone.",
               "", to_markdown(summary), ""]
     if complete is not None and len(complete):
@@ -112,7 +114,9 @@ def write_report(
     lines += ["## Models", "",
               "Each modality score is a LASSO-Cox linear predictor (penalty chosen by cross-validation on the "
               "development cohort). Early fusion fits one Cox model on the union of the selected features. "
-              "Late fusion fits a Cox model on the three scores, using out-of-fold development scores.", "",
+              f"Late fusion fits a Cox model on the {len(modalities)} scores ("
+              + ", ".join(f"{m.score}: {m.label}" for m in modalities) + "), using out-of-fold development "
+              "scores.", "",
               "**Missing modalities.** A patient without a modality gets no single-modality score for it. "
               "Late fusion sets a missing score to its development mean (no information added); early fusion sets "
               "missing features to their development medians.", ""]
@@ -123,16 +127,17 @@ def write_report(
         lines += [to_markdown(pd.DataFrame(n_sel)), ""]
     lines += ["Late fusion: risk = " + " + ".join(f"{c:.3f} x {t}" for t, c in
                                                  zip(fusion_formula["term"], fusion_formula["coef"])), ""]
-    lines += model_specifications(formulas, fusion_formula)
+    lines += model_specifications(formulas, fusion_formula, labels=labels,
+                                  scores={m.name: m.score for m in modalities})
     if internal is not None and len(internal):
-        lines += internal_validation_section(internal)
+        lines += internal_validation_section(internal, labels=labels)
     figures = sorted((run_dir / "figures").glob("km_*.png"))
     if figures:
         lines += ["## Kaplan-Meier curves", ""]
         lines += [f"![{p.stem}](figures/{p.name})" for p in figures]
         lines.append("")
     if evaluation is not None:
-        lines += _evaluation_sections(evaluation)
+        lines += _evaluation_sections(evaluation, labels)
     sections = [line[3:] for line in lines if line and line.startswith("## ")]
     lines += tripod_checklist(sections, evaluation=evaluation, n_failures=len(failures))
     lines += ["## Failures", ""]
@@ -151,7 +156,7 @@ def write_report(
     return path
 
 
-def _evaluation_sections(evaluation) -> list[str]:
+def _evaluation_sections(evaluation, labels: Mapping[str, str] = MODEL_LABELS) -> list[str]:
     """Markdown sections for the figures of :func:`multisurv.report.figures.write_evaluation_figures`."""
     t0 = f"{evaluation.t0:g}"
     figs = evaluation.figures
@@ -177,7 +182,7 @@ def _evaluation_sections(evaluation) -> list[str]:
         lines += ["## Hazard ratios of the fused scores", "",
                   "Multivariable Cox model of the out-of-fold modality scores in the development cohort (patients "
                   "with every score). Table: `tables/late_fusion_hazard_ratios.csv`.", "", *images("forest_"), ""]
-    primary = _LABELS.get(evaluation.primary, evaluation.primary)
+    primary = labels.get(evaluation.primary, evaluation.primary)
     if images("riskgroups_"):
         rules = "; ".join(f"**{k}**: {v}" for k, v in evaluation.cutoffs.items())
         lines += [f"## Risk groups by cut-off rule ({primary})", "",
@@ -211,7 +216,7 @@ def _evaluation_sections(evaluation) -> list[str]:
     return lines
 
 
-def internal_validation_table(internal: pd.DataFrame) -> pd.DataFrame:
+def internal_validation_table(internal: pd.DataFrame, labels: Mapping[str, str] | None = None) -> pd.DataFrame:
     """The internal-validation results (one row per model) formatted for the report and the console.
 
     Examples
@@ -222,14 +227,15 @@ def internal_validation_table(internal: pd.DataFrame) -> pd.DataFrame:
     >>> internal_validation_table(t).iloc[0].tolist()
     ['Late fusion', 'bootstrap', '0.800', '+0.030', '0.770', '200 (0)', '100 (40)']
     """
-    return pd.DataFrame([{"Model": MODEL_LABELS.get(r["model"], r["model"]), "Method": r["method"],
+    labels = MODEL_LABELS if labels is None else labels
+    return pd.DataFrame([{"Model": labels.get(r["model"], r["model"]), "Method": r["method"],
                           "Apparent C": f"{r['apparent']:.3f}", "Optimism": f"{r['optimism']:+.3f}",
                           "Corrected C": f"{r['corrected']:.3f}",
                           "Resamples (failed)": f"{r['n_resamples']} ({r['n_failed']})",
                           "n (events)": f"{r['n']} ({r['n_events']})"} for _, r in internal.iterrows()])
 
 
-def internal_validation_section(internal: pd.DataFrame) -> list[str]:
+def internal_validation_section(internal: pd.DataFrame, labels: Mapping[str, str] | None = None) -> list[str]:
     """Markdown section of the development cohort's internal validation (see :func:`internal_validation_table`)."""
     method = str(internal["method"].iloc[0])
     how = {"bootstrap": "Harrell's bootstrap optimism correction: corrected C = apparent C - mean optimism, the "
@@ -240,13 +246,16 @@ def internal_validation_section(internal: pd.DataFrame) -> list[str]:
             f"Development cohort only, by {how.get(method, method)}. Every step (clinical imputation and encoding, "
             "feature selection and its penalty, the scores, the fusion) is refitted in every resample. `n` counts the "
             "development cohort; a single-modality model is scored on the patients who have that modality. Table: "
-            "`tables/internal_validation.csv`.", "", to_markdown(internal_validation_table(internal)), ""]
+            "`tables/internal_validation.csv`.", "", to_markdown(internal_validation_table(internal, labels)), ""]
 
 
-def model_specifications(formulas: Mapping[str, pd.DataFrame], fusion_formula: pd.DataFrame) -> list[str]:
+def model_specifications(formulas: Mapping[str, pd.DataFrame], fusion_formula: pd.DataFrame, *,
+                         labels: Mapping[str, str] | None = None,
+                         scores: Mapping[str, str] | None = None) -> list[str]:
     """Markdown: a table of the models (inputs, method, number of terms) and each fitted formula in full.
 
-    ``formulas`` maps a model name to its ``formula_`` table (``feature, coef``, last row ``(intercept)``).
+    ``formulas`` maps a model name to its ``formula_`` table (``feature, coef``, last row ``(intercept)``);
+    ``scores`` maps a modality model name to its score name (default: the built-in modalities').
 
     Examples
     --------
@@ -257,10 +266,12 @@ def model_specifications(formulas: Mapping[str, pd.DataFrame], fusion_formula: p
     """
     from multisurv.scores.formula import format_formula
 
+    labels = MODEL_LABELS if labels is None else labels
+    scores = {m.name: m.score for m in BUILTIN_MODALITIES.values()} if scores is None else scores
     rows, blocks = [], []
     for name, table in formulas.items():
-        label = _LABELS.get(name, name)
-        score = label[label.find("(") + 1:-1] if "(" in label else name
+        label = labels.get(name, name)
+        score = scores.get(name, name)
         terms = table[table["feature"] != "(intercept)"]
         intercept = table.loc[table["feature"] == "(intercept)", "coef"]
         rows.append({"model": label, "inputs": f"{name} features", "method": "LASSO-Cox (penalty by CV)",
@@ -270,9 +281,10 @@ def model_specifications(formulas: Mapping[str, pd.DataFrame], fusion_formula: p
                                   constant=float(intercept.iloc[0]) if len(intercept) else 0.0),
                    "```", ""]
     fusion = dict(zip(fusion_formula["term"], fusion_formula["coef"]))
-    rows.append({"model": _LABELS["late_fusion"], "inputs": ", ".join(fusion), "method":
+    rows.append({"model": labels.get("late_fusion", "Late fusion"), "inputs": ", ".join(fusion), "method":
                  "Cox on out-of-fold scores", "terms": len(fusion), "formula table": "`tables/late_fusion_formula.csv`"})
-    blocks += [f"**{_LABELS['late_fusion']}**", "", "```", format_formula(fusion, name="risk"), "```", ""]
+    blocks += [f"**{labels.get('late_fusion', 'Late fusion')}**", "", "```", format_formula(fusion, name="risk"), "```",
+               ""]
     return ["### Model specifications and formulas", "",
             "Each formula is the fitted model on the raw features (a missing feature is set to its development "
             "median before scoring; see the formula tables for those values).", "",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -49,17 +49,22 @@ def reverse_km_follow_up(time, event) -> tuple[float, float, float]:
     return float(km.median), float(km.median_lower), float(km.median_upper)
 
 
-def cohort_summary(table: pd.DataFrame) -> pd.DataFrame:
+def cohort_summary(table: pd.DataFrame, available: Mapping[str, pd.Series] | None = None) -> pd.DataFrame:
     """Patients, events, follow-up and available/missing modalities per cohort label.
 
-    ``table`` is a ``Cohort.table`` (columns cohort, time, event, ct_image, wsi). ``median_time`` is the median
-    observed time; ``follow_up_median`` (and its 95% CI) the reverse Kaplan-Meier median follow-up.
+    ``table`` is a ``Cohort.table`` (columns cohort, time, event and the path columns). ``available`` maps a
+    short modality name to a boolean Series (by patient_id) saying who has it; default ``ct`` (``ct_image``) and
+    ``wsi`` (``wsi``). ``median_time`` is the median observed time; ``follow_up_median`` (and its 95% CI) the
+    reverse Kaplan-Meier median follow-up.
     """
+    if available is None:
+        available = {name: table[column].notna() for name, column in (("ct", "ct_image"), ("wsi", "wsi"))
+                     if column in table}
     rows = []
     for label, part in table.groupby("cohort", sort=False):
         fu, fu_lo, fu_hi = reverse_km_follow_up(part["time"], part["event"])
-        has_ct, has_wsi = part["ct_image"].notna(), part["wsi"].notna()
-        rows.append({
+        has = {name: flags.reindex(part.index).fillna(False).astype(bool) for name, flags in available.items()}
+        row = {
             "cohort": label,
             "patients": len(part),
             "events": int(part["event"].sum()),
@@ -67,12 +72,12 @@ def cohort_summary(table: pd.DataFrame) -> pd.DataFrame:
             "median_time": round(float(part["time"].median()), 2),
             "follow_up_median": round(fu, 2),
             "follow_up_95ci": "NR" if np.isnan(fu) else f"{fu_lo:.1f}-{fu_hi:.1f}".replace("nan", "NR"),
-            "with_ct": int(has_ct.sum()),
-            "with_wsi": int(has_wsi.sum()),
-            "with_all": int((has_ct & has_wsi).sum()),
-            "missing_ct": int((~has_ct).sum()),
-            "missing_wsi": int((~has_wsi).sum()),
-        })
+        }
+        row.update({f"with_{name}": int(flags.sum()) for name, flags in has.items()})
+        if has:
+            row["with_all"] = int(np.logical_and.reduce([f.to_numpy() for f in has.values()]).sum())
+        row.update({f"missing_{name}": int((~flags).sum()) for name, flags in has.items()})
+        rows.append(row)
     return pd.DataFrame(rows)
 
 

@@ -48,7 +48,7 @@ def train_test():
 def models(train_test, fast_scores):
     (X, y), _ = train_test
     out = {}
-    for strategy, missing in [("early", "mean"), ("late", "mean"), ("stacked", "mean"), ("stacked", "pattern")]:
+    for strategy, missing in [("early", "mean"), ("late_insample", "mean"), ("late", "mean"), ("late", "pattern")]:
         out[strategy, missing] = FusionCox(strategy=strategy, missing=missing, scores=fast_scores(), cv=3,
                                            random_state=0).fit(X, y)
     return out
@@ -57,7 +57,7 @@ def models(train_test, fast_scores):
 def test_one_interface_three_strategies(train_test, models):
     (X, y), (Xt, yt) = train_test
     assert type(models["early", "mean"].model_).__name__ == "EarlyFusionCox"
-    late, stacked = models["late", "mean"].model_, models["stacked", "mean"].model_
+    late, stacked = models["late_insample", "mean"].model_, models["late", "mean"].model_
     assert isinstance(late, LateFusionCox) and not late.stacking and late.folds_ == []
     assert stacked.stacking and len(stacked.folds_) == 3
     # late fits on in-sample scores, stacked on out-of-fold ones: the in-sample ones are more extreme
@@ -68,7 +68,7 @@ def test_one_interface_three_strategies(train_test, models):
         risk = model.predict(Xt)
         assert risk.shape == (3000,) and np.isfinite(risk).all()
         assert model.score(Xt, yt) == pytest.approx(harrell_c(yt, risk))
-    text = models["stacked", "mean"].formula_text(digits=3)
+    text = models["late", "mean"].formula_text(digits=3)
     assert text.startswith("risk = ") and "* radscore" in text and "* patscore" in text
     assert models["early", "mean"].formula_text().count("z(") == len(models["early", "mean"].coef_)
 
@@ -87,15 +87,15 @@ def test_missing_modality_policies_compared(train_test, models):
     c = {key: harrell_c(yt, m.predict(Xt)) for key, m in models.items()}
     incomplete = (Xt.filter(like="ct__").isna().all(axis=1) | Xt.filter(like="wsi__").isna().all(axis=1)).to_numpy()
     c_inc = {key: harrell_c(yt[incomplete], m.predict(Xt)[incomplete]) for key, m in models.items()}
-    assert abs(c["stacked", "pattern"] - c["stacked", "mean"]) < 0.01
-    assert abs(c_inc["stacked", "pattern"] - c_inc["stacked", "mean"]) < 0.01
+    assert abs(c["late", "pattern"] - c["late", "mean"]) < 0.01
+    assert abs(c_inc["late", "pattern"] - c_inc["late", "mean"]) < 0.01
     assert min(c.values()) > 0.72
-    assert c["stacked", "mean"] > c["early", "mean"] - 0.01
+    assert c["late", "mean"] > c["early", "mean"] - 0.01
 
 
 def test_pattern_submodels_reweight_the_remaining_scores(train_test, models):
     (X, _), (Xt, _) = train_test
-    late = models["stacked", "pattern"].model_
+    late = models["late", "pattern"].model_
     full = late.submodels_[("radscore", "patscore", "clinscore")]
     no_wsi = late.submodels_[("radscore", "clinscore")]
     # without the correlated patscore, radscore and clinscore carry more weight each
@@ -126,7 +126,7 @@ def test_pattern_with_too_few_patients_falls_back_to_mean_imputation(fast_scores
 
 
 @pytest.mark.parametrize("params,match", [
-    ({"strategy": "mid"}, r"The 'strategy' parameter of FusionCox must be one of 'early', 'late', 'stacked'"),
+    ({"strategy": "mid"}, r"The 'strategy' parameter of FusionCox must be one of 'early', 'late', 'late_insample'"),
     ({"missing": "drop"}, r"The 'missing' parameter of FusionCox must be one of 'mean', 'pattern'"),
     ({"strategy": "early", "missing": "pattern"}, r"strategy='early' imputes missing features"),
 ], ids=["strategy", "missing", "early-pattern"])
@@ -139,9 +139,9 @@ def test_fusion_parameter_errors(train_test, fast_scores, params, match):
 def test_fusion_contract(train_test, fast_scores, models):
     (X, y), _ = train_test
     est = FusionCox(scores=fast_scores(), cv=3, random_state=0)
-    assert clone(est).get_params()["strategy"] == "stacked"
-    again = pickle.loads(pickle.dumps(models["stacked", "pattern"]))
-    np.testing.assert_array_equal(again.predict(X), models["stacked", "pattern"].predict(X))
+    assert clone(est).get_params()["strategy"] == "late"
+    again = pickle.loads(pickle.dumps(models["late", "pattern"]))
+    np.testing.assert_array_equal(again.predict(X), models["late", "pattern"].predict(X))
 
 
 # --------------------------------------------------------------------------------------------- non-linear

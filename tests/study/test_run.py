@@ -11,7 +11,7 @@ import pytest
 from multisurv.cli import main
 from multisurv.cohort.manifest import load_manifest
 from multisurv.cohort.synthetic import make_synthetic_cohort
-from multisurv.pipeline import MODEL_LABELS, run_study
+from multisurv.study.run import MODEL_LABELS, run_study
 
 pytestmark = [pytest.mark.wsi, pytest.mark.radiomics]
 

@@ -8,6 +8,7 @@ path and the fix. Relative paths are read from the folder that holds the config 
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
@@ -15,6 +16,8 @@ from typing import Any, Mapping
 import yaml
 
 from multisurv.exceptions import MultisurvError
+from multisurv.registry import (BUILTIN_MODALITIES, DEFAULT_MODALITIES, FUSION_STRATEGIES as _FUSIONS,
+                                MODALITY_KINDS, TRUE_LP, Modality, make_modality)
 
 __all__ = ["StudyConfig", "CohortConfig", "SyntheticCohortConfig", "RadiomicsConfig", "PathomicsConfig",
            "SelectionConfig", "FusionConfig", "ValidationConfig", "FiguresConfig", "HarmonisationConfig",
@@ -23,28 +26,24 @@ __all__ = ["StudyConfig", "CohortConfig", "SyntheticCohortConfig", "RadiomicsCon
 
 SCHEMA = "study_config.v1"
 
-#: Fusion strategies a study can compare, and the model name each gets in metrics.csv, figures and the report.
-FUSION_STRATEGIES = {
-    "early": "early_fusion",            # one ridge Cox model on the features every score selected
-    "late": "late_fusion",              # Cox on out-of-fold scores (stacking); missing scores by fusion.missing
-    "late_insample": "late_fusion_insample",  # Cox on in-sample scores (the usual published recipe)
-    "late_pattern": "late_fusion_pattern",    # out-of-fold, one sub-model per missing-modality pattern
-}
+#: Fusion strategies a study can compare, and the model name each gets in metrics.csv, figures and the report
+#: (from the registry, :data:`multisurv.registry.FUSION_STRATEGIES`).
+FUSION_STRATEGIES = {name: s.model for name, s in _FUSIONS.items()}
 #: Internal validation on the development cohort (``validation.internal``); "none" skips it.
 INTERNAL_METHODS = ("none", "bootstrap", "cv", "repeated_cv")
-_SINGLE_MODELS = ("radiomics", "pathomics", "clinical")
 _CUTOFF_METHODS = ("median", "tertiles", "maxstat", "fixed")
 
 
-def model_names(strategies) -> tuple[str, ...]:
-    """Names of the models a study fits: the three single-modality scores, then one per fusion strategy.
+def model_names(strategies, modalities=DEFAULT_MODALITIES) -> tuple[str, ...]:
+    """Names of the models a study fits: one score per modality, then one per fusion strategy.
 
     Examples
     --------
     >>> model_names(["early", "late"])
     ('radiomics', 'pathomics', 'clinical', 'early_fusion', 'late_fusion')
     """
-    return (*_SINGLE_MODELS, *(FUSION_STRATEGIES[s] for s in strategies))
+    names = [m if isinstance(m, str) else m.name for m in modalities]
+    return (*names, *(FUSION_STRATEGIES[s] for s in strategies))
 
 
 class StudyConfigError(MultisurvError, ValueError):
@@ -186,6 +185,8 @@ class StudyConfig:
     validation: ValidationConfig = field(default_factory=ValidationConfig)
     figures: FiguresConfig = field(default_factory=FiguresConfig)
     harmonisation: HarmonisationConfig = field(default_factory=HarmonisationConfig)
+    modalities: tuple[Modality, ...] = tuple(BUILTIN_MODALITIES.values())
+    description: str | None = None
     source: Path | None = None
 
     @classmethod
@@ -223,7 +224,24 @@ class StudyConfig:
         """Plain mapping (paths as absolute strings) that :meth:`from_dict` reads back to an equal config."""
         out = _plain(asdict(self))
         out.pop("source", None)
+        out["modalities"] = [_modality_entry(m) for m in self.modalities]  # a list keeps the order through sorting
+        if out.get("description") is None:
+            out.pop("description", None)
         return {"schema": SCHEMA, **out}
+
+    def modality(self, name: str) -> Modality:
+        """The study's modality called ``name``."""
+        for m in self.modalities:
+            if m.name == name:
+                return m
+        raise KeyError(f"The study has no modality {name!r}; its modalities are "
+                       + ", ".join(repr(m.name) for m in self.modalities) + ".")
+
+
+def _modality_entry(m: Modality) -> dict:
+    """The config entry that :func:`multisurv.registry.make_modality` reads back to ``m``."""
+    return {"name": m.name, "kind": m.kind, **dict(m.columns), "prefix": m.prefix, "score": m.score, "label": m.label,
+            **_plain(dict(m.options))}
 
 
 def _plain(value):
@@ -325,7 +343,7 @@ class _Checker:
 
     # ---------------------------------------------------------------------------------------- sections
     def study(self, raw: Any, source) -> StudyConfig:
-        top = {"schema", "name", "description", "seed", "out", "feature_cache", *_SECTIONS}
+        top = {"schema", "name", "description", "seed", "out", "feature_cache", "modalities", *_SECTIONS}
         if not isinstance(raw, Mapping):
             self.add("(top level)", "a mapping with at least 'schema', 'name', 'out' and 'cohort'", raw,
                      "Start from data_schemas/study_config.v1.yaml.")
@@ -355,14 +373,103 @@ class _Checker:
         if "cohort" not in raw:
             self.add("cohort", "a mapping with 'manifest' or 'synthetic'", None, "Add a 'cohort' section.")
         fusion = self.fusion(sections["fusion"])
+        radiomics, pathomics = self.radiomics(sections["radiomics"]), self.pathomics(sections["pathomics"])
+        modalities = self.modalities(raw.get("modalities"), radiomics, pathomics)
+        description = raw.get("description")
+        if description is not None and not isinstance(description, str):
+            self.add("description", "a text", description, "Write the description as a text.")
+            description = None
         return StudyConfig(
             name=name, out=out, seed=seed, feature_cache=cache, cohort=self.cohort(sections["cohort"]),
-            radiomics=self.radiomics(sections["radiomics"]), pathomics=self.pathomics(sections["pathomics"]),
+            radiomics=radiomics, pathomics=pathomics,
             selection=self.selection(sections["selection"]), fusion=fusion,
             validation=self.validation(sections["validation"]),
-            figures=self.figures(sections["figures"], model_names(fusion.strategies)),
-            harmonisation=self.harmonisation(sections["harmonisation"]),
-            source=Path(source) if source is not None else None)
+            figures=self.figures(sections["figures"], model_names(fusion.strategies, modalities)),
+            harmonisation=self.harmonisation(sections["harmonisation"]), modalities=modalities,
+            description=description, source=Path(source) if source is not None else None)
+
+    def modalities(self, raw: Any, radiomics: RadiomicsConfig, pathomics: PathomicsConfig) -> tuple[Modality, ...]:
+        """The study's modalities: the built-ins when the key is absent, else exactly those listed."""
+        kind_defaults = {"radiomics": {"params": radiomics.params, "workers": radiomics.workers},
+                         "pathomics": {"encoder": pathomics.encoder, "weights": pathomics.weights,
+                                       "tile_size": pathomics.tile_size, "max_tiles": pathomics.max_tiles}}
+        if raw is None:
+            return tuple(Modality(m.name, m.kind, m.columns, m.prefix, m.score, m.label,
+                                  dict(kind_defaults.get(m.kind, {})))
+                         for m in BUILTIN_MODALITIES.values())
+        if isinstance(raw, list) and all(isinstance(e, Mapping) and isinstance(e.get("name"), str) for e in raw):
+            raw = {e["name"]: {k: v for k, v in e.items() if k != "name"} for e in raw}  # the list form of to_dict
+        if not isinstance(raw, Mapping) or not raw:
+            self.add("modalities", "a mapping of modality name -> settings (e.g. 'clinical: {}' and 'genes: {kind: "
+                     "table, path: expression.csv}')", raw, "Write one indented entry per modality.")
+            return tuple(BUILTIN_MODALITIES.values())
+        out: list[Modality] = []
+        for name, entry in raw.items():
+            key = f"modalities.{name}"
+            if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+                self.add(key, "a name of lowercase letters, digits and '_' starting with a letter", name,
+                         "Rename the modality, e.g. 'ct_arterial'.")
+                continue
+            if entry is None:
+                entry = {}
+            if not isinstance(entry, Mapping):
+                self.add(key, "a mapping of settings (or {} for a built-in modality)", entry,
+                         "Write e.g. '{kind: table, path: genes.csv}'.")
+                continue
+            kind = entry.get("kind", BUILTIN_MODALITIES[name].kind if name in BUILTIN_MODALITIES else None)
+            if kind not in MODALITY_KINDS:
+                self.add(f"{key}.kind", "one of " + ", ".join(repr(k) for k in MODALITY_KINDS)
+                         + (" (a modality that is not built in needs a kind)" if kind is None else ""), kind,
+                         "Add e.g. 'kind: table' or 'kind: radiomics'.")
+                continue
+            spec = MODALITY_KINDS[kind]
+            allowed = {"kind", "prefix", "score", "label", *spec.roles, *spec.options}
+            entry = self.mapping(entry, key, allowed)
+            for text_key in ("prefix", "score", "label", *spec.roles):
+                if text_key in entry and (not isinstance(entry[text_key], str) or not entry[text_key].strip()):
+                    self.add(f"{key}.{text_key}", "a non-empty text", entry[text_key], "Write it as a text.")
+                    entry.pop(text_key)
+            entry = {**kind_defaults.get(kind, {}), **entry}
+            if kind == "radiomics" and "params" in entry:
+                entry["params"] = self.radiomics({"params": entry["params"]}).params
+            if kind == "pathomics" and "encoder" in entry:
+                entry["encoder"] = self.pathomics({"encoder": entry["encoder"]}).encoder
+            if kind == "pathomics" and isinstance(entry.get("weights"), str):
+                entry["weights"] = self.file(entry, "weights", f"{key}.weights", required=False,
+                                             what="encoder weights")
+            if kind == "table":
+                entry["path"] = self.file(entry, "path", f"{key}.path", required=True,
+                                          what="a feature table (CSV/TSV/Parquet, or a folder of <patient_id>.csv)")
+            out.append(make_modality(name, entry))
+        self._check_unique(out)
+        return tuple(out)
+
+    def _check_unique(self, modalities: list[Modality]) -> None:
+        reserved = {*FUSION_STRATEGIES.values(), TRUE_LP}
+        for m in modalities:
+            if m.name in reserved:
+                self.add(f"modalities.{m.name}", "a name that no fusion model uses", m.name, "Rename the modality.")
+        for attr, what in (("prefix", "feature prefix"), ("score", "score name")):
+            seen: dict[str, str] = {}
+            for m in modalities:
+                value = getattr(m, attr)
+                if value in seen:
+                    self.add(f"modalities.{m.name}.{attr}", f"a {what} no other modality uses", value,
+                             f"Set a different '{attr}' ('{seen[value]}' already uses it).")
+                seen[value] = m.name
+        columns: dict[str, str] = {}
+        for m in modalities:
+            for role, column in m.columns.items():
+                if column in ("patient_id", "cohort", "time", "event") or column in columns:
+                    self.add(f"modalities.{m.name}.{role}", "a manifest column no other modality reads", column,
+                             "Name the column this modality reads in the manifest.")
+                columns[column] = m.name
+        if sum(m.kind == "clinical" for m in modalities) > 1:
+            self.add("modalities", "at most one modality of kind 'clinical' (the clinical spec is one)",
+                     [m.name for m in modalities if m.kind == "clinical"], "Keep one clinical modality.")
+        if len(modalities) < 2:
+            self.add("modalities", "at least two modalities (fusion needs two)", [m.name for m in modalities],
+                     "Add another modality.")
 
     def cohort(self, raw: dict) -> CohortConfig:
         synthetic = None

@@ -9,7 +9,7 @@ from sklearn.base import BaseEstimator
 from sksurv.linear_model import CoxPHSurvivalAnalysis
 
 from multisurv._validation import make_y
-from multisurv.evaluation.internal import internal_pipeline, validate_models
+from multisurv.study.internal import internal_pipeline, validate_models
 from multisurv.evaluation.resampling import validate
 from multisurv.features.clinical import ClinicalBlock, ClinicalPreprocessor
 

@@ -1,0 +1,87 @@
+"""Extraction of one modality of a study, whatever its manifest columns: adapters from the modality registry to the
+radiomics and pathomics extractors.
+
+Each function takes a :class:`~multisurv.registry.Modality`, the cohort and the feature cache folder, and returns
+an :class:`~multisurv.features.batch.ExtractionResult` whose feature columns carry the modality's prefix. The
+built-in modalities keep their cache where ``multisurv extract`` writes it (``<cache>/ct/...``, ``<cache>/wsi/...``),
+so ``run`` reuses what ``extract`` computed; any other modality gets its own sub-folder (``<cache>/<name>/``), so
+two series of one patient never overwrite each other's cached features.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import replace
+from pathlib import Path
+
+from multisurv.features.batch import ExtractionResult
+
+__all__ = ["extract_radiomics_modality", "extract_pathomics_modality", "store_folder", "with_prefix"]
+
+logger = logging.getLogger(__name__)
+
+
+def store_folder(modality, feature_dir: str | os.PathLike) -> Path:
+    """The cache root of a modality: ``feature_dir`` for a built-in modality, ``feature_dir/<name>`` otherwise."""
+    return Path(feature_dir) / modality.store_name if modality.store_name else Path(feature_dir)
+
+
+def with_prefix(result: ExtractionResult, old: str, new: str) -> ExtractionResult:
+    """The result with feature columns renamed from prefix ``old`` to ``new``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> res = ExtractionResult(features=pd.DataFrame({"ct__a": [1.0]}), failures=pd.DataFrame(), n_cached=0,
+    ...                        store_dir=Path("."))
+    >>> list(with_prefix(res, "ct__", "art__").features.columns)
+    ['art__a']
+    """
+    if old == new:
+        return result
+    features = result.features.rename(columns=lambda c: new + c[len(old):] if c.startswith(old) else c)
+    return replace(result, features=features)
+
+
+def _cases(modality, cohort, roles: dict[str, str]) -> list[tuple[str, dict[str, str]]]:
+    """(patient_id, {extractor role: path}) of the patients who have every column of the modality."""
+    columns = [modality.columns[r] for r in roles]
+    table = cohort.table.loc[cohort.has(columns).to_numpy()]
+    skipped = len(cohort) - len(table)
+    if skipped:
+        logger.info("%s: %d of %d patients have no %s; skipped.", modality.name, skipped, len(cohort),
+                    " and ".join(repr(c) for c in columns))
+    return [(str(pid), {role_name: str(row[modality.columns[r]]) for r, role_name in roles.items()})
+            for pid, row in table.iterrows()]
+
+
+def extract_radiomics_modality(modality, cohort, *, feature_dir, progress: bool = True,
+                               n_workers: int | None = None) -> ExtractionResult:
+    """PyRadiomics features of one radiomics modality (its ``image`` and ``mask`` columns; ``params`` option).
+
+    See :func:`multisurv.features.radiomics.extract_radiomics_cases`; feature columns ``<prefix><feature>``.
+    """
+    from multisurv.features.radiomics import extract_radiomics_cases
+
+    cases = _cases(modality, cohort, {"image": "ct_image", "mask": "ct_mask"})
+    workers = int(n_workers if n_workers is not None else modality.options.get("workers", 2))
+    logger.info("%s: %d patients with an image and mask.", modality.name, len(cases))
+    result = extract_radiomics_cases(cases, out_dir=store_folder(modality, feature_dir),
+                                     params=modality.options.get("params"), n_workers=workers, progress=progress)
+    return with_prefix(result, "ct__", modality.prefix)
+
+
+def extract_pathomics_modality(modality, cohort, *, feature_dir, progress: bool = True,
+                               n_workers: int | None = None) -> ExtractionResult:
+    """Slide features of one pathomics modality (its ``slide`` column; ``encoder``, ``weights``, ``tile_size``,
+    ``max_tiles`` options). See :func:`multisurv.features.wsi.pathomics.extract_pathomics_cases`."""
+    from multisurv.features.wsi.pathomics import extract_pathomics_cases
+
+    cases = _cases(modality, cohort, {"slide": "wsi"})
+    logger.info("%s: %d patients with a slide.", modality.name, len(cases))
+    options = {k: modality.options[k] for k in ("encoder", "weights", "tile_size", "max_tiles")
+               if modality.options.get(k) is not None}
+    result = extract_pathomics_cases(cases, out_dir=store_folder(modality, feature_dir), progress=progress,
+                                     **options)
+    return with_prefix(result, "wsi__", modality.prefix)

@@ -1,0 +1,228 @@
+"""Registries: the one place that names modalities, modality kinds, fusion strategies and model labels.
+
+Everything else (cohort, study config, models, evaluation, report, CLI) asks these tables for names instead of
+writing them out. A **modality kind** says how features are made (``radiomics``, ``pathomics``, ``clinical``,
+``table``) and which manifest roles it reads; a **modality** is one instance of a kind in a study, with its own
+manifest columns, feature prefix, score name and label. The built-in modalities are ``radiomics`` (CT),
+``pathomics`` (H&E slide) and ``clinical``; a study config may declare any number of others, e.g.::
+
+    modalities:
+      clinical: {}
+      genes: {kind: table, path: expression.csv}
+      ct_arterial: {kind: radiomics, image: ct_art_image, mask: ct_art_mask}
+
+Adding a modality of an existing kind needs only config. Adding a new kind needs one module with an
+``extract(modality, cohort, *, feature_dir, ...)`` function and one line in :data:`MODALITY_KINDS`.
+A **fusion strategy** maps a config word to the model it fits; its word is the same everywhere (config,
+``metrics.csv``, figures, report): ``late`` is out-of-fold stacking, ``late_insample`` the in-sample recipe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Mapping
+
+__all__ = ["ModalityKind", "Modality", "FusionStrategy", "MODALITY_KINDS", "BUILTIN_MODALITIES",
+           "FUSION_STRATEGIES", "DEFAULT_MODALITIES", "make_modality", "model_labels", "path_columns",
+           "image_mask_pairs", "with_options", "load_object", "TRUE_LP", "TRUE_LP_LABEL"]
+
+
+@dataclass(frozen=True)
+class ModalityKind:
+    """How one kind of modality is extracted.
+
+    Attributes
+    ----------
+    name : str
+        The kind's name in configs (``kind: radiomics``).
+    extractor : str or None
+        ``"module:function"`` of the extraction function (imported only when a study extracts this kind); None
+        for ``clinical``, whose raw columns are encoded inside every model (refitted per resample).
+    roles : mapping
+        Manifest roles the kind reads (e.g. ``image``, ``mask``) and the manifest-schema template each column
+        is checked against (``ct_image``, ``ct_mask``, ``wsi``: a file or folder that must exist).
+    options : tuple of str
+        Keys a modality of this kind may set in the config besides its roles.
+    """
+
+    name: str
+    extractor: str | None
+    roles: Mapping[str, str] = field(default_factory=dict)
+    options: tuple[str, ...] = ()
+
+
+#: Every modality kind. ``clinical`` reads the clinical-spec columns; ``table`` a feature file keyed by patient_id.
+MODALITY_KINDS: dict[str, ModalityKind] = {
+    "radiomics": ModalityKind("radiomics", "multisurv.features.modalities:extract_radiomics_modality",
+                              {"image": "ct_image", "mask": "ct_mask"}, ("params", "workers")),
+    "pathomics": ModalityKind("pathomics", "multisurv.features.modalities:extract_pathomics_modality",
+                              {"slide": "wsi"}, ("encoder", "weights", "tile_size", "max_tiles")),
+    "clinical": ModalityKind("clinical", None),
+    "table": ModalityKind("table", "multisurv.features.table:extract_table_modality", {},
+                          ("path", "id_column", "columns")),
+}
+
+
+@dataclass(frozen=True)
+class Modality:
+    """One modality of a study.
+
+    Attributes
+    ----------
+    name : str
+        Model name of its single-modality score in metrics, figures and the report (``radiomics``, ``genes``).
+    kind : str
+        A key of :data:`MODALITY_KINDS`.
+    columns : mapping
+        Role -> manifest column (``{"image": "ct_image", "mask": "ct_mask"}``); empty for clinical and table.
+    prefix : str
+        Prefix of its feature columns (``ct__``); unique within a study.
+    score : str
+        Name of its score (``radscore``), a late-fusion term.
+    label : str
+        Display name in tables and figures.
+    options : mapping
+        Kind-specific settings (``params`` of radiomics, ``encoder`` of pathomics, ``path`` of a table...).
+
+    Examples
+    --------
+    >>> genes = make_modality("genes", {"kind": "table", "path": "expression.csv"})
+    >>> genes.prefix, genes.score, genes.label
+    ('genes__', 'genes_score', 'Genes (genes_score)')
+    """
+
+    name: str
+    kind: str
+    columns: Mapping[str, str] = field(default_factory=dict)
+    prefix: str = ""
+    score: str = ""
+    label: str = ""
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def store_name(self) -> str:
+        """Sub-folder of the feature cache for this modality ('' for the built-ins, so their cache is shared
+        with ``multisurv extract``)."""
+        return "" if BUILTIN_MODALITIES.get(self.name, None) is not None and \
+            BUILTIN_MODALITIES[self.name].columns == self.columns else self.name
+
+
+#: The modalities of the reference design (and of every study that declares none).
+BUILTIN_MODALITIES: dict[str, Modality] = {
+    "radiomics": Modality("radiomics", "radiomics", {"image": "ct_image", "mask": "ct_mask"}, "ct__", "radscore",
+                          "Radiomics (radscore)"),
+    "pathomics": Modality("pathomics", "pathomics", {"slide": "wsi"}, "wsi__", "patscore", "Pathomics (patscore)"),
+    "clinical": Modality("clinical", "clinical", {}, "clin__", "clinscore", "Clinical (clinscore)"),
+}
+DEFAULT_MODALITIES = tuple(BUILTIN_MODALITIES)
+
+
+def make_modality(name: str, spec: Mapping[str, Any] | None = None) -> Modality:
+    """A :class:`Modality` from its config entry (a built-in name with overrides, or a new one with ``kind``).
+
+    Unknown keys are not checked here (the study config checks them and lists every problem); defaults:
+    prefix ``<name>__``, score ``<name>_score``, label ``<Name> (<score>)``, role columns from the kind's roles
+    prefixed by the name (``<name>_image``).
+
+    Examples
+    --------
+    >>> make_modality("radiomics").prefix
+    'ct__'
+    >>> make_modality("ct_arterial", {"kind": "radiomics", "image": "ct_art_image", "mask": "ct_art_mask"}).columns
+    {'image': 'ct_art_image', 'mask': 'ct_art_mask'}
+    """
+    spec = dict(spec or {})
+    base = BUILTIN_MODALITIES.get(name)
+    kind_name = spec.pop("kind", base.kind if base else None)
+    kind = MODALITY_KINDS[kind_name]
+    if base is not None and base.kind == kind_name:
+        columns = {role: spec.pop(role, base.columns[role]) for role in kind.roles}
+        prefix, score, label = base.prefix, base.score, base.label
+    else:
+        columns = {role: spec.pop(role, f"{name}_{role}") for role in kind.roles}
+        prefix, score = f"{name}__", f"{name}_score"
+        label = f"{name.replace('_', ' ').capitalize()} ({spec.get('score', score)})"
+    prefix = spec.pop("prefix", prefix)
+    score = spec.pop("score", score)
+    label = spec.pop("label", label)
+    return Modality(name, kind_name, columns, prefix, score, label, spec)
+
+
+@dataclass(frozen=True)
+class FusionStrategy:
+    """A fusion strategy: the config word, the model name it gets, its label and how it is built."""
+
+    name: str
+    model: str
+    label: str
+    builder: str  # "module:function(scores, options, seed) -> estimator"
+    description: str = ""
+
+
+FUSION_STRATEGIES: dict[str, FusionStrategy] = {s.name: s for s in (
+    FusionStrategy("early", "early_fusion", "Early fusion", "multisurv.fusion.builders:early",
+                   "one ridge Cox model on the features every score selected"),
+    FusionStrategy("late", "late_fusion", "Late fusion", "multisurv.fusion.builders:late",
+                   "Cox on out-of-fold scores (stacking); missing scores by fusion.missing"),
+    FusionStrategy("late_insample", "late_fusion_insample", "Late fusion (in-sample scores)",
+                   "multisurv.fusion.builders:late_insample", "Cox on in-sample scores (the usual published recipe)"),
+    FusionStrategy("late_pattern", "late_fusion_pattern", "Late fusion (per missing pattern)",
+                   "multisurv.fusion.builders:late_pattern", "out-of-fold, one sub-model per missing-modality pattern"),
+)}
+
+#: The true linear predictor of a synthetic cohort, evaluated as the ceiling.
+TRUE_LP = "true_lp"
+TRUE_LP_LABEL = "True linear predictor (ceiling)"
+
+
+def model_labels(modalities=None, strategies=None) -> dict[str, str]:
+    """Display label of every model a study fits (modality scores, then fusions, then the ceiling), in order.
+
+    Examples
+    --------
+    >>> list(model_labels())[:4]
+    ['radiomics', 'pathomics', 'clinical', 'early_fusion']
+    """
+    mods = [BUILTIN_MODALITIES[m] if isinstance(m, str) else m
+            for m in (modalities if modalities is not None else DEFAULT_MODALITIES)]
+    fusions = [FUSION_STRATEGIES[s] for s in (strategies if strategies is not None else FUSION_STRATEGIES)]
+    return {**{m.name: m.label for m in mods}, **{f.model: f.label for f in fusions}, TRUE_LP: TRUE_LP_LABEL}
+
+
+def path_columns(modalities) -> dict[str, str]:
+    """Manifest path column -> schema template, for the modalities of a study, in declaration order.
+
+    Examples
+    --------
+    >>> path_columns([BUILTIN_MODALITIES["radiomics"], BUILTIN_MODALITIES["pathomics"]])
+    {'ct_image': 'ct_image', 'ct_mask': 'ct_mask', 'wsi': 'wsi'}
+    """
+    out: dict[str, str] = {}
+    for m in modalities:
+        for role, column in m.columns.items():
+            out[column] = MODALITY_KINDS[m.kind].roles[role]
+    return out
+
+
+def image_mask_pairs(modalities) -> list[tuple[str, str]]:
+    """(image column, mask column) of every modality that reads an image and its mask."""
+    return [(m.columns["image"], m.columns["mask"]) for m in modalities if {"image", "mask"} <= set(m.columns)]
+
+
+def with_options(modality: Modality, **options: Any) -> Modality:
+    """A copy of ``modality`` whose options are completed by ``options`` (its own settings win)."""
+    return replace(modality, options={**options, **dict(modality.options)})
+
+
+def load_object(target: str):
+    """The object a ``"module:name"`` reference names (registries keep references so importing stays light).
+
+    Examples
+    --------
+    >>> load_object("multisurv.registry:make_modality").__name__
+    'make_modality'
+    """
+    import importlib
+
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)

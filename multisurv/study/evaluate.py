@@ -1,0 +1,195 @@
+"""evaluate_study(): every discrimination and risk-group result of a study, computed once, as objects.
+
+Each model's risk is evaluated on the development cohort, on every other cohort label on its own (each external
+centre), and on all external patients pooled (``external (all)``) when there is more than one external label. The
+risk-group cut-off (the development median) is fitted on development patients only and applied unchanged
+elsewhere. Nothing here draws: :mod:`multisurv.report` renders the results.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from multisurv._validation import make_y
+
+__all__ = ["POOLED_EXTERNAL", "RiskGroups", "StudyEvaluation", "evaluation_groups", "evaluate_study"]
+
+logger = logging.getLogger(__name__)
+
+#: Label of the pooled external patients when there is more than one external cohort label.
+POOLED_EXTERNAL = "external (all)"
+
+
+@dataclass(frozen=True)
+class RiskGroups:
+    """One model's risk groups on one cohort, for a Kaplan-Meier figure (drawn by the report)."""
+
+    model: str
+    cohort: str
+    y: np.ndarray
+    groups: np.ndarray
+
+
+@dataclass
+class StudyEvaluation:
+    """What :func:`evaluate_study` computed.
+
+    Attributes
+    ----------
+    metrics : pandas.DataFrame
+        One row per (model, cohort, subset): n, events, C-index and its bootstrap interval, cut-off, group sizes,
+        log-rank statistic and p.
+    cutoffs : dict
+        Development-median cut-off per model.
+    risk_groups : list of RiskGroups
+        The groups behind each log-rank test of the ``available`` subset (the KM figures).
+    """
+
+    metrics: pd.DataFrame
+    cutoffs: dict[str, float] = field(default_factory=dict)
+    risk_groups: list[RiskGroups] = field(default_factory=list)
+
+
+def evaluation_groups(cohort_labels: pd.Series, development: str) -> dict[str, list[str]]:
+    """Patients of each evaluated cohort: development, each other label, and the pooled external patients.
+
+    Examples
+    --------
+    >>> labels = pd.Series(["development", "centre_A", "centre_B", "centre_A"], index=["p1", "p2", "p3", "p4"])
+    >>> evaluation_groups(labels, "development")
+    {'development': ['p1'], 'centre_A': ['p2', 'p4'], 'centre_B': ['p3'], 'external (all)': ['p2', 'p3', 'p4']}
+    """
+    labels = cohort_labels.astype(str)
+    out = {development: list(labels.index[labels == development])}
+    others = [c for c in pd.unique(labels) if c != development]
+    for label in others:
+        out[label] = list(labels.index[labels == label])
+    if len(others) > 1:
+        out[POOLED_EXTERNAL] = list(labels.index[labels != development])
+    return {k: v for k, v in out.items() if v}
+
+
+def _evaluate_one(name: str, risk: pd.Series, y: np.ndarray, label: str, cutoff: float, *, subset: str,
+                  n_bootstrap: int, random_state: int) -> tuple[dict, RiskGroups | None]:
+    from multisurv.evaluation.concordance import concordance
+    from multisurv.evaluation.groups import logrank, risk_groups
+
+    available = risk.notna().to_numpy()
+    y = y[available]
+    r = risk.to_numpy(float)[available]
+    row = {"model": name, "cohort": label, "subset": subset, "n": int(available.sum()),
+           "events": int(y["event"].sum())}
+    if row["n"] < 2 or row["events"] == 0:
+        logger.warning("Model %r on cohort %r: %d patients, %d events; not evaluated.", name, label, row["n"],
+                       row["events"])
+        return row, None
+    c = concordance(y, r, n_bootstrap=n_bootstrap, random_state=random_state)
+    row.update(cindex=c.cindex, ci_lower=c.lower, ci_upper=c.upper)
+    groups = risk_groups(r, cutoff=cutoff)
+    row.update(cutoff=cutoff, n_high=int((groups == "high").sum()), n_low=int((groups == "low").sum()))
+    if len(set(groups)) < 2:
+        logger.warning("Model %r on cohort %r: every patient falls in one risk group at cut-off %.4g; "
+                       "no log-rank test or KM figure.", name, label, cutoff)
+        return row, None
+    try:
+        lr = logrank(y, groups)
+    except ValueError as err:  # e.g. one group censored before the first event: nothing to compare
+        logger.warning("Model %r on cohort %r: no log-rank test or KM figure at cut-off %.4g: %s", name, label,
+                       cutoff, err)
+        return row, None
+    row.update(logrank_chisq=lr.statistic, logrank_p=lr.p_value)
+    return row, RiskGroups(name, label, y, groups)
+
+
+def evaluate_study(predictions: pd.DataFrame, *, development: str, models: Sequence[str],
+                   complete: pd.Series | None = None, n_bootstrap: int = 1000, random_state: int = 0,
+                   notes: list[str] | None = None, collect=None) -> StudyEvaluation:
+    """C-index with bootstrap intervals, median risk groups and log-rank tests of every model on every cohort.
+
+    Parameters
+    ----------
+    predictions : pandas.DataFrame
+        Index patient_id; ``cohort``, ``time``, ``event`` and one risk column per model (higher = worse).
+    development : str
+        The development cohort label: cut-offs are fitted on its patients.
+    models : sequence of str
+        Risk columns to evaluate, in report order.
+    complete : boolean Series, optional
+        Patients with every modality: each model is also evaluated on them (``subset = "complete"``).
+    n_bootstrap, random_state : int
+        C-index intervals.
+    notes, collect : optional
+        ``collect(notes, stage)`` is a context manager recording warnings into ``notes`` (the study's).
+
+    Returns
+    -------
+    StudyEvaluation
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> pred = pd.DataFrame({"cohort": ["development"] * 30 + ["a"] * 15 + ["b"] * 15,
+    ...                      "time": rng.uniform(1, 50, 60), "event": rng.integers(0, 2, 60).astype(bool),
+    ...                      "m": rng.normal(size=60)}, index=[f"p{i}" for i in range(60)])
+    >>> ev = evaluate_study(pred, development="development", models=["m"], n_bootstrap=0)
+    >>> ev.metrics["cohort"].tolist()
+    ['development', 'a', 'b', 'external (all)']
+    """
+    from contextlib import nullcontext
+
+    groups = evaluation_groups(predictions["cohort"], development)
+    y_all = make_y(predictions["event"].to_numpy(bool), predictions["time"].to_numpy(float))
+    position = pd.Series(np.arange(len(predictions)), index=predictions.index)
+    out = StudyEvaluation(metrics=pd.DataFrame())
+    rows = []
+    subsets = [("available", None)]
+    if complete is not None:
+        subsets.append(("complete", complete.reindex(predictions.index).fillna(False).astype(bool)))
+    for name in models:
+        dev_ids = groups.get(development, [])
+        cutoff = float(np.nanmedian(predictions.loc[dev_ids, name])) if dev_ids else float("nan")
+        out.cutoffs[name] = cutoff
+        for subset, mask in subsets:
+            stage = f"{name} evaluation" + ("" if subset == "available" else ", complete cases")
+            with (collect(notes, stage) if collect is not None else nullcontext()):
+                for label, ids in groups.items():
+                    if mask is not None:
+                        ids = [i for i in ids if mask.loc[i]]
+                        if not ids:
+                            continue
+                    row, km = _evaluate_one(name, predictions.loc[ids, name], y_all[position.loc[ids].to_numpy()],
+                                            label, cutoff, subset=subset, n_bootstrap=n_bootstrap,
+                                            random_state=random_state)
+                    rows.append(row)
+                    if km is not None and subset == "available":
+                        out.risk_groups.append(km)
+    out.metrics = pd.DataFrame(rows)
+    return out
+
+
+def complete_cases(features: pd.DataFrame, prefixes: Sequence[str]) -> pd.Series:
+    """Patients with at least one feature of every prefix (a failed extraction counts as missing).
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"ct__a": [1.0, np.nan], "wsi__b": [2.0, 3.0]}, index=["p1", "p2"])
+    >>> complete_cases(f, ["ct__", "wsi__"]).tolist()
+    [True, False]
+    """
+    out = pd.Series(True, index=features.index)
+    for prefix in prefixes:
+        cols = [c for c in features.columns if str(c).startswith(prefix)]
+        out &= features[cols].notna().any(axis=1) if cols else False
+    return out
+
+
+def labels_of(modalities: Sequence, strategies: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Display labels of the study's models (see :func:`multisurv.registry.model_labels`)."""
+    from multisurv.registry import model_labels
+
+    return model_labels(modalities, strategies)
