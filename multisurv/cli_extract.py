@@ -65,7 +65,7 @@ def _add_radiomics(sub) -> None:
     add_batch_options(p)
     p.add_argument("--params", default="radiomics_ct_ibsi",
                    help="PyRadiomics params: a YAML file, or a shipped name: radiomics_ct_ibsi (default: 1 mm "
-                        "B-spline resampling, 25 HU bins), radiomics_ct (no resampling), radiomics_gist_2266 "
+                        "B-spline resampling, 25 HU bins), radiomics_ct (no resampling), radiomics_gist_2246 "
                         "(original + wavelet + LoG, 2,246 features).")
     p.add_argument("--label", type=int, default=None,
                    help="Mask value of the tumour (overrides 'label' in the params; default: the params' value, 1 in "

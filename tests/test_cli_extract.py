@@ -173,7 +173,7 @@ def test_killed_cli_run_resumes_without_repeating_finished_cases(tmp_path):
     manifest.write_text("\n".join(rows) + "\n")
     out = tmp_path / "out"
     command = [sys.executable, "-m", "multisurv.cli", "-q", "extract", "radiomics", str(manifest), "--out", str(out),
-               "--params", "radiomics_gist_2266", "--no-progress"]
+               "--params", "radiomics_gist_2246", "--no-progress"]
 
     def records():
         return {p.name: p.stat().st_mtime_ns for p in out.glob("ct/radiomics_*/p*.json")}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import logging
 import os
+import warnings
 from functools import partial
 from pathlib import Path
 from typing import Any, Mapping
@@ -24,13 +25,15 @@ from multisurv.features.store import FeatureStore
 from multisurv.features.volume import check_geometry, check_roi, read_volume
 
 __all__ = ["extract_radiomics", "extract_radiomics_cases", "load_radiomics_params", "default_params_path",
-           "shipped_params", "PREFIX"]
+           "shipped_params", "PREFIX", "DEPRECATED_PARAMS"]
 
 logger = logging.getLogger(__name__)
 
 #: Column prefix of CT radiomics features.
 PREFIX = "ct__"
 _PARAMS_FILE = "radiomics_ct.yaml"
+#: Old names of shipped params files -> their current names (still accepted, with a FutureWarning).
+DEPRECATED_PARAMS = {"radiomics_gist_2266": "radiomics_gist_2246"}
 
 
 def default_params_path() -> Path:
@@ -54,16 +57,22 @@ def shipped_params() -> dict[str, Path]:
 
     - ``radiomics_ct``: the library default (original image, bin width 25 HU, no resampling);
     - ``radiomics_ct_ibsi``: close to IBSI practice (1 mm isotropic B-spline resampling, bin width 25 HU);
-    - ``radiomics_gist_2266``: the reference GIST study's set (original + 8 wavelet + 15 LoG images; 2,246
-      features, see the file for the count).
+    - ``radiomics_gist_2246``: the reference GIST study's set (original + 8 wavelet + 15 LoG images; 2,246
+      features, see the file for the count). Its old name ``radiomics_gist_2266`` (the study's reported count,
+      which these image types cannot give) still works, with a ``FutureWarning``; it is listed here too, so
+      that configs naming it stay valid.
 
     Examples
     --------
     >>> sorted(shipped_params())
-    ['radiomics_ct', 'radiomics_ct_ibsi', 'radiomics_gist_2266']
+    ['radiomics_ct', 'radiomics_ct_ibsi', 'radiomics_gist_2246', 'radiomics_gist_2266']
+    >>> shipped_params()["radiomics_gist_2266"] == shipped_params()["radiomics_gist_2246"]
+    True
     """
     folder = default_params_path().parent
-    return {path.stem: path for path in sorted(folder.glob("radiomics_*.yaml"))}
+    found = {path.stem: path for path in sorted(folder.glob("radiomics_*.yaml"))}
+    found.update({old: found[new] for old, new in DEPRECATED_PARAMS.items() if new in found})
+    return found
 
 
 def load_radiomics_params(params: str | os.PathLike | Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -73,7 +82,7 @@ def load_radiomics_params(params: str | os.PathLike | Mapping[str, Any] | None =
     ----------
     params : str, Path, mapping or None
         None for multisurv's default (``data_schemas/radiomics_ct.yaml``), the name of a shipped params file
-        (see :func:`shipped_params`, e.g. ``"radiomics_ct_ibsi"``), the path of a PyRadiomics YAML params file,
+        (see :func:`shipped_params`, e.g. ``"radiomics_ct_ibsi"``; a deprecated old name warns), the path of a PyRadiomics YAML params file,
         or the same structure as a dict (keys ``imageType``, ``featureClass``, ``setting``).
 
     Returns
@@ -88,6 +97,11 @@ def load_radiomics_params(params: str | os.PathLike | Mapping[str, Any] | None =
     ValueError
         If PyRadiomics' schema rejects the parameters; the message lists every problem found.
 
+    Warns
+    -----
+    FutureWarning
+        If ``params`` is a deprecated name of a shipped file (:data:`DEPRECATED_PARAMS`), naming the new one.
+
     Examples
     --------
     >>> load_radiomics_params()["setting"]["binWidth"]
@@ -99,12 +113,17 @@ def load_radiomics_params(params: str | os.PathLike | Mapping[str, Any] | None =
         if isinstance(params, str) and not path.is_file() and path.name == params and not path.suffix:
             shipped = shipped_params()
             if params not in shipped:
-                names = ", ".join(repr(n) for n in shipped)
+                names = ", ".join(repr(n) for n in shipped if n not in DEPRECATED_PARAMS)
                 raise FileNotFoundError(
                     f"Unknown radiomics params {params!r}: neither a file nor a shipped params name. Choose one of: "
                     f"{names}, or pass the path of a PyRadiomics YAML file."
                 )
             path = shipped[params]
+            if params in DEPRECATED_PARAMS:
+                warnings.warn(f"The radiomics params name {params!r} is deprecated: the file gives 2,246 features, "
+                              f"not 2,266, and is now named {DEPRECATED_PARAMS[params]!r}. Write "
+                              f"params: {DEPRECATED_PARAMS[params]} in the config (same settings, same feature cache).",
+                              FutureWarning, stacklevel=2)
         source = str(path)
         if not path.is_file():
             raise FileNotFoundError(
