@@ -42,7 +42,7 @@ def test_gist_config_has_the_reference_shape():
     cfg = StudyConfig.from_yaml(GIST_CONFIG)
     syn = cfg.cohort.synthetic
     assert (syn.n_development, syn.n_external, syn.n_ct, syn.n_wsi) == (254, 42, 218, 186)
-    assert cfg.radiomics.params == "radiomics_gist_2266" and cfg.pathomics.encoder == "resnet50"
+    assert cfg.radiomics.params == "radiomics_gist_2246" and cfg.pathomics.encoder == "resnet50"
 
 
 def test_defaults_fill_every_optional_section():
