@@ -79,6 +79,7 @@ def _cmd_radiomics(args) -> int:
     from multisurv.features.radiomics import extract_radiomics_cases, load_radiomics_params
 
     require("pyarrow", extra="radiomics")  # checked before hours of extraction, not after
+    check_output_dir(args.out)
     params = load_radiomics_params(args.params)  # invalid params stop here, before any patient
     if args.label is not None:
         params["setting"] = {**(params.get("setting") or {}), "label": args.label}
@@ -102,11 +103,17 @@ def _add_pathomics(sub) -> None:
                                    "are kept per slide in HDF5 (DIR/wsi/<settings>/patches/).")
     add_batch_options(p)
     p.add_argument("--encoder", default=None,
-                   help="Backbone: resnet50 (default, as in the reference study), resnet34 or resnet18. With "
-                        "--classifier and no --encoder, the classifier's fine-tuned backbone encodes.")
+                   help="Tile encoder: resnet50 (default, as in the reference study; 2048-d), resnet50_trunc (CLAM's "
+                        "1024-d), resnet34, resnet18, or a pathology foundation model: uni, uni2_h, virchow2, "
+                        "h_optimus_0, gigapath, phikon_v2 (tiled at 0.5 um/px unless --mpp/--magnification/--level "
+                        "says otherwise). With --classifier and no --encoder, the classifier's fine-tuned backbone "
+                        "encodes.")
     p.add_argument("--weights", default=None,
-                   help="Encoder weights: a local state_dict (.pth), or 'imagenet' (torchvision download, needs "
-                        "internet once). Default: random initialisation (a warning says so; for dry runs only).")
+                   help="Encoder weights: a local checkpoint (.safetensors, or a torch state_dict .pth/.bin; or the "
+                        "folder holding it, e.g. a Hugging Face download), 'imagenet' (ResNets: torchvision download) "
+                        "or 'hub' (foundation models: timm downloads from the Hugging Face hub; needs internet and, "
+                        "for gated models, a token). Default: random initialisation (a warning says so; for dry runs "
+                        "only).")
     p.add_argument("--classifier", default=None, metavar="CKPT",
                    help="Tissue classifier checkpoint (from multisurv train-classifier, or train_tile_classifier + "
                         "TileClassifier.save): pool only tiles predicted tumour.")
@@ -114,7 +121,9 @@ def _add_pathomics(sub) -> None:
     where = p.add_mutually_exclusive_group()
     where.add_argument("--mpp", type=float, default=None, help="Tile at this many microns per pixel (e.g. 0.5).")
     where.add_argument("--magnification", type=float, default=None, help="Tile at this objective power (e.g. 20).")
-    where.add_argument("--level", type=int, default=0, help="Tile this pyramid level (default 0; no resizing).")
+    where.add_argument("--level", type=int, default=None,
+                       help="Tile this pyramid level (no resizing). Default: the encoder's resolution (0.5 um/px for "
+                            "the foundation models), else level 0.")
     p.add_argument("--tile-size", type=int, default=224, help="Tile side in pixels (default 224).")
     p.add_argument("--min-tissue", type=float, default=0.5, help="Minimum tissue fraction of a tile (default 0.5).")
     p.add_argument("--max-tiles", type=int, default=None, help="Encode at most this many tiles per slide (seeded).")
@@ -137,6 +146,8 @@ def _cmd_pathomics(args) -> int:
 
     require("pyarrow", extra="radiomics")  # Parquet tables; checked before hours of extraction, not after
     require("h5py", extra="wsi")
+    check_output_dir(args.out)
+    check_device(args.device)
     # No --encoder: the classifier's backbone encodes when there is one (the study's design), else ResNet-50.
     encoder = args.encoder or (None if args.classifier else "resnet50")
     cases, skipped = load_cases(args.manifest, roles=("wsi",))

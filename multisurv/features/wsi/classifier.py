@@ -29,8 +29,8 @@ import pandas as pd
 from multisurv._atomic import write_atomic
 from multisurv._optional import require
 from multisurv._validation import check_param
-from multisurv.features.wsi.encoders import _REGISTRY, IMAGENET_MEAN, IMAGENET_STD, Encoder, available_encoders, \
-    build_backbone, resolve_device
+from multisurv.features.wsi.encoders import CLASSIFIER_BACKBONES, IMAGENET_MEAN, IMAGENET_STD, Encoder, \
+    build_backbone, encoder_spec, resolve_device
 
 __all__ = ["TileClassifier", "TrainingReport", "PatchDataset", "train_tile_classifier", "CHECKPOINT_FORMAT"]
 
@@ -80,9 +80,9 @@ class TileClassifier:
                  tile_size: int = 224, mpp: float | None = None, device: str | None = None,
                  digest: str = "untrained", metrics: dict | None = None):
         torch = require("torch", extra="wsi")
-        if backbone_name not in available_encoders():
+        if backbone_name not in CLASSIFIER_BACKBONES:
             raise ValueError(f"Unknown backbone {backbone_name!r}. Choose one of: "
-                             f"{', '.join(repr(n) for n in available_encoders())}.")
+                             f"{', '.join(repr(n) for n in CLASSIFIER_BACKBONES)}.")
         self.classes = [str(c) for c in classes]
         if len(set(self.classes)) != len(self.classes) or len(self.classes) < 2:
             raise ValueError(f"A tile classifier needs at least two distinct classes; got {self.classes}.")
@@ -90,7 +90,7 @@ class TileClassifier:
         self.backbone_name = backbone_name
         if backbone is None:
             backbone, _ = build_backbone(backbone_name, weights, stacklevel=3)
-        self.dim = int(_REGISTRY[backbone_name][1])
+        self.dim = int(encoder_spec(backbone_name).dim)
         self.backbone = backbone
         self.head = head if head is not None else torch.nn.Linear(self.dim, len(self.classes))
         self.tile_size = int(tile_size)
@@ -186,12 +186,12 @@ class TileClassifier:
         if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT or "classes" not in payload:
             raise ValueError(f"{path!r} is not a multisurv tile-classifier checkpoint (format {CHECKPOINT_FORMAT}); "
                              "save one with TileClassifier.save.")
-        if payload.get("backbone") not in _REGISTRY:
+        if payload.get("backbone") not in CLASSIFIER_BACKBONES:
             raise ValueError(f"The classifier checkpoint {path!r} has backbone {payload.get('backbone')!r}, which this "
                              f"version of multisurv does not know. Choose one of: "
-                             f"{', '.join(repr(n) for n in available_encoders())} (or upgrade multisurv).")
+                             f"{', '.join(repr(n) for n in CLASSIFIER_BACKBONES)} (or upgrade multisurv).")
         models = require("torchvision.models", extra="wsi")
-        backbone = getattr(models, _REGISTRY[payload["backbone"]][0])(weights=None)
+        backbone = getattr(models, encoder_spec(payload["backbone"]).arch["constructor"])(weights=None)
         backbone.fc = torch.nn.Identity()
         state = payload["state_dict"]
         backbone.load_state_dict({k: v for k, v in state.items() if not k.startswith("fc.")}, strict=True)

@@ -103,7 +103,7 @@ def extract_pathomics(
     classifier: str | os.PathLike | Any | None = None,
     threshold: float = 0.5,
     tile_size: int = 224,
-    level: int = 0,
+    level: int | None = None,
     mpp: float | None = None,
     magnification: float | None = None,
     min_tissue: float = 0.5,
@@ -157,7 +157,7 @@ def extract_pathomics_cases(
     classifier: str | os.PathLike | Any | None = None,
     threshold: float = 0.5,
     tile_size: int = 224,
-    level: int = 0,
+    level: int | None = None,
     mpp: float | None = None,
     magnification: float | None = None,
     min_tissue: float = 0.5,
@@ -196,8 +196,10 @@ def extract_pathomics_cases(
         Probability of the tumour class needed to keep a tile.
     tile_size : int, default=224
         Tile side in pixels handed to the encoder.
-    level : int, default=0
-        Pyramid level to tile when neither ``mpp`` nor ``magnification`` is given.
+    level : int, optional
+        Pyramid level to tile when neither ``mpp`` nor ``magnification`` is given. Default: the encoder's own
+        resolution when it has one (the foundation models: 0.5 um/px, see
+        :class:`~multisurv.features.wsi.encoders.EncoderSpec`), else level 0.
     mpp, magnification : float, optional
         Tile at this resolution instead (level chosen, tiles resized; see
         :func:`~multisurv.features.wsi.reader.plan_tiles`).
@@ -249,7 +251,8 @@ def extract_pathomics_cases(
     """
     name_ = "extract_pathomics"
     check_param(name_, "tile_size", tile_size, kind="int", low=1)
-    check_param(name_, "level", level, kind="int", low=0)
+    if level is not None:
+        check_param(name_, "level", level, kind="int", low=0)
     check_param(name_, "min_tissue", min_tissue, kind="float", low=0, high=1)
     check_param(name_, "threshold", threshold, kind="float", low=0, high=1)
     check_param(name_, "batch_size", batch_size, kind="int", low=1)
@@ -287,6 +290,10 @@ def extract_pathomics_cases(
     else:
         enc = get_encoder(encoder, weights=weights, device=device, _stacklevel=_stacklevel + 1)
 
+    if level is None and mpp is None and magnification is None and enc.mpp is not None:
+        mpp = float(enc.mpp)  # tile at the resolution the encoder was trained at
+    level = 0 if level is None else level
+
     remote = client is not None or n_workers > 1
     if remote:
         if isinstance(encoder, Encoder) or (classifier is not None and clf_path is None):
@@ -307,6 +314,8 @@ def extract_pathomics_cases(
         "tissue": TISSUE_METHOD, "encoder": enc.name, "dim": enc.dim, "weights": enc.weights,
         "mean": list(enc.mean), "std": list(enc.std), "pooling": pooling,
     }
+    if enc.resize or enc.crop != 1.0 or enc.mpp is not None:  # (the ResNets' settings, hence caches, are unchanged)
+        settings["preprocessing"] = enc.preprocessing()
     if clf is not None:
         settings.update(classifier=clf.digest, classes=list(clf.classes), tumour_class=clf.tumour_class,
                         threshold=float(threshold))

@@ -36,9 +36,12 @@ def encoder() -> Encoder:
 
 
 def test_unknown_name_lists_the_valid_ones():
-    with pytest.raises(ValueError, match=r"Unknown encoder 'resnet'\. Choose one of: 'resnet18', 'resnet34', 'resnet50'\."):
+    with pytest.raises(ValueError, match=r"Unknown encoder 'resnet'\. Choose one of: 'gigapath', 'h_optimus_0', "
+                                         r"'phikon_v2', 'resnet18', 'resnet34', 'resnet50', 'resnet50_trunc', 'uni', "
+                                         r"'uni2_h', 'virchow2'\."):
         get_encoder("resnet")
-    assert available_encoders() == ("resnet18", "resnet34", "resnet50")
+    assert available_encoders() == ("gigapath", "h_optimus_0", "phikon_v2", "resnet18", "resnet34", "resnet50",
+                                    "resnet50_trunc", "uni", "uni2_h", "virchow2")
 
 
 def test_random_init_warns_at_the_callers_line():

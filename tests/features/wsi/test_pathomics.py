@@ -110,7 +110,8 @@ class TestParameterErrors:
         (dict(min_tissue=2.0), r"The 'min_tissue' parameter of extract_pathomics must be a float in the range"),
         (dict(batch_size=0), r"The 'batch_size' parameter of extract_pathomics must be an int"),
         (dict(max_tiles=0), r"The 'max_tiles' parameter of extract_pathomics must be an int"),
-        (dict(encoder="vit"), r"Unknown encoder 'vit'\. Choose one of: 'resnet18', 'resnet34', 'resnet50'\."),
+        (dict(encoder="vit"), r"Unknown encoder 'vit'\. Choose one of: 'gigapath', 'h_optimus_0', 'phikon_v2', "
+                              r"'resnet18', 'resnet34', 'resnet50', 'resnet50_trunc', 'uni', 'uni2_h', 'virchow2'\."),
     ])
     def test_bad_values(self, cohort, tmp_path, kwargs, message):
         with pytest.raises(ValueError, match=message):
