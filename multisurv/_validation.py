@@ -30,11 +30,12 @@ def make_y(event, time) -> np.ndarray:
     return y
 
 
-def check_survival_y(y, *, name: str = "y", where: str = "") -> np.ndarray:
+def check_survival_y(y, *, name: str = "y", where: str = "", allow_zero_time: bool = False) -> np.ndarray:
     """Check a structured survival array and return it with fields ``event`` (bool), ``time`` (float).
 
     Raises a ValueError naming ``where`` (a cohort or fold) when times are not positive and finite,
-    or when no event was observed (then no pair of patients can be compared).
+    or when no event was observed (then no pair of patients can be compared). ``allow_zero_time=True``
+    accepts times of 0 (as ``survival::coxph`` does: a Cox partial likelihood depends only on the order).
     """
     y = np.asarray(y)
     if y.dtype.names is None or set(y.dtype.names) != {"event", "time"}:
@@ -46,8 +47,9 @@ def check_survival_y(y, *, name: str = "y", where: str = "") -> np.ndarray:
     suffix = f" in {where}" if where else ""
     if y.shape[0] == 0:
         raise ValueError(f"'{name}' is empty{suffix}.")
-    if not np.all(np.isfinite(y["time"])) or np.any(y["time"] <= 0):
-        raise ValueError(f"'{name}' has times that are not finite numbers > 0{suffix}.")
+    if not np.all(np.isfinite(y["time"])) or np.any(y["time"] < 0 if allow_zero_time else y["time"] <= 0):
+        bound = ">= 0" if allow_zero_time else "> 0"
+        raise ValueError(f"'{name}' has times that are not finite numbers {bound}{suffix}.")
     if not y["event"].any():
         raise ValueError(
             f"'{name}' has no observed event{suffix} (all {y.shape[0]} patients censored), "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import warnings
 from typing import Literal
 
@@ -17,7 +18,9 @@ from multisurv._validation import check_consistent_length, check_param, check_su
 from multisurv.exceptions import ConvergenceWarning
 from multisurv.selection._base import ColumnSelectorMixin, has_names
 
-__all__ = ["LassoCoxSelector", "partial_log_likelihood"]
+__all__ = ["LassoCoxSelector", "kkt_violation", "partial_log_likelihood"]
+
+logger = logging.getLogger(__name__)
 
 _OWNER = "LassoCoxSelector"
 
@@ -35,7 +38,10 @@ class LassoCoxSelector(ColumnSelectorMixin):
     l1_ratio : float, default=1.0
         Elastic-net mixing in (0, 1]; 1 is the LASSO.
     alpha : "cv" or float, default="cv"
-        Penalty strength. ``"cv"`` chooses it on the path by cross-validation; a float > 0 uses it directly.
+        Penalty strength. ``"cv"`` chooses it on the path by cross-validation; a float > 0 is fitted at exactly
+        that penalty (a warm-started path from the largest penalty down to it; should the solver's path stop
+        before reaching it, the penalty is refitted on its own, and fitting refuses with a ValueError rather
+        than report another penalty).
     cv : int, default=5
         Number of folds (stratified on the event indicator) when ``alpha="cv"``; at least 2.
     n_alphas : int, default=50
@@ -49,6 +55,12 @@ class LassoCoxSelector(ColumnSelectorMixin):
         deviance is within one standard error of that minimum (a sparser model).
     max_features : int or None, default=None
         If set, move to larger penalties on the path until at most this many features are selected.
+    tol : float, default=1e-7
+        Convergence tolerance of the coordinate descent (scikit-survival's ``tol``, relative to the null
+        deviance, as glmnet's ``thresh``). Lower it (e.g. 1e-12) to agree with glmnet beyond about 1e-3 at small
+        penalties with many features.
+    max_iter : int, default=100000
+        Iteration cap of the coordinate descent (a ConvergenceWarning names it when reached).
     random_state : int, RandomState instance or None, default=None
         Seeds the fold split.
 
@@ -72,6 +84,10 @@ class LassoCoxSelector(ColumnSelectorMixin):
         ``coef_ != 0``.
     selected_features_ : list of str
         Names of the selected features, in input order.
+    kkt_violation_ : float
+        Largest violation of the optimality (Karush-Kuhn-Tucker) conditions at ``alpha_``, relative to
+        ``alpha_ * l1_ratio``: 0 at the exact optimum, shrinks with ``tol``. It shows that the reported penalty
+        is the one the coefficients solve.
     cv_results_ : pandas.DataFrame or None
         One row per penalty: ``alpha``, ``n_nonzero``, ``mean_deviance``, ``se_deviance`` and
         ``split<k>_deviance`` (deviance per event in the held-out fold). None when ``alpha`` is a float.
@@ -83,6 +99,9 @@ class LassoCoxSelector(ColumnSelectorMixin):
 
     Notes
     -----
+    Times of 0 are accepted (an event at time 0), as ``survival::coxph`` accepts them: the partial likelihood
+    depends only on the order of the times. (``glmnet`` refuses them; its reference replaces 0 by 1e-6.)
+
     The CV criterion is the cross-validated partial likelihood of Verweij and van Houwelingen [2]_, as
     ``glmnet::cv.glmnet(family = "cox", grouped = TRUE)`` uses: for fold k,
     ``-2 * (l(beta_-k) - l_-k(beta_-k))`` where ``beta_-k`` is fitted without fold k (imputation and scaling
@@ -111,7 +130,7 @@ class LassoCoxSelector(ColumnSelectorMixin):
 
     def __init__(self, *, l1_ratio: float = 1.0, alpha: float | Literal["cv"] = "cv", cv: int = 5,
                  n_alphas: int = 50, alpha_min_ratio: float = 0.01, rule: Literal["min", "1se"] = "min",
-                 max_features: int | None = None, random_state=None):
+                 max_features: int | None = None, tol: float = 1e-7, max_iter: int = 100_000, random_state=None):
         self.l1_ratio = l1_ratio
         self.alpha = alpha
         self.cv = cv
@@ -119,6 +138,8 @@ class LassoCoxSelector(ColumnSelectorMixin):
         self.alpha_min_ratio = alpha_min_ratio
         self.rule = rule
         self.max_features = max_features
+        self.tol = tol
+        self.max_iter = max_iter
         self.random_state = random_state
 
     # ------------------------------------------------------------------ fit
@@ -138,7 +159,7 @@ class LassoCoxSelector(ColumnSelectorMixin):
         """
         self._check_params()
         frame = self._start_fit(X)
-        y = check_survival_y(y, where=f"{_OWNER}.fit")
+        y = check_survival_y(y, where=f"{_OWNER}.fit", allow_zero_time=True)
         check_consistent_length(X=frame, y=y)
         values = frame.to_numpy(dtype=float)
 
@@ -147,18 +168,16 @@ class LassoCoxSelector(ColumnSelectorMixin):
         coef = np.zeros(values.shape[1])
         self.cv_results_ = None
         if usable.any():
-            alphas, path = _coxnet_path(Z[:, usable], y, l1_ratio=self.l1_ratio, n_alphas=self.n_alphas,
-                                        alpha_min_ratio=self.alpha_min_ratio)
+            solver = {"tol": float(self.tol), "max_iter": int(self.max_iter)}
             if self.alpha == "cv":
+                alphas, path = _coxnet_path(Z[:, usable], y, l1_ratio=self.l1_ratio, n_alphas=self.n_alphas,
+                                            alpha_min_ratio=self.alpha_min_ratio, **solver)
                 self.cv_results_ = self._cross_validate(values[:, usable], y, alphas, path)
                 idx = self._choose(self.cv_results_)
             else:
-                if self.alpha < alphas[0]:
-                    # A path from the largest penalty down to the requested one (warm starts).
-                    grid = np.geomspace(alphas[0], self.alpha, max(int(self.n_alphas), 2))
-                    alphas, path = _coxnet_path(Z[:, usable], y, l1_ratio=self.l1_ratio, alphas=grid)
-                else:
-                    alphas, path = np.array([float(self.alpha)]), np.zeros((int(usable.sum()), 1))
+                alpha_max = float(np.abs(_gradient(Z[:, usable], y, np.zeros(int(usable.sum())))).max()) / self.l1_ratio
+                alphas, path = _fit_fixed_alpha(Z[:, usable], y, float(self.alpha), alpha_max, l1_ratio=self.l1_ratio,
+                                                n_alphas=self.n_alphas, **solver)
                 idx = alphas.size - 1
             if self.max_features is not None:
                 while idx > 0 and np.count_nonzero(path[:, idx]) > self.max_features:
@@ -166,9 +185,11 @@ class LassoCoxSelector(ColumnSelectorMixin):
             self.alphas_ = alphas
             self.alpha_ = float(alphas[idx])
             coef[usable] = path[:, idx]
+            self.kkt_violation_ = kkt_violation(Z[:, usable], y, path[:, idx], self.alpha_, self.l1_ratio)
         else:
             self.alphas_ = np.array([np.inf])
             self.alpha_ = float("inf")
+            self.kkt_violation_ = 0.0
         self.coef_ = coef
         self._finish_fit(coef != 0)
         if not self.selected_features_:
@@ -197,6 +218,8 @@ class LassoCoxSelector(ColumnSelectorMixin):
         check_param(_OWNER, "rule", self.rule, kind="option", options=("min", "1se"))
         if self.max_features is not None:
             check_param(_OWNER, "max_features", self.max_features, kind="int", low=1)
+        check_param(_OWNER, "tol", self.tol, kind="float", low=0, low_open=True)
+        check_param(_OWNER, "max_iter", self.max_iter, kind="int", low=1)
 
     def _folds(self, y: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         """Fold split, stratified on the event indicator when each class can fill every fold."""
@@ -224,7 +247,8 @@ class LassoCoxSelector(ColumnSelectorMixin):
             medians, mean, scale, _ = _fit_standardisation(values[train])
             Z = (_impute(values, medians) - mean) / scale
             _, fold_path = _coxnet_path(Z[train], y[train], l1_ratio=self.l1_ratio, alphas=alphas,
-                                        where=f"fold {k + 1} of cv={n_folds}")
+                                        where=f"fold {k + 1} of cv={n_folds}", tol=float(self.tol),
+                                        max_iter=int(self.max_iter))
             if fold_path.shape[1] < alphas.size:
                 # Coxnet stops a path once the fit saturates; the remaining (smaller) penalties keep the last fit.
                 fold_path = np.hstack([fold_path, np.repeat(fold_path[:, -1:], alphas.size - fold_path.shape[1], 1)])
@@ -326,6 +350,84 @@ def partial_log_likelihood(y: np.ndarray, eta: np.ndarray) -> np.ndarray:
     return float(ll[0]) if squeeze else ll
 
 
+def kkt_violation(Z: np.ndarray, y: np.ndarray, coef: np.ndarray, alpha: float, l1_ratio: float = 1.0) -> float:
+    """Largest violation of the elastic-net Cox optimality conditions, relative to ``alpha * l1_ratio``.
+
+    The objective is scikit-survival's and glmnet's: ``-l(beta) / n + alpha * (l1_ratio * |beta|_1 +
+    (1 - l1_ratio) / 2 * |beta|_2^2)`` with Breslow's partial log-likelihood ``l``. With ``g`` the gradient of
+    ``l / n`` minus the ridge term, the optimum has ``g_j = alpha * l1_ratio * sign(beta_j)`` where
+    ``beta_j != 0`` and ``|g_j| <= alpha * l1_ratio`` where ``beta_j = 0``.
+
+    Parameters
+    ----------
+    Z : ndarray, shape (n_samples, n_features)
+        The (standardised) design the coefficients were fitted on.
+    y : structured array, shape (n_samples,)
+    coef : ndarray, shape (n_features,)
+    alpha, l1_ratio : float
+
+    Returns
+    -------
+    float
+        0 at the exact optimum.
+
+    Examples
+    --------
+    At a penalty above the largest gradient the zero vector is optimal:
+
+    >>> from multisurv._validation import make_y
+    >>> Z = np.array([[1.0], [-1.0], [0.5], [-0.5]])
+    >>> kkt_violation(Z, make_y([1, 1, 1, 0], [1.0, 2.0, 3.0, 4.0]), np.zeros(1), alpha=10.0)
+    0.0
+    """
+    coef = np.asarray(coef, dtype=float)
+    grad = _gradient(Z, y, coef) - alpha * (1.0 - l1_ratio) * coef
+    bound = alpha * l1_ratio
+    active = coef != 0
+    excess = np.where(active, np.abs(grad - bound * np.sign(coef)), np.maximum(np.abs(grad) - bound, 0.0))
+    return float(excess.max() / bound) if excess.size else 0.0
+
+
+def _gradient(Z: np.ndarray, y: np.ndarray, coef: np.ndarray) -> np.ndarray:
+    """Gradient of Breslow's partial log-likelihood divided by n, at ``coef``."""
+    Z = np.asarray(Z, dtype=float)
+    order = np.argsort(y["time"], kind="mergesort")
+    time, event, Zs = y["time"][order], y["event"][order], Z[order]
+    eta = Zs @ coef
+    w = np.exp(eta - eta.max())
+    cum_w = np.cumsum(w[::-1])[::-1]
+    cum_wz = np.cumsum((w[:, None] * Zs)[::-1], axis=0)[::-1]
+    first = np.searchsorted(time, time, side="left")  # Breslow: tied times share the whole tied risk set
+    mean_z = cum_wz[first] / cum_w[first][:, None]
+    return ((Zs - mean_z) * event[:, None]).sum(axis=0) / Z.shape[0]
+
+
+def _fit_fixed_alpha(Z: np.ndarray, y: np.ndarray, alpha: float, alpha_max: float, *, l1_ratio: float,
+                     n_alphas: int, tol: float, max_iter: int) -> tuple[np.ndarray, np.ndarray]:
+    """The coefficients at exactly ``alpha``: a warm-started path down to it, refitted alone if the path stops early.
+
+    scikit-survival (like glmnet) ends a path once the deviance ratio stops changing; the last penalty of
+    such a shortened path is not the one asked for. Then ``alpha`` is fitted on its own (a cold start: same
+    optimum, more iterations); if even that does not report ``alpha``, fitting refuses.
+    """
+    if alpha >= alpha_max:  # every coefficient is zero at or above the largest penalty on the path
+        return np.array([alpha]), np.zeros((Z.shape[1], 1))
+    grid = np.geomspace(alpha_max, alpha, max(int(n_alphas), 2))
+    alphas, path = _coxnet_path(Z, y, l1_ratio=l1_ratio, alphas=grid, tol=tol, max_iter=max_iter)
+    if not np.isclose(alphas[-1], alpha, rtol=1e-12, atol=0.0):
+        logger.info("%s: the solver's path stopped at alpha=%.6g before the requested %.6g; refitting at %.6g "
+                    "alone.", _OWNER, alphas[-1], alpha, alpha)
+        alphas, path = _coxnet_path(Z, y, l1_ratio=l1_ratio, alphas=np.array([alpha]), tol=tol, max_iter=max_iter,
+                                    where="the full training data (requested alpha alone)")
+        if alphas.size != 1 or not np.isclose(alphas[-1], alpha, rtol=1e-12, atol=0.0):
+            raise ValueError(
+                f"{_OWNER} could not fit at the requested alpha={alpha:.6g}: scikit-survival's solver returned "
+                f"alpha={alphas[-1]:.6g} even when asked for that penalty alone. Pass another float 'alpha' "
+                "or alpha='cv'."
+            )
+    return alphas, path
+
+
 def _fit_standardisation(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Medians, means and scales of the median-imputed columns; ``usable`` marks non-constant columns."""
     n_features = values.shape[1]
@@ -348,12 +450,15 @@ def _impute(values: np.ndarray, medians: np.ndarray) -> np.ndarray:
 
 def _coxnet_path(Z: np.ndarray, y: np.ndarray, *, l1_ratio: float, n_alphas: int = 50,
                  alpha_min_ratio: float = 0.01, alphas=None,
-                 where: str = "the full training data", tol: float = 1e-7) -> tuple[np.ndarray, np.ndarray]:
+                 where: str = "the full training data", tol: float = 1e-7,
+                 max_iter: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Fit scikit-survival's Coxnet path; translate its warnings and numerical errors into multisurv's.
 
     ``tol`` is scikit-survival's convergence tolerance (its default, 1e-7); the glmnet reference tests lower it.
+    ``max_iter`` defaults to scikit-survival's 100,000, or 1,000,000 for a tolerance below 1e-7.
     """
-    max_iter = 100_000 if tol >= 1e-7 else 1_000_000  # scikit-survival's default, or room for a tighter tol
+    if max_iter is None:
+        max_iter = 100_000 if tol >= 1e-7 else 1_000_000
     model = CoxnetSurvivalAnalysis(l1_ratio=l1_ratio, n_alphas=int(n_alphas), alphas=alphas,
                                    alpha_min_ratio=alpha_min_ratio, tol=tol, max_iter=max_iter)
     with warnings.catch_warnings(record=True) as caught:
@@ -369,7 +474,7 @@ def _coxnet_path(Z: np.ndarray, y: np.ndarray, *, l1_ratio: float, n_alphas: int
         if issubclass(w.category, SklearnConvergenceWarning):
             warnings.warn(
                 f"{_OWNER}: the Coxnet path did not converge on {where} ({w.message}). The smallest penalties "
-                "are the hard ones: raise 'alpha_min_ratio' (or pass a larger float 'alpha').",
+                "are the hard ones: raise 'alpha_min_ratio' (or pass a larger float 'alpha'), or raise 'max_iter'.",
                 category=ConvergenceWarning, stacklevel=3,
             )
         elif "all coefficients are zero" not in str(w.message):  # an empty selection is reported by fit
