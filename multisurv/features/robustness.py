@@ -39,7 +39,7 @@ from multisurv.features.reproducibility import icc_table
 from multisurv.features.store import FeatureStore
 from multisurv.features.volume import check_geometry, check_roi, read_volume
 
-__all__ = ["ReproducibilityResult", "reader_agreement", "perturbation_robustness", "perturb_case",
+__all__ = ["ReproducibilityResult", "reader_agreement", "perturbation_robustness", "perturb_case", "cohort_rows",
            "SEPARATOR"]
 
 logger = logging.getLogger(__name__)
@@ -139,7 +139,7 @@ def reader_agreement(cohort, *, mask_columns: Sequence[str], out_dir: str | os.P
     bad = [c for c in columns if SEPARATOR in c]
     if bad:
         raise ValueError(f"Mask column names must not contain {SEPARATOR!r}; got {bad}. Rename the column(s).")
-    rows = _rows(cohort, [image_column, *columns])
+    rows = cohort_rows(cohort, [image_column, *columns])
     cases = [(f"{pid}{SEPARATOR}{col}", {"ct_image": row[image_column], "ct_mask": row[col]})
              for pid, row in rows for col in columns]
     result, store = _extract(cases, out_dir=out_dir, modality="ct_readers", params=params, n_workers=n_workers,
@@ -232,7 +232,7 @@ def perturbation_robustness(cohort, *, out_dir: str | os.PathLike, n_perturbatio
                          f"without {SEPARATOR!r}; got {names}.")
     parsed = load_radiomics_params(params)
     label = int((parsed.get("setting") or {}).get("label", 1))
-    rows = _rows(cohort, [image_column, mask_column])
+    rows = cohort_rows(cohort, [image_column, mask_column])
     sitk = require("SimpleITK", extra="radiomics")
     settings = {"plan": [p.to_dict() for p in steps], "random_state": random_state, "noise_sd": noise_sd,
                 "label": label, "margin_mm": margin_mm, "simpleitk": str(sitk.Version_VersionString())}
@@ -379,8 +379,12 @@ def _write_nrrd(image, path: Path) -> None:
     write_atomic(path, write)
 
 
-def _rows(cohort, columns: Sequence[str]) -> list[tuple[str, dict[str, str]]]:
-    """``(patient_id, {column: path})`` for every patient with all ``columns`` filled in."""
+def cohort_rows(cohort, columns: Sequence[str]) -> list[tuple[str, dict[str, str]]]:
+    """``(patient_id, {column: path})`` for every patient with all ``columns`` filled in (others logged, skipped).
+
+    ``cohort``: a Cohort (its ``table``), a DataFrame indexed by ``patient_id`` (or with that column), or a list of
+    ``(patient_id, {column: path})`` pairs. Raises ValueError naming any column that is absent altogether.
+    """
     if isinstance(cohort, (list, tuple)):
         rows = [(str(pid), {c: inputs.get(c) for c in columns}) for pid, inputs in cohort]
         source = "the cases"
