@@ -18,7 +18,8 @@ def write_atomic(path: str | Path, write: Callable[[Path], Any]) -> Path:
     """Call ``write(tmp_path)`` and move the result onto ``path`` atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # the pid in the name lets a rerun remove what a killed writer left (multisurv._faults.remove_stale_tmp)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:

@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+from multisurv.exceptions import ResourceError
+
 __all__ = ["main"]
 
 logger = logging.getLogger("multisurv")
@@ -133,7 +135,7 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_demo(args) -> int:
-    """``multisurv demo``: ``multisurv run`` on the study config shipped in the package (data_schemas/demo_study.yaml)."""
+    """``multisurv demo``: ``multisurv run`` on the study config shipped in the package (demo_study.yaml)."""
     import yaml
 
     from multisurv.cohort.schema import schemas_dir
@@ -202,6 +204,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     try:
         return args.func(args)
+    except ResourceError as exc:
+        # A fault of the machine (disk, memory, GPU, permissions): its own exit code, so scripts can tell it apart.
+        print(f"multisurv {args.command}: stopped: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 3
     except (ValueError, FileNotFoundError, ImportError) as exc:
         # Data and setup errors carry a message written for the user; a traceback would only hide it.
         print(f"multisurv {args.command}: error: {type(exc).__name__}: {exc}", file=sys.stderr)

@@ -26,6 +26,8 @@ import contextlib
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from multisurv._faults import check_device, check_output_dir
+
 __all__ = ["add_commands", "add_batch_options", "write_tables"]
 
 #: How long to wait for a Dask scheduler before giving up.

@@ -6,7 +6,8 @@ scikit-learn keeps working, and every message says what is wrong, where, and how
 
 from __future__ import annotations
 
-__all__ = ["MultisurvError", "ManifestError", "ExtractionError", "ConvergenceWarning", "MultisurvWarning"]
+__all__ = ["MultisurvError", "ManifestError", "ExtractionError", "ResourceError", "ConvergenceWarning",
+           "MultisurvWarning"]
 
 
 class MultisurvError(Exception):
@@ -34,6 +35,14 @@ class ManifestError(MultisurvError, ValueError):
 
 class ExtractionError(MultisurvError, ValueError):
     """Feature extraction failed for one case (a patient's CT or slide)."""
+
+
+class ResourceError(MultisurvError, RuntimeError):
+    """A fault of the machine (disk full, permission denied, out of memory, GPU missing or failing), not of the data.
+
+    Raised to stop a batch instead of recording the fault as a patient's failure; the message names the
+    patient being processed, what was kept, and the fix. Not a ``ValueError``: the data are fine.
+    """
 
 
 class MultisurvWarning(UserWarning):

@@ -216,7 +216,8 @@ def _values_from(parts: dict):
 
 def _index_parts(index: pd.Index) -> dict:
     if isinstance(index, pd.MultiIndex):
-        return {"levels": [_index_parts(level) for level in index.levels], "codes": [np.asarray(c) for c in index.codes],
+        return {"levels": [_index_parts(level) for level in index.levels],
+                "codes": [np.asarray(c) for c in index.codes],
                 "names": list(index.names)}
     if isinstance(index, pd.RangeIndex):
         return {"range": [index.start, index.stop, index.step], "name": index.name}

@@ -12,9 +12,9 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "multisurv"
 
 # Layers in data-flow order; a module may import from its own layer or layers above (smaller index).
-LAYERS = ["exceptions", "_validation", "_optional", "_atomic", "_hashing", "registry", "cohort", "features", "selection", "scores",
+LAYERS = ["exceptions", "_validation", "_optional", "_atomic", "_hashing", "_faults", "registry", "cohort", "features", "selection", "scores",
           "fusion", "evaluation", "plotting", "report", "simulation", "persistence", "study", "cli"]
-BASE = {"exceptions", "_validation", "_optional", "_atomic", "_hashing"}
+BASE = {"exceptions", "_validation", "_optional", "_atomic", "_hashing", "_faults"}
 
 
 def _layer(module: str) -> int:

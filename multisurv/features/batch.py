@@ -8,6 +8,7 @@ error and goes on, then writes the failures table and logs ``"2 of 40 CT cases f
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import pickle
@@ -21,6 +22,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from multisurv._atomic import write_csv_atomic
+from multisurv._faults import die_with_parent, remove_stale_tmp, stop_for_fault
 from multisurv._optional import require
 from multisurv._validation import check_param
 from multisurv.exceptions import ExtractionError
@@ -129,12 +131,19 @@ def run_batch(
         If a patient id occurs twice in ``cases`` or ``n_workers`` is not an int >= 1.
     TypeError
         If ``n_workers > 1`` (or ``client`` is given) and ``extract_one`` cannot be pickled.
+    ResourceError
+        When a case fails for a reason of the machine, not of the patient (disk full, quota, permission denied,
+        read-only folder, out of memory, GPU error, a worker killed by the system; see
+        :func:`multisurv._faults.resource_fault`): the batch stops, nothing is recorded for that patient, and
+        the cases finished so far stay in the store for the rerun.
 
     Notes
     -----
     ``except Exception`` is used only around a single case, as the house style requires: the error's
-    type and message go to the failures table and the loop continues. Results are stored as each case
-    finishes, so an interrupted batch resumes where it stopped.
+    type and message go to the failures table and the loop continues, unless the error is a machine fault
+    (then the batch stops). Results are stored as each case finishes, so an interrupted batch resumes where it
+    stopped; temporary files a killed run left in the store are removed first. Worker processes die with the
+    process that started them (Linux), so killing a batch leaves no workers behind.
 
     Examples
     --------
@@ -158,6 +167,10 @@ def run_batch(
         dup = pd.Index(ids)[pd.Index(ids).duplicated()][0]
         raise ValueError(f"Patient {dup!r} occurs more than once in the cases of stage {stage!r}; ids must be unique.")
 
+    stale = remove_stale_tmp(store.directory)
+    if stale:
+        logger.info("%s: removed %d temporary file(s) left by an interrupted run in %s.", stage, len(stale),
+                    store.directory)
     features: dict[str, pd.Series] = {}
     info: dict[str, dict[str, Any]] = {}
     failures: list[dict[str, str]] = []
@@ -182,18 +195,23 @@ def run_batch(
 
     bar = tqdm(total=len(cases), initial=n_cached, desc=stage, unit=unit, disable=not progress, leave=False)
     try:
-        for pid, inputs, fingerprint, outcome in _execute(todo, extract_one, n_workers, client):
-            try:
-                if isinstance(outcome, BaseException):
-                    raise outcome
-                values, extra = _split_output(outcome)
-                store.put(pid, values, fingerprint, info=extra)
-                features[pid] = store.get(pid, fingerprint)  # read back: exactly what a rerun will see
-                info[pid] = store.get_info(pid)
-            except Exception as exc:  # per-case boundary: record and go on (house style 3.4.5)
-                failures.append(_failure_row(pid, inputs, stage, exc))
-                logger.debug("%s failed for %r", stage, pid, exc_info=exc)
-            bar.update(1)
+        with contextlib.closing(_execute(todo, extract_one, n_workers, client)) as outcomes:
+            for pid, inputs, fingerprint, outcome in outcomes:
+                try:
+                    if isinstance(outcome, BaseException):
+                        raise outcome
+                    values, extra = _split_output(outcome)
+                    store.put(pid, values, fingerprint, info=extra)
+                    features[pid] = store.get(pid, fingerprint)  # read back: exactly what a rerun will see
+                    info[pid] = store.get_info(pid)
+                except Exception as exc:  # per-case boundary: record and go on (house style 3.4.5)
+                    fault = stop_for_fault(exc, stage=stage, patient_id=pid, kept=len(features),
+                                           directory=store.directory)
+                    if fault is not None:  # the machine's fault, not the patient's: stop, record nothing
+                        raise fault from exc
+                    failures.append(_failure_row(pid, inputs, stage, exc))
+                    logger.debug("%s failed for %r", stage, pid, exc_info=exc)
+                bar.update(1)
     finally:
         bar.close()
 
@@ -223,7 +241,8 @@ def _execute(todo, extract_one, n_workers: int, client) -> Iterator[tuple[str, d
     if client is not None:
         yield from _execute_dask(todo, extract_one, client)
     elif n_workers > 1:
-        executor = ProcessPoolExecutor(max_workers=min(n_workers, len(todo)), initializer=_one_thread_per_worker)
+        executor = ProcessPoolExecutor(max_workers=min(n_workers, len(todo)), initializer=_init_worker,
+                                       initargs=(os.getpid(),))
         try:
             futures = {executor.submit(extract_one, pid, inputs): (pid, inputs, fp) for pid, inputs, fp in todo}
             for future in as_completed(futures):
@@ -239,6 +258,12 @@ def _execute(todo, extract_one, n_workers: int, client) -> Iterator[tuple[str, d
             except Exception as exc:  # per-case boundary: handed to the recording loop
                 outcome = exc
             yield pid, inputs, fp, outcome
+
+
+def _init_worker(parent_pid: int) -> None:
+    """Worker-process initializer: die with the parent, one thread per library."""
+    die_with_parent(parent_pid)
+    _one_thread_per_worker()
 
 
 def _one_thread_per_worker() -> None:

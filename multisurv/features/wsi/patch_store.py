@@ -28,6 +28,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from multisurv._atomic import write_atomic
 from multisurv._optional import require
 
 __all__ = ["PatchWriter", "PatchTable", "read_patches"]
@@ -35,6 +36,11 @@ __all__ = ["PatchWriter", "PatchTable", "read_patches"]
 
 class PatchWriter:
     """Write one slide's patches to HDF5, batch by batch; the file appears only when :meth:`close` succeeds.
+
+    The HDF5 file is built in memory (the ``core`` driver, no backing store: about ``n_tiles * dim * 4`` bytes)
+    and written with one plain, atomic file write at :meth:`close`. So HDF5 never writes to disk itself: a full
+    disk is an ordinary ``OSError`` (ENOSPC) from :meth:`close`, and no half-flushed HDF5 handle is left for the
+    interpreter to flush at exit (which crashed the process with a segmentation fault).
 
     Parameters
     ----------
@@ -66,8 +72,7 @@ class PatchWriter:
         h5py = require("h5py", extra="wsi")
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        self._file = h5py.File(self._tmp, "w")
+        self._file = h5py.File(f"{self.path.name}.{os.getpid()}", "w", driver="core", backing_store=False)
         f = self._file
         chunk = (min(max(n_tiles, 1), 256), dim)
         f.create_dataset("coords", data=np.asarray(coords, dtype=np.int64).reshape(n_tiles, 2))
@@ -97,17 +102,17 @@ class PatchWriter:
         self._written += index.size
 
     def close(self) -> Path:
-        """Flush, close and move the file into place; returns the final path."""
+        """Write the file atomically (temporary file + ``os.replace``); returns the final path."""
+        self._file.flush()
+        image = self._file.id.get_file_image()
         self._file.close()
-        os.replace(self._tmp, self.path)
+        write_atomic(self.path, lambda tmp: tmp.write_bytes(image))
         return self.path
 
     def abort(self) -> None:
-        """Close and delete the temporary file (after a failure)."""
-        try:
+        """Discard the file (after a failure); nothing was written to disk."""
+        if self._file.id.valid:
             self._file.close()
-        finally:
-            self._tmp.unlink(missing_ok=True)
 
     def __enter__(self) -> "PatchWriter":
         return self

@@ -26,6 +26,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from multisurv._faults import check_device
 from multisurv._validation import check_param
 from multisurv.exceptions import MultisurvWarning
 from multisurv.features.batch import ExtractionResult, case_error, run_batch
@@ -267,6 +268,7 @@ def extract_pathomics_cases(
         if value is not None:
             check_param(name_, what, value, kind="float", low=0)
 
+    check_device(device)  # a missing GPU stops here, not as a failure of every slide
     clf = None
     clf_path = None
     if classifier is not None:
