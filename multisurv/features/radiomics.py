@@ -82,8 +82,9 @@ def load_radiomics_params(params: str | os.PathLike | Mapping[str, Any] | None =
     ----------
     params : str, Path, mapping or None
         None for multisurv's default (``data_schemas/radiomics_ct.yaml``), the name of a shipped params file
-        (see :func:`shipped_params`, e.g. ``"radiomics_ct_ibsi"``; a deprecated old name warns), the path of a PyRadiomics YAML params file,
-        or the same structure as a dict (keys ``imageType``, ``featureClass``, ``setting``).
+        (see :func:`shipped_params`, e.g. ``"radiomics_ct_ibsi"``; a deprecated old name warns), the path of a
+        PyRadiomics YAML params file, or the same structure as a dict (keys ``imageType``, ``featureClass``,
+        ``setting``).
 
     Returns
     -------

@@ -23,13 +23,15 @@ import pandas as pd
 
 from multisurv._validation import check_param
 
-__all__ = ["intraclass_correlation", "icc_table", "ICC_COLUMNS", "ICC_METHODS"]
+__all__ = ["intraclass_correlation", "icc_table", "icc_summary", "ICC_COLUMNS", "ICC_METHODS", "KOO_LI_BANDS"]
 
 logger = logging.getLogger(__name__)
 
 #: The ICC forms computed, by name (Shrout and Fleiss's ICC(2,1) and ICC(3,1)).
 ICC_METHODS = ("icc2_1", "icc3_1")
 #: Columns of the table :func:`intraclass_correlation` returns, in order.
+#: Koo and Li's (2016) reliability bands: poor < 0.5 <= moderate < 0.75 <= good < 0.9 <= excellent.
+KOO_LI_BANDS = (("poor", -np.inf, 0.5), ("moderate", 0.5, 0.75), ("good", 0.75, 0.9), ("excellent", 0.9, np.inf))
 ICC_COLUMNS = ("icc2_1", "icc2_1_low", "icc2_1_high", "icc3_1", "icc3_1_low", "icc3_1_high", "f_subjects",
                "df_subjects", "df_error", "ms_subjects", "ms_raters", "ms_error", "n_subjects", "n_raters")
 
@@ -229,3 +231,40 @@ def icc_table(tables: Mapping[str, pd.DataFrame] | Sequence[pd.DataFrame], *, co
                          "common to all. Check the failures tables of the extractions.")
     stacked = np.stack([frame.loc[patients, columns].to_numpy(dtype=float) for frame in frames], axis=1)
     return intraclass_correlation(stacked, confidence=confidence, features=columns)
+
+
+def icc_summary(icc: pd.DataFrame, *, method: str = "icc2_1", icc_min: float = 0.75) -> pd.DataFrame:
+    """How many features fall in each of Koo and Li's reliability bands, and how many reach ``icc_min``.
+
+    Parameters
+    ----------
+    icc : pandas.DataFrame
+        A table from :func:`intraclass_correlation` / :func:`icc_table`.
+    method : {"icc2_1", "icc3_1"}, default="icc2_1"
+    icc_min : float, default=0.75
+        The threshold of the robustness filter, reported as the ``kept`` row.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``band`` (poor, moderate, good, excellent, undefined, kept, total); columns ``n_features`` and
+        ``n_lower_bound`` (the same count judged by the interval's lower bound, as Koo and Li advise).
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"icc2_1": [0.95, 0.8, 0.3, np.nan], "icc2_1_low": [0.9, 0.6, 0.1, np.nan]})
+    >>> icc_summary(table)["n_features"].to_dict()
+    {'poor': 1, 'moderate': 0, 'good': 1, 'excellent': 1, 'undefined': 1, 'kept': 2, 'total': 4}
+    """
+    check_param("icc_summary", "method", method, kind="option", options=ICC_METHODS)
+    out = {}
+    for column, values in (("n_features", icc[method]), ("n_lower_bound", icc[f"{method}_low"])):
+        v = values.to_numpy(dtype=float)
+        counts = {name: int(((v >= lo) & (v < hi)).sum()) for name, lo, hi in KOO_LI_BANDS}
+        counts["undefined"] = int(np.isnan(v).sum())
+        counts["kept"] = int((v >= icc_min).sum())
+        counts["total"] = int(v.size)
+        out[column] = counts
+    table = pd.DataFrame(out)
+    table.index.name = "band"
+    return table
