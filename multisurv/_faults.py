@@ -157,8 +157,8 @@ def check_output_dir(path: str | os.PathLike, *, option: str = "--out") -> Path:
     ...     try:
     ...         check_output_dir(f.name)
     ...     except ResourceError as exc:
-    ...         print(str(exc).split(":")[0])
-    --out
+    ...         print(str(exc).split(": ", 1)[1])
+    is a file, not a folder. Choose a folder path (it is created if missing) or move the file away.
     """
     path = Path(path)
     for part in (path, *path.parents):

@@ -355,7 +355,9 @@ def write_html_report(run_dir: str | Path) -> Path:
     """Render ``run_dir/report.md`` as one self-contained ``report.html`` (figures embedded as PNG data).
 
     Uses the ``markdown`` package (with its tables extension); every local ``<img>`` becomes a base64 data URI
-    so the file can be mailed or archived on its own.
+    so the file can be mailed or archived on its own. The report holds user data (study name, patient ids,
+    cohort labels, column names, error messages), so raw HTML in the Markdown is shown as text, never run, and
+    a link or image may only point to http(s), mailto or a file of the run (see :func:`_safe_url`).
     """
     import base64
     import html
@@ -364,13 +366,17 @@ def write_html_report(run_dir: str | Path) -> Path:
     import markdown
 
     run_dir = Path(run_dir)
-    body = markdown.markdown((run_dir / "report.md").read_text(), extensions=["tables"])
+    converter = markdown.Markdown(extensions=["tables"])
+    converter.preprocessors.deregister("html_block")  # raw HTML blocks and inline tags become escaped text
+    converter.inlinePatterns.deregister("html")
+    body = converter.convert((run_dir / "report.md").read_text(encoding="utf-8"))
+    body = re.sub(r'(<a[^>]*\shref=")([^"]*)(")', lambda m: m.group(1) + _safe_url(m.group(2)) + m.group(3), body)
 
     def embed(match: re.Match) -> str:
         src = html.unescape(match.group(2))
         target = run_dir / src
-        if src.startswith(("data:", "http:", "https:")) or not target.is_file():
-            return match.group(0)
+        if _safe_url(match.group(2)) != match.group(2) or not target.is_file() or not _inside(target, run_dir):
+            return match.group(1) + match.group(3)  # only the run's own figures are shown
         data = base64.b64encode(target.read_bytes()).decode("ascii")
         return f'{match.group(1)}data:image/{target.suffix.lstrip(".").lower()};base64,{data}{match.group(3)}'
 
@@ -379,3 +385,27 @@ def write_html_report(run_dir: str | Path) -> Path:
             "<title>multisurv study report</title>\n<style>" + _HTML_STYLE + "</style>\n</head>\n<body>\n"
             + body + "\n</body>\n</html>\n")
     return write_text_atomic(run_dir / "report.html", page)
+
+
+def _safe_url(url: str) -> str:
+    """``url`` (HTML-escaped) if it is relative or http(s)/mailto, else ``"#"`` (no ``javascript:``, ``data:``...).
+
+    Examples
+    --------
+    >>> _safe_url("figures/km.png"), _safe_url("https://doi.org/x"), _safe_url("JaVa&#115;cript:alert(1)")
+    ('figures/km.png', 'https://doi.org/x', '#')
+    """
+    import html
+    import re
+
+    plain = re.sub(r"[\x00-\x20\x7f]", "", html.unescape(url)).lower()
+    scheme = re.match(r"^([a-z][a-z0-9+.-]*):", plain)
+    return url if scheme is None or scheme.group(1) in ("http", "https", "mailto") else "#"
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root.resolve())
+    except ValueError:
+        return False
+    return True
