@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["make_y", "check_survival_y", "check_consistent_length", "check_param"]
+__all__ = ["make_y", "check_survival_y", "check_consistent_length", "check_param", "SurvivalScoreMixin"]
 
 SURV_DTYPE = np.dtype([("event", bool), ("time", float)])
 
@@ -107,3 +107,33 @@ def check_param(owner: str, name: str, value: Any, *, kind: str, low=None, high=
             f"The '{name}' parameter of {owner} must be {'an int' if kind == 'int' else 'a float'} "
             f"in the range {rng}. Got {value!r} instead."
         )
+
+
+class SurvivalScoreMixin:
+    """``score(X, y)`` of every survival estimator: Harrell's C of ``predict(X)`` (higher risk = worse).
+
+    Patients whose risk is NaN (a single-modality score for patients without that modality) are left out; the
+    message of an unusable ``y`` names them by the estimator's ``prefix`` when it has one.
+    """
+
+    def score(self, X, y) -> float:
+        """Harrell's C of the predicted risk on the patients it scores.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+        y : structured array
+
+        Returns
+        -------
+        float
+        """
+        from sksurv.metrics import concordance_index_censored
+
+        risk = np.asarray(self.predict(X), dtype=float)
+        y = np.asarray(y)
+        check_consistent_length(X=X, y=y)
+        keep = ~np.isnan(risk)
+        prefix = getattr(self, "prefix", None)
+        y = check_survival_y(y[keep], where=f"the patients with {prefix!r} features" if prefix else "")
+        return float(concordance_index_censored(y["event"], y["time"], risk[keep])[0])

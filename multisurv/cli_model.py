@@ -129,7 +129,7 @@ def build_estimator(config: Mapping[str, Any]):
     """The (unfitted) estimator a checked config describes."""
     from sklearn.pipeline import Pipeline
 
-    from multisurv.fusion.nonlinear import NonlinearScore
+    from multisurv.scores.nonlinear import NonlinearScore
     from multisurv.fusion.strategies import FusionCox
     from multisurv.scores.modality_score import ModalityScore
 

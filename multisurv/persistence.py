@@ -64,7 +64,7 @@ TRUSTED_TYPES: tuple[str, ...] = (
     # multisurv
     "multisurv.persistence.StudyModel", "multisurv.persistence._PandasParts",
     "multisurv.fusion.strategies.FusionCox", "multisurv.fusion.late.LateFusionCox",
-    "multisurv.fusion.early.EarlyFusionCox", "multisurv.fusion.nonlinear.NonlinearScore",
+    "multisurv.fusion.early.EarlyFusionCox", "multisurv.scores.nonlinear.NonlinearScore",
     "multisurv.scores.modality_score.ModalityScore", "multisurv.features.clinical.ClinicalPreprocessor",
     "multisurv.selection.filters.VarianceFilter", "multisurv.selection.filters.CorrelationFilter",
     "multisurv.selection.univariate_cox.UnivariateCoxSelector", "multisurv.selection.lasso_cox.LassoCoxSelector",

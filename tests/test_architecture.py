@@ -76,3 +76,11 @@ def test_every_subpackage_is_packaged():
     listed = set(tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
     found = {".".join(p.parent.relative_to(PACKAGE.parent).parts) for p in PACKAGE.rglob("__init__.py")}
     assert found <= listed, f"subpackages missing from [tool.setuptools] packages in pyproject.toml: {found - listed}"
+
+
+def test_evaluation_exports_its_public_functions():
+    import multisurv.evaluation as evaluation
+
+    assert {"concordance", "cox_ph", "kaplan_meier", "uno_concordance", "validate"} <= set(evaluation.__all__)
+    missing = [name for name in evaluation.__all__ if not hasattr(evaluation, name)]
+    assert not missing, f"multisurv.evaluation names that do not resolve: {missing}"

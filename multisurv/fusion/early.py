@@ -11,9 +11,8 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import ConvergenceWarning as SklearnConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 from sksurv.linear_model import CoxPHSurvivalAnalysis
-from sksurv.metrics import concordance_index_censored
 
-from multisurv._validation import check_consistent_length, check_param, check_survival_y
+from multisurv._validation import SurvivalScoreMixin, check_consistent_length, check_param, check_survival_y
 from multisurv.exceptions import ConvergenceWarning
 from multisurv.scores.modality_score import ModalityScore, check_scores, default_scores
 
@@ -22,7 +21,7 @@ __all__ = ["EarlyFusionCox"]
 _OWNER = "EarlyFusionCox"
 
 
-class EarlyFusionCox(BaseEstimator):
+class EarlyFusionCox(SurvivalScoreMixin, BaseEstimator):
     """Cox model on the concatenation of every modality's selected features.
 
     Parameters
@@ -160,20 +159,3 @@ class EarlyFusionCox(BaseEstimator):
         values = X.loc[:, self.features_].to_numpy(dtype=float)
         values = np.where(np.isnan(values), self.impute_values_.to_numpy(), values)
         return ((values - self.mean_.to_numpy()) / self.scale_.to_numpy()) @ self.coef_.to_numpy()
-
-    def score(self, X: pd.DataFrame, y: np.ndarray) -> float:
-        """Harrell's C of the predicted risk.
-
-        Parameters
-        ----------
-        X : pandas.DataFrame
-        y : structured array
-
-        Returns
-        -------
-        float
-        """
-        y = check_survival_y(y)
-        risk = self.predict(X)
-        check_consistent_length(X=X, y=y)
-        return float(concordance_index_censored(y["event"], y["time"], risk)[0])

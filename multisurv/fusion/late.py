@@ -12,9 +12,8 @@ from sklearn.exceptions import ConvergenceWarning as SklearnConvergenceWarning
 from sklearn.model_selection import KFold
 from sklearn.utils.validation import check_is_fitted
 from sksurv.linear_model import CoxPHSurvivalAnalysis
-from sksurv.metrics import concordance_index_censored
 
-from multisurv._validation import check_consistent_length, check_param, check_survival_y
+from multisurv._validation import SurvivalScoreMixin, check_consistent_length, check_param, check_survival_y
 from multisurv.exceptions import ConvergenceWarning
 from multisurv.scores.modality_score import ModalityScore, check_scores, default_scores
 
@@ -26,7 +25,7 @@ _OWNER = "LateFusionCox"
 _FUSION_RIDGE = 1e-4
 
 
-class LateFusionCox(BaseEstimator):
+class LateFusionCox(SurvivalScoreMixin, BaseEstimator):
     """Cox model on per-modality risk scores, fitted on out-of-fold scores.
 
     Parameters
@@ -237,24 +236,6 @@ class LateFusionCox(BaseEstimator):
                 rows = (available == key).all(axis=1)
                 risk[rows] = values[np.ix_(rows, key)] @ sub["coef"].to_numpy() - sub["offset"]
         return risk
-
-    def score(self, X: pd.DataFrame, y: np.ndarray) -> float:
-        """Harrell's C of the fused risk.
-
-        Parameters
-        ----------
-        X : pandas.DataFrame
-        y : structured array
-
-        Returns
-        -------
-        float
-        """
-        y = check_survival_y(y)
-        risk = self.predict(X)
-        check_consistent_length(X=X, y=y)
-        return float(concordance_index_censored(y["event"], y["time"], risk)[0])
-
 
 def _fit_fusion(values: np.ndarray, y: np.ndarray, names: list[str]) -> CoxPHSurvivalAnalysis:
     with warnings.catch_warnings(record=True) as caught:

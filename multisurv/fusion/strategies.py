@@ -10,9 +10,8 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
-from sksurv.metrics import concordance_index_censored
 
-from multisurv._validation import check_param, check_survival_y
+from multisurv._validation import SurvivalScoreMixin, check_param
 from multisurv.fusion.early import EarlyFusionCox
 from multisurv.fusion.late import LateFusionCox
 from multisurv.scores.formula import format_formula
@@ -23,7 +22,7 @@ _OWNER = "FusionCox"
 STRATEGIES = ("early", "late", "late_insample")
 
 
-class FusionCox(BaseEstimator):
+class FusionCox(SurvivalScoreMixin, BaseEstimator):
     """Fuse modalities with one of three strategies behind one estimator.
 
     Parameters
@@ -107,12 +106,6 @@ class FusionCox(BaseEstimator):
         """Fused risk (higher = worse) for every row."""
         check_is_fitted(self, "model_")
         return self.model_.predict(X)
-
-    def score(self, X: pd.DataFrame, y: np.ndarray) -> float:
-        """Harrell's C of the fused risk."""
-        y = check_survival_y(y)
-        risk = self.predict(X)
-        return float(concordance_index_censored(y["event"], y["time"], risk)[0])
 
     @property
     def coef_(self) -> pd.Series:

@@ -283,8 +283,8 @@ def model_specifications(formulas: Mapping[str, pd.DataFrame], fusion_formula: p
     fusion = dict(zip(fusion_formula["term"], fusion_formula["coef"]))
     rows.append({"model": labels.get("late_fusion", "Late fusion"), "inputs": ", ".join(fusion), "method":
                  "Cox on out-of-fold scores", "terms": len(fusion), "formula table": "`tables/late_fusion_formula.csv`"})
-    blocks += [f"**{labels.get('late_fusion', 'Late fusion')}**", "", "```", format_formula(fusion, name="risk"), "```",
-               ""]
+    late_label = labels.get("late_fusion", "Late fusion")
+    blocks += [f"**{late_label}**", "", "```", format_formula(fusion, name="risk"), "```", ""]
     return ["### Model specifications and formulas", "",
             "Each formula is the fitted model on the raw features (a missing feature is set to its development "
             "median before scoring; see the formula tables for those values).", "",

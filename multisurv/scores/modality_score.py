@@ -12,9 +12,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.exceptions import ConvergenceWarning as SklearnConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 from sksurv.linear_model import CoxPHSurvivalAnalysis
-from sksurv.metrics import concordance_index_censored
 
-from multisurv._validation import check_consistent_length, check_survival_y
+from multisurv._validation import SurvivalScoreMixin, check_consistent_length, check_survival_y
 from multisurv.exceptions import ConvergenceWarning
 from multisurv.selection.lasso_cox import LassoCoxSelector
 
@@ -79,7 +78,7 @@ def modality_present(X: pd.DataFrame, columns: list[str]) -> np.ndarray:
     return X.loc[:, columns].notna().any(axis=1).to_numpy()
 
 
-class ModalityScore(BaseEstimator):
+class ModalityScore(SurvivalScoreMixin, BaseEstimator):
     """A modality's risk score: selected features combined linearly, as in the radiomics "Rad-score".
 
     Parameters
@@ -271,25 +270,6 @@ class ModalityScore(BaseEstimator):
         from multisurv.scores.formula import formula_text
 
         return formula_text(self, digits=digits, standardised=standardised)
-
-    def score(self, X: pd.DataFrame, y: np.ndarray) -> float:
-        """Harrell's C of the score on the patients who have the modality.
-
-        Parameters
-        ----------
-        X : pandas.DataFrame
-        y : structured array
-
-        Returns
-        -------
-        float
-        """
-        risk = self.predict(X)
-        y = np.asarray(y)
-        check_consistent_length(X=X, y=y)
-        keep = ~np.isnan(risk)
-        y_m = check_survival_y(y[keep], where=f"the patients with {self.prefix!r} features")
-        return float(concordance_index_censored(y_m["event"], y_m["time"], risk[keep])[0])
 
     def _check_params(self) -> None:
         for param in ("name", "prefix"):

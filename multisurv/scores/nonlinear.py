@@ -10,7 +10,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 from sksurv.ensemble import GradientBoostingSurvivalAnalysis, RandomSurvivalForest
 
-from multisurv._validation import check_consistent_length, check_param, check_survival_y
+from multisurv._validation import SurvivalScoreMixin, check_consistent_length, check_param, check_survival_y
 from multisurv.scores.modality_score import modality_columns, modality_present
 
 __all__ = ["NonlinearScore"]
@@ -18,7 +18,7 @@ __all__ = ["NonlinearScore"]
 _OWNER = "NonlinearScore"
 
 
-class NonlinearScore(BaseEstimator):
+class NonlinearScore(SurvivalScoreMixin, BaseEstimator):
     """A modality's (or all modalities') risk from a random survival forest or gradient boosting.
 
     Drop-in for :class:`~multisurv.scores.modality_score.ModalityScore` inside
@@ -162,12 +162,3 @@ class NonlinearScore(BaseEstimator):
             Z = X.loc[present, self.selected_features_].fillna(self.medians_).to_numpy(dtype=float)
             risk[present] = self.model_.predict(Z)
         return risk
-
-    def score(self, X: pd.DataFrame, y: np.ndarray) -> float:
-        """Harrell's C on the patients who have the modality."""
-        from sksurv.metrics import concordance_index_censored
-
-        risk = self.predict(X)
-        keep = ~np.isnan(risk)
-        y = check_survival_y(np.asarray(y)[keep])
-        return float(concordance_index_censored(y["event"], y["time"], risk[keep])[0])

@@ -135,7 +135,7 @@ class ValidationConfig:
 class HarmonisationConfig:
     """Centre harmonisation of the imaging features before every model (``method``: "none" or "combat").
 
-    ComBat (:class:`~multisurv.selection.harmonisation.ComBatHarmoniser`) is fitted on the development cohort
+    ComBat (:class:`~multisurv.features.harmonisation.ComBatHarmoniser`) is fitted on the development cohort
     with each model; an external centre's location and scale are estimated from its own imaging features
     (never its outcomes) when it is scored. ``empirical_bayes``: shrink per-feature centre effects (ComBat's
     priors) or not.

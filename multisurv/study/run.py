@@ -107,7 +107,7 @@ def _harmonised(model, options: Mapping[str, object], prefixes: Sequence[str]):
     """``Pipeline([ComBat on the imaging features, model])``."""
     from sklearn.pipeline import Pipeline
 
-    from multisurv.selection.harmonisation import ComBatHarmoniser
+    from multisurv.features.harmonisation import ComBatHarmoniser
 
     combat = ComBatHarmoniser(batch=CENTRE_COLUMN, prefixes=tuple(prefixes), unseen="estimate", **dict(options))
     return Pipeline([("combat", combat), ("model", model)])
@@ -263,7 +263,7 @@ def fit_and_evaluate(
         :func:`~multisurv.study.internal.validate_models` (every step refitted in each resample).
     harmonisation : mapping, optional
         ComBat of the radiomics and pathomics features across centres in front of every model (keywords of
-        :class:`~multisurv.selection.harmonisation.ComBatHarmoniser`); fitted on development patients with each
+        :class:`~multisurv.features.harmonisation.ComBatHarmoniser`); fitted on development patients with each
         model, an external centre's location and scale estimated from its own features (never outcomes).
     config : mapping, optional
         The resolved study config, saved with the fitted model.
@@ -307,7 +307,8 @@ def fit_and_evaluate(
     clinical = ClinicalPreprocessor.from_spec(cohort.clinical_spec).fit(dev.clinical) if has_clinical else None
     parts = [features] + ([clinical.transform(cohort.clinical)] if clinical is not None else [])
     X = pd.concat(parts, axis=1).loc[cohort.ids]
-    imaging_prefixes = [m.prefix for m in modalities if m.kind in _HARMONISED_KINDS]
+    imaging = [m for m in modalities if m.kind in _HARMONISED_KINDS]
+    imaging_prefixes = [m.prefix for m in imaging]
     if harmonisation is not None:  # the centre of each patient, read by the ComBat step of every model
         X[CENTRE_COLUMN] = cohort.table.loc[cohort.ids, "cohort"].astype(str)
     X_dev = X.loc[dev.ids]
@@ -316,7 +317,8 @@ def fit_and_evaluate(
     if harmonisation is not None:
         models = {name: _harmonised(model, harmonisation, imaging_prefixes) for name, model in models.items()}
         extra_report = {**dict(extra_report or {}), "Harmonisation": (
-            "ComBat on the " + ", ".join(f"'{p}'" for p in imaging_prefixes) + " features, fitted on the "
+            "ComBat on the " + " and ".join(m.name for m in imaging) + " features ("
+            + ", ".join(f"'{p}'" for p in imaging_prefixes) + "), fitted on the "
             "development cohort with each model; an external centre's location and scale are estimated from its "
             "own imaging features (not outcomes) when it is scored.")}
     predictions = cohort.table.loc[:, ["cohort", "time", "event"]].copy()

@@ -13,7 +13,7 @@ from multisurv._validation import make_y
 from multisurv.exceptions import ConvergenceWarning
 from multisurv.evaluation.resampling import harrell_c
 from multisurv.fusion.late import LateFusionCox
-from multisurv.fusion.nonlinear import NonlinearScore
+from multisurv.scores.nonlinear import NonlinearScore
 from multisurv.fusion.strategies import FusionCox
 
 

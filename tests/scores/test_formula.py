@@ -13,7 +13,7 @@ from multisurv._validation import make_y
 from multisurv.scores.formula import evaluate_formula_text, format_formula, formula_table, write_formula
 from multisurv.scores.modality_score import ModalityScore
 from multisurv.selection.filters import CorrelationFilter, VarianceFilter
-from multisurv.selection.harmonisation import ComBatHarmoniser
+from multisurv.features.harmonisation import ComBatHarmoniser
 from multisurv.selection.lasso_cox import LassoCoxSelector
 from multisurv.selection.stepwise import StepwiseCoxSelector
 from multisurv.selection.univariate_cox import UnivariateCoxSelector

@@ -18,7 +18,7 @@ from sksurv.linear_model import CoxPHSurvivalAnalysis
 from multisurv._validation import make_y
 from multisurv.evaluation.resampling import validate
 from multisurv.selection.filters import CorrelationFilter, VarianceFilter
-from multisurv.selection.harmonisation import ComBatHarmoniser
+from multisurv.features.harmonisation import ComBatHarmoniser
 from multisurv.selection.lasso_cox import LassoCoxSelector
 from multisurv.selection.rsf import RSFPermutationSelector
 from multisurv.selection.stepwise import StepwiseCoxSelector, efron_log_likelihood

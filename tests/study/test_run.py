@@ -13,19 +13,20 @@ from multisurv.cohort.manifest import load_manifest
 from multisurv.cohort.synthetic import make_synthetic_cohort
 from multisurv.study.run import MODEL_LABELS, run_study
 
+from ..conftest import FAST_PATHOMICS
+
 pytestmark = [pytest.mark.wsi, pytest.mark.radiomics]
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    root = tmp_path_factory.mktemp("study")
-    manifest = make_synthetic_cohort(root / "cohort", n_development=30, n_external=14, random_state=3)
-    truth = pd.read_csv(root / "cohort" / "truth.csv", dtype={"patient_id": str}).set_index("patient_id")
+def tiny(small_synthetic_cohort):
+    root, manifest, truth = small_synthetic_cohort
     cohort = load_manifest(manifest)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # random-init encoder and small-sample convergence warnings are expected
         result = run_study(cohort, root / "run", feature_dir=root / "features", n_workers=2, cv=3,
-                           n_bootstrap=100, random_state=0, truth=truth, progress=False)
+                           n_bootstrap=100, random_state=0, truth=truth, progress=False,
+                           pathomics_options=FAST_PATHOMICS)
     return root, cohort, truth, result
 
 
@@ -94,7 +95,7 @@ def test_external_cohort_never_influences_fitting(tiny):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         again = run_study(poisoned, root / "run_poisoned", feature_dir=root / "features", n_workers=1, cv=3,
-                          n_bootstrap=20, random_state=0, progress=False)
+                          n_bootstrap=20, random_state=0, progress=False, pathomics_options=FAST_PATHOMICS)
     dev_ids = cohort.split()[0].ids
     pd.testing.assert_frame_equal(result.predictions.loc[dev_ids, list(MODEL_LABELS)],
                                   again.predictions.loc[dev_ids, list(MODEL_LABELS)])
@@ -136,6 +137,7 @@ def test_config_compares_fusion_strategies_validates_internally_and_sets_figure_
     config.write_text(yaml.safe_dump({
         "schema": "study_config.v1", "name": "options", "out": "run",
         "cohort": {"manifest": str(root / "cohort" / "manifest.csv")}, "radiomics": {"workers": 1},
+        "pathomics": FAST_PATHOMICS,
         "selection": {"cv": 3}, "fusion": {"strategies": ["early", "late", "late_insample", "late_pattern"], "cv": 3},
         "validation": {"n_bootstrap": 20, "internal": "cv", "n_splits": 3},
         "figures": {"primary": "early_fusion", "roc_times": [12, 24], "cutoff_methods": ["median", "fixed"],
@@ -177,7 +179,8 @@ def test_combat_harmonisation_runs_in_front_of_every_model(tiny, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         again = run_study(cohort, tmp_path / "run", feature_dir=root / "features", n_workers=1, cv=3, n_bootstrap=20,
-                          random_state=0, progress=False, harmonisation={"empirical_bayes": True})
+                          random_state=0, progress=False, harmonisation={"empirical_bayes": True},
+                          pathomics_options=FAST_PATHOMICS)
     assert set(again.metrics["model"]) == set(MODEL_LABELS)
     ext = cohort.table.index[cohort.table["cohort"] == "external"]
     scored = again.predictions.loc[ext, "radiomics"].notna()
