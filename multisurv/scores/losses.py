@@ -114,35 +114,33 @@ def cox_loss(risk: torch.Tensor, event, time, *, ties: str = "efron", reduction:
     if n_events == 0:
         return (risk * 0.0).sum()
 
-    # Index bookkeeping in numpy (no gradient flows through it): tie groups of distinct times, ascending.
-    _, group, counts = np.unique(time_np, return_inverse=True, return_counts=True)
-    n_groups = counts.size
-    d = np.bincount(group, weights=event_np, minlength=n_groups)  # events per distinct time
-    group_t = torch.as_tensor(group, device=device)
-    event_t = torch.as_tensor(event_np, device=device, dtype=risk.dtype)
+    # Index bookkeeping in numpy (no gradient flows through it). Only sorting, cumulative sums and gathers run
+    # in torch, all deterministic on CPU and CUDA (no scatter/index_add).
+    order = np.argsort(time_np, kind="stable")
+    t_sorted, e_sorted = time_np[order], event_np[order]
+    first = np.searchsorted(t_sorted, t_sorted, side="left")  # first row of each row's tie group
+    last = np.searchsorted(t_sorted, t_sorted, side="right") - 1
+    events = np.flatnonzero(e_sorted)
+    order_t = torch.as_tensor(order, device=device)
+    e_t = torch.as_tensor(e_sorted, device=device, dtype=risk.dtype)
 
     shift = risk.detach().max()
-    w = torch.exp(risk - shift)
-    zeros = torch.zeros(n_groups, device=device, dtype=risk.dtype)
-    at_time = zeros.index_add(0, group_t, w)  # sum of exp(risk) per distinct time
-    at_risk = torch.flip(torch.cumsum(torch.flip(at_time, [0]), 0), [0])  # R(t): times >= t
-    first = (risk - shift) * event_t
+    eta = risk[order_t] - shift
+    w = torch.exp(eta)
+    at_risk = torch.flip(torch.cumsum(torch.flip(w, [0]), 0), [0])  # R(t_i): sum over rows with time >= t_i
+    r_ev = at_risk[torch.as_tensor(first[events], device=device)]  # R(t) at each event
+    first_term = (eta * e_t).sum()
     if ties == "breslow":
-        log_terms = torch.as_tensor(d, device=device, dtype=risk.dtype) * torch.log(at_risk)
-        loglik = first.sum() - log_terms.sum()
+        loglik = first_term - torch.log(r_ev).sum()
     else:
-        tied = zeros.index_add(0, group_t, w * event_t)  # S(t): exp(risk) summed over the events at t
-        # each event i gets l_i = 0..d-1 within its tie group; the term is log(R - l/d * S)
-        idx = np.flatnonzero(event_np)
-        g = group[idx]
-        order = np.argsort(g, kind="stable")
-        sorted_g = g[order]
-        starts = np.searchsorted(sorted_g, sorted_g, side="left")
-        rank = np.empty_like(order)
-        rank[order] = np.arange(order.size) - starts
-        frac = torch.as_tensor(rank / d[g], device=device, dtype=risk.dtype)
-        g_t = torch.as_tensor(g, device=device)
-        loglik = first.sum() - torch.log(at_risk[g_t] - frac * tied[g_t]).sum()
+        cum = torch.cat([torch.zeros(1, device=device, dtype=risk.dtype), torch.cumsum(w * e_t, 0)])
+        first_t = torch.as_tensor(first[events], device=device)
+        tied = cum[torch.as_tensor(last[events] + 1, device=device)] - cum[first_t]  # S(t): events tied at t
+        # within a tie group of d events, the l-th (l = 0 .. d-1) gets log(R - l / d * S)
+        d = np.bincount(first[events], minlength=t_sorted.size)[first[events]]
+        rank = np.arange(events.size) - np.searchsorted(first[events], first[events], side="left")
+        frac = torch.as_tensor(rank / d, device=device, dtype=risk.dtype)
+        loglik = first_term - torch.log(r_ev - frac * tied).sum()
     loss = -loglik
     return loss / n_events if reduction == "mean" else loss
 
