@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import multisurv.selection.lasso_cox as lasso_cox
 from multisurv._validation import make_y
+from multisurv.selection import lasso_cox
 from multisurv.selection.lasso_cox import LassoCoxSelector, kkt_violation
 
 REF_DIR = Path(__file__).parents[1] / "reference"
