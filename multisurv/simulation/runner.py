@@ -270,10 +270,10 @@ def run_simulation(config: SimulationConfig, *, out: str | Path | None = None, w
     out.mkdir(parents=True, exist_ok=True)
     done: dict[tuple[int, int], list[dict]] = {}
     todo = []
-    for i, scenario in enumerate(config.scenarios):
-        folder = _cache_dir(out, config, scenario)
-        for r in range(config.replicates):
-            path = folder / f"rep_{r:04d}.json"
+    # replicate-major order: an interrupted run leaves every scenario with about the same number of replicates
+    for r in range(config.replicates):
+        for i, scenario in enumerate(config.scenarios):
+            path = _cache_dir(out, config, scenario) / f"rep_{r:04d}.json"
             if path.is_file():
                 done[(i, r)] = json.loads(path.read_text(encoding="utf-8"))["records"]
             else:
@@ -318,12 +318,16 @@ def _write_outputs(result: SimulationResult, config: SimulationConfig) -> None:
     from multisurv.simulation.report import simulation_report, write_figures
 
     out = result.out
+    figure_dir = out / "figures"
+    previous = (out / "performance.csv").read_bytes() if (out / "performance.csv").is_file() else None
     write_json_atomic(out / "config.resolved.json", config.to_dict())
     write_csv_atomic(out / "replicates.csv", result.records, index=False, lineterminator="\n", float_format="%.6g")
     write_csv_atomic(out / "performance.csv", result.performance, index=False, lineterminator="\n",
                      float_format="%.6g")
     write_csv_atomic(out / "win_probabilities.csv", result.wins, index=False, lineterminator="\n",
                      float_format="%.6g")
-    figures = write_figures(result.performance, result.wins, out / "figures")
+    figures = sorted(figure_dir.glob("*.p*")) if figure_dir.is_dir() else []
+    if not figures or previous != (out / "performance.csv").read_bytes():  # same numbers: the same figures
+        figures = write_figures(result.performance, result.wins, figure_dir)
     write_text_atomic(out / "report.md", simulation_report(config, result.performance, result.wins,
                                                            figures=[p.relative_to(out) for p in figures]))
