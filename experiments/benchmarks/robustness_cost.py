@@ -6,8 +6,8 @@
    the ratio (target: >= 10x; measured 10x on 2 cores at load 15, 0.6 s for the vectorised call).
 2. Perturbation robustness on ``--patients`` synthetic CT cases (multisurv's synthetic cohort, CT only used) with
    the default plan (4 chained rotation/translation/noise/contour perturbations + erosion + dilation, so 7 images
-   per patient) and the library's default params (106 features: SumAverage left out): seconds per case for making the perturbed
-   copies and for extracting them, then a fully cached rerun (target: rerun < 5 % of the first run).
+   per patient) and the library's default params (106 features: SumAverage left out): seconds per case for making
+   the perturbed copies and for extracting them, then a fully cached rerun (target: rerun < 5 % of the first run).
 
 Timings depend on the machine's load: run it on idle cores.
 

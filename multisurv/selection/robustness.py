@@ -141,7 +141,7 @@ class RobustnessFilter(ColumnSelectorMixin):
         if source is None:
             raise ValueError(f"{_OWNER} needs 'icc': an ICC table (e.g. from reader_agreement or "
                              "perturbation_robustness), a ReproducibilityResult, or a callable icc(X) -> table.")
-        if hasattr(source, "features") and isinstance(getattr(source, "features"), Mapping):
+        if isinstance(getattr(source, "features", None), Mapping):
             source = _icc_on_rows(source.features, X)
         elif callable(source) and not isinstance(source, (pd.DataFrame, pd.Series)):
             source = source(X)

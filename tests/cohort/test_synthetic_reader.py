@@ -12,7 +12,7 @@ import pytest
 
 sitk = pytest.importorskip("SimpleITK")
 
-from multisurv.cohort.synthetic import make_synthetic_cohort  # noqa: E402
+from multisurv.cohort.synthetic import make_synthetic_cohort
 
 # SHA-256 (first 16 hex digits) of the files make_synthetic_cohort(n_development=2, n_external=0, random_state=0)
 # wrote before the second reader existed (the package at commit fa60bdc, run from `git archive`), with numpy 2.4.6,

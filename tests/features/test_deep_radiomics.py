@@ -12,8 +12,8 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("torchvision")
 sitk = pytest.importorskip("SimpleITK")
 
-from multisurv.exceptions import MultisurvWarning  # noqa: E402
-from multisurv.features.deep_radiomics import extract_deep_radiomics, tumour_crops  # noqa: E402
+from multisurv.exceptions import MultisurvWarning
+from multisurv.features.deep_radiomics import extract_deep_radiomics, tumour_crops
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 FAST = {"encoder": "resnet18", "crop_size": 32, "n_slices": 2, "device": "cpu", "progress": False}
@@ -46,6 +46,7 @@ def test_local_weights_file_is_used_and_names_its_own_cache(cases, tmp_path):
 
     with pytest.warns(MultisurvWarning):
         model, _ = build_backbone("resnet18", None)
+    with pytest.warns(MultisurvWarning):
         random = extract_deep_radiomics(cases.iloc[:1], out_dir=tmp_path, **FAST)
     path = tmp_path / "resnet18.pth"
     torch.save(model.state_dict(), path)

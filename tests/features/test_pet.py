@@ -10,11 +10,11 @@ import pytest
 pydicom = pytest.importorskip("pydicom")
 sitk = pytest.importorskip("SimpleITK")
 
-from pydicom.dataset import Dataset, FileMetaDataset  # noqa: E402
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid  # noqa: E402
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
-from multisurv.exceptions import ExtractionError  # noqa: E402
-from multisurv.features.pet import read_pet_suv, suv_factor, write_pet_suv  # noqa: E402
+from multisurv.exceptions import ExtractionError
+from multisurv.features.pet import read_pet_suv, suv_factor, write_pet_suv
 
 WEIGHT_KG = 72.5
 DOSE_BQ = 3.7e8

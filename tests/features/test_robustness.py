@@ -12,10 +12,15 @@ import pytest
 sitk = pytest.importorskip("SimpleITK")
 pytest.importorskip("radiomics")
 
-from multisurv.features.perturbation import (  # noqa: E402
-    Perturbation, estimate_noise_sd, perturb_volume, perturbation_plan, randomise_contour)
-from multisurv.features.reproducibility import icc_table  # noqa: E402
-from multisurv.features.robustness import perturb_case, perturbation_robustness, reader_agreement  # noqa: E402
+from multisurv.features.perturbation import (
+    Perturbation,
+    estimate_noise_sd,
+    perturb_volume,
+    perturbation_plan,
+    randomise_contour,
+)
+from multisurv.features.reproducibility import icc_table
+from multisurv.features.robustness import perturb_case, perturbation_robustness, reader_agreement
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 # first order + GLCM on the original image: enough features to compute ICCs, fast enough for the default run
@@ -30,7 +35,7 @@ def real_cases(tmp_path_factory):
     image = sitk.ReadImage(str(DATA / "lung1_crop_image.nrrd"))
     mask = sitk.ReadImage(str(DATA / "lung1_crop_label.nrrd"))
     where = np.argwhere(sitk.GetArrayViewFromImage(mask) == 1)
-    (z0, y0, x0), (z1, y1, x1) = where.min(0), where.max(0)
+    (_, y0, x0), (_, y1, x1) = where.min(0), where.max(0)
     index, size = [int(x0) - 25, int(y0) - 25, 0], [int(x1 - x0) + 51, int(y1 - y0) + 51, image.GetSize()[2]]
     sitk.WriteImage(sitk.RegionOfInterest(image, size, index), str(folder / "lung_image.nrrd"), True)
     sitk.WriteImage(sitk.RegionOfInterest(mask, size, index), str(folder / "lung_mask.nrrd"), True)
@@ -139,11 +144,11 @@ def test_perturb_volume_components():
     same, same_mask, info = perturb_volume(image, mask, Perturbation("none"), rng=rng)
     np.testing.assert_array_equal(sitk.GetArrayFromImage(same), arr)
     np.testing.assert_array_equal(sitk.GetArrayFromImage(same_mask), roi)
-    _, eroded, info = perturb_volume(image, mask, Perturbation("e", growth=-1), rng=rng)
+    _, _, info = perturb_volume(image, mask, Perturbation("e", growth=-1), rng=rng)
     assert info["roi_voxels"] == 3 * 18 * 14  # one voxel off each in-plane side, no slice removed
-    _, dilated, info = perturb_volume(image, mask, Perturbation("d", growth=1), rng=rng)
+    _, _, info = perturb_volume(image, mask, Perturbation("d", growth=1), rng=rng)
     assert info["roi_voxels"] == 3 * (20 * 16 + 2 * 20 + 2 * 16)  # face-connected growth in-plane
-    turned, turned_mask, _ = perturb_volume(image, mask, Perturbation("r", rotation_deg=90.0), rng=rng)
+    _, turned_mask, _ = perturb_volume(image, mask, Perturbation("r", rotation_deg=90.0), rng=rng)
     turned_roi = sitk.GetArrayFromImage(turned_mask)
     assert turned_roi.sum() == pytest.approx(roi.sum(), rel=0.05)
     assert np.ptp(np.argwhere(turned_roi)[:, 1]) == pytest.approx(np.ptp(np.argwhere(roi)[:, 2]), abs=1)

@@ -6,13 +6,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
 
-from multisurv.features.reproducibility import icc_summary, intraclass_correlation  # noqa: E402
-from multisurv.plotting.icc import plot_icc  # noqa: E402
+from multisurv.features.reproducibility import icc_summary, intraclass_correlation
+from multisurv.plotting.icc import plot_icc
 
 
 def _table():
