@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import logging
 import sys
 import time
@@ -71,6 +72,12 @@ def _cmd_validate(args) -> int:
     from multisurv.cohort.manifest import format_problems, validate_manifest
 
     problems = validate_manifest(args.manifest, clinical_spec=args.clinical_spec)
+    if not problems and not args.skip_image_checks and importlib.util.find_spec("SimpleITK") is not None:
+        from multisurv.cohort.images import check_manifest_images
+
+        problems, warned = check_manifest_images(args.manifest)  # swapped image/mask, NaN voxels, ...
+        for message in warned:
+            print(f"warning: {message}")
     if problems:
         print(format_problems(problems, source=str(args.manifest), limit=args.limit))
         return 1
@@ -164,6 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("manifest", type=Path)
     p.add_argument("--clinical-spec", default=None, help="Clinical variable spec (YAML); default: the GIST spec.")
     p.add_argument("--limit", type=int, default=None, help="Print at most this many problems (default: all).")
+    p.add_argument("--skip-image-checks", action="store_true",
+                   help="Do not read the CT images and masks (by default each pair is read to catch a swapped image "
+                        "and mask, an image given as its own mask, NaN voxels and fragmented ROIs).")
     p.set_defaults(func=_cmd_validate)
 
     p = sub.add_parser("synth", help="Write the synthetic GIST-like multimodal cohort.")

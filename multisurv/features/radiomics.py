@@ -22,7 +22,7 @@ import yaml
 from multisurv._optional import require
 from multisurv.features.batch import ExtractionResult, case_error, run_batch
 from multisurv.features.store import FeatureStore
-from multisurv.features.volume import check_geometry, check_roi, read_volume
+from multisurv.features.volume import check_geometry, check_image_and_mask, check_resampled_size, check_roi, read_volume
 
 __all__ = ["extract_radiomics", "extract_radiomics_cases", "load_radiomics_params", "default_params_path",
            "shipped_params", "PREFIX", "DEPRECATED_PARAMS"]
@@ -318,9 +318,13 @@ def extract_ct_case(patient_id: str, inputs: Mapping[str, str], *,
     image = read_volume(image_path, patient_id=patient_id, role="ct_image")
     mask = read_volume(mask_path, patient_id=patient_id, role="ct_mask")
     setting = dict(params.get("setting") or {})
-    n_voxels, warnings = check_roi(mask, label=int(setting.get("label", 1)), patient_id=patient_id,
-                                   mask_path=mask_path)
+    label = int(setting.get("label", 1))
+    pieces = check_image_and_mask(image, mask, patient_id=patient_id, image_path=image_path, mask_path=mask_path,
+                                  label=label)
+    n_voxels, warnings = check_roi(mask, label=label, patient_id=patient_id, mask_path=mask_path)
+    warnings = [*warnings, *pieces]
     resampled = check_geometry(image, mask, patient_id=patient_id, mask_path=mask_path, settings=setting)
+    check_resampled_size(image, mask, label=label, settings=setting, patient_id=patient_id, image_path=image_path)
     extractor = featureextractor.RadiomicsFeatureExtractor(copy.deepcopy(dict(params)))
     try:
         result = extractor.execute(image, mask)
@@ -354,6 +358,12 @@ def _explain(reason: str, image: str, mask: str, params: Mapping[str, Any]) -> t
     if "unable to determine imageio" in low or "imagefilereader" in low or "can't read" in low:
         return ("One of the files is not a readable image: check that it is a complete NRRD, NIfTI or MHA file.",
                 f"{image}; {mask}")
+    if "arange" in low or "cannot compute length" in low or "nan" in low.split():
+        return ("The image has NaN (or infinite) voxels, so the intensities cannot be binned: re-export the image, or "
+                "replace those voxels (e.g. by the background value).", image)
+    if "itk::error" in low or "itk::exception" in low:
+        return ("SimpleITK/ITK could not process this image (see its message): check that the image and mask are "
+                "complete 3-D volumes with a sane voxel spacing.", f"{image}; {mask}")
     if "cannot compute 2d shape" in low:
         return ("The shape2D class needs a mask that covers a single slice: leave 'shape2D' out of 'featureClass' in "
                 "the params file (list the classes you want), or use a one-slice mask.", mask)

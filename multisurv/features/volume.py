@@ -3,8 +3,10 @@
 :func:`read_volume` opens NRRD, NIfTI, MHA/MHD (any format SimpleITK reads) and DICOM series (a folder,
 read with ``SimpleITK.ImageSeriesReader``). :func:`check_geometry` compares the image and mask grids (size,
 spacing, origin, direction) with SimpleITK's own tolerance rule, and :func:`check_roi` counts the voxels of the
-chosen label. Every error is an :class:`~multisurv.exceptions.ExtractionError` that names the patient, the file,
-what was found and the fix, so that :func:`~multisurv.features.batch.run_batch` can put it in the failures table.
+chosen label. :func:`check_image_and_mask` catches a swapped pair, an image given as its own mask and NaN voxels
+(:mod:`multisurv.cohort.images`), and :func:`check_resampled_size` refuses a resampling that would allocate an absurd
+grid. Every error is an :class:`~multisurv.exceptions.ExtractionError` that names the patient, the file, what was
+found and the fix, so that :func:`~multisurv.features.batch.run_batch` can put it in the failures table.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from typing import Any
 import numpy as np
 
 from multisurv._optional import require
+from multisurv.cohort.images import MAX_ROI_PIECES, image_problems, mask_problems, roi_pieces, roi_pieces_warning
 from multisurv.features.batch import case_error
 
-__all__ = ["read_volume", "Geometry", "check_geometry", "check_roi", "TINY_ROI_VOXELS"]
+__all__ = ["read_volume", "Geometry", "check_geometry", "check_roi", "check_image_and_mask", "check_resampled_size",
+           "TINY_ROI_VOXELS", "MAX_RESAMPLED_VOXELS"]
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +33,8 @@ TINY_ROI_VOXELS = 27  # a 3 x 3 x 3 cube
 SLICE_SPACING_TOLERANCE = 0.01
 #: SimpleITK's default coordinate and direction tolerance (ITK's ``VerifyInputInformation``).
 DEFAULT_TOLERANCE = 1e-6
+#: Most voxels a resampled ROI box may have (PyRadiomics allocates several float arrays of it: ~ 4 GB at this size).
+MAX_RESAMPLED_VOXELS = 200_000_000
 
 
 def read_volume(path: str | os.PathLike, *, patient_id: str, role: str):
@@ -207,6 +213,81 @@ def check_roi(mask, *, label: int, patient_id: str, mask_path: str) -> tuple[int
         logger.warning(message)
         warnings.append(message)
     return n_voxels, warnings
+
+
+def check_image_and_mask(image, mask, *, patient_id: str, image_path: str, mask_path: str, label: int) -> list[str]:
+    """Refuse a mask that is not a label map and an image that is one (swapped, or one file given twice).
+
+    Returns the warnings (an ROI in more than :data:`~multisurv.cohort.images.MAX_ROI_PIECES` pieces), also logged.
+
+    Raises
+    ------
+    ExtractionError
+        Naming the patient and the file at fault: the mask holds negative, non-integer or too many distinct
+        values; the image holds only a few values or the same voxels as the mask; the image has NaN voxels.
+    """
+    sitk = require("SimpleITK", extra="radiomics")
+    mask_values = sitk.GetArrayViewFromImage(mask)
+    image_values = sitk.GetArrayViewFromImage(image)
+    if os.path.abspath(image_path) == os.path.abspath(mask_path):
+        raise case_error(f"Patient {patient_id!r}: the image and the mask are the same file ({image_path!r}). Give the "
+                         "label map as the mask.", path=mask_path)
+    for problem in mask_problems(mask_values):
+        raise case_error(f"Patient {patient_id!r}, mask {mask_path!r}: {problem}", path=mask_path)
+    same_grid = mask_values.shape == image_values.shape
+    for problem in image_problems(image_values, mask_values if same_grid else None):
+        raise case_error(f"Patient {patient_id!r}, image {image_path!r}: {problem}", path=image_path)
+    warnings = []
+    pieces = roi_pieces(mask_values, label)
+    if pieces > MAX_ROI_PIECES:
+        message = f"Patient {patient_id!r}, mask {mask_path!r}: {roi_pieces_warning(pieces, label)}"
+        logger.warning(message)
+        warnings.append(message)
+    return warnings
+
+
+def check_resampled_size(image, mask, *, label: int, settings: dict[str, Any], patient_id: str,
+                         image_path: str) -> None:
+    """Refuse a resampling whose grid would have more than :data:`MAX_RESAMPLED_VOXELS` voxels, before allocating.
+
+    PyRadiomics resamples the ROI's bounding box (plus ``padDistance`` voxels) to ``resampledPixelSpacing``; a
+    wrong spacing in the image header (e.g. 1,000 mm) or a tiny target spacing asks for an absurd allocation.
+
+    Examples
+    --------
+    >>> import SimpleITK as sitk
+    >>> img = sitk.Image(20, 20, 20, sitk.sitkInt16)
+    >>> img.SetSpacing((1000.0, 1000.0, 1000.0))
+    >>> m = sitk.Image(20, 20, 20, sitk.sitkUInt8) + 1
+    >>> m.CopyInformation(img)
+    >>> try:
+    ...     check_resampled_size(img, m, label=1, settings={"resampledPixelSpacing": [1, 1, 1]}, patient_id="p1",
+    ...                          image_path="p1.nrrd")
+    ... except ValueError as exc:
+    ...     print(str(exc)[:95])
+    Patient 'p1': resampling the ROI box to [1, 1, 1] mm would make a grid of 30000 x 30000 x 30000
+    """
+    target = settings.get("resampledPixelSpacing")
+    if not target:
+        return
+    sitk = require("SimpleITK", extra="radiomics")
+    roi = sitk.GetArrayViewFromImage(mask) == label
+    if not roi.any():
+        return
+    zyx = np.nonzero(roi)
+    extent = [int(a.max() - a.min() + 1) for a in zyx][::-1]  # x, y, z voxels
+    pad = int(settings.get("padDistance", 5))
+    spacing = image.GetSpacing()
+    size = [int(np.ceil((n + 2 * pad) * s / t)) if t else n + 2 * pad
+            for n, s, t in zip(extent, spacing, list(target) + [0] * (3 - len(target)))]
+    n_voxels = float(np.prod(np.asarray(size, dtype=float)))
+    if n_voxels > MAX_RESAMPLED_VOXELS:
+        raise case_error(
+            f"Patient {patient_id!r}: resampling the ROI box to {list(target)} mm would make a grid of "
+            f"{' x '.join(str(v) for v in size)} voxels ({n_voxels:.3g}; at most {MAX_RESAMPLED_VOXELS:.0e}). The "
+            f"image's voxel spacing is {tuple(round(v, 4) for v in spacing)} mm: check it in the file's header (a "
+            "wrong unit or a broken export), or use a larger 'resampledPixelSpacing' in the params file.",
+            path=image_path)
 
 
 def _slice_spacing_deviation(files: list[str], image) -> float:
