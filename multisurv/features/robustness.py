@@ -90,6 +90,26 @@ class ReproducibilityResult:
         """The ICC table."""
         return self.icc
 
+    def write(self, directory: str | os.PathLike, *, stem: str = "reproducibility", method: str = "icc2_1",
+              icc_min: float = 0.75) -> list[Path]:
+        """Write the tables a report shows: ``<stem>_icc.csv``, ``_summary.csv`` (Koo and Li bands and the count
+        at ``icc_min``), ``_cost.csv`` (seconds per patient), ``_overlap.csv`` (Dice) and ``_failures.csv``.
+
+        Returns
+        -------
+        list of Path
+            The files written (each atomically).
+        """
+        from multisurv._atomic import write_csv_atomic
+        from multisurv.features.reproducibility import icc_summary
+
+        folder = Path(directory)
+        tables = {"icc": self.icc, "summary": icc_summary(self.icc, method=method, icc_min=icc_min),
+                  "cost": self.cost, "overlap": self.overlap}
+        written = [write_csv_atomic(folder / f"{stem}_{name}.csv", table) for name, table in tables.items()]
+        written.append(write_csv_atomic(folder / f"{stem}_failures.csv", self.failures, index=False))
+        return written
+
 
 def reader_agreement(cohort, *, mask_columns: Sequence[str], out_dir: str | os.PathLike,
                      image_column: str = "ct_image", params: str | os.PathLike | Mapping[str, Any] | None = None,

@@ -104,6 +104,11 @@ def test_reader_agreement_extracts_every_mask(real_cases, tmp_path):
     assert (res.icc["n_subjects"] == 2).all() and res.icc.index[0].startswith("ct__")
     assert (res.overlap["ct_mask"] == 1).all() and res.overlap["ct_mask_reader2"].between(0.6, 0.999).all()
     assert (res.cost["n_images"] == 2).all() and (res.cost["perturb_seconds"] == 0).all()
+    written = res.write(tmp_path / "tables", stem="readers")
+    assert sorted(p.name for p in written) == sorted(f"readers_{n}.csv" for n in
+                                                     ("icc", "summary", "cost", "overlap", "failures"))
+    back = pd.read_csv(tmp_path / "tables" / "readers_icc.csv", index_col="feature")
+    np.testing.assert_allclose(back["icc2_1"].to_numpy(), res.icc["icc2_1"].to_numpy(), rtol=1e-15)
     # the first reader's features are those of the ordinary extraction
     from multisurv.features.radiomics import extract_radiomics_cases
 
