@@ -42,8 +42,8 @@ from multisurv.simulation.config import Scenario, SelectorSettings, SimulationCo
 from multisurv.simulation.generator import MECHANISM_VERSION, Mechanism, simulate_study
 from multisurv.simulation.performance import performance_table, win_table
 
-__all__ = ["run_simulation", "run_replicate", "build_models", "replicate_seed", "SimulationResult",
-           "RECORD_COLUMNS"]
+__all__ = ["run_simulation", "run_replicate", "build_models", "replicate_seed", "load_replicates",
+           "SimulationResult", "RECORD_COLUMNS"]
 
 logger = logging.getLogger(__name__)
 
@@ -210,6 +210,26 @@ def _settings(config: SimulationConfig) -> dict[str, Any]:
 def _cache_dir(out: Path, config: SimulationConfig, scenario: Scenario) -> Path:
     settings = hashlib.sha256(json.dumps(_settings(config), sort_keys=True).encode()).hexdigest()[:8]
     return out / "replicates" / f"{scenario.mechanism.key()}_{settings}"
+
+
+def load_replicates(config: SimulationConfig, *, out: str | Path | None = None) -> pd.DataFrame:
+    """The replicate records already cached for ``config`` (nothing is computed): a partial run's table.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``scenario``, ``replicate``, ``model`` and :data:`RECORD_COLUMNS`, as ``replicates.csv``.
+    """
+    out = Path(config.out if out is None else out)
+    rows = []
+    for scenario in config.scenarios:
+        folder = _cache_dir(out, config, scenario)
+        for r in range(config.replicates):
+            path = folder / f"rep_{r:04d}.json"
+            if path.is_file():
+                for rec in json.loads(path.read_text(encoding="utf-8"))["records"]:
+                    rows.append({"scenario": scenario.name, "replicate": r, **rec})
+    return pd.DataFrame(rows, columns=["scenario", "replicate", "model", *RECORD_COLUMNS])
 
 
 def _task(args: tuple) -> tuple[int, int, list[dict], float]:
