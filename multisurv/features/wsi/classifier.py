@@ -102,9 +102,27 @@ class TileClassifier:
 
     @property
     def tumour_index(self) -> int:
+        """Position of ``tumour_class`` in ``classes``: the column of the tumour probability."""
         return self.classes.index(self.tumour_class)
 
     def to(self, device: str) -> "TileClassifier":
+        """Move the backbone and the head to ``device`` (channels-last memory for the backbone).
+
+        Parameters
+        ----------
+        device : str
+            A torch device such as ``"cpu"`` or ``"cuda:0"``.
+
+        Returns
+        -------
+        TileClassifier
+            ``self``, moved.
+
+        Raises
+        ------
+        ImportError
+            When torch (the ``wsi`` extra) is not installed.
+        """
         torch = require("torch", extra="wsi")
         self.device = str(device)
         self.backbone.to(device=self.device, memory_format=torch.channels_last)
@@ -112,6 +130,13 @@ class TileClassifier:
         return self
 
     def eval(self) -> "TileClassifier":
+        """Put the backbone and the head in inference mode (dropout off, batch-norm statistics frozen).
+
+        Returns
+        -------
+        TileClassifier
+            ``self``.
+        """
         self.backbone.eval()
         self.head.eval()
         return self
