@@ -70,6 +70,19 @@ class RunningPool:
         self.count = 0
 
     def update(self, features: np.ndarray) -> None:
+        """Add a batch of patch features to the running sum and maximum.
+
+        Parameters
+        ----------
+        features : numpy.ndarray, shape (n_patches, dim)
+            One row per patch; an empty batch changes nothing.
+
+        Examples
+        --------
+        >>> pool = RunningPool(1)
+        >>> pool.update(np.array([[2.0], [4.0]])); pool.count
+        2
+        """
         features = np.asarray(features)
         if features.shape[0] == 0:
             return
