@@ -63,8 +63,9 @@ def perturbation_plan(n_perturbations: int = 4, *, max_rotation_deg: float = 15.
     Parameters
     ----------
     n_perturbations : int, default=4
-        Number of chained perturbations (Zwanenburg's "RTNC" chain: rotation, translation, noise and contour
-        randomisation together); each gets its own rotation angle, evenly spaced in
+        Number of chained perturbations (rotation, translation, noise and contour randomisation applied together,
+        as in Zwanenburg et al.'s perturbation chains; named ``rtnc1``, ``rtnc2``...); each gets its own rotation
+        angle, evenly spaced in
         ``[-max_rotation_deg, max_rotation_deg]``, and its own translation.
     max_rotation_deg : float, default=15.0
         Largest rotation, in degrees (0 disables rotation).
