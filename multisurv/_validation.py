@@ -15,6 +15,24 @@ SURV_DTYPE = np.dtype([("event", bool), ("time", float)])
 def make_y(event, time) -> np.ndarray:
     """Build the structured survival array used everywhere: fields ``event`` (bool) and ``time`` (float).
 
+    Parameters
+    ----------
+    event : array-like, shape (n_samples,)
+        1 (or True) when the event was observed at ``time``, 0 (or False) when the patient was censored.
+    time : array-like, shape (n_samples,)
+        Follow-up time to the event or to the last contact, in one unit throughout.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_samples,)
+        Structured array with fields ``event`` (bool) and ``time`` (float64): the ``y`` of every multisurv
+        estimator and metric (scikit-survival's convention).
+
+    Raises
+    ------
+    ValueError
+        When ``event`` and ``time`` differ in length.
+
     Examples
     --------
     >>> make_y([1, 0], [5.0, 3.0])
