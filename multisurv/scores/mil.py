@@ -1,0 +1,438 @@
+"""Attention-MIL slide score: gated attention pooling over a slide's tile features, trained with a survival loss.
+
+The pathomics branch writes one HDF5 patch file per slide (:mod:`multisurv.features.wsi.patch_store`: tile
+coordinates, encoder features and keep flags). :class:`AttentionMILScore` takes the study's feature table
+(index ``patient_id``), finds each patient's patch file through the lookup given at construction, and learns a
+per-slide risk (and embedding) from the bag of tiles, so it fits where a
+:class:`~multisurv.scores.modality_score.ModalityScore` fits for the pathomics modality (``pooling: abmil``
+instead of the mean of the tiles). torch and h5py are imported when it is fitted.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+from sksurv.metrics import concordance_index_censored
+
+from multisurv._optional import require
+from multisurv._validation import check_consistent_length, check_param, check_survival_y
+from multisurv.scores.losses import LOSSES, TIES, make_time_bins, time_to_bin
+
+__all__ = ["AttentionMILScore", "patch_file_for"]
+
+logger = logging.getLogger(__name__)
+
+_OWNER = "AttentionMILScore"
+
+
+def patch_file_for(patches: Mapping | str | os.PathLike, patient_id) -> Path | None:
+    """The patch file of ``patient_id``: from a mapping, or ``<folder>/<patient_id>.h5`` as extraction names it.
+
+    Returns None when the mapping has no entry (the patient has no slide).
+
+    Examples
+    --------
+    >>> patch_file_for({"P1": "a/P1.h5"}, "P1").as_posix(), patch_file_for({"P1": "a/P1.h5"}, "P2")
+    ('a/P1.h5', None)
+    >>> patch_file_for("patches", "SYN D/1").as_posix()
+    'patches/SYN%20D%2F1.h5'
+    """
+    if isinstance(patches, Mapping):
+        path = patches.get(patient_id)
+        return None if path is None or (isinstance(path, float) and np.isnan(path)) else Path(path)
+    from urllib.parse import quote
+
+    stem = quote(str(patient_id), safe="-_.+")  # as multisurv.features.wsi.pathomics names patch files
+    if stem.startswith("."):
+        stem = "%2E" + stem[1:]
+    return Path(patches) / f"{stem}.h5"
+
+
+class AttentionMILScore(BaseEstimator):
+    """Per-slide risk learnt from tile features by gated attention pooling (ABMIL), trained with a survival loss.
+
+    Parameters
+    ----------
+    patches : mapping or str or Path
+        Where each patient's patch file is: a mapping ``patient_id -> path`` (e.g. the manifest's patch-file
+        column), or the folder extraction wrote (``<folder>/<patient_id>.h5``). A patient without an entry or
+        file has no slide: left out of fitting, NaN from :meth:`predict`, like a missing modality in
+        :class:`~multisurv.scores.modality_score.ModalityScore`.
+    name : str, default="patscore"
+        Score name (the column name fusion models give it).
+    prefix : str, default="wsi__"
+        Prefix of the embedding columns written by :meth:`transform` (``<prefix>abmil_000`` ...).
+    tiles : {"keep", "all"}, default="keep"
+        Use the tiles extraction pooled (``keep``: tumour tiles with a classifier) or every encoded tile.
+    hidden : int, default=64
+        Width of the tile embedding (and of the slide embedding).
+    attention_dim : int, default=32
+        Width of the gated attention network.
+    dropout : float, default=0.25
+    loss : {"cox", "discrete"}, default="cox"
+    ties : {"efron", "breslow"}, default="efron"
+    n_bins : int, default=4
+        ``loss="discrete"``: number of time bins (quantiles of the training event times).
+    epochs : int, default=60
+    patience : int, default=10
+        Early stopping on the inner validation loss.
+    learning_rate, weight_decay : float, default 1e-3 and 1e-4
+    max_tiles : int or None, default=256
+        Training reads at most this many tiles per slide (a fixed random subset) and draws a new subset of at most
+        half of them in every epoch (augmentation); prediction uses every tile.
+    validation_fraction : float, default=0.2
+        Share of the training slides held out for early stopping (0: no early stopping).
+    refit : bool, default=True
+        Refit on all training slides for the chosen number of epochs.
+    device : str or None, default=None
+        None: CUDA when available, else CPU.
+    n_threads : int or None, default=1
+        CPU threads torch uses.
+    random_state : int, RandomState instance or None, default=None
+
+    Attributes
+    ----------
+    network_ : torch.nn.Module
+        Gated-attention MIL network (on the CPU).
+    tile_mean_, tile_scale_ : ndarray, shape (dim,)
+        Mean and SD of the training slides' tile features (standardisation).
+    offset_ : float
+        Mean training risk, subtracted so that the score is centred at 0 over the training slides.
+    n_train_ : int
+        Training patients with a slide.
+    best_epoch_ : int
+    history_ : pandas.DataFrame
+    time_bins_ : ndarray or None
+    selected_features_ : list
+        Always empty (the score uses tiles, not table columns); kept for the ModalityScore interface.
+
+    Notes
+    -----
+    Gated attention (Ilse et al. 2018): each tile feature ``x_k`` is embedded (``h_k = ReLU(W x_k)``), scored
+    ``a_k = w' (tanh(V h_k) * sigmoid(U h_k))``, the scores are soft-maxed over the slide's tiles, and the slide
+    embedding ``sum_k a_k h_k`` feeds a linear survival head. Whole training set per step: each slide is a bag,
+    the Cox loss compares all training slides (a batch without events cannot arise). Tile standardisation, time
+    bins and early stopping use the training slides only. Risk is higher = worse.
+
+    References
+    ----------
+    .. [1] Ilse, M., Tomczak, J. and Welling, M. "Attention-based deep multiple instance learning", ICML 2018.
+    .. [2] Chen, R. J. et al. "Pan-cancer integrative histology-genomic analysis via multimodal deep
+       learning", Cancer Cell 40(8), 865-878, 2022 (PORPOISE).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from multisurv._validation import make_y
+    >>> from multisurv.features.wsi.patch_store import PatchWriter
+    >>> rng, folder = np.random.default_rng(0), pathlib.Path(tempfile.mkdtemp())
+    >>> ids = [f"P{i}" for i in range(40)]
+    >>> for i, pid in enumerate(ids):
+    ...     with PatchWriter(folder / f"{pid}.h5", 6, 3, coords=np.zeros((6, 2)), tissue=np.ones(6)) as w:
+    ...         w.write(np.arange(6), rng.normal(size=(6, 3)) + i % 2, keep=np.ones(6, bool))
+    >>> y = make_y(np.ones(40, bool), [1.0 + (i % 2 == 0) + rng.random() for i in range(40)])
+    >>> X = pd.DataFrame(index=pd.Index(ids, name="patient_id"))
+    >>> score = AttentionMILScore(patches=folder, epochs=10, random_state=0).fit(X, y)
+    >>> score.predict(X).shape
+    (40,)
+    """
+
+    def __init__(self, *, patches: Mapping | str | os.PathLike | None = None, name: str = "patscore",
+                 prefix: str = "wsi__", tiles: str = "keep", hidden: int = 64, attention_dim: int = 32,
+                 dropout: float = 0.25, loss: str = "cox", ties: str = "efron", n_bins: int = 4, epochs: int = 60,
+                 patience: int = 10, learning_rate: float = 1e-3, weight_decay: float = 1e-4,
+                 max_tiles: int | None = 256, validation_fraction: float = 0.2, refit: bool = True,
+                 device: str | None = None, n_threads: int | None = 1, random_state=None):
+        self.patches = patches
+        self.name = name
+        self.prefix = prefix
+        self.tiles = tiles
+        self.hidden = hidden
+        self.attention_dim = attention_dim
+        self.dropout = dropout
+        self.loss = loss
+        self.ties = ties
+        self.n_bins = n_bins
+        self.epochs = epochs
+        self.patience = patience
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.max_tiles = max_tiles
+        self.validation_fraction = validation_fraction
+        self.refit = refit
+        self.device = device
+        self.n_threads = n_threads
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------------------------------------ data
+    def _bag(self, patient_id, *, max_tiles: int | None = None, rng=None):
+        """(features, coords) of the patient's tiles, or None without a patch file."""
+        path = patch_file_for(self.patches, patient_id)
+        if path is None or not path.exists():
+            return None
+        from multisurv.features.wsi.patch_store import read_patches
+
+        table = read_patches(path)
+        use = table.keep if self.tiles == "keep" and table.keep.any() else np.ones(len(table.coords), bool)
+        rows = np.flatnonzero(use)
+        if rows.size == 0:
+            return None
+        if max_tiles is not None and rows.size > max_tiles:
+            rows = np.sort(rng.choice(rows, size=max_tiles, replace=False))
+        return table.features[rows].astype(np.float32), table.coords[rows]
+
+    # ------------------------------------------------------------------------------------------------- fit
+    def fit(self, X: pd.DataFrame, y: np.ndarray) -> AttentionMILScore:
+        """Learn the attention pooling and the slide risk on the training patients who have a slide.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame, shape (n_samples, n_features)
+            The study's feature table; only its index (``patient_id``) is used.
+        y : structured array, shape (n_samples,)
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError
+            If ``patches`` is missing, a parameter is out of range, or too few training patients have a slide.
+        """
+        self._check_params()
+        X = _check_frame(X)
+        y = np.asarray(y)
+        check_consistent_length(X=X, y=y)
+        rng = check_random_state(self.random_state)
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+        tile_rng = np.random.default_rng(int(rng.randint(np.iinfo(np.int32).max)))
+        split_seed = int(rng.randint(np.iinfo(np.int32).max))
+        bags, rows = [], []
+        for i, pid in enumerate(X.index):
+            bag = self._bag(pid, max_tiles=self.max_tiles, rng=tile_rng)
+            if bag is not None:
+                bags.append(bag[0])
+                rows.append(i)
+        rows = np.asarray(rows, dtype=int)
+        where = f"the {rows.size} training patients with a patch file ({_OWNER} {self.name!r})"
+        if rows.size < 4:
+            raise ValueError(f"{_OWNER} {self.name!r} found patch files for {rows.size} of {len(X)} training "
+                             f"patients (at least 4 needed); check 'patches' ({_describe(self.patches)}).")
+        y_m = check_survival_y(y[rows], where=where)
+        all_tiles = np.concatenate(bags, axis=0)
+        self.tile_mean_ = all_tiles.mean(axis=0)
+        scale = all_tiles.std(axis=0)
+        self.tile_scale_ = np.where(scale > 0, scale, 1.0).astype(np.float32)
+        bags = [(b - self.tile_mean_) / self.tile_scale_ for b in bags]
+
+        _deep = _load_deep()
+        device = _deep.resolve_device(self.device)
+        self.time_bins_ = make_time_bins(y_m, self.n_bins) if self.loss == "discrete" else None
+        with _deep.deterministic(seed, self.n_threads, device):
+            if self.validation_fraction > 0:
+                inner, val = train_test_split(np.arange(rows.size), test_size=self.validation_fraction,
+                                              stratify=y_m["event"], random_state=split_seed)
+                if int(y_m["event"][val].sum()) < 2:
+                    raise ValueError(
+                        f"{_OWNER} {self.name!r}: the inner validation split holds {int(y_m['event'][val].sum())} "
+                        "event(s); early stopping needs at least 2. Raise 'validation_fraction' or set it to 0.")
+                net, result = self._train([bags[k] for k in inner], y_m[inner], device, self.epochs,
+                                          val=([bags[k] for k in val], y_m[val]))
+                best = max(result.best_epoch, 1)
+                history = pd.DataFrame({"epoch": np.arange(1, len(result.train_loss) + 1),
+                                        "train_loss": result.train_loss, "val_loss": result.val_loss})
+                if self.refit:
+                    net, _ = self._train(bags, y_m, device, best, val=None)
+            else:
+                net, result = self._train(bags, y_m, device, self.epochs, val=None)
+                best = self.epochs
+                history = pd.DataFrame({"epoch": np.arange(1, self.epochs + 1), "train_loss": result.train_loss,
+                                        "val_loss": np.nan})
+        self.network_ = net.cpu()
+        self.best_epoch_ = int(best)
+        self.history_ = history
+        self.n_train_ = int(rows.size)
+        self.selected_features_ = []
+        self.offset_ = 0.0
+        self.offset_ = float(np.mean(self.predict(X.iloc[rows])))  # centred as predict scores (every tile)
+        return self
+
+    def _train(self, bags, y, device, epochs, *, val):
+        _deep = _load_deep()
+        torch = require("torch", extra="wsi")
+        out_dim = 1 if self.loss == "cox" else len(self.time_bins_) + 1
+        net = _deep.GatedAttentionMIL(bags[0].shape[1], hidden=self.hidden, attention_dim=self.attention_dim,
+                                      dropout=self.dropout, out_dim=out_dim).to(device)
+        tensors = [torch.as_tensor(b, device=device) for b in bags]
+        generator = torch.Generator(device="cpu").manual_seed(int(torch.randint(0, 2**31 - 1, (1,)).item()))
+        bins = None if self.time_bins_ is None else time_to_bin(y["time"], self.time_bins_)
+
+        def forward(items, train):
+            outs = []
+            for t in items:
+                if train and t.shape[0] > 1:  # a random half of the tiles: augmentation against memorising bags
+                    k = max(1, t.shape[0] // 2)
+                    t = t[torch.randperm(t.shape[0], generator=generator)[:k].to(device)]
+                outs.append(net(t)[0])
+            return torch.stack(outs)
+
+        def step(train):
+            return _deep.survival_loss(forward(tensors, train), y["event"], y["time"], bins, loss=self.loss,
+                                       ties=self.ties)
+
+        validate = None
+        if val is not None:
+            val_tensors = [torch.as_tensor(b, device=device) for b in val[0]]
+            yv = val[1]
+            bins_v = None if bins is None else time_to_bin(yv["time"], self.time_bins_)
+
+            def validate():
+                return _deep.survival_loss(forward(val_tensors, False), yv["event"], yv["time"], bins_v,
+                                           loss=self.loss, ties=self.ties).item()
+
+        result = _deep.train_network(net, step, epochs=epochs, learning_rate=self.learning_rate,
+                                     weight_decay=self.weight_decay, validate=validate, patience=self.patience)
+        return net, result
+
+    # --------------------------------------------------------------------------------------------- predict
+    def _run(self, features: np.ndarray, *, standardised: bool = False):
+        """(risk, attention, embedding) of one bag, in eval mode."""
+        torch = require("torch", extra="wsi")
+        from multisurv.scores.losses import discrete_risk
+
+        if not standardised:
+            features = (features - self.tile_mean_) / self.tile_scale_
+        old = torch.get_num_threads()
+        if self.n_threads is not None:
+            torch.set_num_threads(self.n_threads)
+        try:
+            net = self.network_.eval()
+            with torch.no_grad():
+                out, attention, embedding = net(torch.as_tensor(np.asarray(features, dtype=np.float32)))
+                risk = out[0] if self.loss == "cox" else discrete_risk(out.unsqueeze(0))[0]
+        finally:
+            torch.set_num_threads(old)
+        return float(risk), attention.double().numpy(), embedding.double().numpy()
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Slide risk (higher = worse, centred on the training slides) per row; NaN for patients without a slide.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Index ``patient_id``.
+
+        Returns
+        -------
+        ndarray, shape (n_samples,)
+        """
+        check_is_fitted(self, "network_")
+        X = _check_frame(X)
+        risk = np.full(len(X), np.nan)
+        for i, pid in enumerate(X.index):
+            bag = self._bag(pid)
+            if bag is not None:
+                risk[i] = self._run(bag[0])[0] - self.offset_
+        return risk
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Attention-pooled slide embedding per row (``<prefix>abmil_000`` ...), NaN rows without a slide.
+
+        The embedding can replace the mean-pooled ``wsi__`` columns as the pathomics input of early or
+        intermediate fusion; it was trained with the outcome, so fit it on training rows only (inside each
+        resample).
+        """
+        check_is_fitted(self, "network_")
+        X = _check_frame(X)
+        columns = [f"{self.prefix}abmil_{k:03d}" for k in range(self.hidden)]
+        out = np.full((len(X), self.hidden), np.nan)
+        for i, pid in enumerate(X.index):
+            bag = self._bag(pid)
+            if bag is not None:
+                out[i] = self._run(bag[0])[2]
+        return pd.DataFrame(out, index=X.index, columns=columns)
+
+    def tile_attention(self, patient_id) -> pd.DataFrame:
+        """Attention weight of each tile of a patient's slide (they sum to 1).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``x``, ``y`` (level-0 top-left corner) and ``attention``, one row per tile used, in the
+            patch file's order.
+
+        Raises
+        ------
+        ValueError
+            If the patient has no patch file.
+        """
+        check_is_fitted(self, "network_")
+        bag = self._bag(patient_id)
+        if bag is None:
+            raise ValueError(f"{_OWNER} {self.name!r}: patient {patient_id!r} has no patch file "
+                             f"({_describe(self.patches)}).")
+        _, attention, _ = self._run(bag[0])
+        return pd.DataFrame({"x": bag[1][:, 0], "y": bag[1][:, 1], "attention": attention})
+
+    def score(self, X: pd.DataFrame, y: np.ndarray) -> float:
+        """Harrell's C of the slide risk on the patients who have a slide."""
+        risk = self.predict(X)
+        y = np.asarray(y)
+        check_consistent_length(X=X, y=y)
+        keep = ~np.isnan(risk)
+        y_m = check_survival_y(y[keep], where="the patients with a patch file")
+        return float(concordance_index_censored(y_m["event"], y_m["time"], risk[keep])[0])
+
+    def _check_params(self) -> None:
+        if self.patches is None or not isinstance(self.patches, (Mapping, str, os.PathLike)):
+            raise ValueError(f"The 'patches' parameter of {_OWNER} must be a mapping patient_id -> patch file or "
+                             f"the folder of patch files. Got {self.patches!r} instead.")
+        for param in ("name", "prefix"):
+            value = getattr(self, param)
+            if not isinstance(value, str) or not value:
+                raise ValueError(f"The '{param}' parameter of {_OWNER} must be a non-empty str. Got {value!r} instead.")
+        check_param(_OWNER, "tiles", self.tiles, kind="option", options=("keep", "all"))
+        check_param(_OWNER, "loss", self.loss, kind="option", options=LOSSES)
+        check_param(_OWNER, "ties", self.ties, kind="option", options=TIES)
+        for param in ("hidden", "attention_dim", "epochs", "patience"):
+            check_param(_OWNER, param, getattr(self, param), kind="int", low=1)
+        check_param(_OWNER, "n_bins", self.n_bins, kind="int", low=2)
+        check_param(_OWNER, "dropout", self.dropout, kind="float", low=0, high=1, high_open=True)
+        check_param(_OWNER, "learning_rate", self.learning_rate, kind="float", low=0, low_open=True)
+        check_param(_OWNER, "weight_decay", self.weight_decay, kind="float", low=0)
+        check_param(_OWNER, "validation_fraction", self.validation_fraction, kind="float", low=0, high=0.5,
+                    high_open=True)
+        check_param(_OWNER, "refit", self.refit, kind="option", options=(True, False))
+        if self.max_tiles is not None:
+            check_param(_OWNER, "max_tiles", self.max_tiles, kind="int", low=1)
+        if self.n_threads is not None:
+            check_param(_OWNER, "n_threads", self.n_threads, kind="int", low=1)
+
+
+def _describe(patches) -> str:
+    if isinstance(patches, Mapping):
+        return f"a mapping of {len(patches)} patient(s)"
+    return f"folder {os.fspath(patches)!r}"
+
+
+def _load_deep():
+    require("torch", extra="wsi")
+    from multisurv.scores import _deep
+
+    return _deep
+
+
+def _check_frame(X) -> pd.DataFrame:
+    if not isinstance(X, pd.DataFrame):
+        raise TypeError(f"{_OWNER} needs 'X' as a pandas DataFrame indexed by patient_id; got {type(X).__name__}.")
+    return X
