@@ -269,7 +269,16 @@ def run_km(data: Path, out: Path, *, time_col: str, event_col: str, group_col: s
     logrank_entry = hr_entry = None
     notes: list[str] = []
     if len(order) >= 2:
-        lr = logrank(y, groups)
+        try:
+            lr = logrank(y, groups)
+        except np.linalg.LinAlgError:
+            times = np.unique(y["time"][y["event"]])
+            raise ValueError(
+                f"{Path(data).name}, columns {time_col!r} and {event_col!r}: the groups cannot be compared: the "
+                f"log-rank variance is zero (every patient still at risk has the event at the same time; event "
+                f"times: {', '.join(f'{t:g}' for t in times[:5])}), so the test and hazard ratios are undefined. "
+                "Check the time column (a constant or default date?), or draw the curve without "
+                "--group-col/--score-col.") from None
         logrank_entry = {"statistic": lr.statistic, "df": lr.df, "p_value": lr.p_value,
                          "observed": {str(k): v for k, v in lr.observed.items()},
                          "expected": {str(k): v for k, v in lr.expected.items()},

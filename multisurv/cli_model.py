@@ -99,6 +99,10 @@ def load_model_config(path: str | Path) -> dict:
         if not isinstance(steps, list):
             problems.append(f"{where} ({m['name']}): 'selector' must be a list of steps like '- lasso: {{cv: 5}}'.")
             continue
+        names = [next(iter(s)) for s in steps if isinstance(s, dict) and len(s) == 1]
+        for name in sorted({n for n in names if names.count(n) > 1}):
+            problems.append(f"{where} ({m['name']}): selector step {name!r} is listed {names.count(name)} times; each "
+                            "step may appear once (merge their parameters or drop one).")
         for step in steps:
             if not (isinstance(step, dict) and len(step) == 1):
                 problems.append(f"{where} ({m['name']}): each selector step is one 'name: {{params}}' mapping; "
@@ -156,26 +160,35 @@ def build_estimator(config: Mapping[str, Any]):
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
-    """A feature table (CSV or Parquet) indexed by ``patient_id`` (as text)."""
-    path = Path(path)
-    frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, dtype={"patient_id": str})
-    if "patient_id" in frame.columns:
-        frame = frame.set_index("patient_id")
-    elif frame.index.name != "patient_id":
-        raise ValueError(f"{path} has no 'patient_id' column; every feature table needs one.")
-    frame.index = frame.index.astype(str)
-    if frame.index.duplicated().any():
-        dup = frame.index[frame.index.duplicated()].unique()[:3].tolist()
-        raise ValueError(f"{path}: patient_id {', '.join(repr(d) for d in dup)} appear(s) more than once.")
-    return frame
+    """A feature table (CSV or Parquet) indexed by ``patient_id`` (text); ids and numbers checked.
+
+    See :func:`multisurv.cohort.outcomes.read_feature_table` (a ``ManifestError`` lists every problem).
+    """
+    from multisurv.cohort.outcomes import read_feature_table
+
+    return read_feature_table(path)
 
 
-def read_outcomes(path: str | Path) -> pd.DataFrame:
-    """The manifest: index patient_id; ``time`` and ``event`` columns are checked when present."""
-    frame = pd.read_csv(path, dtype={"patient_id": str})
-    if "patient_id" not in frame.columns:
-        raise ValueError(f"{path} has no 'patient_id' column.")
-    return frame.set_index("patient_id")
+def read_outcomes(path: str | Path, *, outcome: bool = False) -> pd.DataFrame:
+    """The manifest, index patient_id, checked as ``multisurv validate`` checks ids, times and events.
+
+    ``outcome=True`` (fitting) requires ``time`` > 0 and ``event`` 0/1 in every row; see
+    :func:`multisurv.cohort.outcomes.read_outcome_table`.
+    """
+    from multisurv.cohort.outcomes import read_outcome_table
+
+    return read_outcome_table(path, outcome=outcome)
+
+
+def _check_tables(manifest: pd.DataFrame, tables: list[pd.DataFrame], paths: list, source: str) -> None:
+    """Refuse feature tables that share no patient with the manifest (ids written differently, wrong file)."""
+    from multisurv.cohort.outcomes import check_feature_overlap
+    from multisurv.exceptions import ManifestError
+
+    problems = check_feature_overlap(manifest.index, {Path(p).name: t for p, t in zip(paths, tables)},
+                                     source=Path(source).name)
+    if problems:
+        raise ManifestError(problems, source=str(source))
 
 
 def fit_from_config(config: Mapping[str, Any]):
@@ -185,10 +198,7 @@ def fit_from_config(config: Mapping[str, Any]):
     from multisurv.features.clinical import ClinicalPreprocessor
     from multisurv.persistence import StudyModel
 
-    manifest = read_outcomes(config["manifest"])
-    missing = [c for c in ("time", "event") if c not in manifest.columns]
-    if missing:
-        raise ValueError(f"{config['manifest']} lacks the outcome column(s) {', '.join(repr(c) for c in missing)}.")
+    manifest = read_outcomes(config["manifest"], outcome=True)
     development = config.get("development")
     if development is not None:
         if "cohort" not in manifest.columns:
@@ -197,6 +207,7 @@ def fit_from_config(config: Mapping[str, Any]):
         if manifest.empty:
             raise ValueError(f"No patient of {config['manifest']} has cohort {development!r}.")
     tables = [read_table(p) for p in config["features"]]
+    _check_tables(manifest, tables, config["features"], config["manifest"])
     clinical = None
     if config.get("clinical"):
         spec = config["clinical"]
@@ -239,6 +250,15 @@ def _cmd_predict(args) -> int:
     model, manifest = load_model(args.model, allow_version_mismatch=args.allow_version_mismatch)
     cohort = read_outcomes(args.manifest)
     tables = [read_table(p) for p in (args.features or [])]
+    _check_tables(cohort, tables, list(args.features or []), args.manifest)
+    if model.clinical is not None:
+        from multisurv.cohort.outcomes import check_categories
+        from multisurv.exceptions import ManifestError
+
+        levels = {c: model.clinical.categories_[c] for c in model.clinical.categorical_}
+        problems = check_categories(cohort, levels, source=Path(args.manifest).name)
+        if problems:
+            raise ManifestError(problems, source=str(args.manifest))
     X = model.features(cohort, tables)
     scores = model.predict_frame(X)
     scores.index.name = "patient_id"

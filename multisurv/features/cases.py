@@ -15,6 +15,7 @@ from typing import Sequence
 
 import pandas as pd
 
+from multisurv.cohort.outcomes import read_csv_table
 from multisurv.exceptions import ManifestError
 
 __all__ = ["load_cases"]
@@ -61,7 +62,7 @@ def load_cases(manifest: str | os.PathLike, *, roles: Sequence[str]
     if not path.is_file():
         raise FileNotFoundError(f"The manifest {str(path)!r} does not exist. Pass the path of a CSV file with "
                                 f"columns 'patient_id', {', '.join(repr(r) for r in roles)}.")
-    table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", skip_blank_lines=False)
+    table = read_csv_table(path, what="manifest")  # empty, non-UTF-8 or broken files: ManifestError with the line
     needed = ["patient_id", *roles]
     missing = [c for c in needed if c not in table.columns]
     if missing:
