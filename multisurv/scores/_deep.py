@@ -123,10 +123,11 @@ class FusionNet(nn.Module):
 
 
 class GatedAttentionMIL(nn.Module):
-    """Gated attention pooling over a bag of tile features (Ilse et al. 2018), then a survival head.
+    """Gated attention pooling over bags of tile features (Ilse et al. 2018), then a survival head.
 
-    ``forward(tiles)`` takes one bag ``(n_tiles, dim)`` and returns ``(output (out_dim,), attention (n_tiles,),
-    embedding (hidden,))``.
+    ``forward(tiles, mask)`` takes padded bags ``(n_bags, n_tiles, dim)`` and a mask of real tiles
+    ``(n_bags, n_tiles)`` and returns ``(output (n_bags, out_dim), attention (n_bags, n_tiles), embedding
+    (n_bags, hidden))``; padded tiles get attention 0.
     """
 
     def __init__(self, dim: int, *, hidden: int, attention_dim: int, dropout: float, out_dim: int):
@@ -137,12 +138,33 @@ class GatedAttentionMIL(nn.Module):
         self.attention_w = nn.Linear(attention_dim, 1)
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden, out_dim))
 
-    def forward(self, tiles: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(self, tiles: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         h = self.embed(tiles)
-        a = self.attention_w(torch.tanh(self.attention_v(h)) * torch.sigmoid(self.attention_u(h))).squeeze(1)
-        attention = torch.softmax(a, dim=0)
-        embedding = attention @ h
+        a = self.attention_w(torch.tanh(self.attention_v(h)) * torch.sigmoid(self.attention_u(h))).squeeze(2)
+        attention = torch.softmax(a.masked_fill(~mask, -1e9), dim=1) * mask
+        embedding = torch.bmm(attention.unsqueeze(1), h).squeeze(1)
         return self.head(embedding), attention, embedding
+
+
+def pad_bags(bags: list, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stack bags of different sizes into ``(n, max_tiles, dim)`` with a boolean mask of real tiles."""
+    n, longest, dim = len(bags), max(b.shape[0] for b in bags), bags[0].shape[1]
+    out = np.zeros((n, longest, dim), dtype=np.float32)
+    mask = np.zeros((n, longest), dtype=bool)
+    for i, b in enumerate(bags):
+        out[i, : b.shape[0]] = b
+        mask[i, : b.shape[0]] = True
+    return torch.as_tensor(out, device=device), torch.as_tensor(mask, device=device)
+
+
+def subsample_mask(mask: torch.Tensor, fraction: float, generator: torch.Generator) -> torch.Tensor:
+    """Keep a random ``fraction`` of each bag's real tiles (at least one)."""
+    r = torch.rand(mask.shape, generator=generator).to(mask.device)
+    r = r.masked_fill(~mask, 2.0)
+    keep = (r < fraction) & mask
+    first = torch.zeros_like(mask)
+    first[torch.arange(mask.shape[0], device=mask.device), r.argmin(dim=1)] = True
+    return keep | first
 
 
 class Adam:

@@ -86,9 +86,10 @@ class AttentionMILScore(BaseEstimator):
     patience : int, default=10
         Early stopping on the inner validation loss.
     learning_rate, weight_decay : float, default 1e-3 and 1e-4
-    max_tiles : int or None, default=256
-        Training reads at most this many tiles per slide (a fixed random subset) and draws a new subset of at most
-        half of them in every epoch (augmentation); prediction uses every tile.
+    max_tiles : int or None, default=128
+        Training reads at most this many tiles per slide (a fixed random subset) and uses a new random half of
+        them in every epoch (augmentation); prediction uses every tile. Training holds the padded bags in memory:
+        ``n_patients x max_tiles x dim x 4`` bytes (300 x 128 x 2048: 315 MB).
     validation_fraction : float, default=0.2
         Share of the training slides held out for early stopping (0: no early stopping).
     refit : bool, default=True
@@ -150,7 +151,7 @@ class AttentionMILScore(BaseEstimator):
                  prefix: str = "wsi__", tiles: str = "keep", hidden: int = 64, attention_dim: int = 32,
                  dropout: float = 0.25, loss: str = "cox", ties: str = "efron", n_bins: int = 4, epochs: int = 60,
                  patience: int = 10, learning_rate: float = 1e-3, weight_decay: float = 1e-4,
-                 max_tiles: int | None = 256, validation_fraction: float = 0.2, refit: bool = True,
+                 max_tiles: int | None = 128, validation_fraction: float = 0.2, refit: bool = True,
                  device: str | None = None, n_threads: int | None = 1, random_state=None):
         self.patches = patches
         self.name = name
@@ -273,32 +274,25 @@ class AttentionMILScore(BaseEstimator):
         out_dim = 1 if self.loss == "cox" else len(self.time_bins_) + 1
         net = _deep.GatedAttentionMIL(bags[0].shape[1], hidden=self.hidden, attention_dim=self.attention_dim,
                                       dropout=self.dropout, out_dim=out_dim).to(device)
-        tensors = [torch.as_tensor(b, device=device) for b in bags]
+        tiles, mask = _deep.pad_bags(bags, device)
         generator = torch.Generator(device="cpu").manual_seed(int(torch.randint(0, 2**31 - 1, (1,)).item()))
         bins = None if self.time_bins_ is None else time_to_bin(y["time"], self.time_bins_)
 
-        def forward(items, train):
-            outs = []
-            for t in items:
-                if train and t.shape[0] > 1:  # a random half of the tiles: augmentation against memorising bags
-                    k = max(1, t.shape[0] // 2)
-                    t = t[torch.randperm(t.shape[0], generator=generator)[:k].to(device)]
-                outs.append(net(t)[0])
-            return torch.stack(outs)
-
         def step(train):
-            return _deep.survival_loss(forward(tensors, train), y["event"], y["time"], bins, loss=self.loss,
-                                       ties=self.ties)
+            # a random half of each bag's tiles per epoch: augmentation against memorising bags
+            out, _, _ = net(tiles, _deep.subsample_mask(mask, 0.5, generator) if train else mask)
+            return _deep.survival_loss(out, y["event"], y["time"], bins, loss=self.loss, ties=self.ties)
 
         validate = None
         if val is not None:
-            val_tensors = [torch.as_tensor(b, device=device) for b in val[0]]
+            val_tiles, val_mask = _deep.pad_bags(val[0], device)
             yv = val[1]
             bins_v = None if bins is None else time_to_bin(yv["time"], self.time_bins_)
 
             def validate():
-                return _deep.survival_loss(forward(val_tensors, False), yv["event"], yv["time"], bins_v,
-                                           loss=self.loss, ties=self.ties).item()
+                out, _, _ = net(val_tiles, val_mask)
+                return _deep.survival_loss(out, yv["event"], yv["time"], bins_v, loss=self.loss,
+                                           ties=self.ties).item()
 
         result = _deep.train_network(net, step, epochs=epochs, learning_rate=self.learning_rate,
                                      weight_decay=self.weight_decay, validate=validate, patience=self.patience)
@@ -317,12 +311,13 @@ class AttentionMILScore(BaseEstimator):
             torch.set_num_threads(self.n_threads)
         try:
             net = self.network_.eval()
+            tiles = torch.as_tensor(np.asarray(features, dtype=np.float32)).unsqueeze(0)
             with torch.no_grad():
-                out, attention, embedding = net(torch.as_tensor(np.asarray(features, dtype=np.float32)))
-                risk = out[0] if self.loss == "cox" else discrete_risk(out.unsqueeze(0))[0]
+                out, attention, embedding = net(tiles, torch.ones(tiles.shape[:2], dtype=torch.bool))
+                risk = out[0, 0] if self.loss == "cox" else discrete_risk(out)[0]
         finally:
             torch.set_num_threads(old)
-        return float(risk), attention.double().numpy(), embedding.double().numpy()
+        return float(risk), attention[0].double().numpy(), embedding[0].double().numpy()
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Slide risk (higher = worse, centred on the training slides) per row; NaN for patients without a slide.
