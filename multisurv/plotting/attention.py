@@ -1,0 +1,168 @@
+"""Attention heatmaps of an attention-MIL slide score: tiles coloured by attention over the slide thumbnail.
+
+:func:`plot_attention_heatmap` draws on given arrays (no slide needed); :func:`plot_slide_attention` reads the
+thumbnail and the top-attention tiles from the slide (OpenSlide) and lays out the heatmap with the tiles beside
+it, for the QC folder and the report (save it with :func:`multisurv.plotting.export.save_figure`).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = ["plot_attention_heatmap", "plot_slide_attention", "top_tiles"]
+
+_COLUMNS = ("x", "y", "attention")
+
+
+def _check_attention(attention: pd.DataFrame, owner: str) -> pd.DataFrame:
+    if not isinstance(attention, pd.DataFrame) or any(c not in attention.columns for c in _COLUMNS):
+        raise ValueError(f"{owner} needs 'attention' as a DataFrame with columns 'x', 'y', 'attention' (as "
+                         "AttentionMILScore.tile_attention returns).")
+    if len(attention) == 0:
+        raise ValueError(f"{owner}: 'attention' has no tile.")
+    return attention
+
+
+def top_tiles(attention: pd.DataFrame, k: int = 6) -> pd.DataFrame:
+    """The ``k`` tiles with the highest attention, highest first.
+
+    Examples
+    --------
+    >>> a = pd.DataFrame({"x": [0, 224, 448], "y": [0, 0, 0], "attention": [0.2, 0.5, 0.3]})
+    >>> top_tiles(a, 2)["x"].tolist()
+    [224, 448]
+    """
+    _check_attention(attention, "top_tiles")
+    return attention.sort_values("attention", ascending=False, kind="mergesort").head(k)
+
+
+def plot_attention_heatmap(thumbnail: np.ndarray, attention: pd.DataFrame, *, slide_size: tuple[int, int],
+                           footprint: float, ax: Axes | None = None, top_k: int = 6, cmap: str = "magma",
+                           alpha: float = 0.6) -> Axes:
+    """Draw the thumbnail with each tile filled by its attention (rank-scaled colours) and the top tiles outlined.
+
+    Parameters
+    ----------
+    thumbnail : ndarray, shape (h, w, 3)
+        RGB thumbnail of the slide.
+    attention : pandas.DataFrame
+        Columns ``x``, ``y`` (level-0 top-left corner) and ``attention`` per tile
+        (:meth:`~multisurv.scores.mil.AttentionMILScore.tile_attention`).
+    slide_size : (int, int)
+        Level-0 width and height of the slide (maps coordinates onto the thumbnail).
+    footprint : float
+        Tile side in level-0 pixels (the patch file's ``footprint`` attribute).
+    ax : matplotlib.axes.Axes, optional
+    top_k : int, default=6
+        Tiles outlined and numbered (1 = highest attention).
+    cmap : str, default="magma"
+    alpha : float, default=0.6
+        Opacity of the tile colours.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Notes
+    -----
+    Attention weights of a slide are skewed (a few tiles take most of the weight), so colours show each tile's
+    percentile rank among the slide's tiles rather than the raw weight; the colour bar is labelled so.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> a = pd.DataFrame({"x": [0, 224, 448], "y": [0, 0, 224], "attention": [0.2, 0.5, 0.3]})
+    >>> ax = plot_attention_heatmap(np.full((60, 80, 3), 240, np.uint8), a, slide_size=(800, 600), footprint=224)
+    >>> len(ax.patches)
+    6
+    >>> plt.close(ax.figure)
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    attention = _check_attention(attention, "plot_attention_heatmap")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 6 * thumbnail.shape[0] / max(thumbnail.shape[1], 1)))
+    h, w = thumbnail.shape[:2]
+    sx, sy = w / slide_size[0], h / slide_size[1]
+    ax.imshow(thumbnail, extent=(0, w, h, 0))
+    colours = plt.get_cmap(cmap)
+    rank = attention["attention"].rank(pct=True).to_numpy()
+    for (x, y), r in zip(attention[["x", "y"]].to_numpy(), rank):
+        ax.add_patch(Rectangle((x * sx, y * sy), footprint * sx, footprint * sy, facecolor=colours(r),
+                               edgecolor="none", alpha=alpha))
+    for i, (x, y) in enumerate(top_tiles(attention, top_k)[["x", "y"]].to_numpy(), start=1):
+        ax.add_patch(Rectangle((x * sx, y * sy), footprint * sx, footprint * sy, fill=False, edgecolor="#00e5ff",
+                               linewidth=1.5))
+        ax.annotate(str(i), (x * sx, y * sy), color="#00e5ff", fontsize=7, va="bottom")
+    mappable = plt.cm.ScalarMappable(cmap=colours, norm=plt.Normalize(0, 100))
+    ax.figure.colorbar(mappable, ax=ax, fraction=0.04, pad=0.02, label="attention (percentile within slide)")
+    ax.set_xlim(0, w)
+    ax.set_ylim(h, 0)
+    ax.set_axis_off()
+    return ax
+
+
+def plot_slide_attention(slide: str | os.PathLike, attention: pd.DataFrame, *, footprint: float,
+                         top_k: int = 6, max_size: int = 1024, title: str | None = None,
+                         tile_level: int = 0) -> Figure:
+    """Heatmap over the slide thumbnail and the ``top_k`` highest-attention tiles, read from the slide.
+
+    Parameters
+    ----------
+    slide : str or Path
+        The slide (any format OpenSlide reads).
+    attention : pandas.DataFrame
+        Columns ``x``, ``y``, ``attention`` (:meth:`~multisurv.scores.mil.AttentionMILScore.tile_attention`).
+    footprint : float
+        Tile side in level-0 pixels (the patch file's ``footprint`` attribute).
+    top_k : int, default=6
+    max_size : int, default=1024
+        Longest side of the thumbnail.
+    title : str, optional
+        E.g. the patient id and the slide risk.
+    tile_level : int, default=0
+        Pyramid level the tiles are read at for display.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Heatmap on the left, the top tiles (numbered as on the heatmap, with their attention) on the right.
+    """
+    import matplotlib.pyplot as plt
+
+    from multisurv.features.wsi.reader import iter_tiles, open_slide
+
+    attention = _check_attention(attention, "plot_slide_attention")
+    best = top_tiles(attention, top_k)
+    with open_slide(slide) as handle:
+        size = handle.dimensions
+        thumb = np.asarray(handle.get_thumbnail((max_size, max_size)).convert("RGB"))
+        down = handle.level_downsamples[tile_level] if tile_level < handle.level_count else 1.0
+        side = max(int(round(footprint / down)), 1)
+        tiles = list(iter_tiles(handle, best[["x", "y"]].to_numpy(), side, level=tile_level))
+    n_cols = 2 if len(tiles) > 3 else 1
+    n_rows = int(np.ceil(len(tiles) / n_cols))
+    fig = plt.figure(figsize=(10, 6), layout="constrained")
+    grid = fig.add_gridspec(max(n_rows, 1), 2 + n_cols, width_ratios=[3, 3] + [1.3] * n_cols)
+    plot_attention_heatmap(thumb, attention, slide_size=size, footprint=footprint, top_k=top_k,
+                           ax=fig.add_subplot(grid[:, :2]))
+    for i, (tile, weight) in enumerate(zip(tiles, best["attention"].to_numpy())):
+        ax = fig.add_subplot(grid[i // n_cols, 2 + i % n_cols])
+        ax.imshow(tile)
+        ax.set_title(f"{i + 1}: {weight:.3f}", fontsize=8)
+        ax.set_axis_off()
+    if title:
+        fig.suptitle(title)
+    return fig
+
