@@ -65,9 +65,10 @@ def _add_radiomics(sub) -> None:
                        description="PyRadiomics features of each patient's CT (columns 'ct_image': a file or a DICOM "
                                    "series folder, and 'ct_mask': the label volume).")
     add_batch_options(p)
-    p.add_argument("--params", default="radiomics_ct_ibsi",
-                   help="PyRadiomics params: a YAML file, or a shipped name: radiomics_ct_ibsi (default: 1 mm "
-                        "B-spline resampling, 25 HU bins), radiomics_ct (no resampling), radiomics_gist_2246 "
+    p.add_argument("--params", default="radiomics_ct",
+                   help="PyRadiomics params: a YAML file, or a shipped name: radiomics_ct (default, the same as "
+                        "'multisurv run' and extract_radiomics, so 'run' reuses this cache: no resampling, 25 HU "
+                        "bins), radiomics_ct_ibsi (1 mm B-spline resampling, 25 HU bins), radiomics_gist_2246 "
                         "(original + wavelet + LoG, 2,246 features).")
     p.add_argument("--label", type=int, default=None,
                    help="Mask value of the tumour (overrides 'label' in the params; default: the params' value, 1 in "
@@ -131,10 +132,24 @@ def _add_pathomics(sub) -> None:
     p.add_argument("--max-tiles", type=int, default=None, help="Encode at most this many tiles per slide (seeded).")
     p.add_argument("--pooling", choices=("mean", "median", "max"), default="mean",
                    help="Patch features -> slide vector (default mean).")
-    p.add_argument("--batch-size", type=int, default=64, help="Tiles per forward pass (default 64).")
-    p.add_argument("--loader-workers", type=int, default=1,
-                   help="Processes decoding tiles while the model runs, per slide (default 1; 0 = none).")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="Tiles per forward pass (default: from the machine, printed: 32 on a CPU, up to 512 with a "
+                        "large GPU).")
+    p.add_argument("--loader-workers", type=int, default=None,
+                   help="Processes decoding tiles while the model runs, one pool for the whole run (default: from "
+                        "the machine, printed: 1 on a CPU, every core but one with a GPU; 0 = none).")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1... (default: CUDA when available).")
+    p.add_argument("--precision", choices=("auto", "bf16", "fp16", "fp32"), default="auto",
+                   help="Forward-pass precision (default auto: bf16 on GPUs that support it, else fp16; fp32 on a "
+                        "CPU).")
+    p.add_argument("--compile", action="store_true", help="torch.compile the encoder (GPU; tens of seconds of "
+                                                          "warm-up, then faster).")
+    p.add_argument("--slide-mpp", type=float, default=None,
+                   help="Microns per pixel of level 0 for slides whose metadata do not record it (e.g. 0.25 for "
+                        "40x scans); needed to tile such slides at a resolution.")
+    p.add_argument("--full-hash", action="store_true",
+                   help="Fingerprint slides by the SHA-256 of every byte (default: size + a 16 MiB sample, so a "
+                        "multi-GB slide is not read again on every run).")
     p.add_argument("--no-qc", action="store_true",
                    help="Do not write the QC thumbnail per slide (patches/<patient>.qc.png: tiles coloured by "
                         "predicted class, pooled tiles outlined).")
@@ -157,9 +172,11 @@ def _cmd_pathomics(args) -> int:
         result = extract_pathomics_cases(
             cases, out_dir=args.out, encoder=encoder, weights=args.weights, classifier=args.classifier,
             threshold=args.threshold, tile_size=args.tile_size, level=args.level, mpp=args.mpp,
-            magnification=args.magnification, min_tissue=args.min_tissue, max_tiles=args.max_tiles,
-            pooling=args.pooling, batch_size=args.batch_size, num_workers=args.loader_workers, device=args.device,
-            n_workers=args.workers, client=client, progress=not args.no_progress, qc=not args.no_qc)
+            magnification=args.magnification, slide_mpp=args.slide_mpp, min_tissue=args.min_tissue,
+            max_tiles=args.max_tiles, pooling=args.pooling, batch_size=args.batch_size,
+            num_workers=args.loader_workers, device=args.device, precision=args.precision, compile=args.compile,
+            full_hash=args.full_hash, n_workers=args.workers, client=client, progress=not args.no_progress,
+            qc=not args.no_qc)
     return _report(result, args.out, "pathomics", n_cases=len(cases), skipped=skipped, unit="slide")
 
 

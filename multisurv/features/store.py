@@ -38,7 +38,7 @@ import pandas as pd
 
 from multisurv import __version__
 from multisurv._atomic import write_json_atomic
-from multisurv._hashing import sha256_file
+from multisurv._hashing import sampled_sha256_file, sha256_file
 from multisurv.exceptions import MultisurvError
 
 __all__ = ["FeatureStore", "input_fingerprint", "settings_hash"]
@@ -72,7 +72,7 @@ def settings_hash(settings: Mapping[str, Any]) -> str:
     return hashlib.sha256(_canonical_json(settings).encode("utf-8")).hexdigest()[:8]
 
 
-def input_fingerprint(inputs: Mapping[str, str | os.PathLike | None], *, content: bool = False,
+def input_fingerprint(inputs: Mapping[str, str | os.PathLike | None], *, content: bool | str = False,
                       known: Mapping[str, Any] | None = None) -> dict[str, dict[str, Any]]:
     """Fingerprint the input files of one case: absolute path, size, ``mtime_ns`` and optionally content hash.
 
@@ -85,8 +85,12 @@ def input_fingerprint(inputs: Mapping[str, str | os.PathLike | None], *, content
     ----------
     inputs : mapping of str to path
         Role of each input (e.g. ``"ct_image"``) to its file path; ``None`` values are recorded as missing.
-    content : bool, default=False
-        Add ``"sha256"``, the SHA-256 of the content (see :class:`FeatureStore` for how stores compare them).
+    content : bool or "sampled", default=False
+        True: add ``"sha256"``, the SHA-256 of the content (see :class:`FeatureStore` for how stores compare
+        them). ``"sampled"``: add ``"sampled_sha256"`` instead, the SHA-256 of the size and 16 evenly spaced 1 MiB
+        chunks (:func:`multisurv._hashing.sampled_sha256_file`; files only, folders are hashed in full): a
+        multi-GB slide is fingerprinted without reading it whole. A full ``sha256`` already known for an
+        unchanged file (same path, size, ``mtime_ns``) is kept alongside.
     known : mapping, optional
         A previous fingerprint of the same inputs: where path, size and ``mtime_ns`` of a role are unchanged its
         ``sha256`` is reused instead of reading the file again.
@@ -110,10 +114,16 @@ def input_fingerprint(inputs: Mapping[str, str | os.PathLike | None], *, content
         entry = _stat_entry(abs_path)
         if content and not entry.get("missing"):
             previous = dict((known or {}).get(role) or {})
-            digest = previous.pop("sha256", None)
-            if digest is None or previous != entry:
-                digest = _content_hash(abs_path)
-            entry["sha256"] = digest
+            hashes = {k: previous.pop(k) for k in _HASH_KEYS if k in previous}
+            unchanged = previous == entry
+            if content == "sampled" and not os.path.isdir(abs_path):
+                digest = hashes.get("sampled_sha256") if unchanged else None
+                entry["sampled_sha256"] = digest or _sampled_hash(abs_path)
+                if unchanged and "sha256" in hashes:
+                    entry["sha256"] = hashes["sha256"]
+            else:
+                digest = hashes.get("sha256") if unchanged else None
+                entry["sha256"] = digest or _content_hash(abs_path)
         out[role] = entry
     return out
 
@@ -139,8 +149,11 @@ def _folder_files(folder: str) -> list[str]:
     return found
 
 
-#: File hash the fingerprints use, looked up at call time (a test swaps it to prove no re-read).
+#: File hashes the fingerprints use, looked up at call time (a test swaps them to prove no re-read).
 _file_hash = sha256_file
+_sampled_hash = sampled_sha256_file
+#: Content keys a fingerprint entry may carry.
+_HASH_KEYS = ("sha256", "sampled_sha256")
 
 
 def _content_hash(abs_path: str) -> str:
@@ -154,14 +167,21 @@ def _content_hash(abs_path: str) -> str:
 
 
 def _same_inputs(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> bool:
-    """Content fingerprints match on content (hash and size); others (no ``sha256``) must be identical."""
+    """Whether every input is unchanged: on content (full hash, else sampled hash, with the size) when both
+    fingerprints hold the same kind of hash, else on path, size and ``mtime_ns`` (and file count)."""
     if set(recorded) != set(current):
         return False
-    hashed = all(isinstance(f, Mapping) and "sha256" in f for f in (*recorded.values(), *current.values()))
-    if not hashed:
-        return dict(recorded) == dict(current)
-    return all((recorded[r]["sha256"], recorded[r].get("size")) == (current[r]["sha256"], current[r].get("size"))
-               for r in current)
+    return all(_same_input(recorded[r], current[r]) for r in current)
+
+
+def _same_input(recorded: Any, current: Any) -> bool:
+    if not (isinstance(recorded, Mapping) and isinstance(current, Mapping)):
+        return recorded == current
+    for key in _HASH_KEYS:
+        if key in recorded and key in current:
+            return (recorded[key], recorded.get("size")) == (current[key], current.get("size"))
+    strip = (lambda f: {k: v for k, v in f.items() if k not in _HASH_KEYS})
+    return strip(recorded) == strip(current)
 
 
 class FeatureStore:
@@ -178,6 +198,10 @@ class FeatureStore:
         Letters, digits and ``._+-`` only.
     settings : mapping
         Every setting that changes the features (JSON-serialisable). Its hash completes the folder name.
+    content : True or "sampled", default=True
+        How inputs are fingerprinted (:func:`input_fingerprint`): the full SHA-256 of every input file, or, for
+        multi-GB inputs such as whole-slide images, a sampled one (size + 16 MiB read). Either way a file whose
+        path, size and ``mtime_ns`` are unchanged since its record is not read again.
 
     Attributes
     ----------
@@ -211,13 +235,18 @@ class FeatureStore:
     True
     """
 
-    def __init__(self, root: str | os.PathLike, *, modality: str, name: str, settings: Mapping[str, Any]):
+    def __init__(self, root: str | os.PathLike, *, modality: str, name: str, settings: Mapping[str, Any],
+                 content: bool | str = True):
         for what, value in (("modality", modality), ("name", name)):
             if not isinstance(value, str) or not _SAFE_NAME.match(value):
                 raise ValueError(
                     f"The '{what}' of a FeatureStore must be a folder name made of letters, digits and '._+-' "
                     f"(starting with a letter or digit). Got {value!r} instead."
                 )
+        if content not in (True, "sampled"):
+            raise ValueError(f"The 'content' of a FeatureStore must be True (full SHA-256 of every input) or "
+                             f"'sampled'. Got {content!r} instead.")
+        self.content = content
         self.root = Path(root)
         self.modality = modality
         self.name = name
@@ -317,10 +346,11 @@ class FeatureStore:
         Returns
         -------
         dict
-            See :func:`input_fingerprint` (with ``content=True``).
+            See :func:`input_fingerprint` (with ``content=True``, or ``"sampled"`` for a store made with
+            ``content="sampled"``).
         """
         record = self._read(patient_id)
-        return input_fingerprint(inputs, content=True, known=(record or {}).get("fingerprint"))
+        return input_fingerprint(inputs, content=self.content, known=(record or {}).get("fingerprint"))
 
     def recorded_fingerprint(self, patient_id: str) -> dict[str, Any] | None:
         """The fingerprint stored with ``patient_id``'s record (None when there is no readable record)."""

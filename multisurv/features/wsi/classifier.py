@@ -231,6 +231,39 @@ class TileClassifier:
         return out.eval()
 
 
+def read_checkpoint_header(path: str | os.PathLike) -> dict:
+    """What a classifier checkpoint is, without building its network: ``digest`` (SHA-256 of the file),
+    ``backbone``, ``classes``, ``tumour_class``, ``mean``, ``std``.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        As :meth:`TileClassifier.load`.
+    """
+    torch = require("torch", extra="wsi")
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"The classifier checkpoint {path!r} does not exist. Train one with "
+                                "multisurv.features.wsi.classifier.train_tile_classifier, save it with "
+                                "TileClassifier.save and pass its path.")
+    with open(path, "rb") as fh:
+        data = fh.read()
+    try:
+        payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch.load raises many types for non-checkpoints; re-raised with the file name
+        raise ValueError(f"Cannot read the classifier checkpoint {path!r} ({type(exc).__name__}: {exc}).") from exc
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT or "classes" not in payload:
+        raise ValueError(f"{path!r} is not a multisurv tile-classifier checkpoint (format {CHECKPOINT_FORMAT}); "
+                         "save one with TileClassifier.save.")
+    if payload.get("backbone") not in CLASSIFIER_BACKBONES:
+        raise ValueError(f"The classifier checkpoint {path!r} has backbone {payload.get('backbone')!r}, which this "
+                         f"version of multisurv does not know. Choose one of: "
+                         f"{', '.join(repr(n) for n in CLASSIFIER_BACKBONES)} (or upgrade multisurv).")
+    return {"digest": hashlib.sha256(data).hexdigest(), "backbone": payload["backbone"],
+            "classes": [str(c) for c in payload["classes"]], "tumour_class": payload["tumour_class"],
+            "mean": list(payload["mean"]), "std": list(payload["std"])}
+
+
 @dataclass(frozen=True)
 class TrainingReport:
     """What fine-tuning gave.

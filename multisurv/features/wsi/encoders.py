@@ -32,6 +32,7 @@ Nat Biomed Eng. 2021.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -52,7 +53,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
 
 __all__ = ["Encoder", "EncoderSpec", "get_encoder", "encoder_spec", "available_encoders", "build_backbone",
-           "resolve_device", "resolve_precision", "weights_digest", "PRECISIONS", "IMAGENET_MEAN", "IMAGENET_STD"]
+           "resolve_device", "resolve_precision", "weights_digest", "random_weights_warning", "PRECISIONS", "IMAGENET_MEAN", "IMAGENET_STD"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -129,6 +130,14 @@ class EncoderSpec:
         """The preprocessing constants as a JSON-ready dict (recorded with the features)."""
         return {"input_size": self.input_size, "mean": list(self.mean), "std": list(self.std), "mpp": self.mpp,
                 "resize": self.resize, "crop": self.crop}
+
+    @property
+    def params_m(self) -> float:
+        """Approximate parameters in millions (sizes the GPU batch; see inference.machine_defaults)."""
+        if self.family == "torchvision":
+            return {"resnet18": 11.7, "resnet34": 21.8, "resnet50": 25.6}[self.arch["constructor"]]
+        width, depth = self.arch["embed_dim"], self.arch["depth"]
+        return 12 * width * width * depth * float(self.arch.get("mlp_ratio", 4.0)) / 4.0 / 1e6
 
 
 def _vit(**kwargs) -> dict[str, Any]:
@@ -336,8 +345,9 @@ class Encoder:
 
 def _autocast(torch, device: str, dtype):
     """``torch.autocast`` on the device's type with ``dtype``, or a no-op context for fp32."""
-    kind = "cuda" if str(device).startswith("cuda") else "cpu"
-    return torch.autocast(kind, dtype=dtype if dtype is not None else torch.float32, enabled=dtype is not None)
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast("cuda" if str(device).startswith("cuda") else "cpu", dtype=dtype)
 
 
 def resolve_device(device: str | None = None) -> str:
@@ -452,6 +462,21 @@ def _build_architecture(spec: EncoderSpec, overrides: Mapping[str, Any] | None =
     return vit, (_cls_mean_class()(vit) if spec.pool == "cls+mean" else vit)
 
 
+def random_weights_warning(name: str, *, stacklevel: int = 2) -> None:
+    """Warn that encoder ``name`` runs with random weights (saying how to give real ones)."""
+    spec = encoder_spec(name)
+    warnings.warn(
+        f"Encoder {name!r} is randomly initialised (weights=None): its features are not pretrained and carry "
+        f"little biological signal; use them only for tests and dry runs. Pass weights='path/to/{name}.pth' "
+        f"(a local state_dict or .safetensors file, or the folder holding it)" + (
+            " or weights='imagenet' (downloads torchvision's ImageNet weights once)." if spec.imagenet else
+            f" downloaded from {spec.source}" + (", or weights='hub' (timm downloads it; gated models need a "
+                                                 "Hugging Face token)." if spec.hub else ".")),
+        category=MultisurvWarning,
+        stacklevel=stacklevel + 1,
+    )
+
+
 def build_backbone(name: str, weights: str | os.PathLike | None, *, stacklevel: int = 2,
                    _arch: Mapping[str, Any] | None = None, _digest: str | None = None) -> tuple[Any, str]:
     """The network of a registered encoder with its weights, and a tag of its weights.
@@ -473,16 +498,7 @@ def build_backbone(name: str, weights: str | os.PathLike | None, *, stacklevel: 
     torch = require("torch", extra="wsi")
     spec = encoder_spec(name)
     if weights is None:
-        warnings.warn(
-            f"Encoder {name!r} is randomly initialised (weights=None): its features are not pretrained and carry "
-            f"little biological signal; use them only for tests and dry runs. Pass weights='path/to/{name}.pth' "
-            f"(a local state_dict or .safetensors file, or the folder holding it)" + (
-                " or weights='imagenet' (downloads torchvision's ImageNet weights once)." if spec.imagenet else
-                f" downloaded from {spec.source}" + (", or weights='hub' (timm downloads it; gated models need a "
-                                                     "Hugging Face token)." if spec.hub else ".")),
-            category=MultisurvWarning,
-            stacklevel=stacklevel,
-        )
+        random_weights_warning(name, stacklevel=stacklevel)
         with torch.random.fork_rng(devices=[]):  # deterministic, and leaves the caller's RNG untouched
             torch.manual_seed(0)
             _, model = _build_architecture(spec, _arch)

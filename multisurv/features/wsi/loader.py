@@ -1,5 +1,8 @@
 """Stream a slide's tiles to the model: worker processes decode batches while the model runs.
 
+Two ways: :class:`DecodePool`, one pool of decoding processes kept for every slide of a run (what extraction
+uses), and :func:`iter_tile_batches`, a DataLoader per slide (kept for single slides and as the reference).
+
 :class:`SlideTiles` is a :class:`torch.utils.data.IterableDataset` over the tiles of one slide. The tiles are
 cut into consecutive batches, and batch ``k`` is read by DataLoader worker ``k % num_workers``; each worker
 opens the slide once and reads its batches one tile at a time. The DataLoader hands worker outputs back in
@@ -14,6 +17,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import queue
 from typing import Any, Iterator
 
 import numpy as np
@@ -24,7 +28,7 @@ from multisurv.exceptions import ExtractionError
 from multisurv.features.batch import case_error
 from multisurv.features.wsi.reader import TilePlan, iter_tiles, open_slide
 
-__all__ = ["SlideTiles", "iter_tile_batches"]
+__all__ = ["SlideTiles", "iter_tile_batches", "DecodePool"]
 
 logger = logging.getLogger(__name__)
 
@@ -132,3 +136,163 @@ def iter_tile_batches(path: str, coords: np.ndarray, plan: TilePlan, *, batch_si
         if "error" in item:
             raise case_error(item["error"], path=path)
         yield np.asarray(item["index"]), item["tiles"]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# One pool of decoding processes for every slide of a run
+# --------------------------------------------------------------------------------------------------------------
+
+
+class DecodePool:
+    """Tile-decoding worker processes started once and shared by every slide of a run.
+
+    A :class:`~torch.utils.data.DataLoader` per slide (:func:`iter_tile_batches`) starts and stops its workers
+    for every slide; this pool keeps ``num_workers`` processes for the whole run. Each batch of a slide is one
+    task on a shared queue (so a free worker always takes the next one), decoded into a shared-memory uint8
+    tensor; :meth:`batches` hands the batches back in slide order while up to ``prefetch`` batches per worker
+    are decoded ahead. Workers keep the last slides they opened, so a slide is opened once per worker.
+
+    Parameters
+    ----------
+    num_workers : int
+        Decoding processes (>= 1).
+    prefetch : int, default=2
+        Batches in flight per worker.
+    start_method : str, optional
+        ``"fork"`` (fast start; the default while CUDA is not initialised in this process) or ``"spawn"``
+        (the default once it is: forking a process that holds a CUDA context is unsafe).
+
+    Examples
+    --------
+    >>> with DecodePool(2) as pool:                                              # doctest: +SKIP
+    ...     for index, tiles in pool.batches("slide.svs", coords, plan, batch_size=64):
+    ...         ...
+    """
+
+    def __init__(self, num_workers: int, *, prefetch: int = 2, start_method: str | None = None):
+        if int(num_workers) < 1:
+            raise ValueError(f"The 'num_workers' parameter of DecodePool must be an int >= 1. Got {num_workers!r}.")
+        import torch.multiprocessing as tmp
+
+        if start_method is None:
+            start_method = "spawn" if torch.cuda.is_initialized() else "fork"
+        ctx = tmp.get_context(start_method)
+        self.num_workers = int(num_workers)
+        self.prefetch = max(1, int(prefetch))
+        self._tasks = ctx.Queue()
+        self._results = ctx.Queue()
+        self._workers = [ctx.Process(target=_pool_worker, args=(self._tasks, self._results), daemon=True,
+                                     name=f"multisurv-decode-{i}") for i in range(self.num_workers)]
+        for worker in self._workers:
+            worker.start()
+        self._job = 0
+        self._stash: dict[tuple[int, int], Any] = {}
+        self._cancelled: dict[int, int] = {}  # job -> results still to arrive and be dropped
+        self.closed = False
+
+    def __enter__(self) -> "DecodePool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def batches(self, path: str, coords: np.ndarray, plan: TilePlan, *, batch_size: int
+                ) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
+        """Yield ``(index, tiles)`` for the tiles of one slide, in slide order (as :func:`iter_tile_batches`).
+
+        Raises
+        ------
+        ExtractionError
+            If the slide cannot be opened or a tile cannot be read (the message names the slide and the tile).
+        """
+        if self.closed:
+            raise RuntimeError("This DecodePool is closed.")
+        path = os.fspath(path)
+        coords = np.asarray(coords, dtype=np.int64).reshape(-1, 2)
+        n_batches = -(-len(coords) // int(batch_size))
+        self._job += 1
+        job = self._job
+        spec = (path, int(plan.level), int(plan.read_size), int(plan.tile_size))
+        submitted = received = 0
+        try:
+            while received < n_batches:
+                while submitted < n_batches and submitted - received < self.num_workers * self.prefetch:
+                    start = submitted * int(batch_size)
+                    self._tasks.put((job, submitted, start, coords[start:start + int(batch_size)], spec))
+                    submitted += 1
+                item = self._take(job, received)
+                received += 1
+                if isinstance(item, str):
+                    raise case_error(item, path=path)
+                yield np.arange(item[0], item[0] + len(item[1]), dtype=np.int64), item[1]
+        finally:
+            pending = submitted - received
+            if pending:
+                self._cancelled[job] = self._cancelled.get(job, 0) + pending
+                for key in [k for k in self._stash if k[0] == job]:
+                    del self._stash[key]
+                    self._cancelled[job] -= 1
+
+    def _take(self, job: int, k: int):
+        """The result of batch ``k`` of ``job``: from the stash, else from the queue (stashing others)."""
+        while (job, k) not in self._stash:
+            try:
+                got_job, got_k, payload = self._results.get(timeout=5.0)
+            except queue.Empty:
+                dead = [w.name for w in self._workers if not w.is_alive()]
+                if dead:
+                    raise RuntimeError(f"Tile-decoding worker(s) {', '.join(dead)} died (killed, or out of memory); "
+                                       "rerun, with fewer --loader-workers if memory is short.") from None
+                continue
+            if self._cancelled.get(got_job):
+                self._cancelled[got_job] -= 1
+                continue
+            self._stash[(got_job, got_k)] = payload
+        return self._stash.pop((job, k))
+
+    def close(self) -> None:
+        """Stop the workers (idempotent)."""
+        if self.closed:
+            return
+        self.closed = True
+        for _ in self._workers:
+            self._tasks.put(None)
+        for worker in self._workers:
+            worker.join(timeout=10)
+            if worker.is_alive():
+                worker.terminate()
+        self._stash.clear()
+        for q in (self._tasks, self._results):
+            q.cancel_join_thread()
+            q.close()
+
+
+def _pool_worker(tasks, results) -> None:
+    """Decode batches until told to stop; keep the two slides last opened."""
+    torch.set_num_threads(1)  # decoding workers do not run the model; leave the cores to it
+    slides: dict[str, Any] = {}
+    try:
+        while True:
+            task = tasks.get()
+            if task is None:
+                return
+            job, k, start, coords, (path, level, read_size, tile_size) = task
+            try:
+                slide = slides.get(path)
+                if slide is None:
+                    slide = open_slide(path)
+                    slides[path] = slide
+                    while len(slides) > 2:
+                        slides.pop(next(iter(slides))).close()
+                tiles = torch.empty((len(coords), tile_size, tile_size, 3), dtype=torch.uint8).share_memory_()
+                out = tiles.numpy()
+                for j, tile in enumerate(iter_tiles(slide, coords, read_size, level, out_size=tile_size)):
+                    out[j] = tile
+            except ExtractionError as exc:
+                message = str(exc)
+                results.put((job, k, message if path in message else f"{message} (slide {path!r})"))
+                continue
+            results.put((job, k, (start, tiles)))
+    finally:
+        for slide in slides.values():
+            slide.close()

@@ -99,12 +99,13 @@ class RunningPool:
         return self.total / self.count if method == "mean" else self.maximum.copy()
 
 
-def median_from_patches(path: str | os.PathLike, *, block: int = 64) -> np.ndarray:
-    """Median over the kept patches of a slide's HDF5 patch file, read ``block`` feature columns at a time.
+def median_from_patches(path, *, block: int = 64) -> np.ndarray:
+    """Median over the kept patches of a slide's HDF5 patch file (or of several: one patient's slides), read
+    ``block`` feature columns at a time.
 
     Parameters
     ----------
-    path : str or Path
+    path : str, Path or list of them
         Written by :class:`~multisurv.features.wsi.patch_store.PatchWriter`.
     block : int, default=64
         Feature columns read at once (memory: n_patches x block floats).
@@ -114,14 +115,19 @@ def median_from_patches(path: str | os.PathLike, *, block: int = 64) -> np.ndarr
     ndarray of shape (dim,), float64
     """
     h5py = require("h5py", extra="wsi")
-    with h5py.File(path, "r") as f:
-        keep = f["keep"][()]
-        if not keep.any():
-            raise ValueError(f"No patch of {os.fspath(path)!r} is marked 'keep'; nothing to pool.")
-        data = f["features"]
-        dim = data.shape[1]
+    paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
+    files = [h5py.File(p, "r") for p in paths]
+    try:
+        keeps = [f["keep"][()] for f in files]
+        if not any(k.any() for k in keeps):
+            raise ValueError(f"No patch of {', '.join(repr(os.fspath(p)) for p in paths)} is marked 'keep'; nothing "
+                             "to pool.")
+        dim = files[0]["features"].shape[1]
         out = np.empty(dim, dtype=np.float64)
         for start in range(0, dim, block):
-            cols = data[:, start:start + block]
-            out[start:start + cols.shape[1]] = np.median(cols[keep].astype(np.float64), axis=0)
+            cols = np.concatenate([f["features"][:, start:start + block][k] for f, k in zip(files, keeps)])
+            out[start:start + cols.shape[1]] = np.median(cols.astype(np.float64), axis=0)
+    finally:
+        for f in files:
+            f.close()
     return out

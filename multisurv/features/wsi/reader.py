@@ -181,6 +181,9 @@ def slide_mpp(slide: "openslide.OpenSlide") -> float | None:
     return round((per_unit / res_x + per_unit / (res_y if res_y is not None else res_x)) / 2, 6)
 
 
+slide_mpp_of = slide_mpp  # plan_tiles' parameter of the same name shadows the function there
+
+
 def slide_magnification(slide: "openslide.OpenSlide") -> float | None:
     """Objective power of level 0 (``openslide.objective-power``, e.g. 20 or 40); None when not recorded.
 
@@ -233,7 +236,7 @@ class TilePlan:
 
 
 def plan_tiles(slide: "openslide.OpenSlide", tile_size: int = 224, *, mpp: float | None = None,
-               magnification: float | None = None, level: int = 0) -> TilePlan:
+               magnification: float | None = None, level: int = 0, slide_mpp: float | None = None) -> TilePlan:
     """Choose the pyramid level and read size that give ``tile_size`` px tiles at ``mpp`` or ``magnification``.
 
     Parameters
@@ -248,6 +251,9 @@ def plan_tiles(slide: "openslide.OpenSlide", tile_size: int = 224, *, mpp: float
         taking 10 / mpp as the power, the usual 40x = 0.25 um/px convention).
     level : int, default=0
         Level to read when neither ``mpp`` nor ``magnification`` is given (tiles are then not resized).
+    slide_mpp : float, optional
+        Microns per pixel of level 0 as stated by the user, used when the slide's metadata do not record it
+        (the metadata win when they do).
 
     Returns
     -------
@@ -273,7 +279,12 @@ def plan_tiles(slide: "openslide.OpenSlide", tile_size: int = 224, *, mpp: float
     """
     if mpp is not None and magnification is not None:
         raise ValueError("Give either 'mpp' or 'magnification', not both.")
-    base_mpp, base_mag = slide_mpp(slide), slide_magnification(slide)
+    base_mpp, base_mag = slide_mpp_of(slide), slide_magnification(slide)
+    if base_mpp is None and slide_mpp is not None:
+        if not _positive_float(slide_mpp):
+            raise ValueError(f"The 'slide_mpp' parameter must be a float > 0 (microns per pixel of level 0). Got "
+                             f"{slide_mpp!r} instead.")
+        base_mpp = float(slide_mpp)
     if mpp is None and magnification is None:
         if not 0 <= level < slide.level_count:
             raise ValueError(f"The 'level' parameter must be an int in the range [0, {slide.level_count - 1}] for "
@@ -287,8 +298,9 @@ def plan_tiles(slide: "openslide.OpenSlide", tile_size: int = 224, *, mpp: float
             raise ValueError(f"The 'mpp' parameter must be a float > 0 (microns per pixel). Got {mpp!r} instead.")
         if base_mpp is None:
             raise ValueError(f"Slide {slide!r} does not record its microns per pixel ('openslide.mpp-x' or TIFF "
-                             "resolution tags), so tiles cannot be cut at a requested mpp. Pass a magnification or "
-                             "a level instead, or fix the slide's metadata.")
+                             "resolution tags), so tiles cannot be cut at a requested mpp. State the scan's "
+                             "resolution (slide_mpp=..., on the command line --slide-mpp, e.g. 0.25 for a 40x "
+                             "scan), pass a magnification or a level instead, or fix the slide's metadata.")
         wanted = float(mpp) / base_mpp
     else:
         if not (_positive_float(magnification)):
@@ -298,8 +310,9 @@ def plan_tiles(slide: "openslide.OpenSlide", tile_size: int = 224, *, mpp: float
             base_mag = 10.0 / base_mpp
         if base_mag is None:
             raise ValueError(f"Slide {slide!r} records neither its objective power ('openslide.objective-power') nor "
-                             "its microns per pixel, so tiles cannot be cut at a requested magnification. Pass a "
-                             "level instead, or fix the slide's metadata.")
+                             "its microns per pixel, so tiles cannot be cut at a requested magnification. State "
+                             "the scan's resolution (slide_mpp=..., on the command line --slide-mpp), pass a level "
+                             "instead, or fix the slide's metadata.")
         wanted = base_mag / float(magnification)
     if wanted < 1 - 1e-3:
         warnings.warn(f"The requested resolution is finer than the scan of {slide!r} (downsample {wanted:.3g} < 1); "

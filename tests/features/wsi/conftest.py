@@ -74,3 +74,32 @@ def synthetic_slide(tmp_path_factory) -> Path:
 def slides() -> Path:
     """Folder of the vendored slides (see tests/data/README.md)."""
     return SLIDES
+
+
+def write_tiff(path, rgb: np.ndarray, mpp: float | None, downsamples=(1, 4)) -> Path:
+    """A pyramidal tiled TIFF (deflate, 256 px tiles) at ``mpp`` um/px (None: no resolution tags at all)."""
+    import tifffile
+
+    with tifffile.TiffWriter(path) as tif:
+        for k, f in enumerate(downsamples):
+            level = rgb if f == 1 else np.asarray(Image.fromarray(rgb).resize(
+                (rgb.shape[1] // f, rgb.shape[0] // f), Image.BOX))
+            extra = {} if mpp is None else {"resolution": (1e4 / (mpp * f), 1e4 / (mpp * f)),
+                                            "resolutionunit": "CENTIMETER"}
+            tif.write(level, tile=(256, 256), compression="zlib", photometric="rgb", subfiletype=0 if k == 0 else 1,
+                      software=False, metadata=None, **extra)
+    return Path(path)
+
+
+@pytest.fixture(scope="session")
+def magnification_slides(tmp_path_factory):
+    """One synthetic tissue scanned three ways: 40x (0.25 um/px, the 20x image upsampled 2x), 20x (0.5 um/px),
+    and 20x with no resolution in its metadata. ``{"40x": path, "20x": path, "unknown": path}``."""
+    from multisurv.cohort.synthetic_wsi import STAINS, render_slide
+
+    folder = tmp_path_factory.mktemp("magnification")
+    rgb = render_slide(np.random.default_rng(5), u_path=0.5, mitotic_count=3.0, stain=STAINS["development"])
+    up = np.asarray(Image.fromarray(rgb).resize((rgb.shape[1] * 2, rgb.shape[0] * 2), Image.BICUBIC))
+    return {"40x": write_tiff(folder / "s40.tiff", up, 0.25, downsamples=(1, 4, 8)),
+            "20x": write_tiff(folder / "s20.tiff", rgb, 0.5),
+            "unknown": write_tiff(folder / "s_unknown.tiff", rgb, None)}

@@ -96,3 +96,71 @@ def test_synthetic_tiff_levels_and_resized_tiles(synthetic_slide):
         assert tile.shape == (56, 56, 3)
         block = full.reshape(56, 2, 56, 2, 3).mean(axis=(1, 3))
         assert np.abs(tile.astype(float) - block).mean() < 3.0  # bilinear antialiasing vs box: close, not equal
+
+
+class TestMagnificationAware:
+    """Slides scanned at 40x and 20x give comparable tiles at a requested mpp; no mpp in the metadata is an error
+    unless the user states it."""
+
+    def test_plans_read_the_best_level_and_resize(self, magnification_slides):
+        pytest.importorskip("openslide")
+        from multisurv.features.wsi.reader import open_slide
+
+        with open_slide(magnification_slides["40x"]) as slide:
+            assert slide_mpp(slide) == 0.25
+            assert plan_tiles(slide, 224, mpp=0.5) == TilePlan(224, 0, 448, 1.0, 0.5, None)
+            # 2 um/px from levels /1 (0.25), /4 (1.0), /8 (2.0): level 2 exactly, no resizing
+            assert (lambda p: (p.level, p.read_size))(plan_tiles(slide, 224, mpp=2.0)) == (2, 224)
+            # 1.5 um/px: the finer level /4 (1.0 um/px), 336 px read and shrunk
+            assert (lambda p: (p.level, p.read_size))(plan_tiles(slide, 224, mpp=1.5)) == (1, 336)
+        with open_slide(magnification_slides["20x"]) as slide:
+            assert plan_tiles(slide, 224, mpp=0.5) == TilePlan(224, 0, 224, 1.0, 0.5, None)
+
+    def test_40x_and_20x_scans_give_comparable_tiles_and_features(self, magnification_slides, tmp_path):
+        pytest.importorskip("torch")
+        from multisurv.features.wsi.pathomics import extract_pathomics_cases
+        from multisurv.features.wsi.patch_store import read_patches
+        from tests.features.wsi.test_pipeline import small_cnn
+
+        res = extract_pathomics_cases([("s40", {"wsi": str(magnification_slides["40x"])}),
+                                       ("s20", {"wsi": str(magnification_slides["20x"])})],
+                                      out_dir=tmp_path, encoder=small_cnn(), mpp=0.5, min_tissue=0.25, num_workers=0,
+                                      progress=False)
+        assert res.failures.empty
+        a, b = (read_patches(res.info.loc[p, "patch_file"]) for p in ("s40", "s20"))
+        np.testing.assert_array_equal(a.coords, 2 * b.coords)  # the same tissue squares, in each scan's pixels
+        assert res.info.loc["s40", "read_size"] == 448 and res.info.loc["s20", "read_size"] == 224
+        assert res.info.loc["s40", "tile_mpp"] == res.info.loc["s20", "tile_mpp"] == 0.5
+        # per-tile features agree closely (the 40x scan is the 20x image upsampled, then shrunk back)
+        assert np.abs(a.features - b.features).mean() < 0.02 * np.abs(b.features).mean()
+        # slide vectors within 1 % of the largest feature (near-zero ReLU features carry texture-sharpness noise)
+        s20 = res.features.loc["s20"].to_numpy()
+        np.testing.assert_allclose(res.features.loc["s40"].to_numpy(), s20, rtol=0, atol=0.01 * np.abs(s20).max())
+
+    def test_slide_without_resolution_needs_the_users_mpp(self, magnification_slides, tmp_path):
+        pytest.importorskip("torch")
+        from multisurv.features.wsi.pathomics import extract_pathomics_cases
+        from tests.features.wsi.test_pipeline import small_cnn
+
+        cases = [("u", {"wsi": str(magnification_slides["unknown"])})]
+        kwargs = dict(encoder=small_cnn(), mpp=0.5, min_tissue=0.25, num_workers=0, progress=False)
+        res = extract_pathomics_cases(cases, out_dir=tmp_path / "a", **kwargs)
+        message = res.failures.set_index("patient_id").loc["u", "message"]
+        assert "does not record its microns per pixel" in message and "--slide-mpp" in message
+        stated = extract_pathomics_cases(cases, out_dir=tmp_path / "b", slide_mpp=0.5, **kwargs)
+        known = extract_pathomics_cases([("u", {"wsi": str(magnification_slides["20x"])})], out_dir=tmp_path / "c",
+                                        **kwargs)
+        np.testing.assert_array_equal(stated.features.to_numpy(), known.features.to_numpy())
+        assert stated.store_dir.name != known.store_dir.name  # the stated resolution is part of the settings
+
+    def test_foundation_models_tile_at_their_resolution_by_default(self, magnification_slides, tmp_path):
+        pytest.importorskip("torch")
+        import dataclasses
+
+        from multisurv.features.wsi.pathomics import extract_pathomics_cases
+        from tests.features.wsi.test_pipeline import small_cnn
+
+        encoder = dataclasses.replace(small_cnn(), mpp=0.5)
+        res = extract_pathomics_cases([("s40", {"wsi": str(magnification_slides["40x"])})], out_dir=tmp_path,
+                                      encoder=encoder, min_tissue=0.25, num_workers=0, progress=False)
+        assert res.store_dir.name.startswith("224px_0.5mpp_cnn_none_") and res.info.loc["s40", "read_size"] == 448
