@@ -94,6 +94,8 @@ MISSINGNESS = {"ct": 0.15, "wsi": 0.25, "clinical": 0.03,
                "clinical_columns": ["age", "tumour_size_cm", "mitotic_count", "ki67_percent", "tki_therapy"]}
 
 _COHORTS = ("development", "external")
+#: ``z_size`` above which the interaction term of ``make_synthetic_table(interaction=...)`` acts.
+INTERACTION_THRESHOLD = 0.0
 _PREFIX = {"development": "SYN-D", "external": "SYN-E"}
 
 
@@ -116,7 +118,8 @@ def _reader_path(patient_id: str) -> str:
     return f"ct/{patient_id}_mask_reader2.nrrd"
 
 
-def _draw_patient(rng: np.random.Generator, cohort: str, patient_id: str) -> tuple[dict, dict]:
+def _draw_patient(rng: np.random.Generator, cohort: str, patient_id: str,
+                  interaction: float = 0.0) -> tuple[dict, dict]:
     """One patient's manifest row (without paths) and truth row, from the patient's table stream."""
     mix = CASE_MIX[cohort]
     std = STANDARDISATION
@@ -140,6 +143,8 @@ def _draw_patient(rng: np.random.Generator, cohort: str, patient_id: str) -> tup
          "tki": tki, "site_small_intestine": int(site == "small_intestine"),
          "site_colorectum": int(site == "colorectum"), "site_other": int(site == "other")}
     terms = {f"term_{k}": COEFFICIENTS[k] * x[k] for k in COEFFICIENTS}
+    if interaction:  # only when asked: the default draws, sums and columns stay exactly as before
+        terms["term_interaction"] = interaction * u_path * float(z_size > INTERACTION_THRESHOLD)
     lp = float(sum(terms.values()))
 
     event_time = BASELINE["scale_months"] * (rng.standard_exponential() * np.exp(-lp)) ** (1.0 / BASELINE["shape"])
@@ -171,7 +176,7 @@ def _check_counts(owner: str, n_development, n_external, random_state) -> None:
 
 
 def make_synthetic_table(n_development: int = 200, n_external: int = 100, *,
-                         random_state: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+                         random_state: int = 0, interaction: float = 0.0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Draw the patients of the synthetic cohort, without writing any image.
 
     Parameters
@@ -180,6 +185,11 @@ def make_synthetic_table(n_development: int = 200, n_external: int = 100, *,
         Number of patients in each centre.
     random_state : int
         Seed. A patient's values depend on the seed and the patient alone, not on the cohort sizes.
+    interaction : float, default 0.0
+        Cross-modal interaction in the true hazard: ``interaction * u_path * 1[z_size > 0]`` is added to the
+        linear predictor (a histological effect that exists only in tumours larger than the median, which the
+        slides see through ``u_path`` and the clinical table and CT through the size), and ``truth`` gets a
+        column ``term_interaction``. 0 (the default) leaves every value and column exactly as without it.
 
     Returns
     -------
@@ -197,11 +207,12 @@ def make_synthetic_table(n_development: int = 200, n_external: int = 100, *,
     ['SYN-D0001', 'SYN-D0002', 'SYN-D0003', 'SYN-E0001', 'SYN-E0002']
     """
     _check_counts("make_synthetic_table", n_development, n_external, random_state)
+    check_param("make_synthetic_table", "interaction", interaction, kind="float")
     rows, truths = [], []
     for cohort, n in zip(_COHORTS, (n_development, n_external)):
         for i in range(n):
             pid = f"{_PREFIX[cohort]}{i + 1:04d}"
-            row, truth = _draw_patient(_streams(random_state, cohort, i)[0], cohort, pid)
+            row, truth = _draw_patient(_streams(random_state, cohort, i)[0], cohort, pid, interaction)
             row["ct_image"] = f"ct/{pid}_image.nrrd" if truth["has_ct"] else None
             row["ct_mask"] = f"ct/{pid}_mask.nrrd" if truth["has_ct"] else None
             row["wsi"] = f"wsi/{pid}.tiff" if truth["has_wsi"] else None
@@ -251,7 +262,8 @@ def _truth_summary(manifest: pd.DataFrame, random_state: int) -> dict:
 
 
 def make_synthetic_cohort(out: str | Path, *, n_development: int = 200, n_external: int = 100,
-                          random_state: int = 0, progress: bool = False, second_reader: bool = False) -> Path:
+                          random_state: int = 0, progress: bool = False, second_reader: bool = False,
+                          interaction: float = 0.0) -> Path:
     """Write a synthetic GIST-like multi-centre cohort into ``out``; return the path of ``out/manifest.csv``.
 
     Parameters
@@ -269,6 +281,9 @@ def make_synthetic_cohort(out: str | Path, *, n_development: int = 200, n_extern
         ``ct_mask_reader2``, appended last): the first mask's outline redrawn with a smooth local displacement of
         about a voxel and a per-patient systematic offset (:func:`~multisurv.cohort.synthetic_ct.draw_second_reader`),
         from a random stream of its own, so every other file is the same as without it.
+    interaction : float, default 0.0
+        Cross-modal interaction in the true hazard (see :func:`make_synthetic_table`); recorded in
+        ``truth.json`` when not 0. The default writes the same files as without it.
 
     Returns
     -------
@@ -304,7 +319,8 @@ def make_synthetic_cohort(out: str | Path, *, n_development: int = 200, n_extern
     out = Path(out)
     (out / "ct").mkdir(parents=True, exist_ok=True)
     (out / "wsi").mkdir(parents=True, exist_ok=True)
-    manifest, truth = make_synthetic_table(n_development, n_external, random_state=random_state)
+    manifest, truth = make_synthetic_table(n_development, n_external, random_state=random_state,
+                                           interaction=interaction)
     logger.info("Writing a synthetic cohort of %d development and %d external patients to %s.",
                 n_development, n_external, out)
 
@@ -327,6 +343,9 @@ def make_synthetic_cohort(out: str | Path, *, n_development: int = 200, n_extern
 
     write_csv_atomic(out / "truth.csv", truth, index=False, lineterminator="\n")
     summary = _truth_summary(manifest, random_state)
+    if interaction:
+        summary["interaction"] = {"coefficient": interaction, "term": "interaction * u_path * 1[z_size > 0]",
+                                  "meaning": "histological effect present only above the median tumour size"}
     if second_reader:
         manifest["ct_mask_reader2"] = [_reader_path(pid) if has else None
                                        for pid, has in zip(manifest["patient_id"], truth["has_ct"])]
