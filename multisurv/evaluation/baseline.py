@@ -38,7 +38,25 @@ class BreslowBaseline(BaseEstimator):
     """
 
     def fit(self, y: ArrayLike, risk: ArrayLike) -> "BreslowBaseline":
-        """Fit the baseline on training outcomes ``y`` and linear predictors ``risk``."""
+        """Fit the baseline on training outcomes ``y`` and linear predictors ``risk``.
+
+        Parameters
+        ----------
+        y : structured array, shape (n_samples,)
+            Training outcomes: fields ``event`` (bool) and ``time`` (float).
+        risk : array-like, shape (n_samples,)
+            The model's linear predictor for the same patients (uncentred, as the model will predict it).
+
+        Returns
+        -------
+        BreslowBaseline
+            ``self``, fitted (``estimator_``, ``max_time_``).
+
+        Raises
+        ------
+        ValueError
+            When sizes differ or ``risk`` has NaN or infinite values.
+        """
         y = check_survival_y(y)
         risk = np.asarray(risk, dtype=float)
         check_consistent_length(y=y, risk=risk)
@@ -50,6 +68,18 @@ class BreslowBaseline(BaseEstimator):
 
     def predict_survival(self, risk: ArrayLike, t0: float) -> np.ndarray:
         """Survival probability at ``t0`` for each linear predictor in ``risk``.
+
+        Parameters
+        ----------
+        risk : array-like, shape (n_samples,)
+            Linear predictors on the scale the baseline was fitted on.
+        t0 : float
+            Time point, in (0, the last training time].
+
+        Returns
+        -------
+        numpy.ndarray, shape (n_samples,)
+            ``S0(t0) ** exp(risk)``.
 
         Raises
         ------

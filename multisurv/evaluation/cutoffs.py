@@ -245,7 +245,26 @@ class RiskCutoff(BaseEstimator):
         self.random_state = random_state
 
     def fit(self, y: np.ndarray | None, risk: ArrayLike) -> "RiskCutoff":
-        """Fit the cut-off(s) on development outcomes ``y`` (needed for ``"maxstat"`` only) and scores ``risk``."""
+        """Fit the cut-off(s) on development outcomes ``y`` (needed for ``"maxstat"`` only) and scores ``risk``.
+
+        Parameters
+        ----------
+        y : structured array of shape (n_samples,), or None
+            Development outcomes (fields ``event``, ``time``); only ``method="maxstat"`` uses them.
+        risk : array-like, shape (n_samples,)
+            Development risk scores (higher = worse).
+
+        Returns
+        -------
+        RiskCutoff
+            ``self``, fitted (``cutoffs_``, ``labels_``; ``maxstat_`` for maxstat).
+
+        Raises
+        ------
+        ValueError
+            When ``risk`` is empty or not finite, ``method`` is unknown, ``value`` is missing for ``"fixed"``, or
+            ``y`` is missing for ``"maxstat"``.
+        """
         check_param("RiskCutoff", "method", self.method, kind="option", options=CUTOFF_METHODS)
         risk = _check_score(risk, "risk")
         if risk.size == 0:
@@ -276,18 +295,48 @@ class RiskCutoff(BaseEstimator):
         return self
 
     def transform(self, risk: ArrayLike) -> np.ndarray:
-        """Group label per patient (``risk`` above a cut-off moves the patient up one group)."""
+        """Group label per patient (``risk`` above a cut-off moves the patient up one group).
+
+        Parameters
+        ----------
+        risk : array-like, shape (n_samples,)
+            Risk scores of any cohort, on the scale the cut-offs were fitted on.
+
+        Returns
+        -------
+        numpy.ndarray of str, shape (n_samples,)
+            The group of each patient (``labels_``; a risk equal to a cut-off stays in the lower group).
+        """
         check_is_fitted(self, "cutoffs_")
         risk = _check_score(risk, "risk")
         index = np.searchsorted(np.asarray(self.cutoffs_), risk, side="left")  # risk == cut-off stays below
         return np.asarray(self.labels_)[index]
 
     def fit_transform(self, y: np.ndarray | None, risk: ArrayLike) -> np.ndarray:
-        """Fit on ``(y, risk)`` and return the groups of the same patients."""
+        """Fit on ``(y, risk)`` and return the groups of the same patients.
+
+        Parameters
+        ----------
+        y : structured array of shape (n_samples,), or None
+            Development outcomes (used by ``"maxstat"`` only).
+        risk : array-like, shape (n_samples,)
+            Development risk scores.
+
+        Returns
+        -------
+        numpy.ndarray of str, shape (n_samples,)
+            The group of each patient.
+        """
         return self.fit(y, risk).transform(risk)
 
     def describe(self) -> str:
-        """One line for a figure title or a report: the method, the cut-off(s) and, for maxstat, the corrected p."""
+        """One line for a figure title or a report: the method, the cut-off(s) and, for maxstat, the corrected p.
+
+        Returns
+        -------
+        str
+            For example ``"development median 0.12"``.
+        """
         check_is_fitted(self, "cutoffs_")
         cuts = ", ".join(f"{c:.3g}" for c in self.cutoffs_)
         if self.method == "maxstat":
