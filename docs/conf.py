@@ -33,6 +33,7 @@ html_theme = "furo"
 html_title = f"multisurv {release}"
 html_static_path = []
 myst_heading_anchors = 3
+smartquotes = False  # keep "--out" and quotes as typed: commands and keys are copied from these pages
 
 # Every warning is an error in CI (-W); references to names that cannot be resolved are warnings too, except
 # third-party names: their inventories (intersphinx) would have to be downloaded, which the build never does.
@@ -64,6 +65,7 @@ sphinx_gallery_conf = {
     "examples_dirs": ["tutorials", "figures"],
     "gallery_dirs": ["auto_tutorials", "auto_figures"],
     "filename_pattern": r"/(plot_|tutorial_)",
+    "within_subsection_order": "FileNameSortKey",
     "abort_on_example_error": True,
     "only_warn_on_example_error": False,
     "remove_config_comments": True,

@@ -18,6 +18,7 @@ import ast
 import dataclasses
 import importlib
 import inspect
+import os
 import pkgutil
 import re
 import sys
@@ -450,12 +451,24 @@ def _is_package(name: str) -> bool:
     return hasattr(importlib.import_module(name), "__path__")
 
 
+def _summary(obj) -> str:
+    """First line of an object's own docstring (constants: none; their entry says what they are)."""
+    if not (inspect.isclass(obj) or callable(obj)):
+        return ""
+    doc = inspect.getdoc(obj) or ""
+    return " ".join(doc.split("\n\n")[0].split()) if doc else ""
+
+
 def _module_section(name: str) -> str:
     module = importlib.import_module(name)
     members = _own_members(module)
     lines = [_title(f"``{name}``", "-"), f".. automodule:: {name}\n   :no-members:\n"]
     if members:
-        lines.append(".. autosummary::\n   :nosignatures:\n\n" + "\n".join(f"   {m}" for m in members) + "\n")
+        lines.append(".. list-table::\n   :widths: 30 70\n")
+        for m in members:
+            summary = _summary(getattr(module, m)) or "\\"
+            lines.append(f"   * - :py:obj:`{m} <{name}.{m}>`\n     - {summary}")
+        lines.append("")
     for m in members:
         obj = getattr(module, m)
         if inspect.isclass(obj):
@@ -574,13 +587,44 @@ def resolve_reference(app, env, node, contnode):
         if target in objects:
             entry = objects[target]
             return make_refnode(app.builder, node["refdoc"], entry.docname, entry.node_id, contnode, target)
-    if target.startswith("multisurv.") or not target:
+    if target.startswith("multisurv.") and target in objects or not target:
         return None
-    matches = [name for name in objects if name.endswith("." + target)]
+    kinds = _ROLE_TYPES.get(node.get("reftype", ""), ())
+    matches = [name for name in objects if (name == target or name.endswith("." + target))
+               and (not kinds or objects[name].objtype in kinds)]
+    if len(matches) > 1:  # prefer the object nearest the referring module and class
+        context = ".".join(filter(None, [node.get("py:module"), node.get("py:class")]))
+        depth = {m: len(os.path.commonprefix([m, context])) for m in matches}
+        best = max(depth.values())
+        matches = [m for m in matches if depth[m] == best]
     if len(matches) == 1:
         entry = objects[matches[0]]
         return make_refnode(app.builder, node["refdoc"], entry.docname, entry.node_id, contnode, matches[0])
     return None
+
+
+_ROLE_TYPES = {"func": ("function", "method", "classmethod", "staticmethod"), "meth": ("method", "classmethod",
+               "staticmethod", "property"), "class": ("class", "exception"), "exc": ("exception", "class"),
+               "mod": ("module",), "data": ("data", "attribute"), "attr": ("attribute", "property", "data")}
+
+_LITERAL_OR_ROLE = re.compile(r"(``.+?``|:[\w:+-]+:`[^`]+`|`[^`]+`_{0,2})")
+
+
+def escape_docstring(app, what, name, obj, options, lines):
+    """Escape plain-text names that reStructuredText would read as links or substitutions.
+
+    The house style writes fitted attributes (``coef_``, ``n_features_in_``) and feature prefixes (``ct__``) in
+    running text; outside a literal, ``word_`` is a hyperlink reference, ``word__`` an anonymous one and
+    ``|word|`` a substitution. Literals, roles and directive lines are left as they are.
+    """
+    for i, line in enumerate(lines):
+        if line.lstrip().startswith("..") or re.match(r"^[*\w][\w, *]*( : .*)?$", line):
+            continue  # directives, and numpydoc's "name : type" lines (numpydoc sets the names in bold)
+        parts = _LITERAL_OR_ROLE.split(line)
+        for j in range(0, len(parts), 2):  # even parts are plain text
+            text = re.sub(r"(?<![\\\w])\|(\w[\w ]*)\|", r"\\|\1\\|", parts[j])
+            parts[j] = re.sub(r"(\w)(_{1,2})(?![\w`])", lambda m: m.group(1) + "\\_" * len(m.group(2)), text)
+        lines[i] = "".join(parts)
 
 
 def skip_member(app, what, name, obj, skip, options):
@@ -595,4 +639,5 @@ def setup(app):
     app.connect("builder-inited", generate)
     app.connect("missing-reference", resolve_reference)
     app.connect("autodoc-skip-member", skip_member)
+    app.connect("autodoc-process-docstring", escape_docstring, priority=400)  # before numpydoc (500)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
