@@ -1,35 +1,59 @@
-import importlib, inspect, pkgutil, collections, sys, warnings
-warnings.simplefilter("ignore")
-import multisurv
-from numpydoc.validate import validate
-mods = [m.name for m in pkgutil.walk_packages(multisurv.__path__, "multisurv.") if not any(p.startswith("_") for p in m.name.split("."))]
-cnt = collections.Counter(); per = collections.defaultdict(list)
-names = []
-for mn in mods:
-    mod = importlib.import_module(mn)
-    pub = getattr(mod, "__all__", None)
-    if pub is None:
-        pub = [n for n, o in vars(mod).items() if not n.startswith("_") and (inspect.isfunction(o) or inspect.isclass(o)) and getattr(o, "__module__", None) == mn]
-    for n in pub:
-        o = getattr(mod, n, None)
-        if o is None or not (inspect.isfunction(o) or inspect.isclass(o)): continue
-        if getattr(o, "__module__", mn) != mn: continue
-        names.append(f"{mn}.{n}")
-        if inspect.isclass(o):
-            for an, a in vars(o).items():
-                if an.startswith("_"): continue
-                if inspect.isfunction(a) or isinstance(a, (classmethod, staticmethod, property)):
-                    names.append(f"{mn}.{n}.{an}")
-print(len(mods), "modules", len(names), "names")
-codes = sys.argv[1].split(",")
-for full in names:
-    try:
-        r = validate(full)
-    except Exception as e:
-        print("ERR", full, e); continue
-    for code, msg in r["errors"]:
-        if code in codes:
-            cnt[code] += 1; per[code].append(full)
-print(cnt)
-for c in codes:
-    print(c, per[c][:400] if len(sys.argv) > 2 else per[c][:10])
+"""List public names whose docstrings lack numpydoc sections (the work left before the API reference is complete).
+
+Run: ``.venv/bin/python docs/_ext/docstring_gaps.py [CODES]`` with numpydoc validation codes (default
+``GL08,PR01,RT01,EX01``: no docstring, parameters not documented, no Returns section, no Examples section).
+It walks the same public modules as the API reference (``msdocs.public_modules``) and prints a count per code,
+then every name per code. The docs build itself fails only on GL08 (``numpydoc_validation_checks`` in
+``docs/conf.py``); this script measures the rest.
+"""
+
+from __future__ import annotations
+
+import collections
+import importlib
+import inspect
+import sys
+import warnings
+from pathlib import Path
+
+
+def public_names() -> list[str]:
+    """Dotted names of every public class, function and public method of the API reference's modules."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import msdocs
+
+    names = []
+    for module_name in msdocs.public_modules():
+        module = importlib.import_module(module_name)
+        for name in msdocs._own_members(module):
+            obj = getattr(module, name)
+            if not (inspect.isclass(obj) or inspect.isfunction(obj)):
+                continue
+            names.append(f"{module_name}.{name}")
+            if inspect.isclass(obj):
+                names.extend(f"{module_name}.{name}.{attr}" for attr, value in vars(obj).items()
+                             if not attr.startswith("_") and (inspect.isfunction(value) or isinstance(
+                                 value, (classmethod, staticmethod, property))))
+    return names
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the gaps; returns 0 (a report, not a check)."""
+    from numpydoc.validate import validate
+
+    codes = (argv or sys.argv[1:] or ["GL08,PR01,RT01,EX01"])[0].split(",")
+    warnings.simplefilter("ignore")
+    found: dict[str, list[str]] = collections.defaultdict(list)
+    names = public_names()
+    for name in names:
+        for code, _message in validate(name)["errors"]:
+            if code in codes:
+                found[code].append(name)
+    print(f"{len(names)} public names; " + ", ".join(f"{c}: {len(found[c])}" for c in codes))
+    for code in codes:
+        print(f"\n{code}:\n" + "\n".join("  " + n for n in found[code]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
