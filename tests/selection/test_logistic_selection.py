@@ -1,0 +1,128 @@
+"""Tests for multisurv.selection.lasso_logistic and multisurv.selection.stepwise_logistic (R: glmnet binomial and
+stats::step in tests/reference/make_logistic_reference.R; gbsg2, "recurrence by 730 days", n = 623)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+
+from multisurv.exceptions import ConvergenceWarning
+from multisurv.selection.lasso_cox import _fit_standardisation
+from multisurv.selection.lasso_logistic import LassoLogisticSelector, logistic_path
+from multisurv.selection.stepwise_logistic import StepwiseLogisticSelector
+
+REF = json.loads((Path(__file__).parents[1] / "reference" / "logistic_reference.json").read_text())
+X = pd.DataFrame(np.asarray(REF["x"]).T, columns=REF["columns"])
+Y = np.asarray(REF["y"])
+GLMNET = REF["glmnet"]
+
+
+@pytest.fixture(scope="module")
+def standardised():
+    _, mean, scale, _ = _fit_standardisation(X.to_numpy())
+    np.testing.assert_allclose(scale, GLMNET["sd"], rtol=1e-10)  # population sd, as glmnet standardises
+    return (X.to_numpy() - mean) / scale, mean, scale
+
+
+def test_path_matches_glmnet_binomial(standardised):
+    """R: ``glmnet(x, y, family = "binomial", nlambda = 30, thresh = 1e-14)``: beta (times the population sd) and
+    a0 at glmnet's 30 lambdas. Coordinate descent on both sides; at tol 1e-14 they agree to 3e-7 (measured), so
+    1e-5 (looser than the Cox house 1e-3 because both solvers run to a tight threshold here)."""
+    Z, mean, scale = standardised
+    lam = np.asarray(GLMNET["lambda"])
+    b0, coef, ok = logistic_path(Z, Y.astype(float), lam, tol=1e-14)
+    beta = np.asarray(GLMNET["beta"]).T
+    assert ok
+    np.testing.assert_allclose(coef, beta * scale[:, None], atol=1e-5)
+    # glmnet's a0 is on the raw scale: the standardised intercept is a0 + beta . mean
+    np.testing.assert_allclose(b0, np.asarray(GLMNET["a0"]) + beta.T @ mean, atol=1e-5)
+
+
+def test_cv_deviance_and_lambda_min_1se_match_cv_glmnet():
+    """R: ``cv.glmnet(x, y, family = "binomial", lambda = <the path's>, foldid = rep(1:5, length.out = 623),
+    type.measure = "deviance")``: cvm, cvsd (1e-5, inheriting the path tolerance; measured 1e-6 at the default
+    tol) and the chosen lambdas (equal)."""
+    foldid = np.asarray(GLMNET["foldid"])
+    folds = [(np.flatnonzero(foldid != k), np.flatnonzero(foldid == k)) for k in range(1, 6)]
+    lam = np.asarray(GLMNET["lambda"])
+    sel = LassoLogisticSelector()
+    sel._check_params()
+    results = sel._cross_validate(X.to_numpy(), Y.astype(float), lam, folds)
+    np.testing.assert_allclose(results["mean_deviance"], GLMNET["cvm"], atol=1e-5)
+    np.testing.assert_allclose(results["se_deviance"], GLMNET["cvsd"], atol=1e-5)
+    assert lam[sel._choose(results)] == GLMNET["lambda_min"]
+    sel.rule = "1se"
+    assert lam[sel._choose(results)] == GLMNET["lambda_1se"]
+
+
+def test_selector_cv_and_fixed_alpha():
+    sparse = LassoLogisticSelector(rule="1se", cv=3, n_alphas=15, tol=1e-8, random_state=0).fit(X, Y)
+    dense = LassoLogisticSelector(cv=3, n_alphas=15, tol=1e-8, random_state=0).fit(X, Y)
+    assert set(sparse.selected_features_) <= set(dense.selected_features_)
+    assert "pnodes" in sparse.selected_features_ and "progrec" in sparse.selected_features_
+    assert sparse.cv_results_.shape[0] == 15 and sparse.cv_results_["n_nonzero"].iloc[0] == 0
+    fixed = LassoLogisticSelector(alpha=GLMNET["lambda"][10], n_alphas=11).fit(X, Y)
+    assert fixed.alpha_ == GLMNET["lambda"][10] and fixed.cv_results_ is None
+    expected = np.asarray(GLMNET["beta"][10]) * np.asarray(GLMNET["sd"])
+    np.testing.assert_allclose(fixed.coef_, expected, atol=1e-4)  # default tol: measured 8e-6 over the path
+    prob = fixed.predict_proba(X)[:, 1]
+    assert prob.shape == (623,) and np.all((prob > 0) & (prob < 1))
+    assert list(fixed.transform(X).columns) == fixed.selected_features_
+    assert clone(fixed).get_params() == fixed.get_params()
+
+
+def test_selector_warns_when_nothing_is_selected():
+    with pytest.warns(ConvergenceWarning, match="LassoLogisticSelector selected no feature at alpha=10"):
+        sel = LassoLogisticSelector(alpha=10.0).fit(X, Y)
+    assert sel.selected_features_ == []
+
+
+@pytest.mark.parametrize(("params", "msg"), [
+    ({"alpha": "auto"}, "The 'alpha' parameter of LassoLogisticSelector must be 'cv' or a float in the range "
+                        "(0, inf). Got 'auto' instead."),
+    ({"rule": "max"}, "The 'rule' parameter of LassoLogisticSelector must be one of 'min', '1se'. Got 'max' "
+                      "instead."),
+    ({"cv": 1}, "The 'cv' parameter of LassoLogisticSelector must be an int in the range [2, inf). Got 1 "
+                "instead."),
+], ids=["alpha", "rule", "cv"])
+def test_lasso_param_errors(params, msg):
+    with pytest.raises(ValueError) as info:
+        LassoLogisticSelector(**params).fit(X, Y)
+    assert str(info.value) == msg
+
+
+def test_lasso_too_few_in_a_class():
+    y = np.zeros(623)
+    y[:3] = 1
+    with pytest.raises(ValueError, match=r"^LassoLogisticSelector cannot run cv=10 folds with only 3 patient"):
+        LassoLogisticSelector().fit(X, y)
+
+
+@pytest.mark.parametrize("case", ["forward_aic", "backward_aic", "both_aic", "both_bic"])
+def test_stepwise_matches_step(case):
+    """R: ``step(glm(...), scope = list(lower = ~1, upper = ~ all 9), direction, k = 2 or log(n))``: the selected
+    set, the order of additions, and the final log-likelihood (1e-8: Newton-Raphson to convergence on both
+    sides) and AIC."""
+    direction, criterion = case.split("_")
+    ref = REF["step"][case]
+    sel = StepwiseLogisticSelector(direction=direction, criterion=criterion).fit(X, Y)
+    assert set(sel.selected_features_) == set(ref["selected"])
+    if direction != "backward":
+        assert sel.path_["feature"].tolist()[1:] == ref["selected"]  # step's term order = order of additions
+    assert sel.loglik_ == pytest.approx(ref["loglik"], abs=1e-8)
+    if criterion == "aic":
+        # the criterion counts features only; R's extractAIC also counts the intercept (+2)
+        assert sel.path_["criterion"].iloc[-1] + 2 == pytest.approx(ref["aic"], abs=1e-7)
+    assert list(sel.coef_.index) == sorted(sel.selected_features_, key=REF["columns"].index)
+
+
+def test_stepwise_errors():
+    with pytest.raises(ValueError, match=r"^'y' must be a binary outcome coded 0/1 or bool in StepwiseLogistic"):
+        StepwiseLogisticSelector().fit(X, np.arange(623))
+    with pytest.raises(ValueError, match=r"^StepwiseLogisticSelector: 'p_enter' \(0\.2\) must not exceed"):
+        StepwiseLogisticSelector(criterion="p", p_enter=0.2, p_remove=0.1).fit(X, Y)
