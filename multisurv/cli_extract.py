@@ -147,6 +147,11 @@ def _add_pathomics(sub) -> None:
     p.add_argument("--slide-mpp", type=float, default=None,
                    help="Microns per pixel of level 0 for slides whose metadata do not record it (e.g. 0.25 for "
                         "40x scans); needed to tile such slides at a resolution.")
+    p.add_argument("--stain", choices=("macenko", "reinhard"), default=None,
+                   help="Stain normalisation of every tile, on the device, fitted on --stain-reference (default: "
+                        "none). Part of the cache key.")
+    p.add_argument("--stain-reference", type=Path, default=None, metavar="IMAGE",
+                   help="Reference image (PNG, JPEG, TIFF) of well-stained H&E tissue for --stain.")
     p.add_argument("--full-hash", action="store_true",
                    help="Fingerprint slides by the SHA-256 of every byte (default: size + a 16 MiB sample, so a "
                         "multi-GB slide is not read again on every run).")
@@ -167,6 +172,13 @@ def _cmd_pathomics(args) -> int:
     check_device(args.device)
     # No --encoder: the classifier's backbone encodes when there is one (the study's design), else ResNet-50.
     encoder = args.encoder or (None if args.classifier else "resnet50")
+    stain = None
+    if (args.stain is None) != (args.stain_reference is None):
+        raise ValueError("--stain and --stain-reference go together: name the method and the reference image.")
+    if args.stain is not None:
+        from multisurv.features.wsi.stain import load_stain_normalizer
+
+        stain = load_stain_normalizer(args.stain, args.stain_reference)  # a bad reference stops here
     cases, skipped = load_cases(args.manifest, roles=("wsi",))
     with _client(args.scheduler) as client:
         result = extract_pathomics_cases(
@@ -175,8 +187,8 @@ def _cmd_pathomics(args) -> int:
             magnification=args.magnification, slide_mpp=args.slide_mpp, min_tissue=args.min_tissue,
             max_tiles=args.max_tiles, pooling=args.pooling, batch_size=args.batch_size,
             num_workers=args.loader_workers, device=args.device, precision=args.precision, compile=args.compile,
-            full_hash=args.full_hash, n_workers=args.workers, client=client, progress=not args.no_progress,
-            qc=not args.no_qc)
+            stain=stain, full_hash=args.full_hash, n_workers=args.workers, client=client,
+            progress=not args.no_progress, qc=not args.no_qc)
     return _report(result, args.out, "pathomics", n_cases=len(cases), skipped=skipped, unit="slide")
 
 

@@ -54,7 +54,13 @@ class ModalityKind:
 #: Every modality kind. ``clinical`` reads the clinical-spec columns; ``table`` a feature file keyed by patient_id.
 MODALITY_KINDS: dict[str, ModalityKind] = {
     "radiomics": ModalityKind("radiomics", "multisurv.features.modalities:extract_radiomics_modality",
-                              {"image": "ct_image", "mask": "ct_mask"}, ("params", "workers")),
+                              {"image": "ct_image", "mask": "ct_mask"}, ("params", "workers", "readers", "robustness")),
+    "pet": ModalityKind("pet", "multisurv.features.radiology:extract_pet_modality",
+                        {"image": "ct_image", "mask": "ct_mask"}, ("params", "workers")),
+    "deep_radiology": ModalityKind("deep_radiology", "multisurv.features.radiology:extract_deep_radiology_modality",
+                                   {"image": "ct_image", "mask": "ct_mask"},
+                                   ("encoder", "weights", "window", "n_slices", "crop_size", "margin_mm", "device",
+                                    "workers")),
     "pathomics": ModalityKind("pathomics", "multisurv.features.modalities:extract_pathomics_modality",
                               {"slide": "wsi"}, ("encoder", "weights", "tile_size", "max_tiles")),
     "clinical": ModalityKind("clinical", None),
@@ -168,6 +174,9 @@ FUSION_STRATEGIES: dict[str, FusionStrategy] = {s.name: s for s in (
                    "multisurv.fusion.builders:late_insample", "Cox on in-sample scores (the usual published recipe)"),
     FusionStrategy("late_pattern", "late_fusion_pattern", "Late fusion (per missing pattern)",
                    "multisurv.fusion.builders:late_pattern", "out-of-fold, one sub-model per missing-modality pattern"),
+    FusionStrategy("intermediate", "intermediate_fusion", "Intermediate fusion (deep)",
+                   "multisurv.fusion.builders:intermediate",
+                   "a network: one encoder per modality, a fusion layer, a Cox head (inner-split early stopping)"),
 )}
 
 #: The true linear predictor of a synthetic cohort, evaluated as the ceiling.
@@ -201,6 +210,8 @@ def path_columns(modalities) -> dict[str, str]:
     for m in modalities:
         for role, column in m.columns.items():
             out[column] = MODALITY_KINDS[m.kind].roles[role]
+        for column in m.options.get("readers") or ():  # other readers' masks of the same image
+            out.setdefault(column, "ct_mask")
     return out
 
 

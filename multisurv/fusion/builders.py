@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-__all__ = ["early", "late", "late_insample", "late_pattern"]
+__all__ = ["early", "late", "late_insample", "late_pattern", "intermediate", "INTERMEDIATE_OPTIONS"]
+
+#: Settings of intermediate fusion a study config may give (``fusion.intermediate``), with their types.
+INTERMEDIATE_OPTIONS = {"fusion": str, "hidden": int, "kron_dim": int, "dropout": float, "modality_dropout": float,
+                        "loss": str, "ties": str, "n_bins": int, "epochs": int, "patience": int,
+                        "learning_rate": float, "weight_decay": float, "validation_fraction": float, "device": str}
 
 
 def early(scores: Sequence, options: Mapping[str, Any], seed: int):
@@ -39,3 +44,11 @@ def late_pattern(scores: Sequence, options: Mapping[str, Any], seed: int):
     from multisurv.fusion.late import LateFusionCox
 
     return LateFusionCox(scores=list(scores), cv=options.get("cv", 5), missing="pattern", random_state=seed)
+
+
+def intermediate(scores: Sequence, options: Mapping[str, Any], seed: int):
+    """:class:`~multisurv.fusion.intermediate.IntermediateFusionCox` on the features every score selects (torch);
+    its settings come from ``fusion.intermediate`` of the config."""
+    from multisurv.fusion.intermediate import IntermediateFusionCox
+
+    return IntermediateFusionCox(scores=list(scores), random_state=seed, **dict(options.get("intermediate") or {}))

@@ -22,7 +22,7 @@ from multisurv._atomic import write_csv_atomic
 from multisurv._validation import make_y
 
 __all__ = ["EvaluationFigures", "default_horizon", "default_roc_times", "write_evaluation_figures",
-           "write_km_figures"]
+           "write_km_figures", "write_icc_figure"]
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +83,20 @@ def default_roc_times(time: ArrayLike, *, time_unit: str = "months") -> tuple[fl
             return years
     return tuple(float(np.round(q)) for q in np.unique(np.round(np.quantile(time, [0.25, 0.5, 0.75]))))
 
+
+
+def write_icc_figure(run_dir: str | Path, name: str, icc: pd.DataFrame, *, method: str, icc_min: float) -> str:
+    """The ICC histogram of one modality's features (PNG 300 dpi + PDF); returns the PNG path relative to the run."""
+    import matplotlib.pyplot as plt
+
+    from multisurv.plotting.export import save_figure
+    from multisurv.plotting.icc import plot_icc
+
+    fig, ax = plt.subplots(figsize=(5.6, 4.0))
+    plot_icc(icc, method=method, icc_min=icc_min, ax=ax, title=f"{name}: feature reproducibility")
+    paths = save_figure(fig, Path(run_dir) / "figures" / f"icc_{name}", formats=("png", "pdf"), dpi=300)
+    plt.close(fig)
+    return str(paths[0].relative_to(run_dir))
 
 
 def write_km_figures(run_dir: str | Path, risk_groups: Sequence, labels: Mapping[str, str]) -> list[Path]:
@@ -262,16 +276,28 @@ def write_evaluation_figures(run_dir: str | Path, predictions: pd.DataFrame, *, 
     if fusion_scores is not None and len(fusion_scores):
         from lifelines import CoxPHFitter
 
+        from lifelines.exceptions import ConvergenceError
+
         data = fusion_scores.dropna()
-        summary = CoxPHFitter().fit(data, duration_col="time", event_col="event").summary
-        table = pd.DataFrame({"term": summary.index, "hr": summary["exp(coef)"].to_numpy(),
-                              "lower": summary["exp(coef) lower 95%"].to_numpy(),
-                              "upper": summary["exp(coef) upper 95%"].to_numpy(), "p": summary["p"].to_numpy()})
-        out.write_table(run_dir, "late_fusion_hazard_ratios", table)
-        fig, ax = plt.subplots(figsize=(6.4, 0.45 * len(table) + 1.4))
-        plot_forest(table, ax=ax, xlabel="Hazard ratio per unit of score (95% CI)")
-        ax.set_title(f"Late fusion inputs, development cohort (n = {len(data)})")
-        save(fig, "forest_late_fusion")
+        constant = [c for c in data.columns if c not in ("time", "event") and data[c].nunique() < 2]
+        if constant:  # a score that selected no feature is constant: it has no hazard ratio
+            out.skipped.append("forest plot: constant score(s) " + ", ".join(constant) + " left out.")
+            data = data.drop(columns=constant)
+        try:
+            summary = (CoxPHFitter().fit(data, duration_col="time", event_col="event").summary
+                       if data.shape[1] > 2 else None)
+        except ConvergenceError as exc:
+            summary = None
+            out.skipped.append(f"forest plot: the Cox model of the scores did not converge ({str(exc)[:80]}).")
+        if summary is not None:
+            table = pd.DataFrame({"term": summary.index, "hr": summary["exp(coef)"].to_numpy(),
+                                  "lower": summary["exp(coef) lower 95%"].to_numpy(),
+                                  "upper": summary["exp(coef) upper 95%"].to_numpy(), "p": summary["p"].to_numpy()})
+            out.write_table(run_dir, "late_fusion_hazard_ratios", table)
+            fig, ax = plt.subplots(figsize=(6.4, 0.45 * len(table) + 1.4))
+            plot_forest(table, ax=ax, xlabel="Hazard ratio per unit of score (95% CI)")
+            ax.set_title(f"Late fusion inputs, development cohort (n = {len(data)})")
+            save(fig, "forest_late_fusion")
     primary = primary if primary in predictions else (models[0] if models else None)
     out.primary = primary
     if primary is not None:

@@ -12,6 +12,7 @@ from multisurv.registry import BUILTIN_MODALITIES, model_labels
 from multisurv.report.tables import cohort_summary, format_p, to_markdown
 
 __all__ = ["write_report", "write_html_report", "summary_table", "model_specifications", "tripod_checklist",
+           "fusion_comparison_section", "robustness_section",
            "internal_validation_section", "internal_validation_table", "MODEL_LABELS"]
 
 #: Display name of every model of the reference design (from :mod:`multisurv.registry`), in report order.
@@ -76,6 +77,8 @@ def write_report(
     labels: Mapping[str, str] | None = None,
     modalities=None,
     available: Mapping[str, pd.Series] | None = None,
+    comparison: pd.DataFrame | None = None,
+    robustness: list | None = None,
 ) -> Path:
     """Write ``run_dir/report.md``, its self-contained twin ``report.html`` and ``tables/summary.csv``.
 
@@ -111,6 +114,10 @@ def write_report(
         lines += ["**Same patients for every model**: the patients who have all modalities (complete cases).", "",
                   to_markdown(complete), ""]
         write_csv_atomic(run_dir / "tables" / "summary_complete_cases.csv", complete, index=False)
+    if comparison is not None and len(comparison):
+        lines += fusion_comparison_section(comparison, labels)
+    if robustness:
+        lines += robustness_section(robustness)
     lines += ["## Models", "",
               "Each modality score is a LASSO-Cox linear predictor (penalty chosen by cross-validation on the "
               "development cohort). Early fusion fits one Cox model on the union of the selected features. "
@@ -154,6 +161,60 @@ def write_report(
     path = write_text_atomic(run_dir / "report.md", text + "\n")
     write_html_report(run_dir)
     return path
+
+
+def robustness_section(rows: list) -> list[str]:
+    """Markdown: per modality with a robustness filter, its ICC figure and how many features survived each step.
+
+    Examples
+    --------
+    >>> row = {"modality": "radiomics", "source": "readers", "method": "icc2_1", "icc_min": 0.75, "candidates": 106,
+    ...        "robust": 74, "selected": 3, "figure": "figures/icc_radiomics.png",
+    ...        "tables": "tables/radiomics_reproducibility_icc.csv", "median_seconds": 4.2}
+    >>> robustness_section([row])[4].splitlines()[2]
+    '| radiomics | readers | icc2_1 >= 0.75 | 106 | 74 | 3 | 4.2 |'
+    """
+    table = pd.DataFrame([{"modality": r["modality"], "ICC from": r["source"],
+                           "filter": f"{r['method']} >= {r['icc_min']:g}", "features": r["candidates"],
+                           "robust": r["robust"], "selected by LASSO": r["selected"],
+                           "seconds per patient (median)": "n/a" if r.get("median_seconds") is None else
+                           f"{r['median_seconds']:.1f}"} for r in rows])
+    lines = ["## Feature robustness", "",
+             "Intraclass correlation of each feature (ICC(2,1) absolute agreement or ICC(3,1) consistency; Shrout "
+             "and Fleiss 1979, bands of Koo and Li 2016) between readers' masks or across perturbed images and masks "
+             "(Zwanenburg et al. 2019), on development patients only (the filter recomputes it on each fit's "
+             "training patients). Features below the threshold are dropped before the LASSO.", "",
+             to_markdown(table), ""]
+    for r in rows:
+        lines += [f"![icc_{r['modality']}]({r['figure']})", "", f"ICC table: `{r['tables']}`.", ""]
+    return lines
+
+
+def fusion_comparison_section(comparison: pd.DataFrame, labels: Mapping[str, str] | None = None) -> list[str]:
+    """Markdown: every pair of fusion models compared on the same patients of each cohort.
+
+    Examples
+    --------
+    >>> c = pd.DataFrame({"model_a": ["early_fusion"], "model_b": ["late_fusion"], "cohort": ["external"], "n": [40],
+    ...                   "events": [12], "cindex_a": [0.70], "cindex_b": [0.72], "difference": [-0.02],
+    ...                   "lower": [-0.08], "upper": [0.04], "p_value": [0.5], "boot_lower": [-0.09],
+    ...                   "boot_upper": [0.05], "boot_p_value": [0.52]})
+    >>> fusion_comparison_section(c)[4].splitlines()[2].startswith("| Early fusion vs Late fusion | external")
+    True
+    """
+    labels = MODEL_LABELS if labels is None else labels
+    table = pd.DataFrame([{
+        "Comparison": f"{labels.get(r['model_a'], r['model_a'])} vs {labels.get(r['model_b'], r['model_b'])}",
+        "Cohort": r["cohort"], "n (events)": f"{int(r['n'])} ({int(r['events'])})",
+        "C a": f"{r['cindex_a']:.3f}", "C b": f"{r['cindex_b']:.3f}",
+        "Difference (95% CI)": f"{r['difference']:+.3f} ({r['lower']:+.3f} to {r['upper']:+.3f})",
+        "p": format_p(r["p_value"]),
+        "Bootstrap 95% CI": "n/a" if pd.isna(r["boot_lower"]) else f"{r['boot_lower']:+.3f} to {r['boot_upper']:+.3f}",
+    } for _, r in comparison.iterrows()])
+    return ["## Fusion comparison", "",
+            "Every pair of fusion models on the same patients of each cohort: Harrell's C of each, the paired "
+            "difference with its 95% interval and p (jackknife standard error, z-test) and the paired-bootstrap "
+            "interval. Table: `tables/fusion_comparison.csv`.", "", to_markdown(table), ""]
 
 
 def _evaluation_sections(evaluation, labels: Mapping[str, str] = MODEL_LABELS) -> list[str]:
@@ -281,8 +342,9 @@ def model_specifications(formulas: Mapping[str, pd.DataFrame], fusion_formula: p
                                   constant=float(intercept.iloc[0]) if len(intercept) else 0.0),
                    "```", ""]
     fusion = dict(zip(fusion_formula["term"], fusion_formula["coef"]))
-    rows.append({"model": labels.get("late_fusion", "Late fusion"), "inputs": ", ".join(fusion), "method":
-                 "Cox on out-of-fold scores", "terms": len(fusion), "formula table": "`tables/late_fusion_formula.csv`"})
+    rows.append({"model": labels.get("late_fusion", "Late fusion"), "inputs": ", ".join(fusion),
+                 "method": "Cox on out-of-fold scores", "terms": len(fusion),
+                 "formula table": "`tables/late_fusion_formula.csv`"})
     late_label = labels.get("late_fusion", "Late fusion")
     blocks += [f"**{late_label}**", "", "```", format_formula(fusion, name="risk"), "```", ""]
     return ["### Model specifications and formulas", "",

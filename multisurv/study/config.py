@@ -73,6 +73,7 @@ class SyntheticCohortConfig:
     n_ct: int | None = None
     n_wsi: int | None = None
     n_null_clinical: int = 0
+    second_reader: bool = False
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,7 @@ class FusionConfig:
     cv: int = 5
     missing: str = "mean"
     penalizer: float = 0.1
+    intermediate: dict = field(default_factory=dict)  # IntermediateFusionCox settings (fusion, hidden, epochs...)
 
 
 @dataclass(frozen=True)
@@ -308,6 +310,13 @@ class _Checker:
             return default
         return float(value)
 
+    def flag(self, raw: dict, key: str, path: str, default: bool) -> bool:
+        value = raw.get(key, default)
+        if not isinstance(value, bool):
+            self.add(path, "true or false", value, f"Write true or false (default {str(default).lower()}).")
+            return default
+        return value
+
     def option(self, raw: dict, key: str, path: str, default: str, options: tuple[str, ...]):
         value = raw.get(key, default)
         if value not in options:
@@ -440,9 +449,26 @@ class _Checker:
             if kind == "table":
                 entry["path"] = self.file(entry, "path", f"{key}.path", required=True,
                                           what="a feature table (CSV/TSV/Parquet, or a folder of <patient_id>.csv)")
+            if "readers" in entry:
+                readers = entry["readers"]
+                if not (isinstance(readers, list) and len(readers) >= 2 and all(isinstance(r, str) for r in readers)):
+                    self.add(f"{key}.readers", "a list of two or more manifest mask columns (the first usually the "
+                             "modality's own mask)", readers, "Write e.g. [ct_mask, ct_mask_reader2].")
+                    entry.pop("readers")
+            if "robustness" in entry:
+                entry["robustness"] = self.robustness(entry["robustness"], f"{key}.robustness")
             out.append(make_modality(name, entry))
         self._check_unique(out)
         return tuple(out)
+
+    def robustness(self, raw: Any, path: str) -> dict:
+        """A radiomics modality's robustness filter: ICC from readers' masks, or from perturbations."""
+        raw = self.mapping(raw, path, {"perturbations", "icc_min", "method", "criterion", "seed"})
+        return {"perturbations": self.integer(raw, "perturbations", f"{path}.perturbations", 4, 1),
+                "icc_min": self.number(raw, "icc_min", f"{path}.icc_min", 0.75, 0.0, 1.0),
+                "method": self.option(raw, "method", f"{path}.method", "icc2_1", ("icc2_1", "icc3_1")),
+                "criterion": self.option(raw, "criterion", f"{path}.criterion", "estimate", ("estimate", "lower")),
+                "seed": self.integer(raw, "seed", f"{path}.seed", 0, 0)}
 
     def _check_unique(self, modalities: list[Modality]) -> None:
         reserved = {*FUSION_STRATEGIES.values(), TRUE_LP}
@@ -483,7 +509,8 @@ class _Checker:
                 seed=self.integer(s, "seed", "cohort.synthetic.seed", 0, 0),
                 n_ct=self.integer(s, "n_ct", "cohort.synthetic.n_ct", None, 0, optional=True),
                 n_wsi=self.integer(s, "n_wsi", "cohort.synthetic.n_wsi", None, 0, optional=True),
-                n_null_clinical=self.integer(s, "n_null_clinical", "cohort.synthetic.n_null_clinical", 0, 0))
+                n_null_clinical=self.integer(s, "n_null_clinical", "cohort.synthetic.n_null_clinical", 0, 0),
+                second_reader=self.flag(s, "second_reader", "cohort.synthetic.second_reader", False))
             if synthetic.n_null_clinical and raw.get("clinical_spec") is not None:
                 self.add("cohort.clinical_spec", "absent when 'cohort.synthetic.n_null_clinical' adds variables (the "
                          "run writes the cohort's spec itself)", raw.get("clinical_spec"),
@@ -563,7 +590,27 @@ class _Checker:
             strategies = ("late", *strategies)
         return FusionConfig(strategies=strategies, cv=self.integer(raw, "cv", "fusion.cv", 5, 2),
                             missing=self.option(raw, "missing", "fusion.missing", "mean", ("mean", "pattern")),
-                            penalizer=self.number(raw, "penalizer", "fusion.penalizer", 0.1, 0.0))
+                            penalizer=self.number(raw, "penalizer", "fusion.penalizer", 0.1, 0.0),
+                            intermediate=self.intermediate(raw.get("intermediate")))
+
+    def intermediate(self, raw: Any) -> dict:
+        """``fusion.intermediate``: settings of the deep intermediate fusion, each of its known type."""
+        from multisurv.fusion.builders import INTERMEDIATE_OPTIONS
+
+        raw = self.mapping(raw, "fusion.intermediate", set(INTERMEDIATE_OPTIONS))
+        out = {}
+        for key, value in raw.items():
+            if key not in INTERMEDIATE_OPTIONS:
+                continue
+            kind = INTERMEDIATE_OPTIONS[key]
+            ok = (isinstance(value, str) if kind is str else
+                  isinstance(value, int) and not isinstance(value, bool) if kind is int else
+                  isinstance(value, (int, float)) and not isinstance(value, bool))
+            if not ok:
+                self.add(f"fusion.intermediate.{key}", f"a {kind.__name__}", value, "Correct the value.")
+                continue
+            out[key] = kind(value)
+        return out
 
     def harmonisation(self, raw: dict) -> HarmonisationConfig:
         eb = raw.get("empirical_bayes", True)

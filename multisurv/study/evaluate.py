@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
 from multisurv._validation import make_y
 
-__all__ = ["POOLED_EXTERNAL", "RiskGroups", "StudyEvaluation", "evaluation_groups", "evaluate_study"]
+__all__ = ["POOLED_EXTERNAL", "RiskGroups", "StudyEvaluation", "evaluation_groups", "evaluate_study",
+           "compare_models", "complete_cases"]
 
 logger = logging.getLogger(__name__)
 
@@ -188,8 +189,49 @@ def complete_cases(features: pd.DataFrame, prefixes: Sequence[str]) -> pd.Series
     return out
 
 
-def labels_of(modalities: Sequence, strategies: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Display labels of the study's models (see :func:`multisurv.registry.model_labels`)."""
-    from multisurv.registry import model_labels
+def compare_models(predictions: pd.DataFrame, pairs: Sequence[tuple[str, str]], *, development: str,
+                   n_bootstrap: int = 1000, random_state: int = 0) -> pd.DataFrame:
+    """Paired comparison of models' Harrell's C on every evaluated cohort (the same patients for both models).
 
-    return model_labels(modalities, strategies)
+    Each pair ``(a, b)`` is compared on the patients both score, with
+    :func:`~multisurv.evaluation.comparison.compare_concordance`: C of each, the difference a - b with its normal
+    (jackknife standard error) interval and p, and the paired-bootstrap interval and p.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (pair, cohort): ``model_a, model_b, cohort, n, events, cindex_a, cindex_b, difference, lower,
+        upper, p_value, boot_lower, boot_upper, boot_p_value``.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(1)
+    >>> lp = rng.normal(size=80)
+    >>> pred = pd.DataFrame({"cohort": ["development"] * 80, "time": rng.exponential(np.exp(-lp)),
+    ...                      "event": rng.random(80) < 0.8, "good": lp, "noise": rng.normal(size=80)})
+    >>> row = compare_models(pred, [("good", "noise")], development="development", n_bootstrap=0).iloc[0]
+    >>> bool(row["difference"] > 0), row["cohort"]
+    (True, 'development')
+    """
+    from multisurv.evaluation.comparison import compare_concordance
+
+    groups = evaluation_groups(predictions["cohort"], development)
+    rows = []
+    for a, b in pairs:
+        for label, ids in groups.items():
+            part = predictions.loc[ids]
+            part = part[part[a].notna() & part[b].notna()]
+            y = make_y(part["event"].to_numpy(bool), part["time"].to_numpy(float))
+            if len(part) < 3 or y["event"].sum() == 0:
+                continue
+            try:
+                res = compare_concordance(y, part[a].to_numpy(float), part[b].to_numpy(float),
+                                          n_bootstrap=n_bootstrap, random_state=random_state)
+            except ValueError as exc:  # e.g. no comparable pair
+                logger.warning("Comparison of %r and %r on %r: %s", a, b, label, exc)
+                continue
+            rows.append({"model_a": a, "model_b": b, "cohort": label, "n": res.n, "events": res.n_events,
+                         "cindex_a": res.cindex_a, "cindex_b": res.cindex_b, "difference": res.difference,
+                         "lower": res.lower, "upper": res.upper, "p_value": res.p_value,
+                         "boot_lower": res.boot_lower, "boot_upper": res.boot_upper, "boot_p_value": res.boot_p_value})
+    return pd.DataFrame(rows)

@@ -7,14 +7,15 @@ models here, so the model a report describes is the model that is saved and late
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from multisurv.registry import FUSION_STRATEGIES, Modality, load_object
 
 __all__ = ["build_scores", "build_models"]
 
 
-def build_scores(modalities: Sequence[Modality], selection, seed: int) -> list:
+def build_scores(modalities: Sequence[Modality], selection, seed: int,
+                 reproducibility: Mapping[str, object] | None = None) -> list:
     """One unfitted :class:`~multisurv.scores.modality_score.ModalityScore` per modality (LASSO-Cox selection).
 
     Examples
@@ -27,20 +28,35 @@ def build_scores(modalities: Sequence[Modality], selection, seed: int) -> list:
     from multisurv.scores.modality_score import ModalityScore
     from multisurv.selection.lasso_cox import LassoCoxSelector
 
-    def selector():
-        return LassoCoxSelector(l1_ratio=selection.l1_ratio, cv=selection.cv, rule=selection.rule,
-                                max_features=selection.max_features, random_state=seed)
+    def selector(m: Modality):
+        lasso = LassoCoxSelector(l1_ratio=selection.l1_ratio, cv=selection.cv, rule=selection.rule,
+                                 max_features=selection.max_features, random_state=seed)
+        robustness = m.options.get("robustness")
+        if not robustness or m.name not in (reproducibility or {}):
+            return lasso
+        from sklearn.pipeline import Pipeline
 
-    return [ModalityScore(name=m.score, prefix=m.prefix, selector=selector(), random_state=seed) for m in modalities]
+        from multisurv.selection.robustness import RobustnessFilter
+
+        # the ICC is recomputed on each fit's training rows from the reproducibility features
+        robust = RobustnessFilter(icc=reproducibility[m.name], icc_min=robustness["icc_min"],
+                                  method=robustness["method"], criterion=robustness["criterion"], prefix=m.prefix)
+        return Pipeline([("robustness", robust), ("lasso", lasso)])
+
+    return [ModalityScore(name=m.score, prefix=m.prefix, selector=selector(m), random_state=seed) for m in modalities]
 
 
-def build_models(config) -> dict:
+def build_models(config, reproducibility: Mapping[str, object] | None = None) -> dict:
     """Unfitted models of a study config, by model name: each modality's score, then each fusion strategy.
 
     Parameters
     ----------
     config : StudyConfig
         Its ``modalities``, ``selection``, ``fusion`` and ``seed`` are used.
+    reproducibility : mapping, optional
+        Modality name -> :class:`~multisurv.features.robustness.ReproducibilityResult` of the development
+        cohort: a modality with ``robustness`` settings gets a
+        :class:`~multisurv.selection.robustness.RobustnessFilter` before its LASSO.
 
     Returns
     -------
@@ -55,9 +71,10 @@ def build_models(config) -> dict:
     >>> list(build_models(cfg))
     ['radiomics', 'pathomics', 'clinical', 'early_fusion', 'late_fusion']
     """
-    scores = build_scores(config.modalities, config.selection, config.seed)
+    scores = build_scores(config.modalities, config.selection, config.seed, reproducibility)
     models: dict = {m.name: s for m, s in zip(config.modalities, scores)}
-    options = {"cv": config.fusion.cv, "missing": config.fusion.missing, "penalizer": config.fusion.penalizer}
+    options = {"cv": config.fusion.cv, "missing": config.fusion.missing, "penalizer": config.fusion.penalizer,
+               "intermediate": config.fusion.intermediate}
     for name in config.fusion.strategies:
         strategy = FUSION_STRATEGIES[name]
         models[strategy.model] = load_object(strategy.builder)(scores, options, config.seed)

@@ -181,6 +181,28 @@ def _save_fitted_model(run_dir: Path, model, clinical, X_dev: pd.DataFrame, conf
         logger.warning("The fitted model was not saved: %s", exc)
 
 
+def _robustness_rows(run_dir: Path, reproducibility: Mapping[str, tuple], fitted: Mapping[str, object]) -> list:
+    """Write each robust modality's ICC tables and figure; return what the report says of it."""
+    from multisurv.report.figures import write_icc_figure
+
+    rows = []
+    for name, (res, settings) in reproducibility.items():
+        res.write(run_dir / "tables", stem=f"{name}_reproducibility", method=settings["method"],
+                  icc_min=settings["icc_min"])
+        figure = write_icc_figure(run_dir, name, res.icc, method=settings["method"], icc_min=settings["icc_min"])
+        score = fitted.get(name)
+        steps = getattr(getattr(score, "selector_", None), "named_steps", {})
+        robust = steps.get("robustness")
+        rows.append({"modality": name, "source": settings.get("source", ""),
+                     "method": settings["method"], "icc_min": settings["icc_min"],
+                     "candidates": getattr(robust, "n_candidates_", None), "robust": getattr(robust, "n_kept_", None),
+                     "selected": len(getattr(score, "selected_features_", [])), "figure": figure,
+                     "tables": f"tables/{name}_reproducibility_icc.csv",
+                     "median_seconds": (float(res.cost["total_seconds"].median()) if "total_seconds" in res.cost
+                                        else None)})
+    return rows
+
+
 def _availability(cohort: Cohort, features: pd.DataFrame, modalities: Sequence[Modality]) -> dict[str, pd.Series]:
     """Who has each (non-clinical) modality: its manifest paths filled in, or (table) a row of features.
 
@@ -222,6 +244,7 @@ def fit_and_evaluate(
     internal_validation: Mapping[str, object] | None = None,
     harmonisation: Mapping[str, object] | None = None,
     config: Mapping | None = None,
+    reproducibility: Mapping[str, tuple] | None = None,
 ) -> StudyResult:
     """Extract, fit on development, score every cohort, evaluate, draw and report (the core of :func:`run_study`).
 
@@ -267,6 +290,9 @@ def fit_and_evaluate(
         model, an external centre's location and scale estimated from its own features (never outcomes).
     config : mapping, optional
         The resolved study config, saved with the fitted model.
+    reproducibility : mapping, optional
+        Modality name -> (ReproducibilityResult, robustness settings) of the modalities whose score starts with a
+        robustness filter: their ICC tables and figure, and how many features survived each step, are reported.
 
     Returns
     -------
@@ -282,7 +308,7 @@ def fit_and_evaluate(
     from multisurv.features.clinical import ClinicalPreprocessor
     from multisurv.report.figures import write_evaluation_figures, write_km_figures
     from multisurv.report.report import write_report
-    from multisurv.study.evaluate import complete_cases, evaluate_study
+    from multisurv.study.evaluate import compare_models, complete_cases, evaluate_study
 
     started = time.perf_counter()
     run_dir = Path(run_dir)
@@ -337,6 +363,13 @@ def fit_and_evaluate(
                                 collect=_collect_warnings)
     metrics = evaluation.metrics
     write_csv_atomic(run_dir / "metrics.csv", metrics, index=False, float_format="%.6g")
+    fusions = [name for name in models if name not in {m.name for m in modalities}]
+    comparison = None
+    if len(fusions) > 1:
+        with _collect_warnings(notes, "fusion comparison"):
+            comparison = compare_models(predictions, [(a, b) for i, a in enumerate(fusions) for b in fusions[i + 1:]],
+                                        development=development, n_bootstrap=n_bootstrap, random_state=random_state)
+        write_csv_atomic(run_dir / "tables" / "fusion_comparison.csv", comparison, index=False, float_format="%.6g")
     labels = model_labels(modalities)
     write_km_figures(run_dir, evaluation.risk_groups, labels)
 
@@ -374,11 +407,13 @@ def fit_and_evaluate(
                        {"model": primary, "n_patients": len(dev), "n_events": int(dev.y["event"].sum()),
                         "apparent_cindex": float(dev_metrics["cindex"].iloc[0]) if len(dev_metrics) else None},
                        notes)
+    robustness = _robustness_rows(run_dir, reproducibility or {}, fitted)
     elapsed = time.perf_counter() - started
     write_report(run_dir, cohort=cohort, metrics=metrics, failures=failures, formulas=formulas,
                  fusion_formula=fusion_formula, elapsed=elapsed, extra=dict(extra_report or {}), notes=notes,
                  evaluation=figures, internal=internal, labels=labels, modalities=modalities,
-                 available=_availability(cohort, features, modalities))
+                 available=_availability(cohort, features, modalities), comparison=comparison,
+                 robustness=robustness)
     logger.info("Study finished in %.0f s; report: %s", elapsed, run_dir / "report.md")
     return StudyResult(metrics=metrics, predictions=predictions, run_dir=run_dir, internal=internal)
 
@@ -446,10 +481,14 @@ def _synthetic_manifest(cfg, out: Path) -> tuple[Path, Path, Path | None]:
     syn = cfg.cohort.synthetic
     folder = out / "cohort"
     manifest = make_synthetic_cohort(folder, n_development=syn.n_development, n_external=syn.n_external,
-                                     random_state=syn.seed)
-    if syn.n_ct is None and syn.n_wsi is None and not syn.n_null_clinical:
+                                     random_state=syn.seed, second_reader=syn.second_reader)
+    read = path_columns(cfg.modalities)
+    if syn.n_ct is None and syn.n_wsi is None and not syn.n_null_clinical and (
+            not syn.second_reader or "ct_mask_reader2" in read):
         return manifest, folder / "truth.csv", None
     table = pd.read_csv(manifest, dtype=str, keep_default_na=False)
+    if "ct_mask_reader2" in table and "ct_mask_reader2" not in read:  # no modality reads the second reader
+        table = table.drop(columns="ct_mask_reader2")
     spec_path = None
     if syn.n_null_clinical:
         table, extra = add_null_clinical_variables(table, syn.n_null_clinical, random_state=syn.seed)
@@ -538,11 +577,13 @@ def _run_config(cfg, run_dir: str | Path | None, *, progress: bool = True) -> St
         syn = cfg.cohort.synthetic
         extra["Cohort"] = (f"synthetic GIST-like cohort (seed {syn.seed}), {syn.n_development} development and "
                            f"{syn.n_external} external patients")
+    reproducibility = _reproducibility(cfg, cohort, progress=progress)
     val = cfg.validation
     result = fit_and_evaluate(
         cohort, out, modalities=cfg.modalities, development=cfg.cohort.development, feature_dir=cfg.feature_cache,
         n_bootstrap=val.n_bootstrap, random_state=cfg.seed, truth=truth, progress=progress, extra_report=extra,
-        models=build_models(cfg),
+        models=build_models(cfg, {name: res for name, (res, _) in reproducibility.items()}),
+        reproducibility=reproducibility,
         figure_options={"primary": cfg.figures.primary, "t0": cfg.figures.horizon, "roc_times": cfg.figures.roc_times,
                         "cutoff_methods": cfg.figures.cutoff_methods, "fixed_cutoff": cfg.figures.fixed_cutoff},
         internal_validation=None if val.internal == "none" else {
@@ -554,6 +595,28 @@ def _run_config(cfg, run_dir: str | Path | None, *, progress: bool = True) -> St
     record["elapsed_s"] = round(time.perf_counter() - started, 1)
     write_json_atomic(out / "run.json", json.loads(json.dumps(record, default=str)))
     return result
+
+
+def _reproducibility(cfg, cohort: Cohort, *, progress: bool) -> dict:
+    """ICC of every radiomics modality with ``robustness`` settings, on the development cohort only."""
+    out = {}
+    for m in cfg.modalities:
+        settings = m.options.get("robustness")
+        if not settings:
+            continue
+        from multisurv.features.radiology import modality_reproducibility
+
+        dev, _ = cohort.split(cfg.cohort.development)
+        feature_dir = cfg.feature_cache if cfg.feature_cache is not None else Path(cfg.out) / "features"
+        logger.info("%s: feature reproducibility (%s) on %d development patients.", m.name,
+                    "readers " + ", ".join(m.options["readers"]) if m.options.get("readers") else
+                    f"{settings['perturbations']} perturbations", len(dev))
+        res = modality_reproducibility(m, dev, feature_dir=feature_dir, readers=m.options.get("readers"),
+                                       perturbations=settings["perturbations"], random_state=settings["seed"],
+                                       progress=progress)
+        out[m.name] = (res, {**settings, "source": "readers' masks" if m.options.get("readers") else
+                             f"{settings['perturbations']} perturbations"})
+    return out
 
 
 def _versions() -> dict:

@@ -298,3 +298,31 @@ def test_null_clinical_variables_widen_the_synthetic_cohort_to_the_reference_sha
 def test_a_strategy_list_of_the_wrong_shape_is_a_listed_problem_not_a_crash(bad):
     with pytest.raises(StudyConfigError, match=r"key 'fusion.strategies': must be a list of distinct names"):
         StudyConfig.from_dict(_minimal(fusion={"strategies": bad}))
+
+
+def test_cli_refuses_options_a_config_makes_meaningless(tmp_path, capsys):
+    path = _write(tmp_path / "study.yaml", _minimal())
+    assert main(["run", str(path), "--workers", "4", "--seed", "3"]) == 2
+    err = capsys.readouterr().err
+    assert "--workers, --seed cannot be combined with a study config" in err and "Traceback" not in err
+
+
+def test_demo_is_run_on_the_shipped_config_with_the_command_line_settings(tmp_path, monkeypatch):
+    import multisurv.study.run
+
+    seen = {}
+
+    class Stop(ValueError):
+        pass
+
+    def fake(cohort, run_dir, **kwargs):
+        seen.update(kwargs, n=len(cohort))
+        raise Stop("stopped by the test")
+
+    monkeypatch.setattr(multisurv.study.run, "fit_and_evaluate", fake)
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--n-development", "3", "--n-external", "2",
+                 "--bootstrap", "7", "--no-progress"]) == 2
+    assert seen["n"] == 5 and seen["n_bootstrap"] == 7 and seen["random_state"] == 0
+    assert list(seen["models"]) == ["radiomics", "pathomics", "clinical", "early_fusion", "late_fusion"]
+    resolved = yaml.safe_load((tmp_path / "demo" / "config.resolved.yaml").read_text())
+    assert resolved["name"] == "demo" and resolved["cohort"]["synthetic"]["n_development"] == 3

@@ -44,6 +44,7 @@ def _five_modality_study(root, manifest, truth, out):
         dilated.append(str(path))
     frame.insert(7, "ct_art_image", frame["ct_image"])
     frame.insert(8, "ct_art_mask", dilated)
+    frame.insert(9, "ct_mask_reader2", dilated)  # a second reader whose contours are one voxel wider
     external = frame.index[frame["cohort"] != "development"]
     frame.loc[external[::2], "cohort"] = "centre_A"
     frame.loc[external[1::2], "cohort"] = "centre_B"
@@ -59,7 +60,8 @@ def _five_modality_study(root, manifest, truth, out):
         "schema": "study_config.v1", "name": "five modalities", "out": str(out / "run"), "seed": 0,
         "feature_cache": str(root / "features"),
         "cohort": {"manifest": str(folder / "manifest.csv")},
-        "modalities": {"radiomics": {}, "pathomics": FAST_PATHOMICS, "clinical": {},
+        "modalities": {"radiomics": {"readers": ["ct_mask", "ct_mask_reader2"], "robustness": {"icc_min": 0.75}},
+                       "pathomics": FAST_PATHOMICS, "clinical": {},
                        "genes": {"kind": "table", "path": "data/expression.csv"},
                        "ct_arterial": {"kind": "radiomics", "image": "ct_art_image", "mask": "ct_art_mask",
                                        "label": "Radiomics, arterial phase"}},
@@ -106,8 +108,21 @@ def test_second_series_is_cached_apart_from_the_first(five):
     assert list((features / "ct").glob("radiomics_*")) and list((features / "ct_arterial" / "ct").glob("radiomics_*"))
     record = yaml.safe_load((five / "run.json").read_text())
     assert record["modalities"] == ["radiomics", "pathomics", "clinical", "genes", "ct_arterial"]
-    assert set(pd.read_csv(five / "data_hashes.csv")["column"]) == {"ct_image", "ct_mask", "wsi", "ct_art_image",
-                                                                   "ct_art_mask"}
+    assert set(pd.read_csv(five / "data_hashes.csv")["column"]) == {"ct_image", "ct_mask", "ct_mask_reader2", "wsi",
+                                                                   "ct_art_image", "ct_art_mask"}
+
+
+def test_two_readers_and_a_robustness_filter_before_the_lasso(five):
+    icc = pd.read_csv(five / "tables" / "radiomics_reproducibility_icc.csv", index_col=0)
+    assert icc.index.str.startswith("ct__").all() and icc["icc2_1"].dropna().between(-1, 1).all()
+    robust = set(icc.index[icc["icc2_1"] >= 0.75])
+    selected = pd.read_csv(five / "tables" / "radiomics_formula.csv")["feature"].iloc[:-1]
+    assert set(selected) <= robust  # the LASSO only saw features the readers agree on (on training patients)
+    report = (five / "report.md").read_text()
+    assert "## Feature robustness" in report and "figures/icc_radiomics.png" in report
+    row = next(line for line in report.splitlines() if line.startswith("| radiomics | readers' masks"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert int(cells[3]) == len(icc) and int(cells[4]) <= int(cells[3]) and int(cells[5]) == len(selected)
 
 
 def test_two_external_centres_are_evaluated_apart_and_pooled(five):
@@ -144,7 +159,7 @@ def test_modalities_config_lists_every_problem():
 
 
 def test_path_columns_follow_the_modalities():
-    mods = [make_modality("radiomics"), make_modality("ct_arterial", {"kind": "radiomics", "image": "art",
-                                                                      "mask": "art_mask"})]
-    assert path_columns(mods) == {"ct_image": "ct_image", "ct_mask": "ct_mask", "art": "ct_image",
+    mods = [make_modality("radiomics", {"readers": ["ct_mask", "r2"]}),
+            make_modality("ct_arterial", {"kind": "radiomics", "image": "art", "mask": "art_mask"})]
+    assert path_columns(mods) == {"ct_image": "ct_image", "ct_mask": "ct_mask", "r2": "ct_mask", "art": "ct_image",
                                   "art_mask": "ct_mask"}
