@@ -456,7 +456,7 @@ def _summary(obj) -> str:
     if not (inspect.isclass(obj) or callable(obj)):
         return ""
     doc = inspect.getdoc(obj) or ""
-    return " ".join(doc.split("\n\n")[0].split()) if doc else ""
+    return escape_line(" ".join(doc.split("\n\n")[0].split())) if doc else ""
 
 
 def _module_section(name: str) -> str:
@@ -618,20 +618,24 @@ def escape_docstring(app, what, name, obj, options, lines):
     ``|word|`` a substitution. Literals, roles and directive lines are left as they are.
     """
     for i, line in enumerate(lines):
-        if line.lstrip().startswith("..") or re.match(r"^[*\w][\w, *]*( : .*)?$", line):
-            continue  # directives, and numpydoc's "name : type" lines (numpydoc sets the names in bold)
-        parts = _LITERAL_OR_ROLE.split(line)
-        for j in range(0, len(parts), 2):  # even parts are plain text
-            text = re.sub(r"(?<![\\\w])\|(\w[\w ]*)\|", r"\\|\1\\|", parts[j])
-            parts[j] = re.sub(r"(\w)(_{1,2})(?![\w`])", lambda m: m.group(1) + "\\_" * len(m.group(2)), text)
-        lines[i] = "".join(parts)
+        lines[i] = escape_line(line)
 
 
-def skip_member(app, what, name, obj, skip, options):
-    """Leave out scikit-learn's generated metadata-routing methods (``set_fit_request``...) of every estimator."""
-    if re.fullmatch(r"set_\w+_request", name):
-        return True
-    return None
+def escape_line(line: str) -> str:
+    """One docstring line with plain-text ``word_``, ``word__`` and ``|word|`` escaped (see above)."""
+    if line.lstrip().startswith(".."):
+        return line  # a directive or a comment
+    head = ""
+    definition = re.match(r"^(\s*[*\w][\w, *]* : )(.*)$", line)
+    if definition:  # numpydoc's "name : type" line: numpydoc sets the name in bold; escape the type only
+        head, line = definition.groups()
+    elif re.match(r"^\s*[*\w][\w, *]*$", line) and "_" in line and " " not in line.strip():
+        return line  # "name" alone on its line (a parameter without a type)
+    parts = _LITERAL_OR_ROLE.split(line)
+    for j in range(0, len(parts), 2):  # even parts are plain text
+        text = re.sub(r"(?<![\\\w])\|(\w[\w ]*)\|", r"\\|\1\\|", parts[j])
+        parts[j] = re.sub(r"(\w)(_{1,2})(?![\w`])", lambda m: m.group(1) + "\\_" * len(m.group(2)), text)
+    return head + "".join(parts)
 
 
 def setup(app):
