@@ -334,7 +334,10 @@ def _modality_kinds() -> str:
         return ""
     out = [_title("Modality kinds", "-"),
            "Generated from ``multisurv.registry.MODALITY_KINDS``: the kinds a modality of ``modalities`` can have, "
-           "the manifest columns (roles) it reads and the settings it accepts.\n",
+           "the manifest columns (roles) it reads and the settings it accepts. In the config file a modality is "
+           "written ``<name>: {kind: <kind>, <role>: <manifest column>, <setting>: <value>}``, optionally with "
+           "``prefix``, ``score`` and ``label`` (the rows ``modalities.<name>.*`` above: ``columns`` holds the "
+           "roles and ``options`` the settings).\n",
            ".. list-table::\n   :header-rows: 1\n\n   * - kind\n     - manifest roles -> column checked as\n"
            "     - settings\n     - extracted by"]
     for name, kind in kinds.items():
@@ -636,6 +639,13 @@ def escape_line(line: str) -> str:
         text = re.sub(r"(?<![\\\w])\|(\w[\w ]*)\|", r"\\|\1\\|", parts[j])
         parts[j] = re.sub(r"(\w)(_{1,2})(?![\w`])", lambda m: m.group(1) + "\\_" * len(m.group(2)), text)
     return head + "".join(parts)
+
+
+def skip_member(app, what, name, obj, skip, options):
+    """Leave out scikit-learn's generated metadata-routing methods (``set_fit_request``...) of every estimator."""
+    if re.fullmatch(r"set_\w+_request", name):
+        return True
+    return None
 
 
 def setup(app):
