@@ -51,6 +51,17 @@ _STRATEGIES = ("early", "late", "late_insample", "none")  # the words of multisu
 def load_model_config(path: str | Path) -> dict:
     """Read and check a ``model_config.v1`` YAML file; paths become absolute (relative to the file).
 
+    Parameters
+    ----------
+    path : str or Path
+        The config file (``data_schemas/model_config.v1.yaml`` is the commented template).
+
+    Returns
+    -------
+    dict
+        The checked config: ``manifest`` and ``features`` as absolute paths, ``modalities``, ``fusion``,
+        ``clinical``, ``development`` and ``seed`` as written.
+
     Raises
     ------
     ConfigError
@@ -130,7 +141,20 @@ def load_model_config(path: str | Path) -> dict:
 
 
 def build_estimator(config: Mapping[str, Any]):
-    """The (unfitted) estimator a checked config describes."""
+    """The (unfitted) estimator a checked config describes.
+
+    Parameters
+    ----------
+    config : mapping
+        A config returned by :func:`load_model_config`.
+
+    Returns
+    -------
+    estimator
+        One :class:`~multisurv.scores.modality_score.ModalityScore` (or non-linear score) per modality, fused by
+        :class:`~multisurv.fusion.strategies.FusionCox` with the config's strategy; the single score when the
+        strategy is ``none``.
+    """
     from sklearn.pipeline import Pipeline
 
     from multisurv.scores.nonlinear import NonlinearScore
@@ -192,7 +216,28 @@ def _check_tables(manifest: pd.DataFrame, tables: list[pd.DataFrame], paths: lis
 
 
 def fit_from_config(config: Mapping[str, Any]):
-    """Fit the model a checked config describes; returns ``(StudyModel, data_frames, facts)``."""
+    """Fit the model a checked config describes on its development patients.
+
+    Parameters
+    ----------
+    config : mapping
+        A config returned by :func:`load_model_config`.
+
+    Returns
+    -------
+    model : multisurv.persistence.StudyModel
+        The fitted estimator with its feature columns, clinical encoding and config.
+    data : dict
+        Name -> DataFrame of the training data (manifest and feature tables), for the hashes
+        :func:`multisurv.persistence.save_model` records.
+    facts : dict
+        ``n_patients``, ``n_events`` and the (optimistic) ``apparent_cindex``.
+
+    Raises
+    ------
+    ValueError
+        When the manifest or a feature table fails its checks, or no patient has the development label.
+    """
     from multisurv._validation import make_y
     from multisurv.evaluation.resampling import harrell_c
     from multisurv.features.clinical import ClinicalPreprocessor
@@ -271,7 +316,13 @@ def _cmd_predict(args) -> int:
 
 
 def add_commands(subparsers) -> None:
-    """Add ``fit`` and ``predict`` to the ``multisurv`` parser's ``subparsers``."""
+    """Add ``fit`` and ``predict`` to the ``multisurv`` parser's ``subparsers``.
+
+    Parameters
+    ----------
+    subparsers : argparse._SubParsersAction
+        What ``ArgumentParser.add_subparsers()`` returned for the ``multisurv`` command.
+    """
     p = subparsers.add_parser("fit", help="Fit a study model from a config and save it (model.skops + manifest.json).")
     p.add_argument("config", type=Path, help="Model config (model_config.v1 YAML).")
     p.add_argument("--out", type=Path, required=True, help="Model folder to write.")
