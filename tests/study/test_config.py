@@ -93,7 +93,7 @@ def test_strategy_validation_and_figure_keys_are_checked_together():
                                        figures={"primary": "late_fusion_pattern", "roc_times": [12, -1],
                                                 "cutoff_methods": ["median", "fixed"]}))
     expected = ["key 'fusion.strategies': must be a list of distinct names from 'early', 'late', 'late_insample', "
-                "'late_pattern'; got ['early', 'early', 'stack']",
+                "'late_pattern', 'intermediate'; got ['early', 'early', 'stack']",
                 "key 'validation.internal': must be one of 'none', 'bootstrap', 'cv', 'repeated_cv'; got 'loocv'",
                 "key 'validation.n_splits': must be a whole number >= 2; got 1",
                 # the primary model must be one the study fits: late_pattern is not among the strategies
