@@ -10,7 +10,7 @@ Compares, on the same patient counts:
   for the slides), in the development and the external centre;
 - the external centre effect: per-feature mean shift (development SDs) and SD ratio.
 
-    .venv/bin/python experiments/fusion_simulation/check_generator.py [FEATURE_DIR] > check_generator.json
+    .venv/bin/python experiments/fusion_simulation/check_generator.py [FEATURE_DIR] [true_c|features|all]
 """
 
 from __future__ import annotations
@@ -96,9 +96,11 @@ def true_c(n_rep_image: int = 60, n_rep_feature: int = 300) -> dict:
     return out
 
 
-def main(folder: Path) -> dict:
+def main(folder: Path, part: str = "all") -> dict:
     started = time.perf_counter()
-    result = {"true_c_254_42": true_c()}
+    result = {"true_c_254_42": true_c()} if part in ("all", "true_c") else {}
+    if part == "true_c":
+        return result
     truth = pd.read_csv(folder / "truth.csv").set_index("patient_id")
     cohort = truth["cohort"]
     for modality in ("ct", "wsi"):
@@ -126,4 +128,4 @@ def main(folder: Path) -> dict:
 
 if __name__ == "__main__":
     folder = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("runs/fusion_simulation_check")
-    print(json.dumps(main(folder), indent=2))
+    print(json.dumps(main(folder, sys.argv[2] if len(sys.argv) > 2 else "all"), indent=2))

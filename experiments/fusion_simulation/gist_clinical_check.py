@@ -10,7 +10,8 @@ reproduces them exactly. This script
 2. draws a large independent external sample (``N_LARGE`` patients, another seed) from the same generator and
    computes the estimand: the fitted clinscore's true external C, and the true LP's population C;
 3. draws ``N_DRAWS`` external cohorts of 42 patients from that sample and reports how often the clinscore's C is at
-   most the observed one, how often the true LP's C is at least the observed one, and both at once.
+   most the observed one, how often the true LP's C is at least the observed one, both at once, and how often the
+   gap between them (true LP minus clinscore) is at least the observed 0.300.
 
     .venv/bin/python experiments/fusion_simulation/gist_clinical_check.py
 """
@@ -87,11 +88,14 @@ def main() -> dict:
     high_lp = c_lp >= OBSERVED["truth"]
     p = {"P(clinscore C <= 0.564)": low_clin.mean(), "P(true LP C >= 0.864)": high_lp.mean(),
          "P(both)": (low_clin & high_lp).mean(),
-         "P(clinscore C <= 0.564 | true LP C >= 0.864)": (low_clin & high_lp).sum() / max(high_lp.sum(), 1)}
+         "P(clinscore C <= 0.564 | true LP C >= 0.864)": (low_clin & high_lp).sum() / max(high_lp.sum(), 1),
+         "P(true LP C - clinscore C >= 0.300)": (c_lp - c_clin >= OBSERVED["truth"] - OBSERVED["clinscore"]).mean()}
     out["draws_of_42"] = {k: {"p": float(v), "mcse": float(np.sqrt(v * (1 - v) / (high_lp.sum() if "|" in k else
                                                                                N_DRAWS)))} for k, v in p.items()}
     out["sd_clinscore_c_42"] = float(np.std(c_clin))
     out["sd_truth_c_42"] = float(np.std(c_lp))
+    out["mean_gap_truth_minus_clinscore_42"] = float(np.mean(c_lp - c_clin))
+    out["sd_gap_truth_minus_clinscore_42"] = float(np.std(c_lp - c_clin))
     out["corr_clinscore_truth_c_42"] = float(np.corrcoef(c_clin, c_lp)[0, 1])
     out["seconds"] = round(time.perf_counter() - started, 1)
     return out

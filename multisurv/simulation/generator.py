@@ -109,16 +109,17 @@ class Mechanism:
     n_wsi_features: int = 100
     n_noise_features: int = 0
     n_null_clinical: int = 0
-    shift_ct: float = 1.0
-    shift_wsi: float = 0.5
-    noise_ct: float = 0.5
-    noise_wsi: float = 0.3
-    n_factors_ct: int = 6
-    n_factors_wsi: int = 6
-    communality_ct: tuple[float, float] = (0.6, 0.95)
-    communality_wsi: tuple[float, float] = (0.7, 0.98)
-    signal_share_ct: float = 0.3
-    signal_share_wsi: float = 0.3
+    # defaults calibrated on the image-level generator's features (experiments/fusion_simulation/README.md)
+    shift_ct: float = 0.5
+    shift_wsi: float = 1.0
+    noise_ct: float = 0.0
+    noise_wsi: float = 0.0
+    n_factors_ct: int = 4
+    n_factors_wsi: int = 3
+    communality_ct: tuple[float, float] = (0.85, 0.99)
+    communality_wsi: tuple[float, float] = (0.85, 0.99)
+    signal_share_ct: float = 0.5
+    signal_share_wsi: float = 0.45
     case_mix_shift: bool = True
     structure_seed: int = 0
 
