@@ -39,7 +39,7 @@ DEPRECATED_PARAMS = {"radiomics_gist_2266": "radiomics_gist_2246"}
 def default_params_path() -> Path:
     """Path of multisurv's default PyRadiomics params file (``radiomics_ct.yaml``).
 
-    It lives in ``data_schemas/`` (found by :func:`multisurv.cohort.schema.schemas_dir`).
+    It lives in ``data_schemas/`` (found by ``multisurv.cohort.schema.schemas_dir()``).
     """
     from multisurv.cohort.schema import schemas_dir
 
