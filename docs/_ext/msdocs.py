@@ -434,8 +434,8 @@ def _own_members(module) -> list[str]:
         if obj is None or inspect.ismodule(obj):
             continue
         defined_in = getattr(obj, "__module__", None)
-        if inspect.isclass(obj) or inspect.isfunction(obj):
-            if defined_in == module.__name__:
+        if inspect.isclass(obj) or inspect.isfunction(obj) or (callable(obj) and defined_in is not None):
+            if defined_in == module.__name__:  # decorated functions (functools.cache) are callables too
                 own.append(name)
         elif hasattr(module, "__all__") and name in module.__all__ and not callable(obj):
             own.append(name)  # constants the module exports (registries, schema names)
