@@ -12,6 +12,7 @@ from scipy.stats import chi2, norm, rankdata
 
 from multisurv._validation import check_consistent_length, check_param
 from multisurv.evaluation._result import ResultRecord
+from multisurv.evaluation.decision_curve import DecisionCurveResult
 from multisurv.selection._logistic import check_binary_y, fit_logistic
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "AUCResult",
     "BinaryCalibrationResult",
     "HosmerLemeshowResult",
+    "binary_decision_curve",
     "check_probability",
     "compare_auc",
     "hosmer_lemeshow",
@@ -387,3 +389,57 @@ def logistic_calibration(y: ArrayLike, prob: ArrayLike, *, confidence: float = 0
         mean_probability=float(p.mean()), event_rate=float(yy.mean()), n=int(yy.size), n_events=int(yy.sum()),
         confidence=confidence,
     )
+
+
+def binary_decision_curve(y: ArrayLike, prob: ArrayLike, *, thresholds: ArrayLike | None = None, name: str = "model",
+                          horizon: float = float("nan")) -> DecisionCurveResult:
+    """Decision curve for a binary outcome: net benefit of treating patients whose predicted risk reaches a threshold.
+
+    Parameters
+    ----------
+    y : array-like of 0/1 or bool, shape (n_samples,)
+    prob : array-like, shape (n_samples,)
+        Predicted probabilities of the event.
+    thresholds : array-like, optional
+        Threshold probabilities in (0, 1); default 0.01, 0.02, ..., 0.99.
+    name : str, default="model"
+    horizon : float, optional
+        The horizon t of an "event by t" endpoint, kept as the result's ``t0`` (NaN for a plain binary outcome).
+
+    Returns
+    -------
+    multisurv.evaluation.decision_curve.DecisionCurveResult
+        The same result (and plots) as the survival decision curve: ``threshold``, ``n_positive``,
+        ``net_benefit``, ``treat_all``, ``treat_none``.
+
+    Notes
+    -----
+    With "positive" meaning ``prob >= p_t``: ``net benefit = TP / n - FP / n * p_t / (1 - p_t)``; treat all:
+    ``prevalence - (1 - prevalence) * p_t / (1 - p_t)``; treat none: 0. This is ``dcurves::dca(y ~ prob)`` (not
+    packaged for Debian; the reference script writes the closed form in base R).
+
+    References
+    ----------
+    .. [1] Vickers, A. J., Elkin, E. B. "Decision curve analysis: a novel method for evaluating prediction models",
+       Medical Decision Making 26(6), 565-574, 2006.
+
+    Examples
+    --------
+    >>> res = binary_decision_curve([1, 0, 1, 0], [0.9, 0.6, 0.7, 0.1], thresholds=[0.5])
+    >>> res.table[["net_benefit", "treat_all"]].round(4).values.tolist()
+    [[0.25, 0.0]]
+    """
+    yy = check_binary_y(y, where="binary_decision_curve")
+    p = check_probability(prob, yy.size)
+    t = np.round(np.arange(1, 100) / 100, 2) if thresholds is None else np.atleast_1d(np.asarray(thresholds, float))
+    if t.ndim != 1 or np.any((t <= 0) | (t >= 1)):
+        raise ValueError(f"binary_decision_curve: 'thresholds' must lie strictly between 0 and 1; got {thresholds!r}.")
+    n = yy.size
+    positive = p[None, :] >= t[:, None]
+    tp = (positive & (yy[None, :] == 1)).sum(axis=1)
+    fp = (positive & (yy[None, :] == 0)).sum(axis=1)
+    odds = t / (1 - t)
+    prevalence = yy.mean()
+    table = pd.DataFrame({"threshold": t, "n_positive": positive.sum(axis=1), "net_benefit": tp / n - fp / n * odds,
+                          "treat_all": prevalence - (1 - prevalence) * odds, "treat_none": 0.0})
+    return DecisionCurveResult(t0=float(horizon), table=table, name=name)

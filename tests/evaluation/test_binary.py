@@ -120,3 +120,18 @@ def test_in_sample_logistic_fit_is_perfectly_calibrated_in_the_large():
 def test_errors(call, msg):
     with pytest.raises(ValueError, match=msg):
         call()
+
+
+def test_binary_decision_curve_matches_closed_form():
+    """R: net benefit ``TP / n - FP / n * pt / (1 - pt)`` with positive = ``p >= pt`` (dcurves::dca's definition,
+    written in base R: dcurves is not packaged for Debian) for model B at thresholds 0.05 .. 0.6; closed form, 1e-12."""
+    from multisurv.evaluation.binary import binary_decision_curve
+
+    ref = REF["dca"]
+    res = binary_decision_curve(Y, REF["p_b"], thresholds=ref["thresholds"], name="B", horizon=730)
+    np.testing.assert_allclose(res.table["net_benefit"], ref["net_benefit"], atol=1e-12)
+    np.testing.assert_allclose(res.table["treat_all"], ref["treat_all"], atol=1e-12)
+    np.testing.assert_array_equal(res.table["n_positive"], ref["n_positive"])
+    assert res.to_frame()["t0"].iloc[0] == 730 and res.name == "B"
+    with pytest.raises(ValueError, match=r"^binary_decision_curve: 'thresholds' must lie strictly between 0 and 1"):
+        binary_decision_curve(Y, REF["p_b"], thresholds=[0.0])

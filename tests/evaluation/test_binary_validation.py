@@ -107,3 +107,44 @@ def test_indexes_and_errors():
         validate_binary(LogisticModel(), X, Y, n_bootstrap=0)
     with pytest.raises(ValueError, match=r"^'y' has 622 samples but 'X' has 623\.$"):
         calibrate_binary(LogisticModel(), X, Y[:-1])
+
+
+class _CountingSelector:
+    """A stand-in selection step that records the rows it was fitted on (to prove refitting per resample)."""
+
+    fitted_on: list = []
+
+    def __init__(self, k=2):
+        self.k = k
+
+    def get_params(self, deep=True):
+        return {"k": self.k}
+
+    def set_params(self, **params):
+        self.k = params.get("k", self.k)
+        return self
+
+    def fit(self, X, y):
+        _CountingSelector.fitted_on.append(len(X))
+        corr = [abs(np.corrcoef(X.iloc[:, j], y)[0, 1]) for j in range(X.shape[1])]
+        self.columns_ = list(X.columns[np.argsort(corr)[::-1][: self.k]])
+        return self
+
+    def transform(self, X):
+        return X.loc[:, self.columns_]
+
+
+def test_whole_pipeline_is_refitted_in_every_resample():
+    """Selection inside the pipeline is refitted on each resample (its optimism is counted), never on the full
+    data only: 1 apparent fit + 5 resample fits, the resample fits on bootstrap rows."""
+    from sklearn.pipeline import Pipeline
+
+    from multisurv.selection.stepwise_logistic import StepwiseLogisticSelector
+
+    _CountingSelector.fitted_on = []
+    pipe = Pipeline([("select", _CountingSelector(k=2)), ("model", LogisticModel())])
+    res = validate_binary(pipe, X, Y, n_bootstrap=5, random_state=0)
+    assert len(_CountingSelector.fitted_on) == 6 and res.n_failed == 0
+    stepwise = Pipeline([("select", StepwiseLogisticSelector(criterion="bic")), ("model", LogisticModel())])
+    res = validate_binary(stepwise, X, Y, n_bootstrap=5, random_state=0)
+    assert res.table.loc["slope", "corrected"] < 1  # selection and fitting overfit: shrinkage expected

@@ -133,6 +133,16 @@ idi_ipcw <- function(time, status, r_old, r_new, t) {
   list(idi = sn - so, slope_old = so, slope_new = sn)
 }
 
+# ---- decision curve, binary (Vickers and Elkin 2006; dcurves::dca's definition, dcurves not in Debian)
+thr <- seq(0.05, 0.6, by = 0.05)
+nb <- sapply(thr, function(pt) {
+  pos <- pb >= pt
+  sum(pos & b$y == 1) / nrow(b) - sum(pos & b$y == 0) / nrow(b) * pt / (1 - pt)
+})
+prev <- mean(b$y)
+dca <- list(thresholds = thr, net_benefit = nb, treat_all = prev - (1 - prev) * thr / (1 - thr),
+            n_positive = sapply(thr, function(pt) sum(pb >= pt)))
+
 ref <- list(
   meta = list(
     r_version = R.version.string,
@@ -160,6 +170,7 @@ ref <- list(
                                      brier = unname(vp_bad["Brier"]))),
   nri = list(continuous = nri_bin(b$y, pa, pb), categorical = nri_bin(b$y, pa, pb, cuts), cutoffs = cuts),
   idi = idi_bin(b$y, pa, pb),
+  dca = dca,
   survival = list(t0 = t0, risk_a = ra_t, risk_b = rb_t,
                   nri_continuous = nri_km(d$time, d$status, ra_t, rb_t, t0),
                   nri_categorical = nri_km(d$time, d$status, ra_t, rb_t, t0, cuts),
