@@ -161,3 +161,14 @@ def test_km_with_every_event_at_one_time_is_a_clear_error(tmp_path, capsys):
                  "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err
     assert code == 2 and "d.csv, columns 'time' and 'event': the groups cannot be compared" in err
+
+
+def test_classifier_checkpoint_missing_keys_are_all_named(tmp_path):
+    torch = pytest.importorskip("torch")
+    from multisurv.features.wsi.classifier import CHECKPOINT_FORMAT, TileClassifier
+
+    torch.save({"format": CHECKPOINT_FORMAT, "classes": ["tumour", "stroma"], "backbone": "resnet18",
+                "state_dict": {}}, tmp_path / "clf.pt")
+    with pytest.raises(ValueError, match=r"clf.pt' lacks 'tumour_class', 'tile_size', 'mpp', 'mean', 'std', "
+                                         r"state_dict\['fc.weight'\], state_dict\['fc.bias'\]: it is incomplete"):
+        TileClassifier.load(tmp_path / "clf.pt")

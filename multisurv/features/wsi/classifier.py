@@ -54,6 +54,22 @@ def _resolve_tumour(classes: Sequence[str], tumour_class: str | None) -> str:
                      "tumour_class=<the tumour class's name>.")
 
 
+#: Keys every tile-classifier checkpoint holds (besides ``format``); a missing one is named on load.
+_CHECKPOINT_KEYS = ("backbone", "classes", "state_dict", "tumour_class", "tile_size", "mpp", "mean", "std")
+
+
+def _check_checkpoint_keys(payload: dict, path: str) -> None:
+    """Name every key a checkpoint lacks (instead of a bare KeyError on the first one)."""
+    missing = [repr(k) for k in _CHECKPOINT_KEYS if k not in payload]
+    state_dict = payload.get("state_dict")
+    missing += [f"state_dict[{k!r}]" for k in ("fc.weight", "fc.bias")
+                if isinstance(state_dict, dict) and k not in state_dict]
+    if missing:
+        raise ValueError(f"The classifier checkpoint {path!r} lacks {', '.join(missing)}: it is incomplete or "
+                         "damaged. Save it again with TileClassifier.save (or retrain it with 'multisurv "
+                         "train-classifier').")
+
+
 class TileClassifier:
     """A backbone (tile -> features) and a linear head (features -> class probabilities).
 
@@ -211,6 +227,7 @@ class TileClassifier:
         if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT or "classes" not in payload:
             raise ValueError(f"{path!r} is not a multisurv tile-classifier checkpoint (format {CHECKPOINT_FORMAT}); "
                              "save one with TileClassifier.save.")
+        _check_checkpoint_keys(payload, path)
         if payload.get("backbone") not in CLASSIFIER_BACKBONES:
             raise ValueError(f"The classifier checkpoint {path!r} has backbone {payload.get('backbone')!r}, which this "
                              f"version of multisurv does not know. Choose one of: "
@@ -255,6 +272,7 @@ def read_checkpoint_header(path: str | os.PathLike) -> dict:
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT or "classes" not in payload:
         raise ValueError(f"{path!r} is not a multisurv tile-classifier checkpoint (format {CHECKPOINT_FORMAT}); "
                          "save one with TileClassifier.save.")
+    _check_checkpoint_keys(payload, path)
     if payload.get("backbone") not in CLASSIFIER_BACKBONES:
         raise ValueError(f"The classifier checkpoint {path!r} has backbone {payload.get('backbone')!r}, which this "
                          f"version of multisurv does not know. Choose one of: "
