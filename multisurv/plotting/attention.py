@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["plot_attention_heatmap", "plot_slide_attention", "top_tiles"]
+__all__ = ["plot_attention_heatmap", "plot_slide_attention", "plot_mil_attention", "top_tiles"]
 
 _COLUMNS = ("x", "y", "attention")
 
@@ -166,3 +166,46 @@ def plot_slide_attention(slide: str | os.PathLike, attention: pd.DataFrame, *, f
         fig.suptitle(title)
     return fig
 
+
+def plot_mil_attention(score, patient_id, *, slide: str | os.PathLike | None = None, top_k: int = 6,
+                       max_size: int = 1024) -> Figure:
+    """The attention figure of one patient under a fitted :class:`~multisurv.scores.mil.AttentionMILScore`.
+
+    Reads the patient's patch file (found through ``score.patches``) for the slide path and the tile footprint,
+    computes the tile attention and the slide risk, and calls :func:`plot_slide_attention`; save the result
+    with :func:`~multisurv.plotting.export.save_figure` (e.g. ``qc/attention/<patient_id>``).
+
+    Parameters
+    ----------
+    score : AttentionMILScore
+        Fitted.
+    patient_id : str
+    slide : str or Path, optional
+        The slide, when it has moved since extraction (default: the path recorded in the patch file).
+    top_k, max_size
+        See :func:`plot_slide_attention`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    FileNotFoundError
+        If the slide recorded in the patch file does not exist (pass ``slide``).
+    ValueError
+        If the patient has no patch file.
+    """
+    from multisurv.features.wsi.patch_store import read_patches
+    from multisurv.scores.mil import patch_file_for
+
+    attention = score.tile_attention(patient_id)  # raises for a patient without a patch file
+    table = read_patches(patch_file_for(score.patches, patient_id), features=False)
+    slide_path = os.fspath(slide) if slide is not None else table.attrs.get("slide")
+    if slide_path is None or not os.path.exists(slide_path):
+        raise FileNotFoundError(f"The slide of patient {patient_id!r} ({slide_path!r}, recorded in its patch file) "
+                                "does not exist; pass slide=<its current path>.")
+    footprint = float(table.attrs.get("footprint", table.attrs.get("read_size", 224)))
+    risk = score.predict(pd.DataFrame(index=pd.Index([patient_id], name="patient_id")))[0]
+    return plot_slide_attention(slide_path, attention, footprint=footprint, top_k=top_k, max_size=max_size,
+                                title=f"{patient_id}: {score.name} {risk:+.2f} (attention-MIL)")

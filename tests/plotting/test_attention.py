@@ -54,3 +54,35 @@ def test_slide_figure_with_top_tiles_saved(tmp_path):
     paths = save_figure(fig, tmp_path / "attention", formats=("png",), dpi=60)
     assert paths[0].stat().st_size > 0
     plt.close(fig)
+
+
+@pytest.mark.wsi
+@pytest.mark.slow  # renders a synthetic slide and fits a small MIL score
+def test_mil_attention_figure_from_a_fitted_score(tmp_path):
+    pytest.importorskip("openslide")
+    pytest.importorskip("torch")
+    from multisurv._validation import make_y
+    from multisurv.cohort.synthetic_wsi import STAINS, render_slide, write_slide
+    from multisurv.features.wsi.patch_store import PatchWriter
+    from multisurv.plotting.attention import plot_mil_attention
+    from multisurv.scores.mil import AttentionMILScore
+
+    slide = tmp_path / "slide.tiff"
+    write_slide(render_slide(np.random.default_rng(0), u_path=0.0, mitotic_count=5.0,
+                             stain=STAINS["development"]), slide)
+    rng = np.random.default_rng(0)
+    ids = [f"P{i}" for i in range(12)]
+    coords = np.column_stack([np.arange(8) % 4 * 224, np.arange(8) // 4 * 224])
+    for i, pid in enumerate(ids):
+        with PatchWriter(tmp_path / f"{pid}.h5", 8, 4, coords=coords, tissue=np.ones(8),
+                         attrs={"slide": str(slide), "footprint": 224}) as w:
+            w.write(np.arange(8), rng.normal(size=(8, 4)) + i % 2, keep=np.ones(8, bool))
+    y = make_y(np.ones(12, bool), 1.0 + np.arange(12) % 2 + rng.random(12))
+    score = AttentionMILScore(patches=tmp_path, epochs=3, validation_fraction=0.0, random_state=0)
+    score.fit(pd.DataFrame(index=pd.Index(ids, name="patient_id")), y)
+    fig = plot_mil_attention(score, "P3", top_k=3)
+    assert fig._suptitle.get_text().startswith("P3: patscore")
+    assert len(fig.axes) == 2 + 3
+    plt.close(fig)
+    with pytest.raises(FileNotFoundError, match="pass slide=<its current path>"):
+        plot_mil_attention(score, "P3", slide=tmp_path / "moved.tiff")
