@@ -190,14 +190,15 @@ def yaml_key_comments(text: str) -> tuple[str, dict[str, str], dict[str, str]]:
         if not stripped:
             pending, last_key = [], None
             continue
+        column = len(line) - len(line.lstrip())
+        if stripped.startswith("#") and last_key is not None and column >= last_key[1] - 1:
+            # aligned under the previous key's trailing comment: its continuation, even if it reads "word: ..."
+            meanings[last_key[0]] = (meanings[last_key[0]] + " " + stripped[1:].strip()).strip()
+            continue
         commented = _COMMENTED_KEY.match(line)
         if stripped.startswith("#") and not commented:
-            column = len(line) - len(line.lstrip())
-            if last_key is not None and column >= last_key[1] - 1:
-                meanings[last_key[0]] = (meanings[last_key[0]] + " " + stripped[1:].strip()).strip()
-            else:
-                pending.append(stripped[1:].strip())
-                last_key = None
+            pending.append(stripped[1:].strip())
+            last_key = None
             continue
         match = commented or _KEY_LINE.match(line)
         if match is None:
