@@ -70,6 +70,8 @@ def concordance(y: np.ndarray, risk: ArrayLike, *, n_bootstrap: int = 1000, conf
     Returns
     -------
     CIndexResult
+        Harrell's C with its bootstrap interval (``lower``, ``upper``; NaN when ``n_bootstrap=0``), the numbers of
+        patients and events, and the resamples used.
 
     Raises
     ------

@@ -30,6 +30,7 @@ def risk_groups(risk: ArrayLike, *, cutoff: float) -> np.ndarray:
     Returns
     -------
     numpy.ndarray of str, shape (n_samples,)
+        ``"high"`` or ``"low"`` for each patient.
 
     Raises
     ------
@@ -91,7 +92,13 @@ class LogRankResult(ResultRecord):
     n_strata: int = 1
 
     def to_frame(self) -> pd.DataFrame:
-        """Return a one-row DataFrame; ``n_per_group`` becomes one ``n_<group>`` column per group."""
+        """Return a one-row DataFrame; ``n_per_group`` becomes one ``n_<group>`` column per group.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``statistic``, ``p_value``, ``df`` and ``n_<group>`` for each group.
+        """
         row = {"statistic": self.statistic, "p_value": self.p_value, "df": self.df}
         row.update({f"n_{g}": n for g, n in self.n_per_group.items()})
         return pd.DataFrame([row])
@@ -136,6 +143,8 @@ def logrank(y: np.ndarray, groups: ArrayLike, *, strata: ArrayLike | None = None
     Returns
     -------
     LogRankResult
+        The chi-square statistic, its degrees of freedom and p-value, and per group the patients, observed and
+        expected events (``to_frame()``, ``table()``).
 
     Raises
     ------
