@@ -71,7 +71,7 @@ def concordance(y: np.ndarray, risk: ArrayLike, *, n_bootstrap: int = 1000, conf
     -------
     CIndexResult
         Harrell's C with its bootstrap interval (``lower``, ``upper``; NaN when ``n_bootstrap=0``), the numbers of
-        patients and events, and the resamples used.
+        patients and events, and the number of bootstrap resamples.
 
     Raises
     ------
