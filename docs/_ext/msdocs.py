@@ -561,7 +561,17 @@ def evidence_page() -> str:
         "Each test fits on training rows, then poisons the held-out rows (extreme values or NaN) and checks that "
         "nothing fitted moved: selection, scaling, imputation, cut-offs, fusion weights.", "",
         *rows, "",
-        "## Agreement with R and other trusted implementations", "", body])
+        "## Agreement with R and other trusted implementations", "", body, *_pyradiomics_section()])
+
+
+def _pyradiomics_section() -> list[str]:
+    """The PyRadiomics-baseline test's module docstring (what is compared, with which tolerance), if present."""
+    path = ROOT / "tests" / "features" / "test_radiomics_baseline.py"
+    if not path.is_file():
+        return []
+    doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+    return ["", "(pyradiomics-baseline)=", "## Agreement with PyRadiomics' baseline", "",
+            f"From `{path.relative_to(ROOT)}`:", "", re.sub(r":\w+:`~?([^`]+)`", r"`\1`", doc).replace("*", r"\*")]
 
 
 # ---------------------------------------------------------------------------------------------------- hook
