@@ -479,7 +479,9 @@ Correct the value or drop the row."]
             f"which seems to use {separator} between values. Save the file with commas (in Excel: 'CSV UTF-8 "
             "(comma delimited)')."
         ]
-    problems = _check_header(header, cells, known, clinical_spec, source, (*OUTCOME_COLUMNS, *paths))
+    # the reference design's columns keep their fixed order; a study's own path columns may come in any order
+    problems = _check_header(header, cells, known, clinical_spec, source, (*OUTCOME_COLUMNS, *paths),
+                             ordered=None if path_columns is None else OUTCOME_COLUMNS)
 
     position = {name: header.index(name) for name in known if name in header}
     validator = Draft202012Validator(schema)
@@ -514,7 +516,8 @@ Correct the value or drop the row."]
 
 
 def _check_header(header: list[str], cells: list[list[str]], known: list[str],
-                  clinical_spec: Mapping[str, Any], source: str, core: Sequence[str] = CORE_COLUMNS) -> list[str]:
+                  clinical_spec: Mapping[str, Any], source: str, core: Sequence[str] = CORE_COLUMNS,
+                  ordered: Sequence[str] | None = None) -> list[str]:
     """Problems of the header: duplicated, unnamed, missing, misplaced and unknown columns."""
     where = f"{source}, header (row 1)"
     problems = []
@@ -540,10 +543,11 @@ def _check_header(header: list[str], cells: list[list[str]], known: list[str],
             f"{where}: missing required column(s) {_and_list(missing_core)}. {expected} Add the missing "
             "column(s); see data_schemas/README.md."
         )
-    elif header[: len(core)] != list(core):
+    elif header[: len(ordered or core)] != list(ordered or core):
+        first = list(ordered or core)
         problems.append(
-            f"{where}: the core columns must be columns 1 to {len(core)}, in the order "
-            f"{_and_list(core)}; got {_and_list(header[: len(core)])}. Reorder the columns."
+            f"{where}: the core columns must be columns 1 to {len(first)}, in the order "
+            f"{_and_list(first)}; got {_and_list(header[: len(first)])}. Reorder the columns."
         )
     missing_clinical = [c for c in clinical_spec if c not in header]
     if missing_clinical:

@@ -75,13 +75,20 @@ def extract_radiomics_modality(modality, cohort, *, feature_dir, progress: bool 
 def extract_pathomics_modality(modality, cohort, *, feature_dir, progress: bool = True,
                                n_workers: int | None = None) -> ExtractionResult:
     """Slide features of one pathomics modality (its ``slide`` column; ``encoder``, ``weights``, ``tile_size``,
-    ``max_tiles`` options). See :func:`multisurv.features.wsi.pathomics.extract_pathomics_cases`."""
+    ``max_tiles``, ``mpp``, ``slide_mpp``, ``precision``, ``device`` options, and ``stain`` with
+    ``stain_reference`` for stain normalisation). See :func:`multisurv.features.wsi.pathomics.extract_pathomics_cases`.
+    """
     from multisurv.features.wsi.pathomics import extract_pathomics_cases
 
     cases = _cases(modality, cohort, {"slide": "wsi"})
     logger.info("%s: %d patients with a slide.", modality.name, len(cases))
-    options = {k: modality.options[k] for k in ("encoder", "weights", "tile_size", "max_tiles")
+    options = {k: modality.options[k] for k in ("encoder", "weights", "tile_size", "max_tiles", "mpp", "slide_mpp",
+                                                "precision", "device")
                if modality.options.get(k) is not None}
+    if modality.options.get("stain"):
+        from multisurv.features.wsi.stain import load_stain_normalizer
+
+        options["stain"] = load_stain_normalizer(modality.options["stain"], modality.options.get("stain_reference"))
     result = extract_pathomics_cases(cases, out_dir=store_folder(modality, feature_dir), progress=progress,
                                      **options)
     return with_prefix(result, "wsi__", modality.prefix)

@@ -443,9 +443,20 @@ class _Checker:
                 entry["params"] = self.radiomics({"params": entry["params"]}).params
             if kind == "pathomics" and "encoder" in entry:
                 entry["encoder"] = self.pathomics({"encoder": entry["encoder"]}).encoder
-            if kind == "pathomics" and isinstance(entry.get("weights"), str):
+            if kind == "pathomics" and isinstance(entry.get("weights"), str) and entry["weights"] != "hub":
                 entry["weights"] = self.file(entry, "weights", f"{key}.weights", required=False,
                                              what="encoder weights")
+            if kind == "pathomics" and (entry.get("stain") is None) != (entry.get("stain_reference") is None):
+                self.add(f"{key}.stain", "given together with 'stain_reference' (a method: macenko or reinhard)",
+                         entry.get("stain"), "Give both 'stain' and 'stain_reference', or neither.")
+                entry.pop("stain", None)
+                entry.pop("stain_reference", None)
+            if kind == "pathomics" and entry.get("stain") not in (None, "macenko", "reinhard"):
+                self.add(f"{key}.stain", "one of 'macenko', 'reinhard'", entry["stain"], "Use one of them.")
+                entry.pop("stain")
+            if kind == "pathomics" and isinstance(entry.get("stain_reference"), str):
+                entry["stain_reference"] = self.file(entry, "stain_reference", f"{key}.stain_reference",
+                                                     required=True, what="a reference H&E image")
             if kind == "table":
                 entry["path"] = self.file(entry, "path", f"{key}.path", required=True,
                                           what="a feature table (CSV/TSV/Parquet, or a folder of <patient_id>.csv)")
