@@ -107,7 +107,26 @@ class StudyModel:
     config: dict = field(default_factory=dict)
 
     def features(self, manifest: pd.DataFrame, tables: list[pd.DataFrame]) -> pd.DataFrame:
-        """Build the model's feature matrix for the patients of ``manifest`` (index patient_id)."""
+        """Build the model's feature matrix for the patients of ``manifest`` (index patient_id).
+
+        Parameters
+        ----------
+        manifest : pandas.DataFrame
+            The cohort, indexed by ``patient_id``: the clinical columns the model encodes (with the encoding
+            fitted on development) and any prefixed feature columns (``ct__*``...).
+        tables : list of pandas.DataFrame
+            Feature tables indexed by ``patient_id``; a patient missing from a table lacks that modality.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per patient of ``manifest``, the columns the model was fitted on, in its order.
+
+        Raises
+        ------
+        ValueError
+            When the tables lack a column the model was fitted with (extract it with the training settings).
+        """
         parts = [t.reindex(manifest.index) for t in tables]
         own = manifest.loc[:, [c for c in manifest.columns if "__" in str(c)]]
         if own.shape[1]:
@@ -124,7 +143,18 @@ class StudyModel:
         return X.loc[:, self.feature_columns]
 
     def predict_frame(self, X: pd.DataFrame) -> pd.DataFrame:
-        """Scores per modality (when the estimator has them) and the fused ``risk`` (higher = worse)."""
+        """Scores per modality (when the estimator has them) and the fused ``risk`` (higher = worse).
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            A feature matrix from :meth:`features`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index of ``X``; one column per modality score (fusion models) and ``risk``.
+        """
         out = pd.DataFrame(index=X.index)
         inner = getattr(self.estimator, "model_", self.estimator)
         if hasattr(inner, "transform_scores"):

@@ -89,6 +89,18 @@ class ValidationResult:
 def harrell_c(y: np.ndarray, risk: np.ndarray) -> float:
     """Harrell's C of ``risk`` (higher = worse) on the rows where it is finite; NaN without a comparable pair.
 
+    Parameters
+    ----------
+    y : structured array, shape (n_samples,)
+        Fields ``event`` (bool) and ``time`` (float).
+    risk : numpy.ndarray, shape (n_samples,)
+        Risk scores; NaN or infinite rows are left out.
+
+    Returns
+    -------
+    float
+        The concordance index, or NaN when fewer than two rows are scored or none has an event.
+
     Examples
     --------
     >>> from multisurv._validation import make_y
@@ -107,6 +119,20 @@ def harrell_c(y: np.ndarray, risk: np.ndarray) -> float:
 
 def bootstrap_indices(n: int, n_resamples: int, random_state=None) -> list[np.ndarray]:
     """Row positions of ``n_resamples`` bootstrap samples of ``n`` rows (drawn with replacement).
+
+    Parameters
+    ----------
+    n : int
+        Rows in the data.
+    n_resamples : int
+        Bootstrap samples to draw.
+    random_state : int, numpy.random.RandomState or None, optional
+        Seed, as scikit-learn's ``check_random_state`` takes it.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        ``n_resamples`` integer arrays of length ``n``.
 
     Examples
     --------
