@@ -186,6 +186,13 @@ class MacenkoNormalizer(StainNormalizer):
         return {"stains": stains[0], "max_c": max_c[0]}
 
     def settings(self) -> dict[str, Any]:
+        """The base settings plus Macenko's ``beta`` (optical-density threshold) and ``alpha`` (angle percentile).
+
+        Returns
+        -------
+        dict
+            What the feature store records for this normaliser.
+        """
         return {**super().settings(), "beta": self.beta, "alpha": self.alpha}
 
     def _estimate(self, batch):
