@@ -35,8 +35,8 @@ import numpy as np
 import pandas as pd
 
 from multisurv._validation import make_y
-from multisurv.cohort.synthetic import BASELINE, CASE_MIX, CENSORING, COEFFICIENTS, MISSINGNESS, SITES, \
-    STANDARDISATION
+from multisurv.cohort.synthetic import BASELINE, CASE_MIX, CENSORING, COEFFICIENTS, INTERACTION_THRESHOLD, \
+    MISSINGNESS, SITES, STANDARDISATION
 
 __all__ = ["Mechanism", "SimulatedCohort", "simulate_cohort", "simulate_study", "censoring_factor",
            "MECHANISM_VERSION", "CLINICAL_COLUMNS"]
@@ -65,7 +65,9 @@ class Mechanism:
         Multipliers of the true log-hazard ratios of ``u_ct`` (0.85), ``u_path`` (0.85) and of the clinical
         terms (size, mitotic count, age, TKI, site); 1 is the image-level generator, 0 removes the signal.
     interaction : float
-        Log-hazard ratio of the cross-modal product ``u_ct * u_path`` (0 in the image-level generator).
+        Cross-modal interaction, as ``make_synthetic_table(interaction=...)``: ``interaction * u_path *
+        1[z_size > INTERACTION_THRESHOLD]`` is added to the true linear predictor (the slide's signal acts only
+        in large tumours, which CT sees); 0 (the image-level generator's default) adds nothing.
     event_rate : float or None
         Target share of events; None keeps the image-level censoring (about 45 % events), a number rescales
         every censoring time by one factor found on a large sample (:func:`censoring_factor`).
@@ -143,7 +145,7 @@ class Mechanism:
         coef = {k: v * self.signal_clinical for k, v in COEFFICIENTS.items() if k in _CLINICAL_TERMS}
         coef["u_ct"] = COEFFICIENTS["u_ct"] * self.signal_ct
         coef["u_path"] = COEFFICIENTS["u_path"] * self.signal_path
-        coef["u_ct:u_path"] = float(self.interaction)
+        coef["u_path:large"] = float(self.interaction)
         return coef
 
 
@@ -201,8 +203,9 @@ def _draw_latent(rng: np.random.Generator, n: int, centre: str, mech: Mechanism)
 
 def _true_lp(latent: pd.DataFrame, mech: Mechanism) -> np.ndarray:
     coef = mech.coefficients()
-    lp = sum(coef[k] * latent[k].to_numpy() for k in coef if k != "u_ct:u_path")
-    return lp + coef["u_ct:u_path"] * latent["u_ct"].to_numpy() * latent["u_path"].to_numpy()
+    lp = sum(coef[k] * latent[k].to_numpy() for k in coef if k != "u_path:large")
+    large = latent["z_size"].to_numpy() > INTERACTION_THRESHOLD
+    return lp + coef["u_path:large"] * latent["u_path"].to_numpy() * large
 
 
 def _draw_outcome(rng: np.random.Generator, lp: np.ndarray, factor: float) -> tuple[np.ndarray, np.ndarray]:

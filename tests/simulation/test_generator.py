@@ -57,15 +57,17 @@ def test_external_centre_effect_moves_imaging_features_only():
     assert wsi_shift < 0.11
 
 
-@pytest.mark.parametrize("n", [400, pytest.param(4000, marks=pytest.mark.slow)])
-def test_outcome_model_matches_the_image_level_generator(n):
+@pytest.mark.parametrize("n,interaction", [(400, 0.0), (400, 2.0), pytest.param(4000, 0.0, marks=pytest.mark.slow),
+                                           pytest.param(4000, 2.0, marks=pytest.mark.slow)])
+def test_outcome_model_matches_the_image_level_generator(n, interaction):
     """Same true-LP C and event share as cohort.synthetic.make_synthetic_table (same equations, other streams)."""
     from multisurv._validation import make_y
 
-    manifest, truth = make_synthetic_table(n, 0, random_state=2)
+    manifest, truth = make_synthetic_table(n, 0, random_state=2, interaction=interaction)
     y_img = make_y(manifest["event"].to_numpy(bool), manifest["time"].to_numpy(float))
     c_img = concordance(y_img, truth["true_lp"].to_numpy(), n_bootstrap=0).cindex
-    sim = simulate_cohort(Mechanism(n_ct_features=1, n_wsi_features=1), n, "development", np.random.default_rng(9))
+    mech = Mechanism(n_ct_features=1, n_wsi_features=1, interaction=interaction)
+    sim = simulate_cohort(mech, n, "development", np.random.default_rng(9))
     c_sim = concordance(sim.y, sim.true_lp, n_bootstrap=0).cindex
     # two independent samples of n: the SE of each C is about 0.32 / sqrt(n) and of an event share
     # 0.5 / sqrt(n); 4 SEs of the difference (sqrt(2) SE each) keep a false alarm below 1e-4
