@@ -65,6 +65,18 @@ def validate_manifest(path: str | Path, *, clinical_spec: str | Path | Mapping[s
     --------
     load_manifest : Raise these problems as one ManifestError, or return the Cohort.
     format_problems : The problems as text to print.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> spec = {"schema": "clinical_variables.v1", "variables": []}
+    >>> _ = (folder / "cohort.csv").write_text("patient_id,cohort,time,event,ct_image,ct_mask,wsi\\n"
+    ...                                        "P1,development,12.5,1,,,\\nP2,development,-3,2,,,\\n")
+    >>> for problem in validate_manifest(folder / "cohort.csv", clinical_spec=spec):
+    ...     print(problem.split(":")[0])
+    cohort.csv row 3 (patient_id='P2'), column 'time'
+    cohort.csv row 3 (patient_id='P2'), column 'event'
     """
     try:
         spec = load_clinical_spec(clinical_spec)
