@@ -631,8 +631,24 @@ def escape_docstring(app, what, name, obj, options, lines):
     running text; outside a literal, ``word_`` is a hyperlink reference, ``word__`` an anonymous one and
     ``|word|`` a substitution. Literals, roles and directive lines are left as they are.
     """
+    literal_indent = None  # inside a doctest, literal (``::``) or code block: lines are shown as written
+    doctest = False
     for i, line in enumerate(lines):
+        stripped, indent = line.strip(), len(line) - len(line.lstrip())
+        if doctest:
+            if stripped:
+                continue
+            doctest = False
+        if literal_indent is not None:
+            if not stripped or indent > literal_indent:
+                continue
+            literal_indent = None
+        if stripped.startswith(">>>"):
+            doctest = True
+            continue
         lines[i] = escape_line(line)
+        if stripped.endswith("::") or stripped.startswith(".. code-block::") or stripped.startswith(".. code::"):
+            literal_indent = indent
 
 
 def escape_line(line: str) -> str:
