@@ -31,6 +31,16 @@ DEFAULT_SCORES = (("radscore", "ct__"), ("patscore", "wsi__"), ("clinscore", "cl
 def default_scores(random_state=None) -> list[ModalityScore]:
     """The default scores: radscore (``ct__``), patscore (``wsi__``) and clinscore (``clin__``).
 
+    Parameters
+    ----------
+    random_state : int or None, optional
+        Seed of every score's selection (cross-validation folds).
+
+    Returns
+    -------
+    list of ModalityScore
+        Three unfitted scores, one per built-in modality, with the default LASSO-Cox selector.
+
     Examples
     --------
     >>> [s.name for s in default_scores()]
@@ -59,6 +69,18 @@ def check_scores(scores: Sequence[ModalityScore], owner: str) -> list[ModalitySc
 def modality_columns(X: pd.DataFrame, prefix: str) -> list[str]:
     """Columns of ``X`` whose name starts with ``prefix``.
 
+    Parameters
+    ----------
+    X : pandas.DataFrame
+        Feature matrix with prefixed columns.
+    prefix : str
+        A modality's prefix, such as ``ct__``.
+
+    Returns
+    -------
+    list of str
+        The matching column names, in the order of ``X``.
+
     Examples
     --------
     >>> modality_columns(pd.DataFrame(columns=["ct__a", "wsi__b", "ct__c"]), "ct__")
@@ -69,6 +91,18 @@ def modality_columns(X: pd.DataFrame, prefix: str) -> list[str]:
 
 def modality_present(X: pd.DataFrame, columns: list[str]) -> np.ndarray:
     """Boolean mask of rows that have the modality (not every one of ``columns`` is NaN).
+
+    Parameters
+    ----------
+    X : pandas.DataFrame
+        Feature matrix.
+    columns : list of str
+        The modality's columns (:func:`modality_columns`).
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (n_samples,)
+        True for the patients with at least one non-missing value of the modality.
 
     Examples
     --------
@@ -266,6 +300,19 @@ class ModalityScore(SurvivalScoreMixin, BaseEstimator):
 
         See :func:`multisurv.scores.formula.formula_text`; :func:`~multisurv.scores.formula.write_formula`
         writes the table, the text and a JSON record.
+
+        Parameters
+        ----------
+        digits : int, default=4
+            Significant digits of the coefficients.
+        standardised : bool, default=False
+            False: coefficients on the raw features with a constant; True: per standard deviation of the
+            development data, centred inside each term.
+
+        Returns
+        -------
+        str
+            The formula.
         """
         from multisurv.scores.formula import formula_text
 
