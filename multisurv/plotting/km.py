@@ -31,6 +31,16 @@ OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#E69F00", "#56B4E9", "#CC79A7", "
 def format_p(p: float) -> str:
     """Format a p-value for a figure: ``"p < 0.001"`` below 0.001, else three decimals.
 
+    Parameters
+    ----------
+    p : float
+        A p-value.
+
+    Returns
+    -------
+    str
+        ``"p < 0.001"`` or ``"p = 0.043"``.
+
     Examples
     --------
     >>> format_p(0.00012), format_p(0.0427)
@@ -247,6 +257,16 @@ def plot_risk_groups(y: np.ndarray, risk: ArrayLike, cutoff, *, ax: Axes | None 
 
 def format_time(value: float) -> str:
     """Format a time for a figure: ``"NR"`` (not reached) for NaN, whole numbers from 100, else 3 digits.
+
+    Parameters
+    ----------
+    value : float
+        A time (for example a median survival), NaN when not reached.
+
+    Returns
+    -------
+    str
+        The time as written in the figure.
 
     Examples
     --------
