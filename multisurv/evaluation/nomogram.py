@@ -47,28 +47,102 @@ class Nomogram:
     baseline: object = None
 
     def points(self, X: pd.DataFrame) -> np.ndarray:
-        """Total points of each row of ``X`` (any values, not only the axis ticks)."""
+        """Total points of each row of ``X`` (any values, not only the axis ticks).
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            One row per patient with (at least) the nomogram's variables.
+
+        Returns
+        -------
+        numpy.ndarray, shape (n_samples,)
+            The total points.
+
+        Raises
+        ------
+        ValueError
+            When ``X`` lacks a variable of the nomogram.
+        """
         missing = [c for c in self.coef if c not in X]
         if missing:
             raise ValueError(f"'X' lacks the column(s) {', '.join(repr(c) for c in missing)} of the nomogram.")
         return (self.linear_predictor(X) - self.lp_offset) * self.scale
 
     def linear_predictor(self, X: pd.DataFrame) -> np.ndarray:
-        """Uncentred linear predictor ``sum_j coef_j x_j`` of each row of ``X``."""
+        """Uncentred linear predictor ``sum_j coef_j x_j`` of each row of ``X``.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            One row per patient with (at least) the nomogram's variables.
+
+        Returns
+        -------
+        numpy.ndarray, shape (n_samples,)
+            The linear predictor.
+        """
         return np.asarray(X.loc[:, list(self.coef)], dtype=float) @ np.array(list(self.coef.values()))
 
     def lp_from_points(self, total: ArrayLike) -> np.ndarray:
-        """Linear predictor of total points: ``total / scale + lp_offset``."""
+        """Linear predictor of total points: ``total / scale + lp_offset``.
+
+        Parameters
+        ----------
+        total : array-like
+            Total points.
+
+        Returns
+        -------
+        numpy.ndarray
+            The linear predictor of each total.
+        """
         return np.asarray(total, dtype=float) / self.scale + self.lp_offset
 
     def survival_from_points(self, total: ArrayLike, t: float) -> np.ndarray:
-        """Survival probability at ``t`` of total points (needs the baseline)."""
+        """Survival probability at ``t`` of total points (needs the baseline).
+
+        Parameters
+        ----------
+        total : array-like
+            Total points.
+        t : float
+            Time point, within the baseline's follow-up.
+
+        Returns
+        -------
+        numpy.ndarray
+            Survival probability at ``t`` of each total.
+
+        Raises
+        ------
+        ValueError
+            When the nomogram was built without a baseline hazard.
+        """
         if self.baseline is None:
             raise ValueError("This nomogram has no baseline hazard; build it with cox_nomogram(..., baseline=...).")
         return self.baseline.predict_survival(self.lp_from_points(total), t)
 
     def points_from_survival(self, surv: ArrayLike, t: float) -> np.ndarray:
-        """Total points whose survival at ``t`` is ``surv`` (inverse of :meth:`survival_from_points`)."""
+        """Total points whose survival at ``t`` is ``surv`` (inverse of :meth:`survival_from_points`).
+
+        Parameters
+        ----------
+        surv : array-like
+            Survival probabilities in (0, 1).
+        t : float
+            Time point, within the baseline's follow-up.
+
+        Returns
+        -------
+        numpy.ndarray
+            The total points of each probability.
+
+        Raises
+        ------
+        ValueError
+            When the nomogram was built without a baseline hazard.
+        """
         if self.baseline is None:
             raise ValueError("This nomogram has no baseline hazard; build it with cox_nomogram(..., baseline=...).")
         cum_hazard = float(self.baseline.estimator_.cum_baseline_hazard_(t))
