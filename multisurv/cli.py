@@ -222,6 +222,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Data and setup errors carry a message written for the user; a traceback would only hide it.
         print(f"multisurv {args.command}: error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
+    except (OSError, MemoryError) as exc:
+        from multisurv._faults import resource_fault
+
+        fault = resource_fault(exc)
+        if fault is None:
+            raise
+        where = f" while writing {exc.filename}" if getattr(exc, "filename", None) else ""
+        print(f"multisurv {args.command}: stopped: {fault[0]}{where} ({type(exc).__name__}: {exc}). Fix: {fault[1]}, "
+              "then rerun the same command (results already stored are kept and reused).", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -228,3 +228,29 @@ def test_output_path_that_is_a_file(tmp_path, capsys):
     assert code == 3 and "--out" in err and "is a file, not a folder" in err
     with pytest.raises(ResourceError, match=r"is under .*out, which is a file"):
         check_output_dir(tmp_path / "out" / "sub")
+
+
+def test_disk_full_while_writing_the_tables_stops_the_batch(tmp_path, monkeypatch):
+    from multisurv.features import batch
+
+    def full(path, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(batch, "write_csv_atomic", full)
+    with pytest.raises(ResourceError, match=r"stopped at patient '\(writing the tables\)': the disk is full"):
+        run_batch([("p1", {})], lambda pid, inputs: pd.Series({"ct__x": 1.0}), _store(tmp_path), stage="t",
+                  progress=False)
+
+
+def test_cli_turns_a_late_disk_fault_into_exit_3(tmp_path, monkeypatch, capsys):
+    import multisurv.cli_km as cli_km
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "out" / "km.json"))
+
+    monkeypatch.setattr(cli_km, "run_km", full)
+    (tmp_path / "d.csv").write_text("time,event\n1,1\n2,0\n")
+    code = main(["km", str(tmp_path / "d.csv"), "--time-col", "time", "--event-col", "event", "--out",
+                 str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 3 and "stopped: the disk is full while writing" in err and "Traceback" not in err

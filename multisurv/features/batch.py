@@ -219,9 +219,16 @@ def run_batch(
     position = {pid: i for i, pid in enumerate(ids)}
     failures.sort(key=lambda row: position[row["patient_id"]])
     failures_table = pd.DataFrame(failures, columns=list(FAILURE_COLUMNS), dtype=object)
-    write_csv_atomic(store.failures_path, failures_table, index=False)
     info_table = _info_table(order, info)
-    write_csv_atomic(store.info_path, info_table)
+    try:
+        write_csv_atomic(store.failures_path, failures_table, index=False)
+        write_csv_atomic(store.info_path, info_table)
+    except OSError as exc:  # e.g. the disk filled up with the last case: the tables are not a patient's fault
+        fault = stop_for_fault(exc, stage=stage, patient_id="(writing the tables)", kept=len(features),
+                               directory=store.directory)
+        if fault is None:
+            raise
+        raise fault from exc
 
     if failures:
         logger.warning("%d of %d %ss failed; see %s", len(failures), len(cases), unit, store.failures_path)
