@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -19,7 +19,7 @@ from multisurv._validation import check_consistent_length, check_param, check_su
 from multisurv.scores.losses import LOSSES, TIES, make_time_bins, time_to_bin
 from multisurv.scores.modality_score import ModalityScore, check_scores, default_scores, modality_present
 
-__all__ = ["IntermediateFusionCox", "FUSION_LAYERS"]
+__all__ = ["FUSION_LAYERS", "IntermediateFusionCox"]
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["plot_attention_heatmap", "plot_slide_attention", "plot_mil_attention", "top_tiles"]
+__all__ = ["plot_attention_heatmap", "plot_mil_attention", "plot_slide_attention", "top_tiles"]
 
 _COLUMNS = ("x", "y", "attention")
 
@@ -149,10 +149,10 @@ def plot_slide_attention(slide: str | os.PathLike, attention: pd.DataFrame, *, f
         size = handle.dimensions
         thumb = np.asarray(handle.get_thumbnail((max_size, max_size)).convert("RGB"))
         down = handle.level_downsamples[tile_level] if tile_level < handle.level_count else 1.0
-        side = max(int(round(footprint / down)), 1)
+        side = max(round(footprint / down), 1)
         tiles = list(iter_tiles(handle, best[["x", "y"]].to_numpy(), side, level=tile_level))
     n_cols = 2 if len(tiles) > 3 else 1
-    n_rows = int(np.ceil(len(tiles) / n_cols))
+    n_rows = -(-len(tiles) // n_cols)
     fig = plt.figure(figsize=(10, 6), layout="constrained")
     grid = fig.add_gridspec(max(n_rows, 1), 2 + n_cols, width_ratios=[3, 3] + [1.3] * n_cols)
     plot_attention_heatmap(thumb, attention, slide_size=size, footprint=footprint, top_k=top_k,

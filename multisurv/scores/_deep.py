@@ -11,8 +11,8 @@ import contextlib
 import copy
 import logging
 import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -22,7 +22,7 @@ from multisurv.scores.losses import cox_loss, discrete_time_loss
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["FusionNet", "GatedAttentionMIL", "deterministic", "resolve_device", "train_network", "TrainingResult"]
+__all__ = ["FusionNet", "GatedAttentionMIL", "TrainingResult", "deterministic", "resolve_device", "train_network"]
 
 #: Largest Kronecker product the fusion network builds ((kron_dim + 1) ** n_modalities).
 MAX_KRONECKER = 20_000

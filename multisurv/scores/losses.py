@@ -21,8 +21,15 @@ from multisurv._optional import require
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-__all__ = ["LOSSES", "TIES", "cox_loss", "discrete_time_loss", "make_time_bins", "time_to_bin",
-           "discrete_risk"]
+__all__ = [
+    "LOSSES",
+    "TIES",
+    "cox_loss",
+    "discrete_risk",
+    "discrete_time_loss",
+    "make_time_bins",
+    "time_to_bin",
+]
 
 #: Loss names accepted by the deep estimators (``loss=``).
 LOSSES = ("cox", "discrete")

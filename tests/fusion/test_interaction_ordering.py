@@ -8,7 +8,6 @@ its output is in experiments/README.md.
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from sksurv.metrics import concordance_index_censored
 

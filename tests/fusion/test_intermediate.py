@@ -137,11 +137,11 @@ def test_selection_uses_the_scores_selector(small, fast_scores):
 
 # ------------------------------------------------------------------------------------------- failures
 @pytest.mark.parametrize("params,match", [
-    ({"fusion": "bilinear"}, "The 'fusion' parameter of IntermediateFusionCox must be one of 'concat', "
-                             "'kronecker', 'attention'. Got 'bilinear' instead."),
+    ({"fusion": "bilinear"}, ("The 'fusion' parameter of IntermediateFusionCox must be one of 'concat', "
+                              "'kronecker', 'attention'. Got 'bilinear' instead.")),
     ({"loss": "rank"}, "The 'loss' parameter of IntermediateFusionCox must be one of 'cox', 'discrete'"),
-    ({"validation_fraction": 0.6}, r"The 'validation_fraction' parameter of IntermediateFusionCox must be a float "
-                                   r"in the range \[0, 0.5\)"),
+    ({"validation_fraction": 0.6}, (r"The 'validation_fraction' parameter of IntermediateFusionCox must be a "
+                                    r"float in the range \[0, 0.5\)")),
     ({"epochs": 0}, r"The 'epochs' parameter of IntermediateFusionCox must be an int in the range \[1, inf\)"),
     ({"fusion": "kronecker", "kron_dim": 40}, "builds a product of 68921 entries .* Lower 'kron_dim'"),
 ])

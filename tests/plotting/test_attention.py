@@ -6,13 +6,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
 
-from multisurv.plotting.attention import plot_attention_heatmap, plot_slide_attention, top_tiles  # noqa: E402
-from multisurv.plotting.export import save_figure  # noqa: E402
+from multisurv.plotting.attention import plot_attention_heatmap, plot_slide_attention, top_tiles
+from multisurv.plotting.export import save_figure
 
 
 def _attention(n=12, seed=0):

@@ -71,7 +71,7 @@ def fitted(bags):
 
 
 def test_learns_slide_risk_and_attends_to_the_signal_tiles(bags, fitted):
-    folder, _, (ids, y, share, flags) = bags
+    _, _, (ids, y, _, flags) = bags
     X = _frame(ids)
     # the true log-hazard (6 x share) gives C ~ 0.7 on these 80 patients; 0.6 is well above chance (null SD ~0.04)
     assert fitted.score(X, y) > 0.6
@@ -85,7 +85,7 @@ def test_learns_slide_risk_and_attends_to_the_signal_tiles(bags, fitted):
 
 
 def test_missing_slides_are_nan_and_not_used(bags, fitted):
-    folder, (ids, y, _, _), _ = bags
+    _, (ids, _, _, _), _ = bags
     X = _frame([*ids[:5], "NO-SLIDE"])
     risk = fitted.predict(X)
     assert np.isnan(risk[-1]) and np.isfinite(risk[:5]).all()
@@ -97,7 +97,7 @@ def test_missing_slides_are_nan_and_not_used(bags, fitted):
 
 
 def test_centred_on_training_slides_and_keep_flags(bags, fitted):
-    folder, (ids, y, _, _), _ = bags
+    folder, (ids, _, _, _), _ = bags
     assert np.mean(fitted.predict(_frame(ids))) == pytest.approx(0.0, abs=1e-6)
     table_keep = fitted.tile_attention(ids[0])
     from multisurv.features.wsi.patch_store import read_patches
@@ -129,7 +129,7 @@ def test_mapping_lookup_and_discrete_loss(bags):
 
 
 def test_fits_in_place_of_a_modality_score_in_late_fusion(bags):
-    folder, (ids, y, share, _), _ = bags
+    folder, (ids, y, _, _), _ = bags
     rng = np.random.default_rng(3)
     X = pd.DataFrame({"clin__a": rng.normal(size=40), "clin__b": rng.normal(size=40)},
                      index=pd.Index(ids[:40], name="patient_id"))
