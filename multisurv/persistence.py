@@ -69,6 +69,7 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "multisurv.selection.filters.VarianceFilter", "multisurv.selection.filters.CorrelationFilter",
     "multisurv.selection.univariate_cox.UnivariateCoxSelector", "multisurv.selection.lasso_cox.LassoCoxSelector",
     "multisurv.selection.rsf.RSFPermutationSelector", "multisurv.selection.stepwise.StepwiseCoxSelector",
+    "multisurv.selection.robustness.RobustnessFilter",  # saved by run_study with its fitted ICC table only
     # scikit-learn (Tree: node arrays are bounds-checked after loading, see _check_trees)
     "sklearn.pipeline.Pipeline", "sklearn.compose._column_transformer.ColumnTransformer",
     "sklearn.impute._base.SimpleImputer", "sklearn.preprocessing._encoders.OneHotEncoder",
@@ -338,6 +339,16 @@ def _schema_types(path: Path) -> set[str]:
 
 def model_types(path: str | Path) -> set[str]:
     """Every ``module.class`` a saved ``model.skops`` names, read from its schema without constructing anything.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``model.skops`` file written by :func:`save_model`.
+
+    Returns
+    -------
+    set of str
+        The dotted type names the file would construct (checked against the trusted types before loading).
 
     Examples
     --------

@@ -186,7 +186,14 @@ def robustness_section(rows: list) -> list[str]:
              "training patients). Features below the threshold are dropped before the LASSO.", "",
              to_markdown(table), ""]
     for r in rows:
-        lines += [f"![icc_{r['modality']}]({r['figure']})", "", f"ICC table: `{r['tables']}`.", ""]
+        lines += [f"![icc_{r['modality']}]({r['figure']})", ""]
+        if r.get("bands") is not None:
+            bands = r["bands"].reset_index().rename(columns={"n_features": "features (estimate)",
+                                                             "n_lower_bound": "features (lower 95% bound)"})
+            lines += [f"**{r['modality']}**: features per reliability band (Koo and Li: poor < 0.5 <= moderate < "
+                      "0.75 <= good < 0.9 <= excellent); 'kept' reaches the filter's threshold.", "",
+                      to_markdown(bands), ""]
+        lines += [f"ICC of every feature with its 95% interval: `{r['tables']}`.", ""]
     return lines
 
 

@@ -167,16 +167,41 @@ def _write_formulas(run_dir: Path, fitted: Mapping[str, object]) -> tuple[dict, 
     return formulas, fusion_formula
 
 
+def _for_saving(model):
+    """A copy of a fitted model whose robustness filters hold their fitted ICC table instead of the reproducibility
+    features they recompute it from (prediction needs neither; the safe model format keeps plain tables only)."""
+    import copy
+
+    from multisurv.selection.robustness import RobustnessFilter
+
+    model = copy.deepcopy(model)
+    seen: set[int] = set()
+
+    def walk(obj) -> None:
+        if id(obj) in seen or isinstance(obj, (str, bytes, int, float, np.ndarray, pd.DataFrame, pd.Series)):
+            return
+        seen.add(id(obj))
+        if isinstance(obj, RobustnessFilter) and hasattr(obj, "icc_"):
+            obj.icc = obj.icc_.to_frame()
+        items = obj.values() if isinstance(obj, dict) else obj if isinstance(obj, (list, tuple)) else \
+            getattr(obj, "__dict__", {}).values()
+        for item in items:
+            walk(item)
+
+    walk(model)
+    return model
+
+
 def _save_fitted_model(run_dir: Path, model, clinical, X_dev: pd.DataFrame, config: Mapping | None, name: str,
                        facts: Mapping, notes: list[str]) -> None:
     """Save the model the report describes (``run_dir/model``) for ``multisurv predict``."""
     from multisurv.persistence import StudyModel, save_model
 
-    study_model = StudyModel(estimator=model, feature_columns=[str(c) for c in X_dev.columns], clinical=clinical,
+    study_model = StudyModel(estimator=_for_saving(model), feature_columns=[str(c) for c in X_dev.columns], clinical=clinical,
                              config={"study": dict(config or {}), "model": name})
     try:
         save_model(study_model, run_dir / "model", data={"development_features": X_dev}, extra=dict(facts))
-    except (ValueError, TypeError) as exc:  # e.g. a type the safe model format does not allow
+    except (ValueError, TypeError, AttributeError) as exc:  # e.g. a type the safe model format does not allow
         notes.append(f"model saving: {type(exc).__name__}: {exc}")
         logger.warning("The fitted model was not saved: %s", exc)
 
@@ -190,6 +215,9 @@ def _robustness_rows(run_dir: Path, reproducibility: Mapping[str, tuple], fitted
         res.write(run_dir / "tables", stem=f"{name}_reproducibility", method=settings["method"],
                   icc_min=settings["icc_min"])
         figure = write_icc_figure(run_dir, name, res.icc, method=settings["method"], icc_min=settings["icc_min"])
+        from multisurv.features.reproducibility import icc_summary
+
+        bands = icc_summary(res.icc, method=settings["method"], icc_min=settings["icc_min"])
         score = fitted.get(name)
         steps = getattr(getattr(score, "selector_", None), "named_steps", {})
         robust = steps.get("robustness")
@@ -197,7 +225,7 @@ def _robustness_rows(run_dir: Path, reproducibility: Mapping[str, tuple], fitted
                      "method": settings["method"], "icc_min": settings["icc_min"],
                      "candidates": getattr(robust, "n_candidates_", None), "robust": getattr(robust, "n_kept_", None),
                      "selected": len(getattr(score, "selected_features_", [])), "figure": figure,
-                     "tables": f"tables/{name}_reproducibility_icc.csv",
+                     "tables": f"tables/{name}_reproducibility_icc.csv", "bands": bands,
                      "median_seconds": (float(res.cost["total_seconds"].median()) if "total_seconds" in res.cost
                                         else None)})
     return rows
