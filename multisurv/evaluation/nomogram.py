@@ -156,6 +156,20 @@ def nomogram_values(X: pd.DataFrame, *, n_ticks: int = 6, quantiles: tuple[float
 
     Binary columns get ``[0, 1]``. Like ``rms::datadist``, this keeps an outlier from squeezing the axis.
 
+    Parameters
+    ----------
+    X : pandas.DataFrame
+        Development data, one column per nomogram variable.
+    n_ticks : int, default=6
+        About how many ticks per axis.
+    quantiles : tuple of float, default=(0.01, 0.99)
+        The range of each column the ticks span.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        Column -> its axis values (for :func:`cox_nomogram`).
+
     Examples
     --------
     >>> nomogram_values(pd.DataFrame({"age": [31.0, 45.0, 52.0, 78.0], "male": [0, 1, 1, 0]}), quantiles=(0, 1))
