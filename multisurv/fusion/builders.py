@@ -13,7 +13,8 @@ __all__ = ["early", "late", "late_insample", "late_pattern", "intermediate", "IN
 #: Settings of intermediate fusion a study config may give (``fusion.intermediate``), with their types.
 INTERMEDIATE_OPTIONS = {"fusion": str, "hidden": int, "kron_dim": int, "dropout": float, "modality_dropout": float,
                         "loss": str, "ties": str, "n_bins": int, "epochs": int, "patience": int,
-                        "learning_rate": float, "weight_decay": float, "validation_fraction": float, "device": str}
+                        "learning_rate": float, "weight_decay": float, "validation_fraction": float, "device": str,
+                        "n_threads": int, "refit": bool}
 
 
 def early(scores: Sequence, options: Mapping[str, Any], seed: int):

@@ -614,7 +614,7 @@ class _Checker:
             if key not in INTERMEDIATE_OPTIONS:
                 continue
             kind = INTERMEDIATE_OPTIONS[key]
-            ok = (isinstance(value, str) if kind is str else
+            ok = (isinstance(value, str) if kind is str else isinstance(value, bool) if kind is bool else
                   isinstance(value, int) and not isinstance(value, bool) if kind is int else
                   isinstance(value, (int, float)) and not isinstance(value, bool))
             if not ok:
