@@ -181,8 +181,8 @@ def _for_saving(model):
         if id(obj) in seen or isinstance(obj, (str, bytes, int, float, np.ndarray, pd.DataFrame, pd.Series)):
             return
         seen.add(id(obj))
-        if isinstance(obj, RobustnessFilter) and hasattr(obj, "icc_"):
-            obj.icc = obj.icc_.to_frame()
+        if isinstance(obj, RobustnessFilter):  # unfitted templates (estimator parameters) keep no ICC source
+            obj.icc = obj.icc_.to_frame() if hasattr(obj, "icc_") else None
         items = obj.values() if isinstance(obj, dict) else obj if isinstance(obj, (list, tuple)) else \
             getattr(obj, "__dict__", {}).values()
         for item in items:
