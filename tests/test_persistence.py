@@ -265,7 +265,7 @@ def test_every_fit_config_saves_with_trusted_types_only(tmp_path):
     configs = [{"modalities": [{"name": "radscore", "prefix": "ct__", "selector": [{name: params}]},
                                {"name": "patscore", "prefix": "wsi__", "selector": [{"lasso": {"cv": 3}}]}],
                 "fusion": {"strategy": strategy, **({"cv": 3} if strategy != "early" else {})}}
-               for name, params in selectors.items() for strategy in ("early", "late")]
+               for name, params in selectors.items() for strategy in ("early", "late", "late_insample")]
     configs += [{"modalities": [{"name": "patscore", "prefix": "wsi__", "model": model, "params": {"n_estimators": 10},
                                  "selector": [{"variance": {}}]},
                                 {"name": "radscore", "prefix": "ct__", "selector": [{"lasso": {"cv": 3}}]}],
