@@ -57,6 +57,7 @@ _FIELDS: dict[str, tuple[float | None, float | None, str]] = {
     "communality_ct": (0, 1, "range"), "communality_wsi": (0, 1, "range"),
     "signal_share_ct": (0, 1, "float"), "signal_share_wsi": (0, 1, "float"),
     "case_mix_shift": (None, None, "bool"), "structure_seed": (0, None, "int"),
+    "heavy_share_ct": (0, 1, "float"), "heavy_ratio_ct": (1, None, "ratio"),
 }
 
 
@@ -239,6 +240,13 @@ class _Checker:
             if ok and value[0] <= value[1]:
                 return (float(value[0]), float(value[1]))
             self.add(path, "a pair [low, high] with 0 <= low <= high <= 1", value, "Write e.g. [0.6, 0.95].")
+            return None
+        if kind == "ratio":
+            ok = isinstance(value, (list, tuple)) and len(value) == 2 and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 1 for v in value)
+            if ok and value[0] <= value[1]:
+                return (float(value[0]), float(value[1]))
+            self.add(path, "a pair [low, high] with 1 <= low <= high", value, "Write e.g. [2, 12].")
             return None
         if kind == "rate":
             if value is None:

@@ -51,6 +51,8 @@ CLINICAL_COLUMNS = ("clin__age", "clin__sex_male", "clin__site_small_intestine",
 
 _CLINICAL_TERMS = ("z_size", "z_mitotic", "z_age", "tki", "site_small_intestine", "site_colorectum", "site_other")
 _CENTRES = ("development", "external", "truth")
+#: Mechanism fields added after feature_level.v1; they enter Mechanism.key() only when not at their default.
+_LATER_FIELDS = ("heavy_share_ct", "heavy_ratio_ct")
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,17 @@ class Mechanism:
     structure_seed : int
         Seeds the feature definitions (loadings, centre offsets), which stay fixed across replicates, as an
         extractor's features do.
+    heavy_share_ct : float
+        Share of the CT features whose external spread is several times their development spread (scanner noise
+        inside the feature), as in the image-level generator's 2,246 radiomics features (1.5 % above 2-fold,
+        up to 11.7-fold). 0 (default) switches it off.
+    heavy_ratio_ct : (float, float)
+        Range of those features' external / development SD ratio (log-uniform).
+
+    Notes
+    -----
+    Fields added after ``feature_level.v1`` (``heavy_share_ct``, ``heavy_ratio_ct``) enter :meth:`key` only when
+    they differ from their defaults, so the caches of existing studies stay valid.
     """
 
     n_development: int = 200
@@ -124,6 +137,8 @@ class Mechanism:
     signal_share_wsi: float = 0.45
     case_mix_shift: bool = True
     structure_seed: int = 0
+    heavy_share_ct: float = 0.0
+    heavy_ratio_ct: tuple[float, float] = (2.0, 12.0)
 
     # ----------------------------------------------------------------------------------------- helpers
     def replace(self, **changes: Any) -> Mechanism:
@@ -137,7 +152,12 @@ class Mechanism:
 
     def key(self) -> str:
         """A 12-character hash of the mechanism (and :data:`MECHANISM_VERSION`): its cache and seed key."""
-        text = json.dumps({"version": MECHANISM_VERSION, **self.to_dict()}, sort_keys=True)
+        values = self.to_dict()
+        default = Mechanism().to_dict()
+        for name in _LATER_FIELDS:  # added later: in the key only when set, so existing caches stay valid
+            if values[name] == default[name]:
+                del values[name]
+        text = json.dumps({"version": MECHANISM_VERSION, **values}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
     def coefficients(self) -> dict[str, float]:
@@ -287,6 +307,15 @@ def _structure(modality: str, p: int, n_factors: int, communality: tuple[float, 
     return _Structure(loadings, unique_sd, offset, log_scale)
 
 
+@lru_cache(maxsize=32)
+def _heavy_noise(p: int, share: float, ratio: tuple[float, float], seed: int) -> np.ndarray:
+    """Extra external noise SD per feature: 0, or sqrt(r^2 - 1) for a share of features (SD ratio r, log-uniform)."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 0, 2]))  # its own stream: other draws unchanged
+    heavy = rng.random(p) < share
+    r = np.exp(rng.uniform(np.log(ratio[0]), np.log(ratio[1]), p))
+    return np.where(heavy, np.sqrt(np.maximum(r**2 - 1.0, 0.0)), 0.0)
+
+
 def _imaging(rng: np.random.Generator, signal: np.ndarray, *, modality: str, centre: str, mech: Mechanism,
              present: np.ndarray) -> pd.DataFrame:
     p = mech.n_ct_features if modality == "ct" else mech.n_wsi_features
@@ -303,6 +332,9 @@ def _imaging(rng: np.random.Generator, signal: np.ndarray, *, modality: str, cen
     noise_features = rng.standard_normal((n, mech.n_noise_features))
     if centre != "development":
         values = s.offset + np.exp(s.log_scale) * (values + noise * rng.standard_normal((n, p)))
+        if modality == "ct" and mech.heavy_share_ct > 0:
+            heavy_sd = _heavy_noise(p, mech.heavy_share_ct, tuple(mech.heavy_ratio_ct), mech.structure_seed)
+            values = values + np.exp(s.log_scale) * heavy_sd * rng.standard_normal((n, p))
     names = [f"{prefix}f{j:04d}" for j in range(p)] + [f"{prefix}noise{j:04d}" for j in range(mech.n_noise_features)]
     table = np.hstack([values, noise_features])
     table[~present] = np.nan

@@ -78,3 +78,18 @@ def test_outcome_model_matches_the_image_level_generator(n, interaction):
 def test_unknown_centre_is_refused():
     with pytest.raises(ValueError, match="Unknown centre 'elsewhere'. Choose one of: 'development'"):
         simulate_cohort(_small(), 5, "elsewhere", np.random.default_rng(0))
+
+
+def test_heavy_tailed_external_spread_and_stable_keys():
+    base = Mechanism(n_ct_features=400, n_wsi_features=2, missing_ct=0.0, shift_ct=0.0)
+    heavy = base.replace(heavy_share_ct=0.05)
+    # a field added after feature_level.v1 enters the key only when set, so existing caches stay valid
+    assert base.key() == Mechanism(n_ct_features=400, n_wsi_features=2, missing_ct=0.0, shift_ct=0.0).key()
+    assert heavy.key() != base.key()
+    dev = simulate_cohort(heavy, 2000, "development", np.random.default_rng(0)).X.filter(like="ct__")
+    ext = simulate_cohort(heavy, 2000, "external", np.random.default_rng(1)).X.filter(like="ct__")
+    ratio = (ext.std() / dev.std()).to_numpy()
+    # about 5 % of 400 features get an SD ratio in [2, 12]; the others 1 up to sampling error
+    # (SD of a ratio of two SDs from 2,000 patients: about 0.02), so 1.15 separates them
+    assert 0.02 < np.mean(ratio > 1.15) < 0.09
+    assert ratio.max() > 2.0
