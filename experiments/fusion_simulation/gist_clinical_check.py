@@ -23,7 +23,6 @@ import time
 import warnings
 
 import numpy as np
-import pandas as pd
 
 from multisurv._validation import make_y
 from multisurv.cohort.schema import load_clinical_spec

@@ -220,7 +220,9 @@ class _Checker:
         ok = ok and (value > low if low_open else value >= low)
         ok = ok and (high is None or (value < high if high_open else value <= high))
         if not ok:
-            rng = f"{'(' if low_open else '['}{low}, {high if high is not None else 'inf'}{')' if high_open or high is None else ']'}"
+            left = "(" if low_open else "["
+            right = ")" if high_open or high is None else "]"
+            rng = f"{left}{low}, {high if high is not None else 'inf'}{right}"
             self.add(path, f"a number in {rng}", value, f"Write a number such as {default}.")
             return default
         return float(value)
