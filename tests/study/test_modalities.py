@@ -153,7 +153,7 @@ def test_modalities_config_lists_every_problem():
                                               "ct2": {"kind": "radiomics", "image": "ct_image", "mask": "m2"},
                                               "Bad Name": {}, "omics": {"kind": "table", "colour": "red"}}})
     text = str(info.value)
-    assert "key 'modalities.genes.kind': must be one of 'radiomics', 'pathomics', 'clinical', 'table'" in text
+    assert "key 'modalities.genes.kind': must be one of 'radiomics', 'pathomics', 'clinical', 'table'," in text
     assert "key 'modalities.Bad Name'" in text
     assert "key 'modalities.omics.colour'" in text and "key 'modalities.omics.path'" in text
 

@@ -83,6 +83,7 @@ def test_complete_case_rows_compare_models_on_the_same_patients(tiny):
         assert cut[(model, "external", "complete")] == cut[(model, "external", "available")]
 
 
+@pytest.mark.slow  # a second whole study (~1 min on 2 cores); the default run fits one study per fixture
 def test_external_cohort_never_influences_fitting(tiny):
     """Poison every external patient's clinical values and outcome: development predictions must not move."""
     root, cohort, truth, result = tiny
@@ -126,6 +127,7 @@ def test_report_counts_selected_features_without_the_centring_constant(tiny):
         assert f"| {name} | {n_features} |" in report.replace("  ", " ")
 
 
+@pytest.mark.slow  # a second whole study (~1 min on 2 cores); the default run fits one study per fixture
 def test_config_compares_fusion_strategies_validates_internally_and_sets_figure_options(tiny, tmp_path, capsys):
     import yaml
 
@@ -174,6 +176,7 @@ def test_config_compares_fusion_strategies_validates_internally_and_sets_figure_
         assert (out / "tables" / f"{name}_formula.csv").is_file()
 
 
+@pytest.mark.slow  # a second whole study (~1 min on 2 cores); the default run fits one study per fixture
 def test_combat_harmonisation_runs_in_front_of_every_model(tiny, tmp_path):
     root, cohort, truth, result = tiny
     with warnings.catch_warnings():
