@@ -12,15 +12,17 @@ __all__ = ["make_y", "check_survival_y", "check_consistent_length", "check_param
 SURV_DTYPE = np.dtype([("event", bool), ("time", float)])
 
 
-def make_y(event, time) -> np.ndarray:
+def make_y(time, event) -> np.ndarray:
     """Build the structured survival array used everywhere: fields ``event`` (bool) and ``time`` (float).
+
+    The arguments come in the order of R's ``Surv(time, event)``, as everywhere in multisurv.
 
     Parameters
     ----------
-    event : array-like, shape (n_samples,)
-        1 (or True) when the event was observed at ``time``, 0 (or False) when the patient was censored.
     time : array-like, shape (n_samples,)
         Follow-up time to the event or to the last contact, in one unit throughout.
+    event : array-like, shape (n_samples,)
+        1 (or True) when the event was observed at ``time``, 0 (or False) when the patient was censored.
 
     Returns
     -------
@@ -31,17 +33,24 @@ def make_y(event, time) -> np.ndarray:
     Raises
     ------
     ValueError
-        When ``event`` and ``time`` differ in length.
+        When ``time`` and ``event`` differ in length, or ``event`` holds a value other than 0/1 (so a call with
+        the arguments swapped fails instead of treating follow-up times as event indicators).
 
     Examples
     --------
-    >>> make_y([1, 0], [5.0, 3.0])
+    >>> make_y([5.0, 3.0], [1, 0])
     array([( True, 5.), (False, 3.)], dtype=[('event', '?'), ('time', '<f8')])
     """
     event = np.asarray(event)
     time = np.asarray(time, dtype=float)
     if event.shape != time.shape:
-        raise ValueError(f"'event' has {event.size} samples but 'time' has {time.size}.")
+        raise ValueError(f"'time' has {time.size} samples but 'event' has {event.size}.")
+    if event.dtype != bool:
+        values = np.asarray(event, dtype=float)
+        odd = ~np.isin(values, (0.0, 1.0))
+        if odd.any():
+            raise ValueError(f"'event' must hold 0 (censored) or 1 (event) only; got {values[odd][0]!r} at position "
+                             f"{int(np.flatnonzero(odd)[0])}. make_y takes (time, event), as Surv(time, event) does.")
     y = np.empty(time.shape[0], dtype=SURV_DTYPE)
     y["event"] = event.astype(bool)
     y["time"] = time
@@ -61,7 +70,7 @@ def check_survival_y(y, *, name: str = "y", where: str = "", allow_zero_time: bo
             f"'{name}' must be a structured array with fields 'event' and 'time' (see multisurv.make_y); "
             f"got dtype {y.dtype}."
         )
-    y = make_y(y["event"], y["time"])
+    y = make_y(y["time"], y["event"])
     suffix = f" in {where}" if where else ""
     if y.shape[0] == 0:
         raise ValueError(f"'{name}' is empty{suffix}.")

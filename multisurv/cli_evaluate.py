@@ -23,8 +23,6 @@ __all__ = ["add_commands", "read_predictions"]
 
 #: Examples of bad values quoted per problem (the count is always given).
 _MAX_EXAMPLES = 5
-_TRUE = {"1", "1.0", "true", "t", "yes", "y"}
-_FALSE = {"0", "0.0", "false", "f", "no", "n"}
 
 
 def add_commands(subparsers) -> None:
@@ -90,7 +88,7 @@ def _cmd_evaluate(args) -> int:
                            "confidence": args.confidence, "seed": args.seed},
               "groups": {}}
     for group, rows in data.groupby("group", sort=False):
-        y = make_y(rows["event"].to_numpy(), rows["time"].to_numpy())
+        y = make_y(rows["time"].to_numpy(), rows["event"].to_numpy())
         surv = rows[list(args.surv_cols)].to_numpy(float) if args.surv_cols else None
         try:
             table = evaluate_predictions(y, rows["score"].to_numpy(), times=args.times, tau=args.tau, surv_prob=surv,
@@ -206,16 +204,12 @@ def _numbers(column, name: str, what: str, problems: list[str], *, positive: boo
 
 
 def _events(column, name: str, problems: list[str]):
-    import numpy as np
+    from multisurv.cohort.outcomes import parse_event
 
-    text = column.str.strip().str.lower()
-    is_true, is_false = text.isin(_TRUE), text.isin(_FALSE)
-    bad = ~(is_true | is_false)
-    if bad.any():
-        problems.append(f"column '{name}': {int(bad.sum())} value(s) are not event indicators "
-                        f"({_where(column.index[bad], column.str.strip())}). Use 1 (event) or 0 (censored); "
-                        "true/false and yes/no are also accepted.")
-    return np.asarray(is_true, dtype=bool)
+    event, found = parse_event(column.reset_index(drop=True), source=None, column=name, words=True)
+    problems += found[:_MAX_EXAMPLES] + ([f"... and {len(found) - _MAX_EXAMPLES} more like these."]
+                                         if len(found) > _MAX_EXAMPLES else [])
+    return event
 
 
 def _where(index, values=None) -> str:

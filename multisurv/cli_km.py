@@ -30,8 +30,6 @@ __all__ = ["add_commands", "read_km_data", "run_km"]
 MAX_GROUPS = 12
 #: At most this many bad rows are listed in one error (the count of the rest follows).
 MAX_LISTED = 20
-_TRUE = {"1", "1.0", "true", "yes"}
-_FALSE = {"0", "0.0", "false", "no"}
 
 
 def add_commands(subparsers) -> None:
@@ -104,6 +102,7 @@ def read_km_data(path: Path, *, time_col: str, event_col: str, group_col: str | 
     listing file, row, column, value and fix). Rows are numbered as in a spreadsheet: the header is row 1.
     """
     from multisurv._validation import make_y
+    from multisurv.cohort.outcomes import parse_event
     from multisurv.exceptions import ManifestError
 
     path = Path(path)
@@ -140,12 +139,8 @@ def read_km_data(path: Path, *, time_col: str, event_col: str, group_col: str | 
             bad(row, time_col, raw, "missing follow-up time", "Fill it in or drop the row.")
         elif not np.isfinite(t) or t <= 0:
             bad(row, time_col, raw, "must be a number > 0", "Correct the value or drop the row.")
-    event_text = frame[event_col].str.strip().str.lower()
-    for row, raw, text in zip(rows, frame[event_col], event_text):
-        if text not in _TRUE and text not in _FALSE:
-            bad(row, event_col, raw, "must be 1 (event) or 0 (censored); true/false and yes/no are accepted too",
-                "Recode the column or drop the row.")
-    event = event_text.isin(_TRUE).to_numpy()
+    event, found = parse_event(frame[event_col], source=None, column=event_col, words=True)
+    problems += found
 
     split: dict[str, Any] = {"kind": "all"}
     groups = np.array(["all"] * len(frame), dtype=object)
@@ -199,7 +194,7 @@ def read_km_data(path: Path, *, time_col: str, event_col: str, group_col: str | 
                 f"are unreadable. If it is a score, use --score-col {group_col} (split at the median or --cutoff); "
                 "otherwise merge groups first."
             )
-    return make_y(event, time), groups, split
+    return make_y(time, event), groups, split
 
 
 def _group_labels(labels: pd.Series) -> np.ndarray:

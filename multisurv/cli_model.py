@@ -269,7 +269,7 @@ def fit_from_config(config: Mapping[str, Any]):
     X = pd.concat(parts, axis=1)
     X = X.loc[:, ~X.columns.duplicated()]
     model.feature_columns = [str(c) for c in X.columns]
-    y = make_y(manifest["event"].astype(int).to_numpy(), manifest["time"].to_numpy(dtype=float))
+    y = make_y(manifest["time"].to_numpy(dtype=float), manifest["event"].astype(int).to_numpy())
     model.estimator.fit(X, y)
     risk = model.estimator.predict(X)
     facts = {"n_patients": int(len(y)), "n_events": int(y["event"].sum()),

@@ -145,8 +145,8 @@ def test_bad_values_are_listed_together(small_csv, capsys):
     assert "column 'os_months': 1 value(s) are not numbers (line 4: 'abc'). Correct them or drop those rows." in err
     assert ("column 'os_months': 1 follow-up time(s) are not finite numbers > 0 (line 7: '-3'). Times must be "
             "positive") in err
-    assert ("column 'death': 1 value(s) are not event indicators (line 8: '2'). Use 1 (event) or 0 (censored)"
-            in err)
+    assert ("row 8, column 'death': must be 1 (event) or 0 (censored); true/false and yes/no are accepted too; "
+            "got '2'. Correct the value." in err)
     assert ("column 'radscore': 1 row(s) have no risk score (line 9). Drop the patients without a score (e.g. a "
             "missing modality) or impute the score; multisurv does not drop patients silently.") in err
 

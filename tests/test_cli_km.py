@@ -201,7 +201,7 @@ def _write(tmp_path, text: str) -> Path:
           "row 6, column 't': must be a number > 0; got '0'."]),
         ("t,e\n5,1\n3,2\n4,dead\n", ["--time-col", "t", "--event-col", "e"],
          ["row 3, column 'e': must be 1 (event) or 0 (censored); true/false and yes/no are accepted too; got '2'. "
-          "Recode the column or drop the row.", "row 4, column 'e': must be 1 (event) or 0 (censored)"]),
+          "Correct the value.", "row 4, column 'e': must be 1 (event) or 0 (censored)"]),
         ("t,e,g\n5,1,a\n3,0,a\n4,1,a\n", ["--time-col", "t", "--event-col", "e", "--group-col", "g"],
          ["bad.csv: column 'g' has a single value ('a') in all 3 rows, so there are no groups to compare. Choose "
           "another --group-col, or omit it for one overall curve."]),

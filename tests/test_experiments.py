@@ -73,7 +73,7 @@ def test_benchmark_runner_labels_markdown_rows_and_keeps_other_lines(run_all):
 def test_out_of_fold_risks_come_from_the_fold_that_never_saw_the_patient(real_data):
     rng = np.random.default_rng(0)
     n = 40
-    y = make_y(rng.random(n) < 0.5, rng.exponential(1.0, n))
+    y = make_y(rng.exponential(1.0, n), rng.random(n) < 0.5)
     index = pd.Index([f"p{i}" for i in range(n)])
     splits = real_data.stratified_splits(y, 5, 1, seed=0)
     risk_of = {k: rng.normal(size=n) for k in range(len(splits))}  # the k-th fold model's risk for everyone

@@ -26,7 +26,7 @@ def fitted():
     rng = np.random.default_rng(0)
     X = pd.DataFrame(rng.normal(size=(120, 6)), columns=[f"{p}f{i}" for p in ("ct__", "wsi__") for i in range(3)])
     X.iloc[:15, :3] = np.nan
-    y = make_y(rng.random(120) < 0.8, rng.exponential(np.exp(-X["ct__f0"].fillna(0) - X["wsi__f0"])))
+    y = make_y(rng.exponential(np.exp(-X["ct__f0"].fillna(0) - X["wsi__f0"])), rng.random(120) < 0.8)
     scores = [ModalityScore(name="radscore", prefix="ct__", selector=LassoCoxSelector(cv=3)),
               ModalityScore(name="patscore", prefix="wsi__", selector=LassoCoxSelector(cv=3))]
     est = FusionCox(strategy="late", missing="pattern", scores=scores, cv=3, random_state=0).fit(X, y)
@@ -198,7 +198,7 @@ def test_crafted_tree_is_refused(tmp_path):
     from sksurv.ensemble import RandomSurvivalForest
 
     rng = np.random.default_rng(0)
-    y = make_y(rng.random(30) < 0.7, rng.exponential(1, 30))
+    y = make_y(rng.exponential(1, 30), rng.random(30) < 0.7)
     forest = RandomSurvivalForest(n_estimators=2, max_depth=2, random_state=0).fit(rng.normal(size=(30, 2)), y)
     save_model(StudyModel(estimator=forest, feature_columns=["a", "b"]), tmp_path)
     load_model(tmp_path)  # a tree as fitted is accepted
@@ -255,7 +255,7 @@ def test_every_fit_config_saves_with_trusted_types_only(tmp_path):
     rng = np.random.default_rng(1)
     X = pd.DataFrame(rng.normal(size=(80, 8)), columns=[f"{p}f{i}" for p in ("ct__", "wsi__") for i in range(4)])
     X.iloc[:10, :4] = np.nan
-    y = make_y(rng.random(80) < 0.8, rng.exponential(np.exp(-X["ct__f0"].fillna(0) - X["wsi__f0"])))
+    y = make_y(rng.exponential(np.exp(-X["ct__f0"].fillna(0) - X["wsi__f0"])), rng.random(80) < 0.8)
     clinical_raw = pd.DataFrame({"age": rng.normal(60, 5, 80), "sex": rng.choice(["female", "male"], 80)},
                                 index=X.index)
     clinical = ClinicalPreprocessor(numeric=["age"], categorical=["sex"]).fit(clinical_raw)

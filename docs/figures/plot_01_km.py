@@ -14,6 +14,6 @@ from multisurv._validation import make_y
 from multisurv.plotting.km import plot_km
 
 data, outcome = load_veterans_lung_cancer()
-y = make_y(outcome["Status"], outcome["Survival_in_days"] / 30.44)  # months
+y = make_y(outcome["Survival_in_days"] / 30.44, outcome["Status"])  # months
 ax = plot_km(y, np.asarray(data["Celltype"], dtype=str), title="Survival by cell type", time_unit="months")
 ax.set_xlim(0, 24)

@@ -15,7 +15,7 @@ from multisurv._validation import make_y
 from multisurv.evaluation.cox import cox_ph
 
 data, outcome = load_veterans_lung_cancer()
-y = make_y(outcome["Status"], outcome["Survival_in_days"] / 30.44)  # months
+y = make_y(outcome["Survival_in_days"] / 30.44, outcome["Status"])  # months
 X = pd.DataFrame({"karnofsky": data["Karnofsky_score"], "age": data["Age_in_years"],
                   "months_from_diagnosis": data["Months_from_Diagnosis"],
                   "small_cell": (data["Celltype"] == "smallcell").astype(float),

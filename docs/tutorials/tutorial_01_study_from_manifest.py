@@ -127,7 +127,7 @@ rows = []
 for model in ["radscore", "patscore", "clinscore", "risk", "true_lp"]:
     for cohort in ["development", "external"]:
         part = data[(data["cohort"] == cohort) & data[model].notna()]
-        c = concordance(make_y(part["event"].astype(bool), part["time"]), part[model], n_bootstrap=300,
+        c = concordance(make_y(part["time"], part["event"].astype(bool)), part[model], n_bootstrap=300,
                         random_state=0)
         rows.append({"model": "late fusion" if model == "risk" else model, "cohort": cohort, "n": len(part),
                      "events": int(part["event"].sum()), "C": round(c.cindex, 3),
@@ -151,7 +151,7 @@ dev, ext = data[data["cohort"] == "development"], data[data["cohort"] == "extern
 cutoff = RiskCutoff(method="median").fit(None, dev["risk"].to_numpy())
 fig, axes = plt.subplots(1, 2, figsize=(11, 4.8))
 for ax, part, name in [(axes[0], dev, "Development"), (axes[1], ext, "External")]:
-    plot_risk_groups(make_y(part["event"].astype(bool), part["time"]), part["risk"].to_numpy(), cutoff, ax=ax,
+    plot_risk_groups(make_y(part["time"], part["event"].astype(bool)), part["risk"].to_numpy(), cutoff, ax=ax,
                      title=f"{name}: late fusion", time_unit="months")
 fig.tight_layout()
 

@@ -36,7 +36,7 @@ clinical = pd.DataFrame({
 })
 X = pd.concat([clinical, genes], axis=1)
 X.index = [f"N{i:03d}" for i in range(len(X))]
-y = make_y(df["event"].astype(bool), df["time"].astype(float))
+y = make_y(df["time"].astype(float), df["event"].astype(bool))
 print(f"{len(X)} patients, {y['event'].sum()} events; {clinical.shape[1]} clinical columns, {genes.shape[1]} genes")
 
 # %%

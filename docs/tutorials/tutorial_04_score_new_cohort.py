@@ -103,7 +103,7 @@ from multisurv.evaluation.concordance import concordance
 from multisurv.evaluation.cutoffs import RiskCutoff
 from multisurv.plotting.km import plot_risk_groups
 
-y_new = make_y(new_manifest["event"].astype(bool), new_manifest["time"])
+y_new = make_y(new_manifest["time"], new_manifest["event"].astype(bool))
 c = concordance(y_new, scores["risk"].to_numpy(), n_bootstrap=500, random_state=0)
 print(f"new centre: C = {c.cindex:.3f} (95% CI {c.lower:.3f}-{c.upper:.3f}), {c.n} patients, {c.n_events} events")
 

@@ -68,7 +68,7 @@ def main() -> None:
 
     # 1. one C-index at large n
     event, time_, risk = make_data(args.n_large, args.seed)
-    y = make_y(event, time_)
+    y = make_y(time_, event)
     t_ms, c_ms = best_of(lambda: concordance(y, risk, n_bootstrap=0).cindex, args.repeats)
     t_sk, c_sk = best_of(lambda: concordance_index_censored(event, time_, risk)[0], args.repeats)
     t_ll, c_ll = best_of(lambda: concordance_index(time_, -risk, event), args.repeats)
@@ -81,7 +81,7 @@ def main() -> None:
     # 2. bootstrap at n = 1000
     n, b = args.n_boot_patients, args.n_bootstrap
     event, time_, risk = make_data(n, args.seed + 1)
-    y = make_y(event, time_)
+    y = make_y(time_, event)
 
     def loop(cfun):
         rng = np.random.default_rng(args.seed)

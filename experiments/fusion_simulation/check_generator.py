@@ -32,7 +32,7 @@ LATENTS = {"ct": ["z_size", "u_ct"], "wsi": ["u_path", "z_mitotic"]}
 
 
 def _c(y, risk) -> float:
-    conc, _, tied, comparable = harrell_counts(y["event"], y["time"], risk)
+    conc, _, tied, comparable = harrell_counts(y["time"], y["event"], risk)
     return (conc + 0.5 * tied) / comparable
 
 
@@ -80,7 +80,7 @@ def true_c(n_rep_image: int = 60, n_rep_feature: int = 300) -> dict:
     img = {"development": [], "external": []}
     for s in range(n_rep_image):
         manifest, truth = make_synthetic_table(254, 42, random_state=1000 + s)
-        y = make_y(manifest["event"].to_numpy(bool), manifest["time"].to_numpy(float))
+        y = make_y(manifest["time"].to_numpy(float), manifest["event"].to_numpy(bool))
         for centre in img:
             m = manifest["cohort"].eq(centre).to_numpy()
             img[centre].append(_c(y[m], truth["true_lp"].to_numpy()[m]))

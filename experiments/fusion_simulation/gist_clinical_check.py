@@ -47,7 +47,7 @@ def _table(n_dev: int, n_ext: int, seed: int):
 
 
 def _c(y, risk) -> float:
-    conc, _, tied, comparable = harrell_counts(y["event"], y["time"], risk)
+    conc, _, tied, comparable = harrell_counts(y["time"], y["event"], risk)
     return (conc + 0.5 * tied) / comparable if comparable else float("nan")
 
 
@@ -56,7 +56,7 @@ def main() -> dict:
     wide, truth, spec = _table(N_DEV, N_EXT, SEED)
     columns = list(spec)
     dev = wide["cohort"].eq("development").to_numpy()
-    y = make_y(wide["event"].to_numpy(bool), wide["time"].to_numpy(float))
+    y = make_y(wide["time"].to_numpy(float), wide["event"].to_numpy(bool))
     prep = ClinicalPreprocessor.from_spec(spec).fit(wide.loc[dev, columns])
     X = prep.transform(wide[columns])
     with warnings.catch_warnings():
@@ -72,7 +72,7 @@ def main() -> dict:
 
     big, big_truth, _ = _table(1, N_LARGE, LARGE_SEED)
     big, big_truth = big.iloc[1:], big_truth.iloc[1:]  # drop the one development patient
-    yb = make_y(big["event"].to_numpy(bool), big["time"].to_numpy(float))
+    yb = make_y(big["time"].to_numpy(float), big["event"].to_numpy(bool))
     rb = score.predict(prep.transform(big[columns]))
     lb = big_truth["true_lp"].to_numpy()
     out["clinscore_true_c"] = _c(yb, rb)

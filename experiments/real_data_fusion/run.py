@@ -66,7 +66,7 @@ def load_breast():
     clin["clin__grade_well"] = (grade == "well differentiated").astype(float)
     data = pd.concat([clin, genes], axis=1)
     data.index = [f"P{i:03d}" for i in range(len(data))]
-    return data, make_y(y["e.tdm"], y["t.tdm"] / 365.25), "years"
+    return data, make_y(y["t.tdm"] / 365.25, y["e.tdm"]), "years"
 
 
 def load_nki70():
@@ -86,7 +86,7 @@ def load_nki70():
     })
     data = pd.concat([clin, genes], axis=1)
     data.index = [f"N{i:03d}" for i in range(len(data))]
-    return data, make_y(df["event"].astype(bool), df["time"].astype(float)), "years"
+    return data, make_y(df["time"].astype(float), df["event"].astype(bool)), "years"
 
 
 DATASETS = {"breast": load_breast, "nki70": load_nki70}

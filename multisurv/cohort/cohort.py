@@ -74,7 +74,7 @@ class Cohort:
     @property
     def y(self) -> np.ndarray:
         """Structured survival array with fields ``event`` (bool) and ``time`` (float)."""
-        return make_y(self.table["event"].to_numpy(bool), self.table["time"].to_numpy(float))
+        return make_y(self.table["time"].to_numpy(float), self.table["event"].to_numpy(bool))
 
     def has(self, columns: Sequence[str]) -> pd.Series:
         """Boolean Series: the patient has every one of these path columns filled in (False if a column is absent)."""

@@ -101,7 +101,7 @@ def binary_outcome(y: np.ndarray, t: float, *, handling: Literal["exclude", "ipc
     Examples
     --------
     >>> from multisurv._validation import make_y
-    >>> y = make_y([1, 0, 1, 0, 0], [100.0, 200.0, 900.0, 800.0, 730.0])
+    >>> y = make_y([100.0, 200.0, 900.0, 800.0, 730.0], [1, 0, 1, 0, 0])
     >>> out = binary_outcome(y, 730, unit="days")
     >>> out.outcome.tolist(), out.mask.tolist()
     ([1, 0, 0, 0, 0], [True, False, True, True, True])

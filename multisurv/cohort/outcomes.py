@@ -86,15 +86,23 @@ def read_csv_table(path: str | os.PathLike, *, what: str = "table") -> pd.DataFr
                             source=str(path)) from None
 
 
+_TRUE_WORDS = frozenset({"1", "1.0", "true", "yes"})
+_FALSE_WORDS = frozenset({"0", "0.0", "false", "no"})
+
+
 def _rows(index: Iterable[int]) -> list[int]:
     return [int(i) + 2 for i in index]
 
 
-def parse_event(values: pd.Series, *, source: str, column: str = "event",
-                ids: Sequence[str] | None = None) -> tuple[np.ndarray, list[str]]:
+def parse_event(values: pd.Series, *, source: str | None, column: str = "event",
+                ids: Sequence[str] | None = None, words: bool = False) -> tuple[np.ndarray, list[str]]:
     """The event indicator as bool, and a problem per cell that is not ``0`` or ``1`` (the manifest schema's rule).
 
-    ``values`` is the column as read (text, default RangeIndex); ``ids`` name the patient of each row.
+    The one event parser of every entry point (manifest, ``fit``, ``predict``, ``extract``, ``km``, ``evaluate``).
+    ``values`` is the column as read (text, default RangeIndex); ``ids`` name the patient of each row; ``source``
+    (the file name) starts each problem unless it is ``None``. ``words=True`` also accepts ``true``/``false`` and
+    ``yes``/``no`` (any case) and ``1.0``/``0.0``, for the prediction tables of other tools that ``km`` and
+    ``evaluate`` read; a multisurv manifest takes ``0``/``1`` only.
 
     Examples
     --------
@@ -103,13 +111,18 @@ def parse_event(values: pd.Series, *, source: str, column: str = "event",
     ([True, False, False, False], 2)
     >>> print(problems[0])
     m.csv row 4 (patient_id='c'), column 'event': must be 1 (event) or 0 (censored); got '2'. Correct the value.
+    >>> parse_event(pd.Series(["TRUE", "no", "1.0"]), source=None, words=True)[0].tolist()
+    [True, False, True]
     """
     text = values.astype(str).str.strip()
-    ok = text.isin(["0", "1"])
-    problems = [f"{source} row {row}{_who(ids, k)}, column {column!r}: must be 1 (event) or 0 (censored); got "
-                f"{raw!r}. Correct the value." for k, (row, raw) in enumerate(zip(_rows(range(len(text))), values))
-                if not ok.iloc[k]]
-    return (text == "1").to_numpy(), problems
+    true, false = ({"1"}, {"0"}) if not words else (_TRUE_WORDS, _FALSE_WORDS)
+    text = text.str.lower() if words else text
+    ok = text.isin(true | false)
+    rule = "must be 1 (event) or 0 (censored)" + ("; true/false and yes/no are accepted too" if words else "")
+    start = "" if source is None else f"{source} "
+    problems = [f"{start}row {row}{_who(ids, k)}, column {column!r}: {rule}; got {raw!r}. Correct the value."
+                for k, (row, raw) in enumerate(zip(_rows(range(len(text))), values)) if not ok.iloc[k]]
+    return text.isin(true).to_numpy(), problems
 
 
 def parse_time(values: pd.Series, *, source: str, column: str = "time",

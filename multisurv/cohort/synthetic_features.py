@@ -72,4 +72,4 @@ def synthetic_feature_table(manifest: pd.DataFrame, truth: pd.DataFrame, *, nois
     X["clin__tki"] = m["tki_therapy"].map({"yes": 1.0, "no": 0.0}).to_numpy(dtype=float)
     for site in ("small_intestine", "colorectum", "other"):
         X[f"clin__site_{site}"] = (m["site"] == site).to_numpy(dtype=float)
-    return X, make_y(manifest["event"].to_numpy(), manifest["time"].to_numpy())
+    return X, make_y(manifest["time"].to_numpy(), manifest["event"].to_numpy())

@@ -31,7 +31,7 @@ class BreslowBaseline(BaseEstimator):
     Examples
     --------
     >>> from multisurv._validation import make_y
-    >>> y = make_y([1, 1, 0, 1], [1.0, 2.0, 3.0, 4.0])
+    >>> y = make_y([1.0, 2.0, 3.0, 4.0], [1, 1, 0, 1])
     >>> base = BreslowBaseline().fit(y, [0.0, 0.0, 0.0, 0.0])
     >>> base.predict_survival([0.0], 2.5).round(3).tolist()   # Nelson-Aalen: exp(-(1/4 + 1/3))
     [0.558]

@@ -120,7 +120,7 @@ def brier_score(y: np.ndarray, surv_prob: ArrayLike, times: ArrayLike, *, y_trai
     No censoring: at t = 2.5 the first two patients had the event (target 0), the others not (target 1).
 
     >>> from multisurv._validation import make_y
-    >>> y = make_y([1, 1, 1, 1], [1.0, 2.0, 3.0, 4.0])
+    >>> y = make_y([1.0, 2.0, 3.0, 4.0], [1, 1, 1, 1])
     >>> brier_score(y, [[0.0], [0.5], [0.5], [1.0]], [2.5], n_bootstrap=0).brier
     (0.125,)
     """

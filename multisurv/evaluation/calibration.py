@@ -68,7 +68,7 @@ def km_at(y: np.ndarray, t0: float, *, confidence: float = 0.95) -> tuple[float,
     Examples
     --------
     >>> from multisurv._validation import make_y
-    >>> y = make_y([1, 1, 0, 1], [1.0, 2.0, 3.0, 4.0])
+    >>> y = make_y([1.0, 2.0, 3.0, 4.0], [1, 1, 0, 1])
     >>> round(km_at(y, 2.5)[0], 4)
     0.5
     """
@@ -128,7 +128,7 @@ def calibration_at(y: ArrayLike, surv_prob: ArrayLike, t0: float, *, n_groups: i
     >>> from multisurv._validation import make_y
     >>> rng = np.random.default_rng(0)
     >>> time = rng.exponential(10, 200)
-    >>> y = make_y(np.ones(200, bool), time)
+    >>> y = make_y(time, np.ones(200, bool))
     >>> res = calibration_at(y, np.full(200, np.exp(-0.5)), t0=5.0, n_groups=1)
     >>> round(float(res.table["predicted"].iloc[0]), 3)
     0.607

@@ -126,7 +126,7 @@ def compare_concordance(y: np.ndarray, risk_a: ArrayLike, risk_b: ArrayLike, *, 
     Events at 1, 2, 4, 5 give 8 comparable pairs; score a ranks them all right, score b gets (4, 5) wrong:
 
     >>> from multisurv._validation import make_y
-    >>> y = make_y([1, 1, 0, 1, 1], [1.0, 2.0, 3.0, 4.0, 5.0])
+    >>> y = make_y([1.0, 2.0, 3.0, 4.0, 5.0], [1, 1, 0, 1, 1])
     >>> res = compare_concordance(y, [5, 4, 3, 2, 1], [5, 4, 1, 2, 3], n_bootstrap=0)
     >>> res.cindex_a, res.cindex_b, round(res.difference, 4)
     (1.0, 0.875, 0.125)
@@ -137,8 +137,8 @@ def compare_concordance(y: np.ndarray, risk_a: ArrayLike, risk_b: ArrayLike, *, 
     risk_a = check_risk(risk_a, n, name="risk_a")
     risk_b = check_risk(risk_b, n, name="risk_b")
     event, time = y["event"], y["time"]
-    ca, infl_a, jack_a = _influence(event, time, risk_a)
-    cb, infl_b, jack_b = _influence(event, time, risk_b)
+    ca, infl_a, jack_a = _influence(time, event, risk_a)
+    cb, infl_b, jack_b = _influence(time, event, risk_b)
     diff = ca - cb
     se_a, se_b = float(np.sqrt(infl_a @ infl_a)), float(np.sqrt(infl_b @ infl_b))
     d_infl = infl_a - infl_b
@@ -150,7 +150,7 @@ def compare_concordance(y: np.ndarray, risk_a: ArrayLike, risk_b: ArrayLike, *, 
     n_used = 0
     if n_bootstrap:
         counts = indices_to_counts(bootstrap_indices(n, n_bootstrap, random_state), n)
-        reps = _weighted_cindex(event, time, risk_a, counts) - _weighted_cindex(event, time, risk_b, counts)
+        reps = _weighted_cindex(time, event, risk_a, counts) - _weighted_cindex(time, event, risk_b, counts)
         warn_failed(reps[:, None])
         ok = reps[np.isfinite(reps)]
         n_used = int(ok.size)
@@ -187,12 +187,12 @@ def concordance_se(y: np.ndarray, risk: ArrayLike) -> float:
     influences are +-(3 - 5/6 * 3) / 6 = +-1/12 and the standard error is sqrt(4 / 144) = 1/6.
 
     >>> from multisurv._validation import make_y
-    >>> y = make_y([1, 1, 1, 1], [1.0, 2.0, 3.0, 4.0])
+    >>> y = make_y([1.0, 2.0, 3.0, 4.0], [1, 1, 1, 1])
     >>> round(concordance_se(y, [4.0, 3.0, 1.0, 2.0]), 4)
     0.1667
     """
     y = check_survival_y(y)
-    _, infl, _ = _influence(y["event"], y["time"], check_risk(risk, len(y)))
+    _, infl, _ = _influence(y["time"], y["event"], check_risk(risk, len(y)))
     return float(np.sqrt(infl @ infl))
 
 
@@ -205,15 +205,15 @@ def concordance_jackknife(y: np.ndarray, risk: ArrayLike) -> np.ndarray:
         NaN where leaving the patient out leaves no comparable pair.
     """
     y = check_survival_y(y)
-    return _influence(y["event"], y["time"], check_risk(risk, len(y)))[2]
+    return _influence(y["time"], y["event"], check_risk(risk, len(y)))[2]
 
 
-def _influence(event: np.ndarray, time: np.ndarray, risk: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+def _influence(time: np.ndarray, event: np.ndarray, risk: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
     """Harrell's C, each patient's IJ influence, and the leave-one-out C's (all from per-patient pair sums)."""
     n = time.shape[0]
     a_sum = np.zeros(n)  # sum over the pairs patient k belongs to of the concordance score
     b_sum = np.zeros(n)  # number of comparable pairs patient k belongs to
-    for idx, comparable, score in pair_blocks(event, time, risk):
+    for idx, comparable, score in pair_blocks(time, event, risk):
         a_sum[idx] += score.sum(axis=1)
         a_sum += score.sum(axis=0)
         b_sum[idx] += comparable.sum(axis=1)

@@ -108,7 +108,7 @@ def concordance(y: np.ndarray, risk: ArrayLike, *, n_bootstrap: int = 1000, conf
     are concordant except (2,3), whose risks tie and count 1/2, so C = 4.5 / 5 = 0.9.
 
     >>> from multisurv._validation import make_y
-    >>> y = make_y([1, 1, 0, 1], [1.0, 2.0, 3.0, 4.0])
+    >>> y = make_y([1.0, 2.0, 3.0, 4.0], [1, 1, 0, 1])
     >>> concordance(y, [4.0, 3.0, 3.0, 1.0], n_bootstrap=0).cindex
     0.9
     """
@@ -127,7 +127,7 @@ def concordance(y: np.ndarray, risk: ArrayLike, *, n_bootstrap: int = 1000, conf
             "missing modality) or impute the score before computing the concordance."
         )
     event, time = y["event"], y["time"]
-    concordant, _, tied, comparable = harrell_counts(event, time, risk)
+    concordant, _, tied, comparable = harrell_counts(time, event, risk)
     if comparable == 0:
         raise ValueError(
             f"No pair of the {n} patients is comparable (an event followed by a longer time), so the "
@@ -140,7 +140,7 @@ def concordance(y: np.ndarray, risk: ArrayLike, *, n_bootstrap: int = 1000, conf
     if n_bootstrap:
         rng = check_random_state(random_state)
         counts = rng.multinomial(n, np.full(n, 1.0 / n), size=n_bootstrap).astype(float)
-        boot = _weighted_cindex(event, time, risk, counts)
+        boot = _weighted_cindex(time, event, risk, counts)
         ok = np.isfinite(boot)
         n_used = int(ok.sum())
         if n_used < n_bootstrap:
@@ -156,7 +156,7 @@ def concordance(y: np.ndarray, risk: ArrayLike, *, n_bootstrap: int = 1000, conf
                         n_bootstrap=n_used, confidence=float(confidence))
 
 
-def harrell_counts(event: ArrayLike, time: ArrayLike, risk: ArrayLike, *,
+def harrell_counts(time: ArrayLike, event: ArrayLike, risk: ArrayLike, *,
                    tied_tol: float = TIED_TOL) -> tuple[int, int, int, int]:
     """Concordant, discordant, risk-tied and comparable pair counts of Harrell's C, in O(n log n).
 
@@ -165,8 +165,8 @@ def harrell_counts(event: ArrayLike, time: ArrayLike, risk: ArrayLike, *,
 
     Parameters
     ----------
-    event, time, risk : array-like, shape (n_samples,)
-        Event indicator, follow-up time, and risk score (higher = worse).
+    time, event, risk : array-like, shape (n_samples,)
+        Follow-up time, event indicator (the order of ``Surv(time, event)``), and risk score (higher = worse).
     tied_tol : float, default=1e-8
         Sorted risks closer than this to their neighbour count as tied.
 
@@ -177,7 +177,7 @@ def harrell_counts(event: ArrayLike, time: ArrayLike, risk: ArrayLike, *,
 
     Examples
     --------
-    >>> harrell_counts([1, 1, 0], [1.0, 2.0, 3.0], [3.0, 2.0, 2.0])
+    >>> harrell_counts([1.0, 2.0, 3.0], [1, 1, 0], [3.0, 2.0, 2.0])
     (2, 0, 1, 3)
     """
     event = np.asarray(event, dtype=bool)
@@ -221,7 +221,7 @@ def harrell_counts(event: ArrayLike, time: ArrayLike, risk: ArrayLike, *,
     return concordant, comparable - concordant - tied, tied, comparable
 
 
-def pair_blocks(event: np.ndarray, time: np.ndarray, risk: np.ndarray):
+def pair_blocks(time: np.ndarray, event: np.ndarray, risk: np.ndarray):
     """Yield ``(idx, comparable, score)`` for blocks of patients with an event (Harrell's pairs, R's convention).
 
     ``comparable[a, j]`` says whether event patient ``idx[a]`` and patient j form a comparable pair (j outlived
@@ -240,7 +240,7 @@ def pair_blocks(event: np.ndarray, time: np.ndarray, risk: np.ndarray):
         yield idx, comparable, score
 
 
-def _weighted_cindex(event: np.ndarray, time: np.ndarray, risk: np.ndarray, weights: np.ndarray) -> np.ndarray:
+def _weighted_cindex(time: np.ndarray, event: np.ndarray, risk: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Harrell's C for each row of ``weights`` (patient multiplicities, shape (n_samples_boot, n)).
 
     Builds the pair matrices row block by row block (rows = patients with an event), so memory stays
@@ -248,7 +248,7 @@ def _weighted_cindex(event: np.ndarray, time: np.ndarray, risk: np.ndarray, weig
     """
     num = np.zeros(weights.shape[0])
     den = np.zeros(weights.shape[0])
-    for idx, comparable, score in pair_blocks(event, time, risk):
+    for idx, comparable, score in pair_blocks(time, event, risk):
         w_i = weights[:, idx]
         num += np.einsum("bi,bi->b", w_i, weights @ score.T)
         den += np.einsum("bi,bi->b", w_i, weights @ comparable.T.astype(float))

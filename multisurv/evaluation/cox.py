@@ -193,7 +193,7 @@ def cox_ph(y: np.ndarray, X, *, confidence: float = 0.95) -> CoxResult:
     --------
     >>> import pandas as pd
     >>> from multisurv._validation import make_y
-    >>> y = make_y([1, 1, 0, 1, 1, 0], [1.0, 3.0, 4.0, 5.0, 8.0, 9.0])
+    >>> y = make_y([1.0, 3.0, 4.0, 5.0, 8.0, 9.0], [1, 1, 0, 1, 1, 0])
     >>> fit = cox_ph(y, pd.DataFrame({"arm": ["a", "b", "a", "b", "a", "b"]}))
     >>> fit.names, round(float(fit.hr[0]), 3)  # R: exp(coef(coxph(Surv(t, e) ~ arm)))
     (('armb',), 0.76)
@@ -279,7 +279,7 @@ def group_hazard_ratios(y: np.ndarray, groups: ArrayLike, *, order=None, confide
     Examples
     --------
     >>> from multisurv._validation import make_y
-    >>> y = make_y([1, 1, 0, 1, 1, 0], [1.0, 3.0, 4.0, 5.0, 8.0, 9.0])
+    >>> y = make_y([1.0, 3.0, 4.0, 5.0, 8.0, 9.0], [1, 1, 0, 1, 1, 0])
     >>> fit = group_hazard_ratios(y, ["a", "b", "a", "b", "a", "b"])
     >>> fit.names, round(float(fit.hr[0]), 3)
     (('b',), 0.76)
@@ -378,7 +378,7 @@ def proportional_hazards_test(y: np.ndarray, X, *, fit: CoxResult | None = None,
     --------
     >>> import pandas as pd
     >>> from multisurv._validation import make_y
-    >>> y = make_y([1, 1, 0, 1, 1, 0, 1, 1], [1.0, 3.0, 4.0, 5.0, 8.0, 9.0, 2.0, 6.0])
+    >>> y = make_y([1.0, 3.0, 4.0, 5.0, 8.0, 9.0, 2.0, 6.0], [1, 1, 0, 1, 1, 0, 1, 1])
     >>> X = pd.DataFrame({"arm": ["a", "b", "a", "b", "a", "b", "b", "a"]})
     >>> list(proportional_hazards_test(y, X).tests)
     ['arm', 'GLOBAL']

@@ -73,7 +73,7 @@ def logrank_scores(y: np.ndarray) -> np.ndarray:
     Examples
     --------
     >>> from multisurv._validation import make_y
-    >>> logrank_scores(make_y([1, 0, 1], [1.0, 2.0, 3.0])).round(4).tolist()
+    >>> logrank_scores(make_y([1.0, 2.0, 3.0], [1, 0, 1])).round(4).tolist()
     [0.6667, -0.3333, -0.3333]
     """
     y = check_survival_y(y)
@@ -157,7 +157,7 @@ def maxstat_cutoff(y: np.ndarray, x: ArrayLike, *, min_prop: float = 0.1, max_pr
     Examples
     --------
     >>> from multisurv._validation import make_y
-    >>> y = make_y([1] * 8, [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0])
+    >>> y = make_y([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0], [1] * 8)
     >>> maxstat_cutoff(y, [9.0, 9.0, 9.0, 9.0, 1.0, 1.0, 1.0, 1.0]).cutoff   # the four deaths first have x = 9
     1.0
     """

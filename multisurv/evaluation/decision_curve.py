@@ -84,7 +84,7 @@ def decision_curve(y: ArrayLike, risk_t0: ArrayLike, t0: float, *, thresholds: A
     Examples
     --------
     >>> from multisurv._validation import make_y
-    >>> y = make_y([1, 1, 0, 1, 0, 0], [1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    >>> y = make_y([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [1, 1, 0, 1, 0, 0])
     >>> res = decision_curve(y, [0.9, 0.8, 0.2, 0.6, 0.1, 0.1], t0=4.5, thresholds=[0.5])
     >>> round(float(res.table["net_benefit"].iloc[0]), 3)
     0.5

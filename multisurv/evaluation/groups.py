@@ -109,7 +109,7 @@ class LogRankResult(ResultRecord):
         Examples
         --------
         >>> from multisurv._validation import make_y
-        >>> y = make_y([1, 1, 1, 1], [1.0, 2.0, 3.0, 4.0])
+        >>> y = make_y([1.0, 2.0, 3.0, 4.0], [1, 1, 1, 1])
         >>> logrank(y, ["a", "a", "b", "b"]).table()["Observed"].tolist()
         [2.0, 2.0]
         """
@@ -175,7 +175,7 @@ def logrank(y: np.ndarray, groups: ArrayLike, *, strata: ArrayLike | None = None
     Examples
     --------
     >>> from multisurv._validation import make_y
-    >>> y = make_y([1, 1, 1, 1], [1.0, 2.0, 3.0, 4.0])
+    >>> y = make_y([1.0, 2.0, 3.0, 4.0], [1, 1, 1, 1])
     >>> logrank(y, ["a", "a", "b", "b"]).df
     1
     """

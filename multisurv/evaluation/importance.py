@@ -116,7 +116,7 @@ def permutation_importance_cindex(estimator, X: pd.DataFrame, y: np.ndarray, *, 
     --------
     >>> from multisurv._validation import make_y
     >>> X = pd.DataFrame({"a": [4.0, 3.0, 2.0, 1.0], "b": [1.0, 1.0, 1.0, 1.0]})
-    >>> y = make_y([1, 1, 1, 1], [1.0, 2.0, 3.0, 4.0])
+    >>> y = make_y([1.0, 2.0, 3.0, 4.0], [1, 1, 1, 1])
     >>> table = permutation_importance_cindex(LinearRisk(coef={"a": 1.0, "b": 1.0}).fit(X), X, y, random_state=0)
     >>> float(table.loc[table["feature"] == "b", "importance_mean"].iloc[0])
     0.0

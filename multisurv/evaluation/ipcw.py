@@ -33,7 +33,7 @@ def censoring_reference(y_train: np.ndarray) -> np.ndarray:
     Examples
     --------
     >>> from multisurv._validation import make_y
-    >>> y = censoring_reference(make_y([1, 0], [2.0, 2.0]))
+    >>> y = censoring_reference(make_y([2.0, 2.0], [1, 0]))
     >>> bool(y["time"][1] > 2.0), float(y["time"][0])
     (True, 2.0)
     """
@@ -62,7 +62,7 @@ def censoring_survival(y_train: np.ndarray, times: ArrayLike, *, left: bool = Fa
     Examples
     --------
     >>> from multisurv._validation import make_y
-    >>> y = make_y([1, 0, 1, 0], [1.0, 2.0, 3.0, 4.0])
+    >>> y = make_y([1.0, 2.0, 3.0, 4.0], [1, 0, 1, 0])
     >>> censoring_survival(y, [2.0, 3.5]).tolist()
     [0.6666666666666667, 0.6666666666666667]
     >>> censoring_survival(y, [2.0], left=True).tolist()

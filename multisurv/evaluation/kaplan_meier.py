@@ -109,7 +109,7 @@ class KaplanMeierResult:
         Examples
         --------
         >>> from multisurv._validation import make_y
-        >>> km = kaplan_meier(make_y([1, 0, 1, 1], [2.0, 3.0, 4.0, 6.0]))
+        >>> km = kaplan_meier(make_y([2.0, 3.0, 4.0, 6.0], [1, 0, 1, 1]))
         >>> at = km.at_times([1, 4, 10], extend=True)
         >>> at["surv"].tolist(), at["n_risk"].tolist(), at["n_event"].tolist()
         ([1.0, 0.375, 0.0], [4, 2, 0], [0, 2, 1])
@@ -201,7 +201,7 @@ def kaplan_meier(y: np.ndarray, *, conf_type: str = "log", confidence: float = 0
     Examples
     --------
     >>> from multisurv._validation import make_y
-    >>> km = kaplan_meier(make_y([1, 1, 0, 1], [1.0, 2.0, 3.0, 4.0]))
+    >>> km = kaplan_meier(make_y([1.0, 2.0, 3.0, 4.0], [1, 1, 0, 1]))
     >>> km.surv.tolist(), km.median
     ([0.75, 0.5, 0.5, 0.0], 3.0)
     """
@@ -235,7 +235,7 @@ def _check_y(y) -> np.ndarray:
     arr = np.asarray(y)
     if arr.dtype.names is not None and set(arr.dtype.names) == {"event", "time"} and arr.shape[0] > 0 \
             and not np.asarray(arr["event"], dtype=bool).any():
-        arr = make_y(arr["event"], arr["time"])
+        arr = make_y(arr["time"], arr["event"])
         if not np.all(np.isfinite(arr["time"])) or np.any(arr["time"] <= 0):
             raise ValueError("'y' has times that are not finite numbers > 0.")
         return arr

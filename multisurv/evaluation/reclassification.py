@@ -375,7 +375,7 @@ def nri_at(y: np.ndarray, risk_old: ArrayLike, risk_new: ArrayLike, t0: float, *
     Examples
     --------
     >>> from multisurv._validation import make_y
-    >>> y = make_y([1, 1, 0, 1, 0, 0], [1.0, 2.0, 3.0, 4.0, 6.0, 7.0])
+    >>> y = make_y([1.0, 2.0, 3.0, 4.0, 6.0, 7.0], [1, 1, 0, 1, 0, 0])
     >>> res = nri_at(y, [0.5] * 6, [0.9, 0.8, 0.2, 0.7, 0.1, 0.3], 5.0, n_bootstrap=0)
     >>> res.kind, res.method
     ('continuous', 'km')
@@ -456,7 +456,7 @@ def idi_at(y: np.ndarray, risk_old: ArrayLike, risk_new: ArrayLike, t0: float, *
     Examples
     --------
     >>> from multisurv._validation import make_y
-    >>> y = make_y([1, 1, 0, 1, 0, 0], [1.0, 2.0, 3.0, 4.0, 6.0, 7.0])
+    >>> y = make_y([1.0, 2.0, 3.0, 4.0, 6.0, 7.0], [1, 1, 0, 1, 0, 0])
     >>> res = idi_at(y, [0.5] * 6, [0.9, 0.8, 0.2, 0.7, 0.1, 0.3], 5.0, n_bootstrap=0)
     >>> res.idi > 0
     True

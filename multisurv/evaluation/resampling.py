@@ -104,7 +104,7 @@ def harrell_c(y: np.ndarray, risk: np.ndarray) -> float:
     Examples
     --------
     >>> from multisurv._validation import make_y
-    >>> harrell_c(make_y([1, 1, 0, 1], [1.0, 2.0, 3.0, 4.0]), np.array([4.0, 3.0, 3.0, 1.0]))
+    >>> harrell_c(make_y([1.0, 2.0, 3.0, 4.0], [1, 1, 0, 1]), np.array([4.0, 3.0, 3.0, 1.0]))
     0.9
     """
     risk = np.asarray(risk, dtype=float)
@@ -258,7 +258,7 @@ def validate(
     >>> from sksurv.linear_model import CoxPHSurvivalAnalysis
     >>> rng = np.random.default_rng(0)
     >>> X = pd.DataFrame(rng.normal(size=(100, 3)), columns=["a", "b", "c"])
-    >>> y = make_y(np.ones(100, bool), rng.exponential(np.exp(-X["a"])))
+    >>> y = make_y(rng.exponential(np.exp(-X["a"])), np.ones(100, bool))
     >>> res = validate(CoxPHSurvivalAnalysis(), X, y, n_resamples=20, random_state=0)
     >>> bool(res.corrected < res.apparent)
     True
@@ -379,7 +379,7 @@ def validate_external(estimator, X_dev, y_dev: np.ndarray, X_ext, y_ext: np.ndar
     >>> from multisurv._validation import make_y
     >>> from sksurv.linear_model import CoxPHSurvivalAnalysis
     >>> rng = np.random.default_rng(1)
-    >>> X = rng.normal(size=(150, 2)); y = make_y(np.ones(150, bool), rng.exponential(np.exp(-X[:, 0])))
+    >>> X = rng.normal(size=(150, 2)); y = make_y(rng.exponential(np.exp(-X[:, 0])), np.ones(150, bool))
     >>> _, res = validate_external(CoxPHSurvivalAnalysis(), X[:100], y[:100], X[100:], y[100:], n_bootstrap=0)
     >>> bool(res.cindex > 0.6)
     True
@@ -434,7 +434,7 @@ def nested_cv(estimator, param_grid: Mapping[str, Sequence] | Sequence[Mapping[s
     >>> from multisurv._validation import make_y
     >>> from sksurv.linear_model import CoxPHSurvivalAnalysis
     >>> rng = np.random.default_rng(0)
-    >>> X = rng.normal(size=(90, 2)); y = make_y(np.ones(90, bool), rng.exponential(np.exp(-X[:, 0])))
+    >>> X = rng.normal(size=(90, 2)); y = make_y(rng.exponential(np.exp(-X[:, 0])), np.ones(90, bool))
     >>> res = nested_cv(CoxPHSurvivalAnalysis(), {"alpha": [0.1, 10.0]}, X, y, n_splits=3, random_state=0)
     >>> res.n_resamples
     3

@@ -28,7 +28,7 @@ def default_times(y: np.ndarray) -> np.ndarray:
     Examples
     --------
     >>> from multisurv._validation import make_y
-    >>> default_times(make_y([1, 1, 1, 1, 0], [1.0, 2.0, 3.0, 4.0, 5.0])).tolist()
+    >>> default_times(make_y([1.0, 2.0, 3.0, 4.0, 5.0], [1, 1, 1, 1, 0])).tolist()
     [1.0, 2.0, 3.0]
     """
     y = check_survival_y(y)
@@ -99,7 +99,7 @@ def evaluate_predictions(y: np.ndarray, risk: ArrayLike, *, times: ArrayLike | N
     Harrell's C is 11/12. The two patients with an event by t = 2.5 have the two highest risks: AUC(2.5) = 1.
 
     >>> from multisurv._validation import make_y
-    >>> y = make_y([1, 1, 0, 1, 1, 0], [1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    >>> y = make_y([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [1, 1, 0, 1, 1, 0])
     >>> table = evaluate_predictions(y, [6, 5, 4, 3, 1, 2], times=[2.5, 4.5], n_bootstrap=0)
     >>> table["metric"].tolist()
     ['harrell_c', 'uno_c', 'auc', 'auc', 'mean_auc']
@@ -121,12 +121,12 @@ def evaluate_predictions(y: np.ndarray, risk: ArrayLike, *, times: ArrayLike | N
                          confidence=float(confidence), ci_method=method if n_bootstrap else "none", note=note))
 
     # Harrell's C: point estimate and IJ standard error, then the shared resamples through the weighted pairs.
-    cindex, infl, jack = _influence(y["event"], y["time"], risk)
+    cindex, infl, jack = _influence(y["time"], y["event"], risk)
     lower = upper = np.nan
     used = 0
     if n_bootstrap:
         counts = indices_to_counts(bootstrap_indices(n, n_bootstrap, random_state), n)
-        reps = _weighted_cindex(y["event"], y["time"], risk, counts)
+        reps = _weighted_cindex(y["time"], y["event"], risk, counts)
         warn_failed(reps[:, None])
         used = int(np.isfinite(reps).sum())
         if used:

@@ -66,7 +66,7 @@ def efron_survival_at(y: np.ndarray, lp_fit: np.ndarray, lp_new: np.ndarray, u: 
     Examples
     --------
     >>> from multisurv._validation import make_y
-    >>> y = make_y([1, 1, 0], [1.0, 2.0, 3.0])
+    >>> y = make_y([1.0, 2.0, 3.0], [1, 1, 0])
     >>> round(float(efron_survival_at(y, np.zeros(3), np.zeros(1), 2.5)[0]), 6)   # exp(-(1/3 + 1/2))
     0.434598
     """
@@ -151,7 +151,7 @@ def calibrate_cox_at(X: pd.DataFrame | ArrayLike, y: np.ndarray, u: float, *, m:
     >>> from multisurv._validation import make_y
     >>> rng = np.random.default_rng(0)
     >>> X = pd.DataFrame({"a": rng.normal(size=300)})
-    >>> y = make_y(np.ones(300, bool), rng.exponential(np.exp(-X["a"])))
+    >>> y = make_y(rng.exponential(np.exp(-X["a"])), np.ones(300, bool))
     >>> res = calibrate_cox_at(X, y, 1.0, m=100, n_bootstrap=5, random_state=0)
     >>> res.table.shape[0]
     3

@@ -120,7 +120,7 @@ def time_dependent_auc(y: np.ndarray, risk: ArrayLike, times: ArrayLike, *, y_tr
     2). The case with risk 4 outranks both controls, the case with risk 1 neither: AUC = 2 / 4.
 
     >>> from multisurv._validation import make_y
-    >>> y = make_y([1, 1, 1, 1], [1.0, 2.0, 3.0, 4.0])
+    >>> y = make_y([1.0, 2.0, 3.0, 4.0], [1, 1, 1, 1])
     >>> time_dependent_auc(y, [4.0, 1.0, 3.0, 2.0], [2.5], n_bootstrap=0).auc
     (0.5,)
     """
@@ -219,7 +219,7 @@ def time_dependent_roc(y: np.ndarray, risk: ArrayLike, t0: float, *, y_train: np
     Examples
     --------
     >>> from multisurv._validation import make_y
-    >>> y = make_y([1, 1, 1, 1], [1.0, 2.0, 3.0, 4.0])
+    >>> y = make_y([1.0, 2.0, 3.0, 4.0], [1, 1, 1, 1])
     >>> roc = time_dependent_roc(y, [4.0, 1.0, 3.0, 2.0], 2.5)
     >>> roc.auc, roc.tpr, roc.fpr
     (0.5, (0.0, 0.5, 0.5, 0.5, 1.0), (0.0, 0.0, 0.5, 1.0, 1.0))

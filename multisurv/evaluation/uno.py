@@ -116,7 +116,7 @@ def uno_concordance(y: np.ndarray, risk: ArrayLike, *, tau: float | None = None,
     Without censoring every weight is 1 and Uno's C is Harrell's C:
 
     >>> from multisurv._validation import make_y
-    >>> y = make_y([1, 1, 1, 1], [1.0, 2.0, 3.0, 4.0])
+    >>> y = make_y([1.0, 2.0, 3.0, 4.0], [1, 1, 1, 1])
     >>> uno_concordance(y, [4.0, 3.0, 1.0, 2.0], n_bootstrap=0).cindex
     0.8333333333333334
     """

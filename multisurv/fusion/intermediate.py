@@ -139,7 +139,7 @@ class IntermediateFusionCox(BaseEstimator):
     >>> rng = np.random.default_rng(0)
     >>> X = pd.DataFrame(rng.normal(size=(120, 4)), columns=["ct__a", "ct__b", "wsi__a", "wsi__b"])
     >>> X.iloc[:30, 2:] = np.nan  # 30 patients without a slide
-    >>> y = make_y(np.ones(120, bool), rng.exponential(np.exp(-X["ct__a"])))
+    >>> y = make_y(rng.exponential(np.exp(-X["ct__a"])), np.ones(120, bool))
     >>> scores = [ModalityScore(name="radscore", prefix="ct__", selector=VarianceFilter()),
     ...           ModalityScore(name="patscore", prefix="wsi__", selector=VarianceFilter())]
     >>> model = IntermediateFusionCox(scores=scores, epochs=20, random_state=0).fit(X, y)
@@ -290,7 +290,7 @@ class IntermediateFusionCox(BaseEstimator):
                 none_left = (dropped.sum(dim=1, keepdim=True) == 0) & (masks.sum(dim=1, keepdim=True) > 0)
                 m = torch.where(none_left, masks, dropped)
             out, _ = net(xs, m)
-            return _deep.survival_loss(out, y["event"], y["time"], bins, loss=self.loss, ties=self.ties)
+            return _deep.survival_loss(out, y["time"], y["event"], bins, loss=self.loss, ties=self.ties)
 
         validate = None
         if val is not None:
@@ -300,7 +300,7 @@ class IntermediateFusionCox(BaseEstimator):
 
             def validate():
                 out, _ = net(xv, mv)
-                return _deep.survival_loss(out, yv["event"], yv["time"], bins_v, loss=self.loss,
+                return _deep.survival_loss(out, yv["time"], yv["event"], bins_v, loss=self.loss,
                                            ties=self.ties).item()
 
         state["result"] = _deep.train_network(net, step, epochs=epochs, learning_rate=self.learning_rate,

@@ -103,7 +103,7 @@ class LateFusionCox(SurvivalScoreMixin, BaseEstimator):
     >>> from multisurv.scores.modality_score import ModalityScore
     >>> rng = np.random.default_rng(0)
     >>> X = pd.DataFrame(rng.normal(size=(150, 4)), columns=["ct__a", "ct__b", "wsi__a", "wsi__b"])
-    >>> y = make_y(np.ones(150, bool), rng.exponential(np.exp(-X["ct__a"] - X["wsi__a"])))
+    >>> y = make_y(rng.exponential(np.exp(-X["ct__a"] - X["wsi__a"])), np.ones(150, bool))
     >>> scores = [ModalityScore(name="radscore", prefix="ct__"), ModalityScore(name="patscore", prefix="wsi__")]
     >>> model = LateFusionCox(scores=scores, cv=3, random_state=0).fit(X, y)
     >>> list(model.coef_.index)

@@ -44,7 +44,7 @@ def plot_calibration(*results: CalibrationResult, labels=None, ax: Axes | None =
     >>> from multisurv._validation import make_y
     >>> from multisurv.evaluation.calibration import calibration_at
     >>> rng = np.random.default_rng(0)
-    >>> y = make_y(np.ones(100, bool), rng.exponential(10, 100))
+    >>> y = make_y(rng.exponential(10, 100), np.ones(100, bool))
     >>> ax = plot_calibration(calibration_at(y, np.full(100, 0.6), 5.0, n_groups=1))
     >>> len(ax.lines) >= 2
     True

@@ -36,7 +36,7 @@ def plot_maxstat_scan(result: MaxstatResult, *, ax: Axes | None = None, xlabel: 
     >>> import matplotlib.pyplot as plt
     >>> from multisurv._validation import make_y
     >>> from multisurv.evaluation.cutoffs import maxstat_cutoff
-    >>> y = make_y([1] * 8, [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0])
+    >>> y = make_y([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0], [1] * 8)
     >>> ax = plot_maxstat_scan(maxstat_cutoff(y, [9.0, 8.0, 7.0, 6.0, 4.0, 3.0, 2.0, 1.0]))
     >>> ax.lines[0].get_xdata().tolist() == [1.0, 2.0, 3.0, 4.0, 6.0, 7.0, 8.0]
     True

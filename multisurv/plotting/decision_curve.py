@@ -45,7 +45,7 @@ def plot_decision_curve(*results: DecisionCurveResult, ax: Axes | None = None,
     >>> import matplotlib.pyplot as plt
     >>> from multisurv._validation import make_y
     >>> from multisurv.evaluation.decision_curve import decision_curve
-    >>> y = make_y([1, 1, 0, 1, 0, 0], [1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    >>> y = make_y([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [1, 1, 0, 1, 0, 0])
     >>> ax = plot_decision_curve(decision_curve(y, [0.9, 0.8, 0.2, 0.6, 0.1, 0.1], 4.5))
     >>> [line.get_label() for line in ax.lines]
     ['Treat none', 'Treat all', 'model']

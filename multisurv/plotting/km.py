@@ -131,7 +131,7 @@ def plot_km(y: np.ndarray, groups: ArrayLike, *, ax: Axes | None = None,
     >>> matplotlib.use("Agg")
     >>> import matplotlib.pyplot as plt
     >>> from multisurv._validation import make_y
-    >>> y = make_y([1, 0, 1, 1, 1, 0], [2.0, 3.0, 4.0, 5.0, 6.0, 7.0])
+    >>> y = make_y([2.0, 3.0, 4.0, 5.0, 6.0, 7.0], [1, 0, 1, 1, 1, 0])
     >>> ax = plot_km(y, ["a", "a", "b", "a", "b", "b"])
     >>> len(ax.figure.axes)
     2
@@ -240,7 +240,7 @@ def plot_risk_groups(y: np.ndarray, risk: ArrayLike, cutoff, *, ax: Axes | None 
     >>> import matplotlib.pyplot as plt
     >>> from multisurv._validation import make_y
     >>> from multisurv.evaluation.cutoffs import RiskCutoff
-    >>> y = make_y([1, 0, 1, 1, 1, 0], [2.0, 3.0, 4.0, 5.0, 6.0, 7.0])
+    >>> y = make_y([2.0, 3.0, 4.0, 5.0, 6.0, 7.0], [1, 0, 1, 1, 1, 0])
     >>> risk = [3.0, 2.5, 2.0, 1.0, 0.5, 0.1]
     >>> ax = plot_risk_groups(y, risk, RiskCutoff().fit(None, risk), show_hr=False)
     >>> ax.get_title()

@@ -40,7 +40,7 @@ def plot_td_roc(*rocs: TimeDependentROC, ax: Axes | None = None, labels: Sequenc
     >>> import matplotlib.pyplot as plt
     >>> from multisurv._validation import make_y
     >>> from multisurv.evaluation.td_auc import time_dependent_roc
-    >>> y = make_y([1, 1, 1, 1], [1.0, 2.0, 3.0, 4.0])
+    >>> y = make_y([1.0, 2.0, 3.0, 4.0], [1, 1, 1, 1])
     >>> ax = plot_td_roc(time_dependent_roc(y, [4.0, 1.0, 3.0, 2.0], 2.5), time_unit=None)
     >>> ax.get_legend().get_texts()[0].get_text()
     't = 2.5, AUC = 0.500'

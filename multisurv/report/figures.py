@@ -208,7 +208,7 @@ def write_evaluation_figures(run_dir: str | Path, predictions: pd.DataFrame, *, 
         plt.close(fig)
 
     def y_of(frame: pd.DataFrame) -> np.ndarray:
-        return make_y(frame["event"].to_numpy(bool), frame["time"].to_numpy(float))
+        return make_y(frame["time"].to_numpy(float), frame["event"].to_numpy(bool))
 
     # Survival at t0 for every model and patient, from a baseline fitted on development patients only.
     surv = pd.DataFrame(index=predictions.index, dtype=float)

@@ -45,7 +45,7 @@ def reverse_km_follow_up(time, event) -> tuple[float, float, float]:
     event = np.asarray(event, dtype=bool)
     if event.all():
         return (float("nan"),) * 3
-    km = kaplan_meier(make_y(~event, np.asarray(time, dtype=float)))
+    km = kaplan_meier(make_y(np.asarray(time, dtype=float), ~event))
     return float(km.median), float(km.median_lower), float(km.median_upper)
 
 

@@ -209,11 +209,11 @@ class TrainingResult:
     stopped_early: bool = False
 
 
-def survival_loss(out: torch.Tensor, event: np.ndarray, time: np.ndarray, bins: np.ndarray | None, *,
+def survival_loss(out: torch.Tensor, time: np.ndarray, event: np.ndarray, bins: np.ndarray | None, *,
                   loss: str, ties: str) -> torch.Tensor:
     """The Cox loss on ``out[:, 0]`` or the discrete-time loss on ``out`` (logits per bin)."""
     if loss == "cox":
-        return cox_loss(out[:, 0], event, time, ties=ties)
+        return cox_loss(out[:, 0], time, event, ties=ties)
     return discrete_time_loss(out, event, bins)
 
 

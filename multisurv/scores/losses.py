@@ -3,7 +3,7 @@
 torch is imported inside the functions, so importing this module (and ``multisurv``) never imports torch;
 install it with ``pip install "multisurv[wsi]"``.
 
-Both losses take the model's output for a batch and the batch's ``event`` and ``time``; they are what
+Both losses take the model's output for a batch and the batch's ``time`` and ``event``; they are what
 :class:`~multisurv.fusion.intermediate.IntermediateFusionCox` and :class:`~multisurv.scores.mil.AttentionMILScore`
 minimise. The Cox loss at fixed coefficients equals minus the log-likelihood of
 :func:`multisurv.evaluation.cox.cox_ph` (Efron) and of R's ``coxph`` (Breslow and Efron), see
@@ -47,15 +47,16 @@ def _check_option(owner: str, name: str, value, options) -> None:
                          f"{', '.join(repr(o) for o in options)}. Got {value!r} instead.")
 
 
-def cox_loss(risk: torch.Tensor, event, time, *, ties: str = "efron", reduction: str = "mean") -> torch.Tensor:
+def cox_loss(risk: torch.Tensor, time, event, *, ties: str = "efron", reduction: str = "mean") -> torch.Tensor:
     """Negative Cox partial log-likelihood of a batch, with Efron's or Breslow's handling of tied times.
 
     Parameters
     ----------
     risk : torch.Tensor, shape (n,) or (n, 1)
         Log-hazard ratio (linear predictor, higher = worse) of each patient in the batch.
-    event : array-like or torch.Tensor of bool, shape (n,)
     time : array-like or torch.Tensor of float, shape (n,)
+    event : array-like or torch.Tensor of bool, shape (n,)
+        In the order of ``Surv(time, event)``.
     ties : {"efron", "breslow"}, default="efron"
         Efron is R's ``coxph`` default and :func:`~multisurv.evaluation.cox.cox_ph`'s; Breslow is
         scikit-survival's and glmnet's.
@@ -102,9 +103,9 @@ def cox_loss(risk: torch.Tensor, event, time, *, ties: str = "efron", reduction:
     Two events without ties at risk 0: ``-(log 1/2 + log 1/1) = log 2``.
 
     >>> import torch
-    >>> round(float(cox_loss(torch.zeros(2), [True, True], [1.0, 2.0], reduction="sum")), 6)
+    >>> round(float(cox_loss(torch.zeros(2), [1.0, 2.0], [True, True], reduction="sum")), 6)
     0.693147
-    >>> float(cox_loss(torch.zeros(2), [False, False], [1.0, 2.0]))
+    >>> float(cox_loss(torch.zeros(2), [1.0, 2.0], [False, False]))
     0.0
     """
     torch = _torch()
@@ -112,7 +113,11 @@ def cox_loss(risk: torch.Tensor, event, time, *, ties: str = "efron", reduction:
     _check_option("cox_loss", "reduction", reduction, ("mean", "sum"))
     risk = risk.reshape(-1)
     device = risk.device
-    event_np = np.asarray(event.detach().cpu() if hasattr(event, "detach") else event).astype(bool).reshape(-1)
+    event_np = np.asarray(event.detach().cpu() if hasattr(event, "detach") else event).reshape(-1)
+    if event_np.dtype != bool and not np.isin(event_np.astype(float), (0.0, 1.0)).all():
+        raise ValueError("'event' must hold 0 (censored) or 1 (event) only; cox_loss takes (risk, time, event), "
+                         "time before event as in Surv(time, event).")
+    event_np = event_np.astype(bool)
     time_np = np.asarray(time.detach().cpu() if hasattr(time, "detach") else time, dtype=float).reshape(-1)
     if not (risk.shape[0] == event_np.shape[0] == time_np.shape[0]):
         raise ValueError(f"'risk' has {risk.shape[0]} samples but 'event' has {event_np.shape[0]} and 'time' "
@@ -170,7 +175,7 @@ def make_time_bins(y: np.ndarray, n_bins: int = 4) -> np.ndarray:
     Examples
     --------
     >>> from multisurv._validation import make_y
-    >>> make_time_bins(make_y([1, 1, 1, 0], [1.0, 2.0, 3.0, 9.0]), n_bins=2).tolist()
+    >>> make_time_bins(make_y([1.0, 2.0, 3.0, 9.0], [1, 1, 1, 0]), n_bins=2).tolist()
     [2.0]
     """
     if not isinstance(n_bins, (int, np.integer)) or isinstance(n_bins, bool) or n_bins < 2:

@@ -140,7 +140,7 @@ class AttentionMILScore(BaseEstimator):
     >>> for i, pid in enumerate(ids):
     ...     with PatchWriter(folder / f"{pid}.h5", 6, 3, coords=np.zeros((6, 2)), tissue=np.ones(6)) as w:
     ...         w.write(np.arange(6), rng.normal(size=(6, 3)) + i % 2, keep=np.ones(6, bool))
-    >>> y = make_y(np.ones(40, bool), [1.0 + (i % 2 == 0) + rng.random() for i in range(40)])
+    >>> y = make_y([1.0 + (i % 2 == 0) + rng.random() for i in range(40)], np.ones(40, bool))
     >>> X = pd.DataFrame(index=pd.Index(ids, name="patient_id"))
     >>> score = AttentionMILScore(patches=folder, epochs=10, random_state=0).fit(X, y)
     >>> score.predict(X).shape
@@ -281,7 +281,7 @@ class AttentionMILScore(BaseEstimator):
         def step(train):
             # a random half of each bag's tiles per epoch: augmentation against memorising bags
             out, _, _ = net(tiles, _deep.subsample_mask(mask, 0.5, generator) if train else mask)
-            return _deep.survival_loss(out, y["event"], y["time"], bins, loss=self.loss, ties=self.ties)
+            return _deep.survival_loss(out, y["time"], y["event"], bins, loss=self.loss, ties=self.ties)
 
         validate = None
         if val is not None:
@@ -291,7 +291,7 @@ class AttentionMILScore(BaseEstimator):
 
             def validate():
                 out, _, _ = net(val_tiles, val_mask)
-                return _deep.survival_loss(out, yv["event"], yv["time"], bins_v, loss=self.loss,
+                return _deep.survival_loss(out, yv["time"], yv["event"], bins_v, loss=self.loss,
                                            ties=self.ties).item()
 
         result = _deep.train_network(net, step, epochs=epochs, learning_rate=self.learning_rate,

@@ -179,7 +179,7 @@ class ModalityScore(SurvivalScoreMixin, BaseEstimator):
     >>> rng = np.random.default_rng(0)
     >>> X = pd.DataFrame(rng.normal(size=(200, 3)), columns=["ct__a", "ct__b", "clin__age"])
     >>> X.iloc[:20, :2] = np.nan  # 20 patients without CT
-    >>> y = make_y(np.ones(200, bool), rng.exponential(np.exp(-X["ct__a"].fillna(0))))
+    >>> y = make_y(rng.exponential(np.exp(-X["ct__a"].fillna(0))), np.ones(200, bool))
     >>> risk = ModalityScore(random_state=0).fit(X, y).predict(X)
     >>> int(np.isnan(risk).sum())
     20

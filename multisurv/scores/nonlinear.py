@@ -70,7 +70,7 @@ class NonlinearScore(SurvivalScoreMixin, BaseEstimator):
     >>> from multisurv._validation import make_y
     >>> rng = np.random.default_rng(0)
     >>> X = pd.DataFrame(rng.normal(size=(120, 3)), columns=["ct__a", "ct__b", "clin__age"])
-    >>> y = make_y(np.ones(120, bool), rng.exponential(np.exp(-X["ct__a"] ** 2)))
+    >>> y = make_y(rng.exponential(np.exp(-X["ct__a"] ** 2)), np.ones(120, bool))
     >>> s = NonlinearScore(model="gbm", n_estimators=50, random_state=0).fit(X, y)
     >>> bool(s.score(X, y) > 0.6)
     True

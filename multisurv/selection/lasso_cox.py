@@ -122,7 +122,7 @@ class LassoCoxSelector(ColumnSelectorMixin):
     >>> from multisurv._validation import make_y
     >>> rng = np.random.default_rng(0)
     >>> X = pd.DataFrame(rng.normal(size=(200, 5)), columns=[f"ct__f{i}" for i in range(5)])
-    >>> y = make_y(np.ones(200, bool), rng.exponential(np.exp(-2 * X["ct__f0"])))
+    >>> y = make_y(rng.exponential(np.exp(-2 * X["ct__f0"])), np.ones(200, bool))
     >>> sel = LassoCoxSelector(random_state=0).fit(X, y)
     >>> "ct__f0" in sel.selected_features_
     True
@@ -335,7 +335,7 @@ def partial_log_likelihood(y: np.ndarray, eta: np.ndarray) -> np.ndarray:
     Two events, no ties, eta = 0: log(1/2) + log(1/1).
 
     >>> from multisurv._validation import make_y
-    >>> round(float(partial_log_likelihood(make_y([1, 1], [1.0, 2.0]), np.zeros(2))), 6)
+    >>> round(float(partial_log_likelihood(make_y([1.0, 2.0], [1, 1]), np.zeros(2))), 6)
     -0.693147
     """
     eta = np.asarray(eta, dtype=float)
@@ -377,7 +377,7 @@ def kkt_violation(Z: np.ndarray, y: np.ndarray, coef: np.ndarray, alpha: float, 
 
     >>> from multisurv._validation import make_y
     >>> Z = np.array([[1.0], [-1.0], [0.5], [-0.5]])
-    >>> kkt_violation(Z, make_y([1, 1, 1, 0], [1.0, 2.0, 3.0, 4.0]), np.zeros(1), alpha=10.0)
+    >>> kkt_violation(Z, make_y([1.0, 2.0, 3.0, 4.0], [1, 1, 1, 0]), np.zeros(1), alpha=10.0)
     0.0
     """
     coef = np.asarray(coef, dtype=float)

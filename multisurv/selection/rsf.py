@@ -63,7 +63,7 @@ class RSFPermutationSelector(ColumnSelectorMixin):
     >>> from multisurv._validation import make_y
     >>> rng = np.random.default_rng(0)
     >>> X = pd.DataFrame(rng.normal(size=(150, 5)), columns=list("abcde"))
-    >>> y = make_y(np.ones(150, bool), rng.exponential(np.exp(-1.5 * X["a"])))
+    >>> y = make_y(rng.exponential(np.exp(-1.5 * X["a"])), np.ones(150, bool))
     >>> sel = RSFPermutationSelector(n_features=1, n_estimators=30, n_repeats=3, random_state=0).fit(X, y)
     >>> sel.selected_features_
     ['a']

@@ -111,7 +111,7 @@ def efron_log_likelihood(y: np.ndarray, eta: np.ndarray) -> float:
     Examples
     --------
     >>> from multisurv._validation import make_y
-    >>> round(efron_log_likelihood(make_y([1, 1], [1.0, 1.0]), np.zeros(2)), 6)  # log(1/2) + log(1/1)
+    >>> round(efron_log_likelihood(make_y([1.0, 1.0], [1, 1]), np.zeros(2)), 6)  # log(1/2) + log(1/1)
     -0.693147
     """
     eta = np.asarray(eta, dtype=float)
@@ -169,7 +169,7 @@ class StepwiseCoxSelector(ColumnSelectorMixin):
     >>> from multisurv._validation import make_y
     >>> rng = np.random.default_rng(0)
     >>> X = pd.DataFrame(rng.normal(size=(200, 4)), columns=list("abcd"))
-    >>> y = make_y(np.ones(200, bool), rng.exponential(np.exp(-X["a"] + 0.8 * X["b"])))
+    >>> y = make_y(rng.exponential(np.exp(-X["a"] + 0.8 * X["b"])), np.ones(200, bool))
     >>> sel = StepwiseCoxSelector(criterion="bic").fit(X, y)
     >>> sel.path_["feature"].tolist()[1:3]  # the two true features enter first
     ['a', 'b']

@@ -42,7 +42,7 @@ def cox_score_test(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray
     Examples
     --------
     >>> from multisurv._validation import make_y
-    >>> z, p = cox_score_test(np.array([[3.0], [2.0], [1.0]]), make_y([1, 1, 1], [1.0, 2.0, 3.0]))
+    >>> z, p = cox_score_test(np.array([[3.0], [2.0], [1.0]]), make_y([1.0, 2.0, 3.0], [1, 1, 1]))
     >>> round(float(z[0]), 4)  # U = 1.5, I = 11/12
     1.5667
     """
@@ -102,7 +102,7 @@ class UnivariateCoxSelector(ColumnSelectorMixin):
     >>> from multisurv._validation import make_y
     >>> rng = np.random.default_rng(0)
     >>> X = pd.DataFrame(rng.normal(size=(150, 4)), columns=list("abcd"))
-    >>> y = make_y(np.ones(150, bool), rng.exponential(np.exp(-X["a"])))
+    >>> y = make_y(rng.exponential(np.exp(-X["a"])), np.ones(150, bool))
     >>> UnivariateCoxSelector(correction="bonferroni").fit(X, y).selected_features_
     ['a']
     """

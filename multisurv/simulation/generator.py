@@ -411,7 +411,7 @@ def simulate_cohort(mech: Mechanism, n: int, centre: str, rng: np.random.Generat
     latent.index = index
     latent["has_ct"] = has_ct
     latent["has_wsi"] = has_wsi
-    return SimulatedCohort(X=X, y=make_y(event, time), true_lp=np.asarray(lp, dtype=float), latent=latent)
+    return SimulatedCohort(X=X, y=make_y(time, event), true_lp=np.asarray(lp, dtype=float), latent=latent)
 
 
 def simulate_study(mech: Mechanism, random_state: int | np.random.SeedSequence, *,

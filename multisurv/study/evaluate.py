@@ -144,7 +144,7 @@ def evaluate_study(predictions: pd.DataFrame, *, development: str, models: Seque
     from contextlib import nullcontext
 
     groups = evaluation_groups(predictions["cohort"], development)
-    y_all = make_y(predictions["event"].to_numpy(bool), predictions["time"].to_numpy(float))
+    y_all = make_y(predictions["time"].to_numpy(float), predictions["event"].to_numpy(bool))
     position = pd.Series(np.arange(len(predictions)), index=predictions.index)
     out = StudyEvaluation(metrics=pd.DataFrame())
     rows = []
@@ -221,7 +221,7 @@ def compare_models(predictions: pd.DataFrame, pairs: Sequence[tuple[str, str]], 
         for label, ids in groups.items():
             part = predictions.loc[ids]
             part = part[part[a].notna() & part[b].notna()]
-            y = make_y(part["event"].to_numpy(bool), part["time"].to_numpy(float))
+            y = make_y(part["time"].to_numpy(float), part["event"].to_numpy(bool))
             if len(part) < 3 or y["event"].sum() == 0:
                 continue
             try:

@@ -15,7 +15,7 @@ from multisurv.evaluation.reclassification import _censoring_km
 
 REF = json.loads((Path(__file__).parents[1] / "reference" / "binary_reference.json").read_text())
 GBSG2 = pd.read_csv(Path(__file__).parents[1] / "reference" / "data" / "gbsg2.csv")
-Y = make_y(GBSG2["status"].to_numpy() == 1, GBSG2["time"].to_numpy(float))
+Y = make_y(GBSG2["time"].to_numpy(float), GBSG2["status"].to_numpy() == 1)
 
 
 def test_exclude_matches_the_r_reference_cohort():
@@ -52,7 +52,7 @@ def test_ipcw_weights_are_inverse_censoring_survival():
 
 
 def test_censored_exactly_at_t_is_event_free():
-    out = binary_outcome(make_y([0, 1, 0], [5.0, 3.0, 4.0]), 5.0)
+    out = binary_outcome(make_y([5.0, 3.0, 4.0], [0, 1, 0]), 5.0)
     assert out.mask.tolist() == [True, True, False] and out.outcome.tolist() == [0, 1, 0]
 
 

@@ -32,14 +32,14 @@ TOL = 1e-10
 @pytest.fixture(scope="module")
 def veteran():
     d = pd.read_csv(REF_DIR / "data" / "veteran.csv")
-    return make_y(d["status"], d["time"]), np.asarray(REF["datasets"]["veteran"]["lp"])
+    return make_y(d["time"], d["status"]), np.asarray(REF["datasets"]["veteran"]["lp"])
 
 
 @pytest.fixture(scope="module")
 def r_replicates(veteran):
     y, lp = veteran
     idx = np.asarray(BOOT["indices"]) - 1  # R's row numbers are 1-based
-    return idx, _weighted_cindex(y["event"], y["time"], lp, indices_to_counts(idx, len(y)))
+    return idx, _weighted_cindex(y["time"], y["event"], lp, indices_to_counts(idx, len(y)))
 
 
 def test_replayed_resamples_give_r_replicates(veteran, r_replicates):

@@ -24,7 +24,7 @@ TOL_BS = 1e-6
 def load(name):
     d = pd.read_csv(REF_DIR / "data" / f"{name}.csv")
     ref = REF["datasets"][name]
-    return make_y(d["status"], d["time"]), np.asarray(ref["surv_prob"]), ref
+    return make_y(d["time"], d["status"]), np.asarray(ref["surv_prob"]), ref
 
 
 @pytest.mark.parametrize("name", DATASETS)
@@ -49,7 +49,7 @@ def test_equals_sksurv_without_ties():
     """With continuous times sksurv's event weight 1 / G(T) equals R's 1 / G(T-): both functions agree exactly."""
     rng = np.random.default_rng(2)
     t_event, t_cens = rng.exponential(5, 300), rng.exponential(8, 300)
-    y = make_y(t_event <= t_cens, np.minimum(t_event, t_cens))
+    y = make_y(np.minimum(t_event, t_cens), t_event <= t_cens)
     times = np.quantile(y["time"], [0.1, 0.3, 0.5, 0.7])
     surv = np.exp(-times[None, :] / rng.uniform(2, 8, 300)[:, None])
     res = brier_score(y, surv, times, n_bootstrap=0)
@@ -58,7 +58,7 @@ def test_equals_sksurv_without_ties():
 
 
 def test_known_values_without_censoring():
-    y = make_y([1, 1, 1, 1], [1.0, 2.0, 3.0, 4.0])
+    y = make_y([1.0, 2.0, 3.0, 4.0], [1, 1, 1, 1])
     # rows: patients (events at 1, 2, 3, 4); columns: S at 2.5 and 3.5, set to the true status
     perfect = np.array([[0.0, 0.0], [0.0, 0.0], [1.0, 0.0], [1.0, 1.0]])
     res = brier_score(y, perfect, [2.5, 3.5], n_bootstrap=0)
@@ -79,7 +79,7 @@ def test_bootstrap_intervals():
 
 
 # ---------------------------------------------------------------- failure cases
-Y5 = make_y([1, 0, 1, 1, 0], [1.0, 2.0, 3.0, 4.0, 5.0])
+Y5 = make_y([1.0, 2.0, 3.0, 4.0, 5.0], [1, 0, 1, 1, 0])
 
 
 @pytest.mark.parametrize(("surv", "times", "kwargs", "msg"), [
@@ -89,7 +89,7 @@ Y5 = make_y([1, 0, 1, 1, 0], [1.0, 2.0, 3.0, 4.0, 5.0])
                                       r"\[1\.5, 1\.5\]\. Pass survival probabilities S\(t \| x\), not risk scores\.$"),
     (np.array([[0.5], [np.nan], [0.5], [0.5], [0.5]]), [2.0], {}, r"^'surv_prob' has 1 NaN value\(s\)\."),
     (np.full((5, 1), 0.5), [9.0], {}, r"^brier_score: times \[9\.0\] are outside the follow-up \[1, 5\)"),
-    (np.full((5, 1), 0.5), [3.5], {"y_train": make_y([1, 1, 0], [1.0, 2.0, 3.5])},
+    (np.full((5, 1), 0.5), [3.5], {"y_train": make_y([1.0, 2.0, 3.5], [1, 1, 0])},
      r"^brier_score: the censoring survival G\(t\) of the reference data is 0 at t = 3\.5, so the weights of "
      r"patients still event-free are undefined\. Choose earlier times\.$"),
 ], ids=["too_few_columns", "not_probabilities", "nan", "time_outside", "zero_censoring_survival"])

@@ -11,7 +11,7 @@ from multisurv.evaluation.calibration import calibration_at, km_at
 from multisurv.evaluation.decision_curve import decision_curve
 
 REF = json.loads((Path(__file__).parents[1] / "reference" / "calibration_reference.json").read_text())
-Y = make_y(np.asarray(REF["status"]) == 1, REF["time"])
+Y = make_y(REF["time"], np.asarray(REF["status"]) == 1)
 CASES = {f"t0={case['t0']:g}": case for case in REF["cases"]}
 #: Closed forms on both sides (quantile groups, Kaplan-Meier, Greenwood log-log band): only the JSON's
 #: 15 significant digits separate them.
@@ -49,7 +49,7 @@ def test_decision_curve_matches_r(name):
 def test_decision_curve_of_a_perfect_predictor_is_the_event_rate():
     """With no censoring before t0 and risk = the outcome, NB equals the event rate at every threshold."""
     time = np.arange(1.0, 21.0)
-    y = make_y(np.ones(20, bool), time)
+    y = make_y(time, np.ones(20, bool))
     risk = (time <= 8).astype(float)  # 8 events by t0 = 8.5
     res = decision_curve(y, risk, 8.5, thresholds=[0.1, 0.5, 0.9])
     np.testing.assert_allclose(res.table["net_benefit"], 8 / 20)
@@ -58,9 +58,9 @@ def test_decision_curve_of_a_perfect_predictor_is_the_event_rate():
 
 def test_km_at_follows_r_beyond_follow_up():
     """summary(survfit, times, extend = TRUE): last value if it reached 0, NA (here NaN) if censored."""
-    assert np.isnan(km_at(make_y([1, 0], [1.0, 2.0]), 5.0)[0])
-    assert km_at(make_y([0, 1], [1.0, 2.0]), 5.0)[0] == 0.0
-    assert km_at(make_y([1, 1], [3.0, 4.0]), 1.0) == (1.0, 1.0, 1.0)
+    assert np.isnan(km_at(make_y([1.0, 2.0], [1, 0]), 5.0)[0])
+    assert km_at(make_y([1.0, 2.0], [0, 1]), 5.0)[0] == 0.0
+    assert km_at(make_y([3.0, 4.0], [1, 1]), 1.0) == (1.0, 1.0, 1.0)
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -71,7 +71,7 @@ def test_km_at_follows_r_beyond_follow_up():
     ({"n_groups": 0}, "The 'n_groups' parameter of calibration_at must be an int"),
 ])
 def test_calibration_errors(kwargs, match):
-    args = {"y": make_y([1, 0, 1], [1.0, 2.0, 3.0]), "surv_prob": [0.5, 0.4, 0.3], "t0": 2.0, **kwargs}
+    args = {"y": make_y([1.0, 2.0, 3.0], [1, 0, 1]), "surv_prob": [0.5, 0.4, 0.3], "t0": 2.0, **kwargs}
     with pytest.raises(ValueError, match=match):
         calibration_at(**args)
 
@@ -79,10 +79,10 @@ def test_calibration_errors(kwargs, match):
 @pytest.mark.parametrize("kwargs, match", [
     ({"risk_t0": [0.5, -0.1, 0.3]}, "Pass 1 - S\\(t0 \\| x\\), not a linear predictor"),
     ({"thresholds": [0.2, 1.0]}, r"'thresholds' must be non-empty probabilities in \[0, 1\)"),
-    ({"t0": 10.0, "y": make_y([1, 0, 0], [1.0, 2.0, 3.0])}, "every patient is censored before it"),
+    ({"t0": 10.0, "y": make_y([1.0, 2.0, 3.0], [1, 0, 0])}, "every patient is censored before it"),
 ])
 def test_decision_curve_errors(kwargs, match):
-    args = {"y": make_y([1, 0, 1], [1.0, 2.0, 3.0]), "risk_t0": [0.5, 0.4, 0.3], "t0": 2.0, **kwargs}
+    args = {"y": make_y([1.0, 2.0, 3.0], [1, 0, 1]), "risk_t0": [0.5, 0.4, 0.3], "t0": 2.0, **kwargs}
     with pytest.raises(ValueError, match=match):
         decision_curve(**args)
 

@@ -26,7 +26,7 @@ TOL = 1e-6
 def load(name):
     d = pd.read_csv(REF_DIR / "data" / f"{name}.csv")
     ref = REF["datasets"][name]
-    return make_y(d["status"], d["time"]), np.asarray(ref["lp"]), np.asarray(ref["lp_reduced"]), ref
+    return make_y(d["time"], d["status"]), np.asarray(ref["lp"]), np.asarray(ref["lp_reduced"]), ref
 
 
 @pytest.mark.parametrize("name", DATASETS)
@@ -94,7 +94,7 @@ def test_identical_scores():
 
 
 # ---------------------------------------------------------------- failure cases
-Y3 = make_y([1, 0, 1], [1.0, 2.0, 3.0])
+Y3 = make_y([1.0, 2.0, 3.0], [1, 0, 1])
 
 
 @pytest.mark.parametrize(("a", "b", "msg"), [
@@ -107,6 +107,6 @@ def test_errors(a, b, msg):
 
 
 def test_no_comparable_pair():
-    y = make_y([0, 0, 1], [1.0, 2.0, 3.0])
+    y = make_y([1.0, 2.0, 3.0], [0, 0, 1])
     with pytest.raises(ValueError, match=r"^No pair of the 3 patients is comparable"):
         compare_concordance(y, [1.0, 2.0, 3.0], [3.0, 2.0, 1.0], n_bootstrap=0)

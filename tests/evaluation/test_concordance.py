@@ -23,7 +23,7 @@ TOL_C = 1e-6
 @pytest.fixture(scope="module")
 def veteran():
     X, y_sk = load_veterans_lung_cancer()
-    return X, make_y(y_sk["Status"], y_sk["Survival_in_days"])
+    return X, make_y(y_sk["Survival_in_days"], y_sk["Status"])
 
 
 def test_sksurv_veteran_is_r_veteran(veteran):
@@ -74,7 +74,7 @@ def test_ties_convention_matches_r():
     4 discordant, 2 tied in risk -> C = (28 + 2 / 2) / 34.
     """
     case = REF["concordance"]["ties"]
-    y = make_y(case["status"], case["time"])
+    y = make_y(case["time"], case["status"])
     res = concordance(y, case["risk"], n_bootstrap=0)
     assert res.cindex == pytest.approx(case["cindex"], abs=TOL_C)
     assert res.cindex == pytest.approx(29 / 34, abs=1e-12)
@@ -82,7 +82,7 @@ def test_ties_convention_matches_r():
 
 def test_known_answer_by_hand():
     """The docstring case: comparable pairs (1,2) (1,3) (1,4) (2,3) (2,4); (2,3) tie in risk -> 4.5 / 5."""
-    y = make_y([1, 1, 0, 1], [1.0, 2.0, 3.0, 4.0])
+    y = make_y([1.0, 2.0, 3.0, 4.0], [1, 1, 0, 1])
     res = concordance(y, [4.0, 3.0, 3.0, 1.0], n_bootstrap=0)
     assert res.cindex == pytest.approx(0.9, abs=1e-12)
     assert (res.n, res.n_events, res.n_bootstrap) == (4, 3, 0)
@@ -90,7 +90,7 @@ def test_known_answer_by_hand():
 
 
 def test_perfect_and_reversed_ranking():
-    y = make_y([1, 1, 1, 1], [1.0, 2.0, 3.0, 4.0])
+    y = make_y([1.0, 2.0, 3.0, 4.0], [1, 1, 1, 1])
     assert concordance(y, [4, 3, 2, 1], n_bootstrap=0).cindex == 1.0
     assert concordance(y, [1, 2, 3, 4], n_bootstrap=0).cindex == 0.0
     assert concordance(y, [1, 1, 1, 1], n_bootstrap=0).cindex == 0.5
@@ -101,7 +101,7 @@ def _random_case(n, seed):
     time_ = np.round(rng.exponential(10, n)) + 1  # many tied times
     event = rng.random(n) < 0.7
     risk = np.round(rng.normal(size=n) - 0.05 * time_, 1)  # many tied risks
-    return make_y(event, time_), risk
+    return make_y(time_, event), risk
 
 
 def test_weighted_pairs_equal_sksurv_on_resamples():
@@ -112,7 +112,7 @@ def test_weighted_pairs_equal_sksurv_on_resamples():
         idx = rng.randint(0, 120, 120)
         weights = np.bincount(idx, minlength=120)[None, :].astype(float)
         expected = concordance_index_censored(y["event"][idx], y["time"][idx], risk[idx])[0]
-        assert _weighted_cindex(y["event"], y["time"], risk, weights)[0] == pytest.approx(expected, abs=1e-12)
+        assert _weighted_cindex(y["time"], y["event"], risk, weights)[0] == pytest.approx(expected, abs=1e-12)
 
 
 def test_bootstrap_ci_contains_estimate_and_is_reproducible():
@@ -151,20 +151,20 @@ def test_result_to_frame_and_dict():
 
 # ---------------------------------------------------------------- failure cases
 def test_nan_risk_error_names_count():
-    y = make_y([1, 0, 1], [1.0, 2.0, 3.0])
+    y = make_y([1.0, 2.0, 3.0], [1, 0, 1])
     msg = r"'risk' has 2 NaN value\(s\) out of 3\. Drop the patients without a score"
     with pytest.raises(ValueError, match=msg):
         concordance(y, [np.nan, 1.0, np.nan])
 
 
 def test_length_mismatch():
-    y = make_y([1, 0, 1], [1.0, 2.0, 3.0])
+    y = make_y([1.0, 2.0, 3.0], [1, 0, 1])
     with pytest.raises(ValueError, match=r"^'risk' has 2 samples but 'y' has 3\.$"):
         concordance(y, [1.0, 2.0])
 
 
 def test_no_comparable_pair():
-    y = make_y([0, 0, 1], [1.0, 2.0, 3.0])  # the only event is last
+    y = make_y([1.0, 2.0, 3.0], [0, 0, 1])  # the only event is last
     with pytest.raises(ValueError, match=r"^No pair of the 3 patients is comparable"):
         concordance(y, [1.0, 2.0, 3.0], n_bootstrap=0)
 
@@ -182,14 +182,14 @@ def test_no_comparable_pair():
     ids=["negative_n_bootstrap", "float_n_bootstrap", "confidence_one"],
 )
 def test_param_errors(kwargs, msg):
-    y = make_y([1, 0, 1], [1.0, 2.0, 3.0])
+    y = make_y([1.0, 2.0, 3.0], [1, 0, 1])
     with pytest.raises(ValueError) as info:
         concordance(y, [1.0, 2.0, 3.0], **kwargs)
     assert str(info.value) == msg
 
 
 def test_rare_events_warn_when_bootstrap_samples_are_skipped():
-    y = make_y([1] + [0] * 9, np.arange(1.0, 11.0))
+    y = make_y(np.arange(1.0, 11.0), [1] + [0] * 9)
     from multisurv.exceptions import MultisurvWarning
 
     with pytest.warns(MultisurvWarning, match=r"bootstrap samples had no comparable pair and were skipped"):
@@ -202,4 +202,4 @@ def test_harrell_counts_equal_sksurv_pair_loop(seed):
     """The O(n log n) counts equal scikit-survival's pair loop, ties in time and in risk included."""
     y, risk = _random_case(150, seed)
     expected = concordance_index_censored(y["event"], y["time"], risk, tied_tol=1e-8)[1:4]
-    assert harrell_counts(y["event"], y["time"], risk)[:3] == tuple(int(v) for v in expected)
+    assert harrell_counts(y["time"], y["event"], risk)[:3] == tuple(int(v) for v in expected)

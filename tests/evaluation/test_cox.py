@@ -38,7 +38,7 @@ def case(request):
     name = request.param
     ref = REF["datasets"][name]["cox"]
     frame = pd.read_csv(REF_DIR / "data" / f"km_{name}.csv")
-    y = make_y(frame["status"], frame["time"])
+    y = make_y(frame["time"], frame["status"])
     X = frame[ref["covariates"]]
     return name, ref, y, X, cox_ph(y, X)
 
@@ -81,7 +81,7 @@ def test_proportional_hazards_test_matches_cox_zph(case, transform):
 def test_veteran_karno_violates_proportional_hazards():
     """The textbook finding (Therneau & Grambsch, 2000): Karnofsky score's effect fades with time."""
     frame = pd.read_csv(REF_DIR / "data" / "km_veteran.csv")
-    y = make_y(frame["status"], frame["time"])
+    y = make_y(frame["time"], frame["status"])
     res = proportional_hazards_test(y, frame[REF["datasets"]["veteran"]["cox"]["covariates"]])
     assert res.tests["karno"].p_value < 0.001
     frame = res.to_frame()
@@ -91,7 +91,7 @@ def test_veteran_karno_violates_proportional_hazards():
 
 def test_zph_fits_the_model_when_not_given():
     frame = pd.read_csv(REF_DIR / "data" / "km_aids.csv")
-    y = make_y(frame["status"], frame["time"])
+    y = make_y(frame["time"], frame["status"])
     ref = REF["datasets"]["aids"]["cox"]["zph"]["km"]
     res = proportional_hazards_test(y, frame[["tx", "age", "cd4", "karnof"]])
     np.testing.assert_allclose(res.tests["GLOBAL"].statistic, ref["chisq"]["GLOBAL"], rtol=1e-6)
@@ -99,7 +99,7 @@ def test_zph_fits_the_model_when_not_given():
 
 def test_design_names_follow_r():
     frame = pd.read_csv(REF_DIR / "data" / "km_gbsg2.csv")
-    y = make_y(frame["status"], frame["time"])
+    y = make_y(frame["time"], frame["status"])
     X = frame[["tgrade", "age"]].assign(hormone=frame["horTh"] == "yes")
     fit = cox_ph(y, X)
     assert fit.names == ("tgradeII", "tgradeIII", "age", "hormone")
@@ -112,7 +112,7 @@ def test_design_names_follow_r():
 
 def test_array_input_and_result_conversions():
     frame = pd.read_csv(REF_DIR / "data" / "km_whas500.csv")
-    y = make_y(frame["status"], frame["time"])
+    y = make_y(frame["time"], frame["status"])
     fit = cox_ph(y, frame[["age", "chf"]].to_numpy())
     assert isinstance(fit, CoxResult) and fit.names == ("x0", "x1")
     table = fit.to_frame()
@@ -129,7 +129,7 @@ def test_array_input_and_result_conversions():
 
 def test_confidence_level():
     frame = pd.read_csv(REF_DIR / "data" / "km_veteran.csv")
-    y = make_y(frame["status"], frame["time"])
+    y = make_y(frame["time"], frame["status"])
     fit90 = cox_ph(y, frame[["karno"]], confidence=0.90)
     fit95 = cox_ph(y, frame[["karno"]])
     assert fit90.lower[0] > fit95.lower[0] and fit90.coef[0] == pytest.approx(fit95.coef[0])
@@ -137,7 +137,7 @@ def test_confidence_level():
 
 def test_group_without_events_warns():
     rng = np.random.default_rng(0)
-    y = make_y(np.r_[np.ones(20), np.zeros(20)], rng.exponential(10, 40))
+    y = make_y(rng.exponential(10, 40), np.r_[np.ones(20), np.zeros(20)])
     with pytest.warns(ConvergenceWarning, match=r"^The Cox fit on 'g' is not reliable: .*'gb'.*Drop or merge it\.$"):
         fit = cox_ph(y, pd.DataFrame({"g": ["a"] * 20 + ["b"] * 20}))
     assert fit.coef[0] < -5
@@ -159,13 +159,13 @@ def test_group_without_events_warns():
     ids=["missing", "constant", "single_level", "length", "no_columns", "3d"],
 )
 def test_cox_ph_input_errors(X, message):
-    y = make_y([1, 0, 1, 1], [1.0, 2.0, 3.0, 4.0])
+    y = make_y([1.0, 2.0, 3.0, 4.0], [1, 0, 1, 1])
     with pytest.raises(ValueError, match=message):
         cox_ph(y, X)
 
 
 def test_cox_ph_collinear_columns_error():
-    y = make_y([1, 0, 1, 1, 1, 0], [1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    y = make_y([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [1, 0, 1, 1, 1, 0])
     X = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0, 5.0, 7.0], "b": [2.0, 4.0, 6.0, 8.0, 10.0, 14.0]})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -175,7 +175,7 @@ def test_cox_ph_collinear_columns_error():
 
 
 def test_parameter_errors():
-    y = make_y([1, 0, 1, 1], [1.0, 2.0, 3.0, 4.0])
+    y = make_y([1.0, 2.0, 3.0, 4.0], [1, 0, 1, 1])
     X = pd.DataFrame({"a": [1.0, 2.0, 4.0, 3.0]})
     with pytest.raises(ValueError, match=r"^The 'confidence' parameter of cox_ph must be a float in the range "
                                          r"\(0, 1\)\. Got 95 instead\.$"):

@@ -18,7 +18,7 @@ CASES = json.loads((REF / "cutoff_reference.json").read_text())["cases"]
 
 def _data(case):
     frame = pd.read_csv(REF / "data" / f"{case['dataset']}.csv")
-    return make_y(frame["status"].to_numpy(bool), frame["time"].to_numpy(float)), frame[case["variable"]].to_numpy(float)
+    return make_y(frame["time"].to_numpy(float), frame["status"].to_numpy(bool)), frame[case["variable"]].to_numpy(float)
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c['dataset']}-{c['variable']}")
@@ -55,7 +55,7 @@ def test_permutation_p_agrees_with_r_condmc(case):
 def test_logrank_scores_tie_convention():
     """exactRankTests::cscores(Surv(c(1,2,2,3,3,4), c(1,1,0,1,1,0))) printed
     0.8333333 0.5833333 -0.4166667 -0.4166667 -0.4166667 -1.4166667."""
-    y = make_y([1, 1, 0, 1, 1, 0], [1.0, 2.0, 2.0, 3.0, 3.0, 4.0])
+    y = make_y([1.0, 2.0, 2.0, 3.0, 3.0, 4.0], [1, 1, 0, 1, 1, 0])
     np.testing.assert_allclose(logrank_scores(y), [5 / 6, 7 / 12, -5 / 12, -5 / 12, -5 / 12, -17 / 12], rtol=1e-12)
 
 
@@ -63,7 +63,7 @@ def test_cutoff_fitted_on_development_only():
     """Poisoned external scores change nothing fitted; transform applies the development cut-off unchanged."""
     rng = np.random.default_rng(1)
     risk = rng.normal(size=200)
-    y = make_y(rng.random(200) < 0.7, rng.exponential(np.exp(-risk)))
+    y = make_y(rng.exponential(np.exp(-risk)), rng.random(200) < 0.7)
     for method in ("median", "tertiles", "maxstat"):
         cut = RiskCutoff(method=method).fit(y, risk)
         before = cut.cutoffs_
@@ -87,7 +87,7 @@ def test_fixed_and_boundary():
     ({"method": "fixed"}, (None, [1.0, 2.0]), "The 'value' parameter of RiskCutoff must be a finite float"),
     ({"method": "maxstat"}, (None, [1.0, 2.0]), "needs the development outcomes 'y'"),
     ({"method": "median"}, (None, [1.0, np.nan]), "'risk' has 1 NaN value"),
-    ({"method": "median"}, (make_y([1, 1, 1], [1.0, 2.0, 3.0]), [1.0, 2.0]), "'risk' has 2 samples but 'y' has 3"),
+    ({"method": "median"}, (make_y([1.0, 2.0, 3.0], [1, 1, 1]), [1.0, 2.0]), "'risk' has 2 samples but 'y' has 3"),
 ])
 def test_risk_cutoff_errors(kwargs, data, match):
     with pytest.raises(ValueError, match=match):
@@ -95,10 +95,10 @@ def test_risk_cutoff_errors(kwargs, data, match):
 
 
 def test_maxstat_errors():
-    y = make_y([1, 0, 1, 1], [1.0, 2.0, 3.0, 4.0])
+    y = make_y([1.0, 2.0, 3.0, 4.0], [1, 0, 1, 1])
     with pytest.raises(ValueError, match="No cut-off leaves between"):
         maxstat_cutoff(y, [1.0, 1.0, 1.0, 1.0])
     with pytest.raises(ValueError, match="'y' has no observed event"):
-        maxstat_cutoff(make_y([0, 0, 0, 0], [1.0, 2.0, 3.0, 4.0]), [1.0, 2.0, 3.0, 4.0])
+        maxstat_cutoff(make_y([1.0, 2.0, 3.0, 4.0], [0, 0, 0, 0]), [1.0, 2.0, 3.0, 4.0])
     with pytest.raises(ValueError, match="The 'p_method' parameter of maxstat_cutoff must be one of"):
         maxstat_cutoff(y, [1.0, 2.0, 3.0, 4.0], p_method="Lau94")

@@ -19,7 +19,7 @@ TOL_LR = 1e-6
 
 @pytest.fixture(scope="module")
 def y_vet():
-    return make_y(REF["data"]["status"], REF["data"]["time"])
+    return make_y(REF["data"]["time"], REF["data"]["status"])
 
 
 @pytest.mark.parametrize("factor", ["trt", "celltype"])
@@ -114,7 +114,7 @@ def test_logrank_matches_survdiff_strata_and_rho(case):
     ref = KM_REF["datasets"][name]["logrank"][i]
     frame = _frame(name)
     strata = None if ref["strata"] is None else frame[ref["strata"]]
-    res = logrank(make_y(frame["status"], frame["time"]), frame[ref["group"]].astype(str), strata=strata,
+    res = logrank(make_y(frame["time"], frame["status"]), frame[ref["group"]].astype(str), strata=strata,
                   rho=ref["rho"])
     assert res.statistic == pytest.approx(ref["chisq"], abs=TOL_LR, rel=TOL_LR)
     assert res.p_value == pytest.approx(ref["p_value"], abs=TOL_LR, rel=TOL_LR)
@@ -133,7 +133,7 @@ def test_logrank_agrees_with_lifelines(name, group, weightings):
     from lifelines.statistics import multivariate_logrank_test
 
     frame = _frame(name)
-    res = logrank(make_y(frame["status"], frame["time"]), frame[group], rho=float(weightings.get("p", 0)))
+    res = logrank(make_y(frame["time"], frame["status"]), frame[group], rho=float(weightings.get("p", 0)))
     lf = multivariate_logrank_test(frame["time"], frame[group], frame["status"], **weightings)
     assert res.statistic == pytest.approx(lf.test_statistic, rel=1e-10)
     assert res.df == lf.degrees_of_freedom
@@ -167,8 +167,8 @@ def test_logrank_strata_and_rho_errors(y_vet):
 
 def test_logrank_group_never_at_risk_at_an_event():
     """A group whose patients all leave before the first event has expected 0; R drops it, and so do we."""
-    y = make_y([0, 0, 1, 1, 1, 0], [1.0, 1.5, 3.0, 4.0, 5.0, 6.0])
+    y = make_y([1.0, 1.5, 3.0, 4.0, 5.0, 6.0], [0, 0, 1, 1, 1, 0])
     res = logrank(y, ["early", "early", "a", "b", "a", "b"])
     assert res.df == 1 and res.expected["early"] == 0.0
     with pytest.raises(ValueError, match=r"^Fewer than two groups have a patient at risk at an event time"):
-        logrank(make_y([0, 1, 1], [1.0, 3.0, 4.0]), ["early", "a", "a"])
+        logrank(make_y([1.0, 3.0, 4.0], [0, 1, 1]), ["early", "a", "a"])

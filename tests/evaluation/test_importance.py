@@ -29,7 +29,7 @@ def veteran():
     v = pd.read_csv(DATA / "veteran.csv")
     X = pd.DataFrame({"karno": v["Karnofsky_score"], "age": v["Age_in_years"],
                       "diagtime": v["Months_from_Diagnosis"]}).astype(float)
-    return X, make_y(v["status"].to_numpy(bool), v["time"].to_numpy(float)), v
+    return X, make_y(v["time"].to_numpy(float), v["status"].to_numpy(bool)), v
 
 
 def test_standardised_coefficients_equal_refit_on_zscores(veteran):
@@ -52,7 +52,7 @@ def test_permutation_importance_cindex():
     n = 2000
     X = pd.DataFrame({"x1": rng.normal(size=n), "x2": rng.normal(size=n)})
     t = rng.exponential(np.exp(-X["x1"].to_numpy()))
-    y = make_y(np.ones(n, bool), t)
+    y = make_y(t, np.ones(n, bool))
     model = LinearRisk(coef={"x1": 1.0, "x2": 0.0}).fit(X)
     table = permutation_importance_cindex(model, X, y, n_repeats=10, random_state=0).set_index("feature")
     baseline = concordance(y, X["x1"].to_numpy(), n_bootstrap=0).cindex

@@ -18,7 +18,7 @@ DATA = Path(__file__).parents[1] / "reference" / "data"
 @pytest.fixture(scope="module")
 def veteran():
     d = pd.read_csv(DATA / "veteran.csv")
-    return make_y(d["status"], d["time"])
+    return make_y(d["time"], d["status"])
 
 
 def _km_censoring_left(y, t):
@@ -63,8 +63,8 @@ def test_reference_defaults_to_y(veteran):
 
 
 def test_reference_ending_before_events_is_refused():
-    y = make_y([1, 1, 0, 1], [1.0, 2.0, 3.0, 9.0])
-    train = make_y([1, 0, 1], [1.0, 2.0, 5.0])
+    y = make_y([1.0, 2.0, 3.0, 9.0], [1, 1, 0, 1])
+    train = make_y([1.0, 2.0, 5.0], [1, 0, 1])
     with pytest.raises(ValueError, match=r"^f: 'y' has event times up to 9, after the last follow-up time of "
                                          r"'y_train' \(5\), where the censoring distribution is unknown\. Set 'tau'"):
         check_reference(y, train, owner="f")

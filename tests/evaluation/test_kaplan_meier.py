@@ -35,7 +35,7 @@ def _data(name: str) -> pd.DataFrame:
 
 
 def _y(frame: pd.DataFrame) -> np.ndarray:
-    return make_y(frame["status"], frame["time"])
+    return make_y(frame["time"], frame["status"])
 
 
 def _subset(name: str, entry: dict) -> np.ndarray:
@@ -136,7 +136,7 @@ def test_median_flat_stretch_rules(case, conf_type):
     quantile the midpoint with the last follow-up time (3). multisurv follows print.
     """
     ref = REF["median_cases"][case]
-    km = kaplan_meier(make_y(ref["status"], ref["time"]), conf_type=conf_type)
+    km = kaplan_meier(make_y(ref["time"], ref["status"]), conf_type=conf_type)
     got = [km.median, km.median_lower, km.median_upper]
     printed = _num([ref["median_print"][conf_type][k] for k in ("median", "lower", "upper")])
     quantile = _num([ref["median_quantile"][conf_type][k] for k in ("median", "lower", "upper")])
@@ -170,7 +170,7 @@ def test_curve_invariants(conf_type):
 
 
 def test_all_censored_curve_stays_at_one():
-    km = kaplan_meier(make_y([0, 0, 0], [1.0, 2.0, 3.0]))
+    km = kaplan_meier(make_y([1.0, 2.0, 3.0], [0, 0, 0]))
     assert km.surv.tolist() == [1.0, 1.0, 1.0] and km.std_err.tolist() == [0.0, 0.0, 0.0]
     assert km.lower.tolist() == [1.0, 1.0, 1.0] and km.upper.tolist() == [1.0, 1.0, 1.0]
     assert np.isnan([km.median, km.median_lower, km.median_upper]).all()
@@ -185,7 +185,7 @@ def test_confidence_level_changes_the_band():
 
 
 def test_result_frames_and_dict():
-    km = kaplan_meier(make_y([1, 1, 0, 1], [1.0, 2.0, 3.0, 4.0]))
+    km = kaplan_meier(make_y([1.0, 2.0, 3.0, 4.0], [1, 1, 0, 1]))
     assert isinstance(km, KaplanMeierResult)
     frame = km.to_frame()
     assert list(frame.columns) == ["time", "n_risk", "n_event", "n_censor", "surv", "std_err", "lower", "upper"]
@@ -211,16 +211,16 @@ def test_result_frames_and_dict():
 )
 def test_kaplan_meier_parameter_errors(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        kaplan_meier(make_y([1, 0], [1.0, 2.0]), **kwargs)
+        kaplan_meier(make_y([1.0, 2.0], [1, 0]), **kwargs)
 
 
 def test_kaplan_meier_data_errors():
     with pytest.raises(ValueError, match=r"^'y' must be a structured array with fields 'event' and 'time'"):
         kaplan_meier(np.array([1.0, 2.0]))
     with pytest.raises(ValueError, match=r"^'y' has times that are not finite numbers > 0\.$"):
-        kaplan_meier(make_y([0, 0], [-1.0, 2.0]))
+        kaplan_meier(make_y([-1.0, 2.0], [0, 0]))
     with pytest.raises(ValueError, match=r"^'y' has times that are not finite numbers > 0\.$"):
-        kaplan_meier(make_y([1, 0], [np.nan, 2.0]))
-    km = kaplan_meier(make_y([1, 0], [1.0, 2.0]))
+        kaplan_meier(make_y([np.nan, 2.0], [1, 0]))
+    km = kaplan_meier(make_y([1.0, 2.0], [1, 0]))
     with pytest.raises(ValueError, match=r"^'times' must be finite numbers >= 0; got \[-1\.0\]\.$"):
         km.at_times([-1.0])

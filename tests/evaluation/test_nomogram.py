@@ -36,7 +36,7 @@ def veteran_nomogram():
     v = pd.read_csv(REF_DIR / "data" / "veteran.csv")
     X = pd.DataFrame({"karno": v["Karnofsky_score"], "age": v["Age_in_years"], "diagtime": v["Months_from_Diagnosis"],
                       "prior": (v["Prior_therapy"] == "yes").astype(float)})
-    y = make_y(v["status"].to_numpy(bool), v["time"].to_numpy(float))
+    y = make_y(v["time"].to_numpy(float), v["status"].to_numpy(bool))
     coef = REF["coef"]
     lp = X[list(coef)].to_numpy(float) @ np.array(list(coef.values()))
     base = BreslowBaseline().fit(y, lp)

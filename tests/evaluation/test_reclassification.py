@@ -62,7 +62,7 @@ def test_bootstrap_intervals_agree_with_asymptotic_standard_errors():
 
 @pytest.fixture(scope="module")
 def surv():
-    return make_y(GBSG2["status"].to_numpy() == 1, GBSG2["time"].to_numpy(float)), REF["survival"]
+    return make_y(GBSG2["time"].to_numpy(float), GBSG2["status"].to_numpy() == 1), REF["survival"]
 
 
 @pytest.mark.parametrize("kind", ["continuous", "categorical"])

@@ -34,14 +34,14 @@ def _linear(n, seed=0, p=3, beta=1.0):
     X = pd.DataFrame(rng.normal(size=(n, p)), columns=[f"x{i}" for i in range(p)])
     t = rng.exponential(np.exp(-beta * X["x0"].to_numpy()))
     c = rng.exponential(2.0, n)
-    return X, make_y(t <= c, np.minimum(t, c))
+    return X, make_y(np.minimum(t, c), t <= c)
 
 
 def _noise(n, p, seed):
     """Pure-noise features and an outcome drawn independently of them."""
     rng = np.random.default_rng(seed)
     X = pd.DataFrame(rng.normal(size=(n, p)), columns=[f"ct__f{i:04d}" for i in range(p)])
-    return X, make_y(rng.random(n) < 0.7, rng.exponential(1.0, n))
+    return X, make_y(rng.exponential(1.0, n), rng.random(n) < 0.7)
 
 
 class SpyCox(BaseEstimator):
@@ -162,7 +162,7 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match=r"must have 'fit' and 'predict'"):
         validate(object(), X, y)
     with pytest.raises(ValueError, match=r"cannot run 5 folds with only 3 event"):
-        validate(CoxPHSurvivalAnalysis(), X, make_y(np.arange(30) < 3, np.arange(1, 31.0)), method="cv")
+        validate(CoxPHSurvivalAnalysis(), X, make_y(np.arange(1, 31.0), np.arange(30) < 3), method="cv")
 
 
 def test_validate_external_fits_on_development_only():
@@ -229,7 +229,7 @@ def test_bootstrap_optimism_matches_rms_validate_with_the_same_samples():
     """
     ref = json.loads(REFERENCE.read_text())
     X = pd.DataFrame(np.asarray(ref["x"], dtype=float), columns=ref["x_columns"])
-    y = make_y(np.asarray(ref["status"]) == 1, np.asarray(ref["time"], dtype=float))
+    y = make_y(np.asarray(ref["time"], dtype=float), np.asarray(ref["status"]) == 1)
     samples = [np.asarray(s, dtype=int) for s in ref["samples0"]]
     res = validate(CoxPHSurvivalAnalysis(ties="efron"), X, y, resamples=samples)
     manual, rms = ref["manual"], ref["rms_c"]

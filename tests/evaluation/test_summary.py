@@ -25,7 +25,7 @@ TOL = 1e-6  # as in the per-metric tests: closed forms, same weights
 def load(name):
     d = pd.read_csv(REF_DIR / "data" / f"{name}.csv")
     ref = REF["datasets"][name]
-    return make_y(d["status"], d["time"]), np.asarray(ref["lp"]), ref
+    return make_y(d["time"], d["status"]), np.asarray(ref["lp"]), ref
 
 
 @pytest.fixture(scope="module")

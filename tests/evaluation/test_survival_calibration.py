@@ -16,7 +16,7 @@ from multisurv.selection.stepwise import _efron_fit
 
 REF = json.loads((Path(__file__).parents[1] / "reference" / "calibrate_cph_reference.json").read_text())
 X = pd.DataFrame(np.asarray(REF["x"]).T, columns=REF["columns"])
-Y = make_y(np.asarray(REF["status"]) == 1, REF["time"])
+Y = make_y(REF["time"], np.asarray(REF["status"]) == 1)
 SAMPLES = np.asarray(REF["samples0"])
 
 

@@ -23,7 +23,7 @@ TOL_AUC = 1e-6
 
 def load(name):
     d = pd.read_csv(REF_DIR / "data" / f"{name}.csv")
-    return make_y(d["status"], d["time"]), np.asarray(REF["datasets"][name]["lp"])
+    return make_y(d["time"], d["status"]), np.asarray(REF["datasets"][name]["lp"])
 
 
 @pytest.mark.parametrize("name", DATASETS)
@@ -41,7 +41,7 @@ def test_equals_sksurv_without_ties():
     """With continuous times (no event tied with a censoring) G(T-) = G(T), so sksurv's own call agrees exactly."""
     rng = np.random.default_rng(1)
     t_event, t_cens = rng.exponential(5, 300), rng.exponential(8, 300)
-    y = make_y(t_event <= t_cens, np.minimum(t_event, t_cens))
+    y = make_y(np.minimum(t_event, t_cens), t_event <= t_cens)
     risk = -np.log(t_event) + rng.normal(size=300)
     times = np.quantile(y["time"], [0.2, 0.5, 0.8])
     res = time_dependent_auc(y, risk, times, n_bootstrap=0)
@@ -51,7 +51,7 @@ def test_equals_sksurv_without_ties():
 
 
 def test_perfect_and_reversed_ranking():
-    y = make_y([1, 1, 1, 1, 1], [1.0, 2.0, 3.0, 4.0, 5.0])
+    y = make_y([1.0, 2.0, 3.0, 4.0, 5.0], [1, 1, 1, 1, 1])
     assert time_dependent_auc(y, [5, 4, 3, 2, 1], [1.5, 3.5], n_bootstrap=0).auc == (1.0, 1.0)
     assert time_dependent_auc(y, [1, 2, 3, 4, 5], [1.5, 3.5], n_bootstrap=0).auc == (0.0, 0.0)
     assert time_dependent_auc(y, [1, 1, 1, 1, 1], [1.5, 3.5], n_bootstrap=0).auc == (0.5, 0.5)
@@ -74,7 +74,7 @@ def test_bootstrap_intervals():
 
 
 # ---------------------------------------------------------------- failure cases
-Y5 = make_y([1, 0, 1, 1, 0], [1.0, 2.0, 3.0, 4.0, 5.0])
+Y5 = make_y([1.0, 2.0, 3.0, 4.0, 5.0], [1, 0, 1, 1, 0])
 
 
 @pytest.mark.parametrize(("risk", "times", "msg"), [

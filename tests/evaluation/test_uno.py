@@ -24,7 +24,7 @@ TOL_C = 1e-6
 
 def load(name):
     d = pd.read_csv(REF_DIR / "data" / f"{name}.csv")
-    return make_y(d["status"], d["time"]), np.asarray(REF["datasets"][name]["lp"])
+    return make_y(d["time"], d["status"]), np.asarray(REF["datasets"][name]["lp"])
 
 
 @pytest.mark.parametrize(("name", "loader", "fields"), [
@@ -77,7 +77,7 @@ def test_sksurv_defaults_differ_from_r_on_tied_data():
 def test_equals_harrell_without_censoring():
     rng = np.random.default_rng(0)
     time = rng.exponential(size=80) + 0.01
-    y = make_y(np.ones(80, bool), time)
+    y = make_y(time, np.ones(80, bool))
     risk = -time + rng.normal(size=80)
     harrell = concordance_index_censored(y["event"], y["time"], risk)[0]
     assert uno_concordance(y, risk, n_bootstrap=0).cindex == pytest.approx(harrell, abs=1e-12)
@@ -107,7 +107,7 @@ def test_bootstrap_interval_is_reproducible_and_sensible():
 
 
 # ---------------------------------------------------------------- failure cases
-Y3 = make_y([1, 0, 1], [1.0, 2.0, 3.0])
+Y3 = make_y([1.0, 2.0, 3.0], [1, 0, 1])
 
 
 @pytest.mark.parametrize(("risk", "kwargs", "msg"), [
@@ -120,7 +120,7 @@ Y3 = make_y([1, 0, 1], [1.0, 2.0, 3.0])
     ([3.0, 2.0, 1.0], {"method": "normal"}, r"^The 'method' parameter of uno_concordance must be one of "
                                             r"'percentile', 'bca'\. Got 'normal' instead\.$"),
     ([3.0, 2.0, 1.0], {"n_bootstrap": -5}, r"^The 'n_bootstrap' parameter of uno_concordance must be an int"),
-    ([3.0, 2.0, 1.0], {"y_train": make_y([1, 0], [1.0, 1.5])},
+    ([3.0, 2.0, 1.0], {"y_train": make_y([1.0, 1.5], [1, 0])},
      r"^uno_concordance: 'y' has event times up to 3, after the last follow-up time of 'y_train' \(1\.5\)"),
 ], ids=["nan_risk", "length_mismatch", "2d_risk", "negative_tau", "tau_before_pairs", "unknown_method",
         "negative_n_bootstrap", "short_reference"])
@@ -130,7 +130,7 @@ def test_errors(risk, kwargs, msg):
 
 
 def test_no_comparable_pair():
-    y = make_y([0, 0, 1], [1.0, 2.0, 3.0])  # the only event is last
+    y = make_y([1.0, 2.0, 3.0], [0, 0, 1])  # the only event is last
     with pytest.raises(ValueError, match=r"^No pair of the 3 patients is comparable \(an event at or before tau "
                                          r"followed by a longer time\), so Uno's C is undefined\."):
         uno_concordance(y, [1.0, 2.0, 3.0], n_bootstrap=0)

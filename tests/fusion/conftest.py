@@ -30,7 +30,7 @@ def make_multimodal(n: int, *, seed: int = 0, p: int = 8, weights=(0.8, 0.8, 0.8
         X.loc[X.index[rows], [c for c in X if c.startswith(prefix)]] = np.nan
     t = rng.exponential(np.exp(-eta))
     c = rng.exponential(3.0, n)
-    return X, make_y(t <= c, np.minimum(t, c))
+    return X, make_y(np.minimum(t, c), t <= c)
 
 
 def fast_scores(names=("radscore", "patscore", "clinscore"), random_state=0):

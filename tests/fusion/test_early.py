@@ -78,7 +78,7 @@ def test_cox_engine_matches_coxph():
         "vet__trt": d["trt"], "vet__celltypesmallcell": (cell == "smallcell") * 1.0,
         "vet__celltypeadeno": (cell == "adeno") * 1.0, "vet__celltypelarge": (cell == "large") * 1.0,
     }).astype(float)
-    y = make_y(d["status"], d["time"])
+    y = make_y(d["time"], d["status"])
 
     class KeepAll(BaseEstimator):
         def fit(self, X, y):

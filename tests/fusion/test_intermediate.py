@@ -159,7 +159,7 @@ def test_too_few_validation_events():
     with pytest.raises(ValueError, match=r"inner validation split .* holds 1 event\(s\); early stopping needs at "
                                          "least 2. Raise 'validation_fraction'"):
         quick(scores=[ModalityScore(name="r", prefix="ct__", selector=VarianceFilter())]).fit(
-            X, make_y(event, rng.exponential(size=30)))
+            X, make_y(rng.exponential(size=30), event))
 
 
 def test_bad_inputs(small):

@@ -81,7 +81,7 @@ def test_pure_noise_gives_chance_on_an_external_cohort():
                          columns=[f"{p}n{i}" for p in PREFIXES.values() for i in range(10)])
         X.iloc[rng.random(n) < 0.2, 10:20] = np.nan  # some patients without a slide
         t, c = rng.exponential(1.0, n), rng.exponential(1.5, n)
-        return X, make_y(t <= c, np.minimum(t, c))
+        return X, make_y(np.minimum(t, c), t <= c)
 
     X, y = cohort(240)
     Xe, ye = cohort(240)

@@ -36,7 +36,7 @@ def correlated_cohort(n, seed, *, p=6, missing=(0.3, 0.4, 0.0), rho=0.6):
     for prefix, frac in zip(("ct__", "wsi__", "clin__"), missing):
         X.loc[rng.random(n) < frac, [c for c in X if c.startswith(prefix)]] = np.nan
     t, c = rng.exponential(np.exp(-eta)), rng.exponential(2.0, n)
-    return X, make_y(t <= c, np.minimum(t, c))
+    return X, make_y(np.minimum(t, c), t <= c)
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +150,7 @@ def _interaction(n, seed):
     X = pd.DataFrame(rng.normal(size=(n, 4)), columns=["ct__a", "ct__b", "ct__c", "wsi__a"])
     eta = 1.2 * X["ct__a"] * X["ct__b"] + 0.8 * X["wsi__a"]  # a pure interaction: invisible to a linear score
     t = rng.exponential(np.exp(-eta.to_numpy()))
-    return X, make_y(np.ones(n, bool), t)
+    return X, make_y(t, np.ones(n, bool))
 
 
 @pytest.mark.parametrize("model", ["rsf", "gbm"])

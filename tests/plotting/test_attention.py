@@ -77,7 +77,7 @@ def test_mil_attention_figure_from_a_fitted_score(tmp_path):
         with PatchWriter(tmp_path / f"{pid}.h5", 8, 4, coords=coords, tissue=np.ones(8),
                          attrs={"slide": str(slide), "footprint": 224}) as w:
             w.write(np.arange(8), rng.normal(size=(8, 4)) + i % 2, keep=np.ones(8, bool))
-    y = make_y(np.ones(12, bool), 1.0 + np.arange(12) % 2 + rng.random(12))
+    y = make_y(1.0 + np.arange(12) % 2 + rng.random(12), np.ones(12, bool))
     score = AttentionMILScore(patches=tmp_path, epochs=3, validation_fraction=0.0, random_state=0)
     score.fit(pd.DataFrame(index=pd.Index(ids, name="patient_id")), y)
     fig = plot_mil_attention(score, "P3", top_k=3)

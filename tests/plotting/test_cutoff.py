@@ -32,7 +32,7 @@ def close_figures():
 @pytest.fixture(scope="module")
 def gbsg2():
     frame = pd.read_csv(REF / "data" / "gbsg2.csv")
-    return make_y(frame["status"].to_numpy(bool), frame["time"].to_numpy(float)), frame["tsize"].to_numpy(float)
+    return make_y(frame["time"].to_numpy(float), frame["status"].to_numpy(bool)), frame["tsize"].to_numpy(float)
 
 
 @pytest.mark.parametrize("method", ["median", "tertiles", "maxstat"])
@@ -59,7 +59,7 @@ def test_maxstat_scan_plot(gbsg2):
 
 
 def test_bad_inputs():
-    y = make_y([1, 0], [1.0, 2.0])
+    y = make_y([1.0, 2.0], [1, 0])
     with pytest.raises(TypeError, match="must be a fitted RiskCutoff"):
         plot_risk_groups(y, [0.0, 1.0], RiskCutoff())
     with pytest.raises(TypeError, match="takes a MaxstatResult"):

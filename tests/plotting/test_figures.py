@@ -21,7 +21,7 @@ from multisurv.plotting.export import save_figure  # noqa: E402
 from multisurv.plotting.forest import plot_forest  # noqa: E402
 
 REF = json.loads((Path(__file__).parents[1] / "reference" / "calibration_reference.json").read_text())
-Y = make_y(np.asarray(REF["status"]) == 1, REF["time"])
+Y = make_y(REF["time"], np.asarray(REF["status"]) == 1)
 CASE = REF["cases"][0]
 
 

@@ -24,7 +24,7 @@ TOL_KM = 1e-6
 
 @pytest.fixture(scope="module")
 def y_vet():
-    return make_y(REF["data"]["status"], REF["data"]["time"])
+    return make_y(REF["data"]["time"], REF["data"]["status"])
 
 
 @pytest.fixture
@@ -132,7 +132,7 @@ def _dataset(name):
     import pandas as pd
 
     frame = pd.read_csv(KM_DATA / f"km_{name}.csv")
-    return frame, make_y(frame["status"], frame["time"])
+    return frame, make_y(frame["time"], frame["status"])
 
 
 @pytest.mark.parametrize("conf_type", ["log", "log-log", "plain"])
@@ -210,7 +210,7 @@ def test_plot_km_palette(y_vet, close_figures):
 def test_plot_km_hazard_ratio_not_estimable(close_figures):
     from multisurv.exceptions import ConvergenceWarning
 
-    y = make_y([1, 1, 1, 1, 0, 0, 0, 0], [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0])
+    y = make_y([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0], [1, 1, 1, 1, 0, 0, 0, 0])
     with pytest.warns(ConvergenceWarning, match=r"^The hazard ratios between groups are not estimable: group\(s\) "
                                                 r"'b' have no events"):
         ax = plot_km(y, ["a"] * 4 + ["b"] * 4, at_risk=False)

@@ -31,7 +31,7 @@ def close_figures():
 
 def load(name):
     d = pd.read_csv(REF_DIR / "data" / f"{name}.csv")
-    return make_y(d["status"], d["time"]), np.asarray(REF["datasets"][name]["lp"])
+    return make_y(d["time"], d["status"]), np.asarray(REF["datasets"][name]["lp"])
 
 
 @pytest.mark.parametrize("name", ["veteran", "gbsg2", "whas500"])
@@ -69,9 +69,9 @@ def test_plot_shows_the_auc():
 
 
 def test_errors():
-    y = make_y([1, 1, 0, 0], [1.0, 2.0, 3.0, 4.0])
+    y = make_y([1.0, 2.0, 3.0, 4.0], [1, 1, 0, 0])
     with pytest.raises(ValueError, match="there are 0 case"):
-        time_dependent_roc(make_y([0, 1, 0, 0], [1.0, 2.0, 3.0, 4.0]), [1.0, 2.0, 3.0, 4.0], 1.5)
+        time_dependent_roc(make_y([1.0, 2.0, 3.0, 4.0], [0, 1, 0, 0]), [1.0, 2.0, 3.0, 4.0], 1.5)
     with pytest.raises(TypeError, match="takes one or more TimeDependentROC"):
         plot_td_roc([0.0, 1.0])
     roc = time_dependent_roc(y, [4.0, 3.0, 2.0, 1.0], 2.5)

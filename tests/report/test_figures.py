@@ -66,8 +66,8 @@ def test_calibration_table_uses_a_development_baseline(study, tmp_path):
                                    metrics=metrics, complete_ids=list(pred.index), t0=20.0, **FAST)
     table = pd.read_csv(tmp_path / out.tables["calibration"])
     dev, ext = pred[pred.cohort == "development"], pred[pred.cohort == "external"]
-    base = BreslowBaseline().fit(make_y(dev.event, dev.time), dev.late_fusion)
-    want = calibration_at(make_y(ext.event, ext.time), base.predict_survival(ext.late_fusion, 20.0), 20.0,
+    base = BreslowBaseline().fit(make_y(dev.time, dev.event), dev.late_fusion)
+    want = calibration_at(make_y(ext.time, ext.event), base.predict_survival(ext.late_fusion, 20.0), 20.0,
                           n_groups=4).table
     got = table[table.cohort == "external"].reset_index(drop=True)
     np.testing.assert_allclose(got["predicted"], want["predicted"], rtol=1e-5)
@@ -142,7 +142,7 @@ def test_roc_nomogram_importance(fusion_study, tmp_path):
     ext = pred[pred.cohort == "external"]
     roc = pd.read_csv(tmp_path / out.tables["td_roc_auc"])
     np.testing.assert_allclose(roc[roc.cohort == "external"]["auc"],
-                               time_dependent_auc(make_y(ext.event, ext.time), ext.late_fusion, [10.0, 20.0],
+                               time_dependent_auc(make_y(ext.time, ext.event), ext.late_fusion, [10.0, 20.0],
                                                   n_bootstrap=0).auc, rtol=1e-5)  # CSV keeps 6 digits
     nomogram = pd.read_csv(tmp_path / out.tables["nomogram_late_fusion"])
     assert nomogram.loc[nomogram.axis == "radscore", "points"].max() == pytest.approx(100.0)  # 0.8 > 0.5, SDs ~1
@@ -163,7 +163,7 @@ def test_risk_group_figures(fusion_study, tmp_path):
         assert [p.rsplit(".", 1)[1] for p in out.figures[stem]] == ["png", "pdf"], stem
     dev = pred[pred.cohort == "development"]
     cuts = pd.read_csv(tmp_path / out.tables["risk_group_cutoffs"], dtype={"cutoffs": str}).set_index("method")
-    maxstat = RiskCutoff(method="maxstat").fit(make_y(dev.event, dev.time), dev.late_fusion)
+    maxstat = RiskCutoff(method="maxstat").fit(make_y(dev.time, dev.event), dev.late_fusion)
     assert float(cuts.loc["maxstat", "cutoffs"]) == pytest.approx(maxstat.cutoffs_[0], rel=1e-5)
     assert cuts.loc["maxstat", "corrected_p"] == pytest.approx(maxstat.maxstat_.p_value, rel=1e-5)
     again = write_evaluation_figures(tmp_path / "b", _poison(pred), **kwargs)

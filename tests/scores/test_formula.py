@@ -29,7 +29,7 @@ def data():
     X.iloc[20, 1] = np.nan  # one missing value in a patient who has CT
     lp = 0.3 * X["ct__f0"].fillna(10) - 0.8 * X["ct__f1"].fillna(0) + 0.4 * X["ct__f2"].fillna(5)
     t = rng.exponential(np.exp(-(lp - lp.mean())).to_numpy())
-    return X, make_y(rng.random(n) < 0.8, t)
+    return X, make_y(t, rng.random(n) < 0.8)
 
 
 @pytest.fixture(scope="module")

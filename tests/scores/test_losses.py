@@ -35,8 +35,8 @@ def _t(x):
 def test_breslow_matches_coxph_loglik():
     """R: coxph(Surv(time, status) ~ karno + age + diagtime + prior + trt + celltype, ties = "breslow")$loglik[2],
     at R's linear predictor (veteran has tied event times)."""
-    y = make_y(VETERAN["data"]["status"], VETERAN["data"]["time"])
-    loss = cox_loss(_t(VETERAN["cox"]["lp"]), y["event"], y["time"], ties="breslow", reduction="sum")
+    y = make_y(VETERAN["data"]["time"], VETERAN["data"]["status"])
+    loss = cox_loss(_t(VETERAN["cox"]["lp"]), y["time"], y["event"], ties="breslow", reduction="sum")
     np.testing.assert_allclose(-float(loss), VETERAN["cox"]["loglik"], **TOL_LL)
 
 
@@ -46,16 +46,16 @@ def test_efron_matches_cox_ph_and_coxph(name):
     multisurv's cox_ph (checked against R in tests/evaluation/test_cox.py) at its own coefficients."""
     ref = KM_COX["datasets"][name]["cox"]
     frame = pd.read_csv(REF_DIR / "data" / f"km_{name}.csv")
-    y = make_y(frame["status"], frame["time"])
+    y = make_y(frame["time"], frame["status"])
     design, _ = _design(frame[ref["covariates"]], n=len(y))
     assert list(design.columns) == ref["names"]
     x = design.to_numpy(float)
-    loss_r = cox_loss(_t(x @ np.asarray(ref["coef"])), y["event"], y["time"], ties="efron", reduction="sum")
+    loss_r = cox_loss(_t(x @ np.asarray(ref["coef"])), y["time"], y["event"], ties="efron", reduction="sum")
     np.testing.assert_allclose(-float(loss_r), ref["loglik"][1], **TOL_LL)
     fit = cox_ph(y, frame[ref["covariates"]])
-    loss = cox_loss(_t(x @ fit.coef), y["event"], y["time"], reduction="sum")
+    loss = cox_loss(_t(x @ fit.coef), y["time"], y["event"], reduction="sum")
     np.testing.assert_allclose(-float(loss), fit.loglik, **TOL_LL)
-    loss0 = cox_loss(_t(np.zeros(len(y))), y["event"], y["time"], reduction="sum")
+    loss0 = cox_loss(_t(np.zeros(len(y))), y["time"], y["event"], reduction="sum")
     np.testing.assert_allclose(-float(loss0), fit.loglik_null, **TOL_LL)
 
 
@@ -63,11 +63,11 @@ def test_efron_gradient_vanishes_at_the_cox_estimate():
     """At cox_ph's maximum-likelihood coefficients the score (autograd gradient of the loss) is ~0."""
     ref = KM_COX["datasets"]["veteran"]["cox"]
     frame = pd.read_csv(REF_DIR / "data" / "km_veteran.csv")
-    y = make_y(frame["status"], frame["time"])
+    y = make_y(frame["time"], frame["status"])
     design, _ = _design(frame[ref["covariates"]], n=len(y))
     x = _t(design.to_numpy(float))
     beta = _t(cox_ph(y, frame[ref["covariates"]]).coef).requires_grad_(True)
-    cox_loss(x @ beta, y["event"], y["time"], reduction="sum").backward()
+    cox_loss(x @ beta, y["time"], y["event"], reduction="sum").backward()
     # cox_ph converges to 1e-12 in the Newton step; the score at its estimate is measured ~1e-9 (karno ~ 50,
     # so the gradient is in units of the covariates); 1e-6 leaves a wide margin yet fails for a wrong gradient.
     assert beta.grad.abs().max().item() < 1e-6
@@ -77,8 +77,8 @@ def test_breslow_equals_efron_without_ties():
     rng = np.random.default_rng(0)
     risk = _t(rng.normal(size=30))
     event, time = rng.random(30) < 0.7, rng.permutation(30) + 1.0
-    a = cox_loss(risk, event, time, ties="breslow")
-    b = cox_loss(risk, event, time, ties="efron")
+    a = cox_loss(risk, time, event, ties="breslow")
+    b = cox_loss(risk, time, event, ties="efron")
     assert float(a) == pytest.approx(float(b), rel=1e-12)  # same formula; float64 rounding only
 
 
@@ -88,22 +88,22 @@ def test_cox_loss_invariances():
     risk = rng.normal(size=40)
     event, time = rng.random(40) < 0.6, np.round(rng.exponential(5, 40))  # rounding makes ties
     event[0] = True
-    base = float(cox_loss(_t(risk), event, time))
+    base = float(cox_loss(_t(risk), time, event))
     perm = rng.permutation(40)
-    assert float(cox_loss(_t(risk[perm]), event[perm], time[perm])) == pytest.approx(base, rel=1e-12)
-    assert float(cox_loss(_t(risk + 800.0), event, time)) == pytest.approx(base, rel=1e-9)  # exp(800) overflows
+    assert float(cox_loss(_t(risk[perm]), time[perm], event[perm])) == pytest.approx(base, rel=1e-12)
+    assert float(cox_loss(_t(risk + 800.0), time, event)) == pytest.approx(base, rel=1e-9)  # exp(800) overflows
 
 
 def test_cox_loss_reduction_mean_divides_by_events():
     event, time = np.array([1, 0, 1, 1], bool), np.array([1.0, 2.0, 2.0, 3.0])
     risk = _t([0.3, -0.2, 0.1, 0.5])
-    assert float(cox_loss(risk, event, time, reduction="mean")) * 3 == pytest.approx(
-        float(cox_loss(risk, event, time, reduction="sum")), rel=1e-12)
+    assert float(cox_loss(risk, time, event, reduction="mean")) * 3 == pytest.approx(
+        float(cox_loss(risk, time, event, reduction="sum")), rel=1e-12)
 
 
 def test_cox_loss_without_events_is_zero_with_zero_gradient():
     risk = _t([0.3, -0.2, 0.1]).requires_grad_(True)
-    loss = cox_loss(risk, [False, False, False], [1.0, 2.0, 3.0])
+    loss = cox_loss(risk, [1.0, 2.0, 3.0], [False, False, False])
     loss.backward()
     assert loss.item() == 0.0
     assert torch.equal(risk.grad, torch.zeros(3, dtype=torch.float64))
@@ -115,12 +115,12 @@ def test_cox_loss_without_events_is_zero_with_zero_gradient():
 ])
 def test_cox_loss_bad_options(kwargs, match):
     with pytest.raises(ValueError, match=match):
-        cox_loss(_t([0.0, 1.0]), [True, True], [1.0, 2.0], **kwargs)
+        cox_loss(_t([0.0, 1.0]), [1.0, 2.0], [True, True], **kwargs)
 
 
 def test_cox_loss_size_mismatch():
     with pytest.raises(ValueError, match="'risk' has 2 samples but 'event' has 3 and 'time' 3"):
-        cox_loss(_t([0.0, 1.0]), [True, True, False], [1.0, 2.0, 3.0])
+        cox_loss(_t([0.0, 1.0]), [1.0, 2.0, 3.0], [True, True, False])
 
 
 def test_discrete_time_loss_is_person_period_cross_entropy():
@@ -146,13 +146,13 @@ def test_discrete_time_loss_bad_bins():
 
 
 def test_time_bins_and_risk():
-    y = make_y([1, 1, 1, 1, 0], [1.0, 2.0, 3.0, 4.0, 9.0])
+    y = make_y([1.0, 2.0, 3.0, 4.0, 9.0], [1, 1, 1, 1, 0])
     cuts = make_time_bins(y, n_bins=2)
     assert cuts.tolist() == [2.5]  # the median event time
     assert time_to_bin(y["time"], cuts).tolist() == [0, 0, 1, 1, 1]
     risk = discrete_risk(_t([[-3.0, -3.0], [3.0, 3.0]]))
     assert float(risk[1]) > float(risk[0])  # larger hazards, higher risk
     with pytest.raises(ValueError, match="needs at least one event"):
-        make_time_bins(make_y([0, 0], [1.0, 2.0]))
+        make_time_bins(make_y([1.0, 2.0], [0, 0]))
     with pytest.raises(ValueError, match="The 'n_bins' parameter of make_time_bins"):
         make_time_bins(y, n_bins=1)

@@ -42,7 +42,7 @@ def write_bags(folder, n, *, seed, dim=6, start=0):
         flags[pid] = signal[keep]
     t = rng.exponential(np.exp(-6.0 * share))
     c = rng.exponential(3.0, n)
-    return ids, make_y(t <= c, np.minimum(t, c)), share, flags
+    return ids, make_y(np.minimum(t, c), t <= c), share, flags
 
 
 @pytest.fixture(scope="module")
@@ -152,7 +152,7 @@ def test_bad_parameters(bags, params, match):
 
 
 def test_no_patch_files_found(tmp_path):
-    y = make_y([True, False, True, True, True], [1.0, 2.0, 3.0, 4.0, 5.0])
+    y = make_y([1.0, 2.0, 3.0, 4.0, 5.0], [True, False, True, True, True])
     with pytest.raises(ValueError, match=r"found patch files for 0 of 5 training patients .* check 'patches' "
                                          r"\(folder"):
         quick(tmp_path).fit(_frame(list("abcde")), y)

@@ -29,7 +29,7 @@ def _data(n=240, seed=0):
     X.index = pd.Index([f"P{i:03d}" for i in range(n)], name="patient_id")
     X.iloc[:40, :8] = np.nan  # no CT for the first 40 patients
     X.iloc[45, 2] = np.nan  # a single missing value in a patient who has CT
-    return X, make_y(t <= c, np.minimum(t, c))
+    return X, make_y(np.minimum(t, c), t <= c)
 
 
 @pytest.fixture(scope="module")

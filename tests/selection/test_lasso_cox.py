@@ -35,7 +35,7 @@ def _signal_data(n=300, p=20, seed=0, informative=(0, 1, 2)):
     eta = X.iloc[:, list(informative)].to_numpy() @ np.array([1.0, -0.8, 0.6])[: len(informative)]
     t = rng.exponential(np.exp(-eta))
     c = rng.exponential(2.0, n)
-    return X, make_y(t <= c, np.minimum(t, c))
+    return X, make_y(np.minimum(t, c), t <= c)
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def signal():
 def glmnet_case():
     data = LASSO["data"]
     X = np.asarray(data["x"], float).T
-    y = make_y(data["status"], data["time"])
+    y = make_y(data["time"], data["status"])
     folds = [(np.flatnonzero(np.asarray(data["foldid"]) != k), np.flatnonzero(np.asarray(data["foldid"]) == k))
              for k in range(1, 6)]
     return X, y, np.asarray(LASSO["lambda"]), folds
@@ -57,7 +57,7 @@ def glmnet_case():
 def test_partial_log_likelihood_matches_coxph():
     """R: coxph(Surv(time, status) ~ karno + age + diagtime + prior + trt + celltype, ties = "breslow")$loglik[2],
     evaluated at R's linear predictor (veteran has tied times, so Breslow's tie handling is exercised)."""
-    y = make_y(VETERAN["data"]["status"], VETERAN["data"]["time"])
+    y = make_y(VETERAN["data"]["time"], VETERAN["data"]["status"])
     ll = partial_log_likelihood(y, np.asarray(VETERAN["cox"]["lp"]))
     assert ll == pytest.approx(VETERAN["cox"]["loglik"], abs=1e-6)  # closed form; JSON keeps 15 digits
 
@@ -93,7 +93,7 @@ def test_cv_deviance_matches_cv_glmnet(glmnet_case):
 def test_partial_log_likelihood_by_hand():
     """Events at t=1 (risk set {1,2,3}) and t=2 (tied with a censoring, risk set {2,3}), eta = (0, ln 2, 0):
     l = [0 - ln(1 + 2 + 1)] + [ln 2 - ln(2 + 1)]."""
-    y = make_y([1, 1, 0], [1.0, 2.0, 2.0])
+    y = make_y([1.0, 2.0, 2.0], [1, 1, 0])
     eta = np.array([0.0, np.log(2.0), 0.0])
     expected = -np.log(4.0) + np.log(2.0) - np.log(3.0)
     assert partial_log_likelihood(y, eta) == pytest.approx(expected, abs=1e-12)
@@ -223,7 +223,7 @@ def test_param_errors(signal, params, msg):
 
 def test_too_few_events_for_cv():
     X = pd.DataFrame({"ct__a": np.arange(10.0), "ct__b": np.arange(10.0) ** 2})
-    y = make_y([1, 1, 0, 0, 0, 0, 0, 0, 0, 0], np.arange(1.0, 11.0))
+    y = make_y(np.arange(1.0, 11.0), [1, 1, 0, 0, 0, 0, 0, 0, 0, 0])
     msg = r"^LassoCoxSelector cannot run cv=5 folds with only 2 event\(s\); each fold needs an event\. Lower 'cv'"
     with pytest.raises(ValueError, match=msg):
         LassoCoxSelector().fit(X, y)
@@ -253,7 +253,7 @@ def _correlated_pair(seed=1, n=300):
     X["ct__f0"] = u + 0.1 * rng.normal(size=n)
     X["ct__f1"] = u + 0.1 * rng.normal(size=n)
     t, c = rng.exponential(np.exp(-u)), rng.exponential(2.0, n)
-    return X, make_y(t <= c, np.minimum(t, c))
+    return X, make_y(np.minimum(t, c), t <= c)
 
 
 def test_elastic_net_shares_weight_between_correlated_features():
@@ -279,7 +279,7 @@ def glmnet_enet_case():
     ref = json.loads((REF_DIR / "selection_reference.json").read_text())
     enet = ref["elastic_net"]
     X = np.asarray(ref["x"], dtype=float)
-    y = make_y(np.asarray(ref["event"]) == 1, enet["time"])
+    y = make_y(enet["time"], np.asarray(ref["event"]) == 1)
     _, mean, scale, _ = _fit_standardisation(X)
     np.testing.assert_allclose(scale, enet["sd"], rtol=1e-10)
     expected = np.asarray(enet["coef"]).T * scale[:, None]  # glmnet's beta to the standardised scale

@@ -42,7 +42,7 @@ def test_fixed_alpha_matches_glmnet_at_1000_genes(genes, case):
     population sd. Penalties 0.8, 0.6, 0.4, 0.25 and 0.15 x lambda_max (1 to 78 non-zero genes)."""
     X, time, event = genes
     ref = GENES["cases"][case]
-    sel = LassoCoxSelector(alpha=ref["lambda"], tol=1e-12).fit(X, make_y(event, time))
+    sel = LassoCoxSelector(alpha=ref["lambda"], tol=1e-12).fit(X, make_y(time, event))
     assert sel.alpha_ == ref["lambda"]  # exactly the penalty asked for
     expected = np.asarray(ref["coef_std"])
     np.testing.assert_allclose(sel.coef_, expected, atol=TOL_TIGHT)
@@ -54,7 +54,7 @@ def test_default_tolerance_is_exact_penalty_and_glmnet_support(genes):
     """At the default tol the penalty is still the one asked for, and the selected genes are glmnet's at the
     four largest penalties (the issue's failure was 1 gene where glmnet had 2 at a penalty near the top)."""
     X, time, event = genes
-    y = make_y(event, time)
+    y = make_y(time, event)
     for i, ref in enumerate(GENES["cases"][:4]):
         sel = LassoCoxSelector(alpha=ref["lambda"]).fit(X, y)
         assert sel.alpha_ == ref["lambda"]
@@ -67,7 +67,7 @@ def test_elastic_net_fixed_alpha_matches_glmnet(genes):
     """R: as above with ``alpha = 0.5`` (glmnet's mixing = multisurv's l1_ratio) at 0.6 x lambda_max(alpha=0.5)."""
     X, time, event = genes
     ref = GENES["enet"]
-    sel = LassoCoxSelector(alpha=ref["lambda"], l1_ratio=0.5, tol=1e-12).fit(X, make_y(event, time))
+    sel = LassoCoxSelector(alpha=ref["lambda"], l1_ratio=0.5, tol=1e-12).fit(X, make_y(time, event))
     np.testing.assert_allclose(sel.coef_, ref["coef_std"], atol=TOL_TIGHT)  # measured 7e-7
     np.testing.assert_array_equal(np.flatnonzero(sel.coef_), np.atleast_1d(ref["nonzero"]))
 
@@ -80,7 +80,7 @@ def test_event_at_time_zero_is_accepted_as_coxph_does(genes):
     time = time.copy()
     time[zero["rows"]] = 0.0
     assert event[zero["rows"][0]] and not event[zero["rows"][1]]  # one event and one censoring at time 0
-    sel = LassoCoxSelector(alpha=zero["case"]["lambda"], tol=1e-12).fit(X, make_y(event, time))
+    sel = LassoCoxSelector(alpha=zero["case"]["lambda"], tol=1e-12).fit(X, make_y(time, event))
     np.testing.assert_allclose(sel.coef_, zero["case"]["coef_std"], atol=TOL_TIGHT)  # measured 1.2e-6
 
 
@@ -89,7 +89,7 @@ def test_negative_time_is_refused(genes):
     time = time.copy()
     time[0] = -1.0
     with pytest.raises(ValueError, match=r"^'y' has times that are not finite numbers >= 0 in LassoCoxSelector\.fit"):
-        LassoCoxSelector(alpha=0.1).fit(X, make_y(event, time))
+        LassoCoxSelector(alpha=0.1).fit(X, make_y(time, event))
 
 
 def _shortened(real):
@@ -108,7 +108,7 @@ def _shortened(real):
 
 def test_shortened_path_is_refitted_at_the_requested_alpha(genes, monkeypatch):
     X, time, event = genes
-    y = make_y(event, time)
+    y = make_y(time, event)
     ref = GENES["cases"][1]  # the issue's case: two genes near the top of the path
     fake, calls = _shortened(lasso_cox._coxnet_path)
     monkeypatch.setattr(lasso_cox, "_coxnet_path", fake)
@@ -129,20 +129,20 @@ def test_solver_that_never_reaches_alpha_is_refused(genes, monkeypatch):
     msg = (r"^LassoCoxSelector could not fit at the requested alpha=0\.2: scikit-survival's solver returned "
            r"alpha=0\.22 even when asked for that penalty alone\. Pass another float 'alpha' or alpha='cv'\.$")
     with pytest.raises(ValueError, match=msg):
-        LassoCoxSelector(alpha=0.2).fit(X, make_y(event, time))
+        LassoCoxSelector(alpha=0.2).fit(X, make_y(time, event))
 
 
 def test_alpha_above_lambda_max_gives_zero_coefficients(genes):
     X, time, event = genes
     with pytest.warns(lasso_cox.ConvergenceWarning, match="selected no feature"):
-        sel = LassoCoxSelector(alpha=1.01 * GENES["lambda_max"]).fit(X, make_y(event, time))
+        sel = LassoCoxSelector(alpha=1.01 * GENES["lambda_max"]).fit(X, make_y(time, event))
     assert sel.alpha_ == 1.01 * GENES["lambda_max"] and not sel.coef_.any() and sel.kkt_violation_ == 0.0
 
 
 def test_kkt_violation_detects_a_wrong_penalty(genes):
     """The coefficients fitted at one penalty violate the optimality conditions of another."""
     X, time, event = genes
-    y = make_y(event, time)
+    y = make_y(time, event)
     ref = GENES["cases"][1]
     sel = LassoCoxSelector(alpha=ref["lambda"], tol=1e-12).fit(X, y)
     Z = (X.to_numpy() - sel.mean_) / sel.scale_
@@ -163,5 +163,5 @@ def test_kkt_violation_detects_a_wrong_penalty(genes):
 def test_solver_param_errors(genes, params, msg):
     X, time, event = genes
     with pytest.raises(ValueError) as info:
-        LassoCoxSelector(alpha=0.1, **params).fit(X, make_y(event, time))
+        LassoCoxSelector(alpha=0.1, **params).fit(X, make_y(time, event))
     assert str(info.value) == msg

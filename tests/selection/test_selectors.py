@@ -31,7 +31,7 @@ REFERENCE = Path(__file__).resolve().parents[1] / "reference" / "selection_refer
 def pbc():
     ref = json.loads(REFERENCE.read_text())
     X = pd.DataFrame(np.asarray(ref["x"], dtype=float), columns=ref["columns"])
-    y = make_y(np.asarray(ref["event"]) == 1, np.asarray(ref["time"], dtype=float))
+    y = make_y(np.asarray(ref["time"], dtype=float), np.asarray(ref["event"]) == 1)
     return X, y, ref
 
 
@@ -40,7 +40,7 @@ def _signal(n=200, p=10, seed=0):
     X = pd.DataFrame(rng.normal(size=(n, p)), columns=[f"ct__f{i}" for i in range(p)])
     t = rng.exponential(np.exp(-(1.0 * X["ct__f0"] - 0.8 * X["ct__f1"])).to_numpy())
     c = rng.exponential(2.0, n)
-    return X, make_y(t <= c, np.minimum(t, c))
+    return X, make_y(np.minimum(t, c), t <= c)
 
 
 SELECTORS = [
@@ -276,7 +276,7 @@ def test_combat_is_fitted_on_training_rows_only():
 def test_combat_in_a_pipeline_before_selection():
     X, _ = _centres(2)
     rng = np.random.default_rng(3)
-    y = make_y(np.ones(120, bool), rng.exponential(np.exp(-(X["ct__f3"] - X.groupby("centre")["ct__f3"].transform("mean")).to_numpy())))
+    y = make_y(rng.exponential(np.exp(-(X["ct__f3"] - X.groupby("centre")["ct__f3"].transform("mean")).to_numpy())), np.ones(120, bool))
     pipe = Pipeline([("combat", ComBatHarmoniser()), ("uni", UnivariateCoxSelector(max_features=2)),
                      ("cox", CoxPHSurvivalAnalysis())])
     with warnings.catch_warnings():

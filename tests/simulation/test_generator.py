@@ -64,7 +64,7 @@ def test_outcome_model_matches_the_image_level_generator(n, interaction):
     from multisurv._validation import make_y
 
     manifest, truth = make_synthetic_table(n, 0, random_state=2, interaction=interaction)
-    y_img = make_y(manifest["event"].to_numpy(bool), manifest["time"].to_numpy(float))
+    y_img = make_y(manifest["time"].to_numpy(float), manifest["event"].to_numpy(bool))
     c_img = concordance(y_img, truth["true_lp"].to_numpy(), n_bootstrap=0).cindex
     mech = Mechanism(n_ct_features=1, n_wsi_features=1, interaction=interaction)
     sim = simulate_cohort(mech, n, "development", np.random.default_rng(9))

@@ -46,7 +46,7 @@ def _data(n=90, seed=0):
     ids = pd.Index([f"P{i:03d}" for i in range(n)], name="patient_id")
     X = pd.DataFrame({"ct__x": ct, "age": age, "sex": sex}, index=ids)
     X.loc[X.index[::7], "age"] = np.nan  # missing values for the imputation to learn
-    return X, make_y(t <= c, np.minimum(t, c))
+    return X, make_y(np.minimum(t, c), t <= c)
 
 
 def test_clinical_encoding_is_refitted_on_the_training_rows_of_every_fold():

@@ -20,7 +20,7 @@ def _cohort(n=(40, 20), shift=3.0, seed=0):
     X[:, 5] *= 1000.0  # a large-scale noise feature: without standardising it would dominate the distances
     time = rng.exponential(np.where(truth == 1, 10.0, 40.0))
     censor = rng.exponential(60.0, sum(n))
-    y = make_y(time <= censor, np.minimum(time, censor))
+    y = make_y(np.minimum(time, censor), time <= censor)
     ids = [f"P{i:03d}" for i in range(sum(n))]
     return pd.DataFrame(X, index=pd.Index(ids, name="patient_id")).add_prefix("wsi__f"), y, truth
 
