@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from multisurv.cli import main
-from multisurv.registry import make_modality, path_columns
+from multisurv.registry import MODALITY_KINDS, make_modality, path_columns
 from multisurv.study.config import StudyConfig, StudyConfigError
 from multisurv.study.evaluate import POOLED_EXTERNAL
 
@@ -153,7 +153,8 @@ def test_modalities_config_lists_every_problem():
                                               "ct2": {"kind": "radiomics", "image": "ct_image", "mask": "m2"},
                                               "Bad Name": {}, "omics": {"kind": "table", "colour": "red"}}})
     text = str(info.value)
-    assert "key 'modalities.genes.kind': must be one of 'radiomics', 'pathomics', 'clinical', 'table'," in text
+    kinds = ", ".join(repr(k) for k in MODALITY_KINDS)
+    assert f"key 'modalities.genes.kind': must be one of {kinds} (a modality that is not built in" in text
     assert "key 'modalities.Bad Name'" in text
     assert "key 'modalities.omics.colour'" in text and "key 'modalities.omics.path'" in text
 
