@@ -84,3 +84,53 @@ def test_evaluation_exports_its_public_functions():
     assert {"concordance", "cox_ph", "kaplan_meier", "uno_concordance", "validate"} <= set(evaluation.__all__)
     missing = [name for name in evaluation.__all__ if not hasattr(evaluation, name)]
     assert not missing, f"multisurv.evaluation names that do not resolve: {missing}"
+
+
+# Evaluation computes, the report draws (issue 15, item 4): every baseline, cut-off, Cox model and importance is
+# fitted in multisurv/study/ (evaluate.py, assessment.py) and handed to multisurv/report/ as a result object.
+REPORT_MODULES = sorted((PACKAGE / "report").glob("*.py"))
+FITTING_CALLS = {"fit", "fit_transform", "fit_predict", "partial_fit"}
+FITTING_LIBRARIES = ("lifelines", "sklearn", "sksurv", "statsmodels", "scipy.optimize")
+# Functions that compute a result the report used to compute while drawing.
+COMPUTING_NAMES = {"BreslowBaseline", "RiskCutoff", "CoxPHFitter", "LinearRisk", "permutation_importance_cindex",
+                   "standardised_coefficients", "calibration_at", "decision_curve", "time_dependent_roc",
+                   "time_dependent_auc", "cox_nomogram", "nomogram_values", "maxstat_cutoff", "logrank",
+                   "concordance", "compare_concordance", "cox_ph"}
+
+
+def _report_violations(source: str) -> list[str]:
+    """Fits and fitting imports in a report module's source: ``.fit(...)`` calls, estimator libraries, and the
+    evaluation functions whose results the evaluation stage hands over."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in FITTING_CALLS:
+            found.append(f"line {node.lineno}: calls .{node.func.attr}()")
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            if node.module.startswith(FITTING_LIBRARIES):
+                found.append(f"line {node.lineno}: imports from {node.module}")
+            found += [f"line {node.lineno}: imports {a.name}" for a in node.names if a.name in COMPUTING_NAMES]
+        elif isinstance(node, ast.Import):
+            found += [f"line {node.lineno}: imports {a.name}" for a in node.names
+                      if a.name.startswith(FITTING_LIBRARIES)]
+    return found
+
+
+@pytest.mark.parametrize("path", REPORT_MODULES, ids=lambda p: p.name)
+def test_report_fits_nothing(path):
+    bad = _report_violations(path.read_text(encoding="utf-8"))
+    assert not bad, (f"multisurv/report/{path.name} fits or computes a result while drawing: {bad}. Compute it in "
+                     "multisurv/study/assessment.py (or evaluate.py) and hand the result to the report.")
+
+
+@pytest.mark.parametrize("source,expected", [
+    ("from multisurv.evaluation.baseline import BreslowBaseline\n", "imports BreslowBaseline"),
+    ("def f(y, r):\n    from multisurv.evaluation.cutoffs import RiskCutoff\n    return RiskCutoff().fit(y, r)\n",
+     "calls .fit()"),
+    ("from lifelines import CoxPHFitter\n", "imports from lifelines"),
+    ("import sklearn.inspection\n", "imports sklearn.inspection"),
+    ("from multisurv.evaluation.importance import permutation_importance_cindex\n",
+     "imports permutation_importance_cindex"),
+], ids=["baseline", "cutoff-fit", "lifelines", "sklearn", "importance"])
+def test_report_rule_catches_fitting(source, expected):
+    """The rule above is not vacuous: each way the report once fitted something is caught."""
+    assert any(expected in v for v in _report_violations(source))

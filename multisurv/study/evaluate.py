@@ -4,6 +4,10 @@ Each model's risk is evaluated on the development cohort, on every other cohort 
 centre), and on all external patients pooled (``external (all)``) when there is more than one external label. The
 risk-group cut-off (the development median) is fitted on development patients only and applied unchanged
 elsewhere. Nothing here draws: :mod:`multisurv.report` renders the results.
+
+The other results of the evaluation stage (Breslow baselines, calibration, decision curves, the other cut-off rules,
+ROC curves, hazard ratios, importance, nomogram) are computed by :func:`multisurv.study.assessment.assess_study`,
+under the same rule: fitted on development patients only.
 """
 
 from __future__ import annotations

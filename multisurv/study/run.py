@@ -336,6 +336,7 @@ def fit_and_evaluate(
     from multisurv.features.clinical import ClinicalPreprocessor
     from multisurv.report.figures import write_evaluation_figures, write_km_figures
     from multisurv.report.report import write_report
+    from multisurv.study.assessment import assess_study
     from multisurv.study.evaluate import compare_models, complete_cases, evaluate_study
 
     started = time.perf_counter()
@@ -422,11 +423,12 @@ def fit_and_evaluate(
     fusion_scores = late.oof_scores_.join(dev.table.loc[:, ["time", "event"]])
     figure_options = dict(figure_options or {})
     with _collect_warnings(notes, "evaluation figures"):
-        figures = write_evaluation_figures(
-            run_dir, predictions, development=development, models=evaluated, labels=labels, metrics=metrics,
+        assessment = assess_study(
+            predictions, development=development, models=evaluated, labels=labels,
             complete_ids=[i for i in cohort.ids if complete.loc[i]], fusion_scores=fusion_scores,
             fusion_formula=fusion_formula, score_models={m.score: m.name for m in modalities},
             random_state=random_state, **figure_options)
+        figures = write_evaluation_figures(run_dir, assessment, labels=labels, metrics=metrics)
     primary = figure_options.get("primary", "late_fusion")
     primary = primary if primary in models else "late_fusion"
     dev_metrics = metrics[(metrics["model"] == primary) & (metrics["cohort"] == development)

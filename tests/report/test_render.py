@@ -19,6 +19,7 @@ import pytest  # noqa: E402
 
 from multisurv.report.figures import write_evaluation_figures  # noqa: E402
 from multisurv.report.report import write_html_report  # noqa: E402
+from multisurv.study.assessment import assess_study  # noqa: E402
 
 SCRIPT = Path(__file__).parents[2] / "experiments" / "check_report_render.py"
 
@@ -43,9 +44,9 @@ def test_report_html_renders_in_chromium(tmp_path):
                         index=[f"P{i:03d}" for i in range(n)])
     metrics = pd.DataFrame({"model": ["late_fusion"] * 2, "cohort": ["development", "external"],
                             "subset": "available", "cindex": [0.7, 0.7], "ci_lower": [0.6, 0.6], "ci_upper": [0.8, 0.8]})
-    out = write_evaluation_figures(tmp_path, pred, development="development", models=["late_fusion"], labels={},
-                                   metrics=metrics, complete_ids=list(pred.index), cutoff_methods=("median",),
-                                   roc_times=(10.0, 20.0))
+    assessment = assess_study(pred, development="development", models=["late_fusion"],
+                              complete_ids=list(pred.index), cutoff_methods=("median",), roc_times=(10.0, 20.0))
+    out = write_evaluation_figures(tmp_path, assessment, labels={}, metrics=metrics)
     (tmp_path / "report.md").write_text("# Report\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n"
                                         + "\n".join(f"![{s}]({p[0]})" for s, p in out.figures.items()) + "\n")
     write_html_report(tmp_path)
