@@ -110,7 +110,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     clf, report = train_tile_classifier(patches, backbone=args.backbone, weights=weights,
                                         tumour_class=args.tumour_class, epochs=args.epochs, lr=args.lr,
                                         batch_size=args.batch_size, val_fraction=args.val_fraction,
-                                        random_state=args.seed, num_workers=args.workers)
+                                        random_state=args.seed, loader_workers=args.workers)
     checkpoint = clf.save(args.out / "classifier.pt")
     write_csv_atomic(args.out / "training_history.csv", report.history, index=False, float_format="%.6g")
     write_csv_atomic(args.out / "confusion.csv", report.confusion.rename_axis("true_class"))

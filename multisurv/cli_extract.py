@@ -186,7 +186,7 @@ def _cmd_pathomics(args) -> int:
             threshold=args.threshold, tile_size=args.tile_size, level=args.level, mpp=args.mpp,
             magnification=args.magnification, slide_mpp=args.slide_mpp, min_tissue=args.min_tissue,
             max_tiles=args.max_tiles, pooling=args.pooling, batch_size=args.batch_size,
-            num_workers=args.loader_workers, device=args.device, precision=args.precision, compile=args.compile,
+            loader_workers=args.loader_workers, device=args.device, precision=args.precision, compile=args.compile,
             stain=stain, full_hash=args.full_hash, n_workers=args.workers, client=client,
             progress=not args.no_progress, qc=not args.no_qc)
     return _report(result, args.out, "pathomics", n_cases=len(cases), skipped=skipped, unit="slide")

@@ -190,7 +190,7 @@ def main() -> None:
 
     device = "cuda" if cuda else "cpu"
     defaults = machine_defaults(device, encoder_params_m=encoder_spec(args.encoder).params_m)
-    batch, workers, precision = defaults["batch_size"], defaults["num_workers"], defaults["precision"]
+    batch, workers, precision = defaults["batch_size"], defaults["loader_workers"], defaults["precision"]
     rows, cols = (int(v) for v in args.pieces.lower().split("x"))
     print(f"pathomics_gpu: {args.slides} slides of {rows}x{cols} pieces ({rows * PIECE[0]} x {cols * PIECE[1]} px, "
           f"JPEG q80 4:2:0 tiles), encoder {args.encoder}; project defaults: {defaults['why']}")

@@ -104,7 +104,7 @@ def child(path: str, encoder_name: str, batch_size: int, loader_workers: int, mo
     before = _model_rate(encoder, batch_size, model_patches)
     start = time.perf_counter()
     features, info = extract_slide("bench", {"wsi": path}, encoder=encoder, batch_size=batch_size,
-                                   num_workers=loader_workers, patch_dir=out)
+                                   loader_workers=loader_workers, patch_dir=out)
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before the second model-only run
     after = _model_rate(encoder, batch_size, model_patches)

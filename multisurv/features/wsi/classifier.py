@@ -370,7 +370,7 @@ def train_tile_classifier(patches: pd.DataFrame, *, backbone: str = "resnet50",
                           weights: str | os.PathLike | None = "imagenet", classes: Sequence[str] | None = None,
                           tumour_class: str | None = None, epochs: int = 10, lr: float = 1e-4, batch_size: int = 64,
                           val_fraction: float = 0.3, augment: bool = True, random_state: int = 0,
-                          device: str | None = None, num_workers: int = 0
+                          device: str | None = None, loader_workers: int = 0
                           ) -> tuple[TileClassifier, TrainingReport]:
     """Fine-tune a backbone + linear head on labelled patches (the reference study's recipe by default).
 
@@ -396,7 +396,7 @@ def train_tile_classifier(patches: pd.DataFrame, *, backbone: str = "resnet50",
     random_state : int, default=0
         Seeds the split, the head's initialisation, the batch order and the augmentation.
     device : str, optional
-    num_workers : int, default=0
+    loader_workers : int, default=0
         DataLoader processes reading patches.
 
     Returns
@@ -442,8 +442,8 @@ def train_tile_classifier(patches: pd.DataFrame, *, backbone: str = "resnet50",
                              tile_size=int(table["tile_size"].iloc[0]), device=device)
     generator = torch.Generator().manual_seed(random_state)
     loader = torch.utils.data.DataLoader(PatchDataset(train), batch_size=batch_size, shuffle=True,
-                                         generator=generator, num_workers=num_workers, drop_last=False)
-    val_loader = torch.utils.data.DataLoader(PatchDataset(val), batch_size=batch_size, num_workers=num_workers)
+                                         generator=generator, num_workers=loader_workers, drop_last=False)
+    val_loader = torch.utils.data.DataLoader(PatchDataset(val), batch_size=batch_size, num_workers=loader_workers)
     params = list(clf.backbone.parameters()) + list(clf.head.parameters())
     for p in params:
         p.requires_grad_(True)
@@ -482,7 +482,7 @@ def train_tile_classifier(patches: pd.DataFrame, *, backbone: str = "resnet50",
     for p in params:
         p.requires_grad_(False)
     _recalibrate_batchnorm(torch, clf, encoder, torch.utils.data.DataLoader(
-        loader.dataset, batch_size=batch_size, num_workers=num_workers))
+        loader.dataset, batch_size=batch_size, num_workers=loader_workers))
     clf.eval()
     val_true, val_pred = _predict(torch, clf, encoder, val_loader)
     loader.dataset.close()

@@ -246,7 +246,7 @@ def machine_defaults(device: str, *, encoder_dim: int = 2048, encoder_params_m: 
     Returns
     -------
     dict
-        ``batch_size``, ``num_workers``, ``precision`` and ``why`` (a sentence for the log).
+        ``batch_size``, ``loader_workers``, ``precision`` and ``why`` (a sentence for the log).
 
     Notes
     -----
@@ -258,7 +258,7 @@ def machine_defaults(device: str, *, encoder_dim: int = 2048, encoder_params_m: 
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if not str(device).startswith("cuda"):
         workers = 1 if cpus >= 2 else 0
-        return {"batch_size": 32, "num_workers": workers, "precision": "fp32",
+        return {"batch_size": 32, "loader_workers": workers, "precision": "fp32",
                 "why": f"device {device}: batch 32, {workers} decoding worker(s) ({cpus} CPU(s), the model uses the "
                        "rest), fp32"}
     index = torch.device(device).index or 0
@@ -274,6 +274,6 @@ def machine_defaults(device: str, *, encoder_dim: int = 2048, encoder_params_m: 
     batch = max(batch, 16)
     workers = max(1, min(cpus - 1, 32))
     precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return {"batch_size": batch, "num_workers": workers, "precision": precision,
+    return {"batch_size": batch, "loader_workers": workers, "precision": precision,
             "why": f"device {device} ({props.name}, {gib:.0f} GiB): batch {batch} (from the GPU memory and a "
                    f"{size:.0f}M-parameter encoder), {workers} decoding workers ({cpus} CPUs), {precision}"}

@@ -122,17 +122,17 @@ class _Run:
     """What the slides of one in-process run share: the models (built at the first slide that needs them, never
     for a fully cached run), one pool of decoding processes, and the batch/worker/precision defaults."""
 
-    def __init__(self, models: ModelSpec | tuple[Encoder, Any], *, batch_size: int | None, num_workers: int | None,
+    def __init__(self, models: ModelSpec | tuple[Encoder, Any], *, batch_size: int | None, loader_workers: int | None,
                  precision: str, params_m: float | None):
         self._spec = models if isinstance(models, ModelSpec) else None
         self._models = None if isinstance(models, ModelSpec) else models
-        self._batch_size, self._num_workers, self._precision = batch_size, num_workers, precision
+        self._batch_size, self._loader_workers, self._precision = batch_size, loader_workers, precision
         self._params_m = params_m
         self._pool = None
         self._settings: dict[str, Any] | None = None
 
     def settings(self) -> dict[str, Any]:
-        """``batch_size``, ``num_workers``, ``precision`` (the machine's defaults where not given), logged once."""
+        """``batch_size``, ``loader_workers``, ``precision`` (the machine's defaults where not given), logged once."""
         if self._settings is None:
             from multisurv.features.wsi.encoders import resolve_device
 
@@ -141,16 +141,16 @@ class _Run:
 
             auto = machine_defaults(device, encoder_params_m=self._params_m)
             chosen = {"batch_size": self._batch_size or auto["batch_size"],
-                      "num_workers": auto["num_workers"] if self._num_workers is None else self._num_workers,
+                      "loader_workers": auto["loader_workers"] if self._loader_workers is None else self._loader_workers,
                       "precision": self._precision}
             logger.info("pathomics: batch %d, %d decoding worker(s), precision %s (machine defaults: %s).",
-                        chosen["batch_size"], chosen["num_workers"], chosen["precision"], auto["why"])
+                        chosen["batch_size"], chosen["loader_workers"], chosen["precision"], auto["why"])
             self._settings = chosen
         return self._settings
 
     def pool(self):
         """The run's DecodePool (started at the first slide, before the models: forking stays safe)."""
-        n = self.settings()["num_workers"]
+        n = self.settings()["loader_workers"]
         if self._pool is None and n > 0 and not _daemonic():
             from multisurv.features.wsi.loader import DecodePool
 
@@ -193,7 +193,7 @@ def extract_pathomics(
     max_tiles: int | None = None,
     pooling: str = "mean",
     batch_size: int | None = None,
-    num_workers: int | None = None,
+    loader_workers: int | None = None,
     device: str | None = None,
     precision: str = "auto",
     compile: bool = False,
@@ -210,7 +210,7 @@ def extract_pathomics(
     cohort : Cohort
         Patients with a ``wsi`` path (``cohort.has_wsi``) are processed; others are skipped.
     out_dir, encoder, weights, classifier, threshold, tile_size, level, mpp, magnification, slide_mpp, min_tissue,
-    max_tiles, pooling, batch_size, num_workers, device, precision, compile, stain, full_hash, n_workers, client,
+    max_tiles, pooling, batch_size, loader_workers, device, precision, compile, stain, full_hash, n_workers, client,
     progress
         As in :func:`extract_pathomics_cases`.
 
@@ -232,7 +232,7 @@ def extract_pathomics(
     return extract_pathomics_cases(
         cases, out_dir=out_dir, encoder=encoder, weights=weights, classifier=classifier, threshold=threshold,
         tile_size=tile_size, level=level, mpp=mpp, magnification=magnification, slide_mpp=slide_mpp,
-        min_tissue=min_tissue, max_tiles=max_tiles, pooling=pooling, batch_size=batch_size, num_workers=num_workers,
+        min_tissue=min_tissue, max_tiles=max_tiles, pooling=pooling, batch_size=batch_size, loader_workers=loader_workers,
         device=device, precision=precision, compile=compile, stain=stain, full_hash=full_hash, n_workers=n_workers,
         client=client, progress=progress, _stacklevel=4)
 
@@ -254,7 +254,7 @@ def extract_pathomics_cases(
     max_tiles: int | None = None,
     pooling: str = "mean",
     batch_size: int | None = None,
-    num_workers: int | None = None,
+    loader_workers: int | None = None,
     device: str | None = None,
     precision: str = "auto",
     compile: bool = False,
@@ -312,7 +312,7 @@ def extract_pathomics_cases(
     batch_size : int, optional
         Tiles per forward pass. Default: from the machine (:func:`~.inference.machine_defaults`: 32 on a CPU,
         up to 512 on a large GPU), logged.
-    num_workers : int, optional
+    loader_workers : int, optional
         Processes decoding tiles while the model runs, one pool kept for the whole run (0: decode in the model's
         process). Default: from the machine (1 on a CPU, every core but one with a GPU), logged.
     device : str, optional
@@ -359,7 +359,7 @@ def extract_pathomics_cases(
     -----
     The store folder's hash covers the tiling, the tissue method, the encoder, its preprocessing and the SHA-256
     of its weights, the classifier checkpoint's digest and threshold, the stain normalisation and the pooling
-    (not ``batch_size``, ``num_workers``, ``device`` nor ``precision``, which change features only to float
+    (not ``batch_size``, ``loader_workers``, ``device`` nor ``precision``, which change features only to float
     rounding; the precision used is in each slide's ``info``). The cache is looked up before any model is built
     or any GPU touched: a fully cached rerun builds nothing.
     """
@@ -371,8 +371,8 @@ def extract_pathomics_cases(
     check_param(name_, "threshold", threshold, kind="float", low=0, high=1)
     if batch_size is not None:
         check_param(name_, "batch_size", batch_size, kind="int", low=1)
-    if num_workers is not None:
-        check_param(name_, "num_workers", num_workers, kind="int", low=0)
+    if loader_workers is not None:
+        check_param(name_, "loader_workers", loader_workers, kind="int", low=0)
     if max_tiles is not None:
         check_param(name_, "max_tiles", max_tiles, kind="int", low=1)
     if pooling not in POOLINGS:
@@ -423,12 +423,12 @@ def extract_pathomics_cases(
         built = None if spec is not None else (about["encoder_object"], about["classifier_object"])
         if built is not None and compile:
             built = (_compiled(built[0]), built[1])
-        models = _Run(spec if built is None else built, batch_size=batch_size, num_workers=num_workers,
+        models = _Run(spec if built is None else built, batch_size=batch_size, loader_workers=loader_workers,
                       precision=precision, params_m=about["params_m"])
     extract_one = partial(
         extract_slide, encoder=models, threshold=threshold, tile_size=tile_size, level=level, mpp=mpp,
         magnification=magnification, slide_mpp=slide_mpp, min_tissue=min_tissue, max_tiles=max_tiles, pooling=pooling,
-        batch_size=batch_size, num_workers=num_workers, precision=precision, stain=stain,
+        batch_size=batch_size, loader_workers=loader_workers, precision=precision, stain=stain,
         patch_dir=str(store.directory / "patches"), qc=qc)
     try:
         return run_batch(list(cases), extract_one, store, stage="pathomics", n_workers=n_workers, client=client,
@@ -520,7 +520,7 @@ def extract_slide(patient_id: str, inputs: Mapping[str, Any], *, encoder: Encode
                   classifier: Any = None, threshold: float = 0.5, tile_size: int = 224, level: int = 0,
                   mpp: float | None = None, magnification: float | None = None, slide_mpp: float | None = None,
                   min_tissue: float = 0.5, max_tiles: int | None = None, pooling: str = "mean",
-                  batch_size: int | None = 32, num_workers: int | None = 0, precision: str = "auto",
+                  batch_size: int | None = 32, loader_workers: int | None = 0, precision: str = "auto",
                   stain: Any = None, decode_pool: Any = None, patch_dir: str | os.PathLike | None = None,
                   qc: bool = True) -> tuple[pd.Series, dict[str, Any]]:
     """Features of one slide: ``(pooled tile features, info)``; failures raise ``ExtractionError``.
@@ -539,11 +539,11 @@ def extract_slide(patient_id: str, inputs: Mapping[str, Any], *, encoder: Encode
     classifier : TileClassifier, optional
         With an Encoder: the tissue classifier (tiles with ``P(tumour) >= threshold`` are pooled).
     threshold, tile_size, level, mpp, magnification, slide_mpp, min_tissue, max_tiles, pooling, batch_size,
-    num_workers, precision, stain
+    loader_workers, precision, stain
         As in :func:`extract_pathomics_cases` (None: the machine's default).
     decode_pool : DecodePool, optional
-        Decoding processes to use (default: the run's, or, for a lone call, a pool of ``num_workers`` started
-        for this slide; none when ``num_workers`` is 0 or in a daemonic process).
+        Decoding processes to use (default: the run's, or, for a lone call, a pool of ``loader_workers`` started
+        for this slide; none when ``loader_workers`` is 0 or in a daemonic process).
     patch_dir : str or Path, optional
         Folder of the per-slide HDF5 patch files (``<patient_id>.h5``); None writes none (then
         ``pooling="median"`` is not available).
@@ -577,20 +577,20 @@ def extract_slide(patient_id: str, inputs: Mapping[str, Any], *, encoder: Encode
     else:
         if isinstance(encoder, ModelSpec):
             encoder, classifier = encoder.build()
-        chosen = {"batch_size": batch_size, "num_workers": num_workers, "precision": precision}
-        if batch_size is None or num_workers is None:
+        chosen = {"batch_size": batch_size, "loader_workers": loader_workers, "precision": precision}
+        if batch_size is None or loader_workers is None:
             from multisurv.features.wsi.inference import machine_defaults
 
             auto = machine_defaults(encoder.device)
             chosen = {"batch_size": batch_size or auto["batch_size"],
-                      "num_workers": auto["num_workers"] if num_workers is None else num_workers,
+                      "loader_workers": auto["loader_workers"] if loader_workers is None else loader_workers,
                       "precision": precision}
         pool = decode_pool
-        if pool is None and chosen["num_workers"] > 0 and not _daemonic() and \
+        if pool is None and chosen["loader_workers"] > 0 and not _daemonic() and \
                 any(-(-len(p["coords"]) // chosen["batch_size"]) > 1 for p in prepared):
             from multisurv.features.wsi.loader import DecodePool
 
-            pool = own_pool = DecodePool(chosen["num_workers"])
+            pool = own_pool = DecodePool(chosen["loader_workers"])
     try:
         pooled = RunningPool(encoder.dim)
         infos = [_encode_slide(patient_id, i, p, encoder=encoder, classifier=classifier, threshold=threshold,

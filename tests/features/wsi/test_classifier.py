@@ -165,7 +165,7 @@ def test_extraction_keeps_tumour_tiles_by_threshold(trained, annotated, tmp_path
     threshold = float(np.median(p_tumour))
     result = extract_pathomics_cases([("p1", {"wsi": str(slide)})], out_dir=tmp_path / "out", encoder=None,
                                      classifier=ckpt, threshold=threshold, min_tissue=0.0, batch_size=8,
-                                     num_workers=0, progress=False, **FAST)
+                                     loader_workers=0, progress=False, **FAST)
     assert result.failures.empty, result.failures.to_dict("records")
     info = result.info.loc["p1"]
     table = read_patches(info["patch_file"])
@@ -182,7 +182,7 @@ def test_extraction_keeps_tumour_tiles_by_threshold(trained, annotated, tmp_path
     # a threshold no tile reaches: a per-slide failure naming the slide and the fix
     none = extract_pathomics_cases([("p1", {"wsi": str(slide)})], out_dir=tmp_path / "out", encoder=None,
                                    classifier=ckpt, threshold=min(1.0, float(p_tumour.max()) + 1e-3),
-                                   min_tissue=0.0, batch_size=8, num_workers=0, progress=False, **FAST)
+                                   min_tissue=0.0, batch_size=8, loader_workers=0, progress=False, **FAST)
     assert none.features.empty
     assert none.failures["message"].str.contains(r"none of its 20 tissue tiles has P\('tumour'\)").all()
 

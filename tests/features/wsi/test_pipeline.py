@@ -72,7 +72,7 @@ def old_loop(path, encoder, *, tile_size=224, min_tissue=0.5, batch_size=5):
 def test_new_pipeline_gives_the_old_loops_features(cohort_slides, tmp_path):
     encoder = small_cnn()
     res = extract_pathomics_cases(cases_of(cohort_slides), out_dir=tmp_path, encoder=encoder, batch_size=5,
-                                  num_workers=2, progress=False)
+                                  loader_workers=2, progress=False)
     assert list(res.features.index) == ["p0", "p1", "p2"] and res.failures.empty
     for i, path in enumerate(cohort_slides):
         expected, rows = old_loop(path, encoder)
@@ -92,7 +92,7 @@ def test_one_decoding_pool_serves_every_slide(cohort_slides, tmp_path, monkeypat
 
     monkeypatch.setattr(DecodePool, "__init__", counting)
     res = extract_pathomics_cases(cases_of(cohort_slides), out_dir=tmp_path, encoder=small_cnn(), batch_size=4,
-                                  num_workers=2, progress=False)
+                                  loader_workers=2, progress=False)
     assert len(res.features) == 3 and started == [(2,)]
 
 
@@ -103,7 +103,7 @@ def test_a_fully_cached_rerun_builds_no_model_and_reads_no_slide(cohort_slides, 
         slides.append(tmp_path / f"c{i}.tiff")
     weights = tmp_path / "resnet18.pth"
     torch.save(__import__("torchvision").models.resnet18(weights=None).state_dict(), weights)
-    kwargs = dict(out_dir=tmp_path / "out", encoder="resnet18", weights=weights, batch_size=8, num_workers=1,
+    kwargs = dict(out_dir=tmp_path / "out", encoder="resnet18", weights=weights, batch_size=8, loader_workers=1,
                   max_tiles=3, progress=False)
     first = extract_pathomics_cases(cases_of(slides), **kwargs)
     assert first.n_cached == 0 and len(first.features) == 3
@@ -125,7 +125,7 @@ def test_slide_keys_are_sampled_unless_a_full_hash_is_asked(cohort_slides, tmp_p
     """Size + a 16 MiB sample (these slides are smaller: read whole, but never by the full-file hash)."""
     path = tmp_path / "s.tiff"
     shutil.copy(cohort_slides[0], path)
-    kwargs = dict(out_dir=tmp_path / "out", encoder=small_cnn(), batch_size=8, num_workers=0, max_tiles=2,
+    kwargs = dict(out_dir=tmp_path / "out", encoder=small_cnn(), batch_size=8, loader_workers=0, max_tiles=2,
                   progress=False)
     monkeypatch.setattr(store_module, "_file_hash", lambda p: pytest.fail("read the whole slide"))
     first = extract_pathomics_cases([("p", {"wsi": str(path)})], **kwargs)
@@ -148,9 +148,9 @@ def test_precision_compile_and_info(cohort_slides, tmp_path, monkeypatch):
     compiled = []
     monkeypatch.setattr(torch, "compile", lambda model: compiled.append(model) or model)
     fp32 = extract_pathomics_cases(cases_of(cohort_slides[:1]), out_dir=tmp_path / "a", encoder=small_cnn(),
-                                   batch_size=8, num_workers=0, progress=False)
+                                   batch_size=8, loader_workers=0, progress=False)
     bf16 = extract_pathomics_cases(cases_of(cohort_slides[:1]), out_dir=tmp_path / "b", encoder=small_cnn(),
-                                   batch_size=8, num_workers=0, precision="bf16", compile=True, progress=False)
+                                   batch_size=8, loader_workers=0, precision="bf16", compile=True, progress=False)
     assert len(compiled) == 1
     assert (fp32.info.loc["p0", "precision"], bf16.info.loc["p0", "precision"]) == ("fp32", "bf16")
     # bf16 keeps 8 bits of mantissa: the mean over tiles agrees to about 1 %
@@ -210,7 +210,7 @@ def test_a_writer_failure_stops_the_slide_with_its_error(cohort_slides):
 class TestMachineDefaults:
     def test_cpu_keeps_the_earlier_defaults(self):
         d = inference.machine_defaults("cpu")
-        assert d["batch_size"] == 32 and d["precision"] == "fp32" and d["num_workers"] in (0, 1)
+        assert d["batch_size"] == 32 and d["precision"] == "fp32" and d["loader_workers"] in (0, 1)
         assert "decoding worker" in d["why"]
 
     @pytest.mark.parametrize("gib, params, batch", [(139, 25.6, 512), (139, 1135, 128), (16, 25.6, 256),
@@ -224,5 +224,5 @@ class TestMachineDefaults:
         monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
         monkeypatch.setattr(inference.os, "sched_getaffinity", lambda pid: set(range(16)))
         d = inference.machine_defaults("cuda", encoder_params_m=params)
-        assert (d["batch_size"], d["num_workers"], d["precision"]) == (batch, 15, "bf16")
+        assert (d["batch_size"], d["loader_workers"], d["precision"]) == (batch, 15, "bf16")
         assert "Fake GPU" in d["why"]

@@ -143,7 +143,7 @@ def test_extraction_normalises_on_the_device_and_keys_the_cache(synthetic_slide,
     from tests.features.wsi.test_pipeline import small_cnn
 
     cases = [("p", {"wsi": str(synthetic_slide)})]
-    kwargs = dict(out_dir=tmp_path, encoder=small_cnn(), num_workers=0, min_tissue=0.25, progress=False)
+    kwargs = dict(out_dir=tmp_path, encoder=small_cnn(), loader_workers=0, min_tissue=0.25, progress=False)
     plain = extract_pathomics_cases(cases, **kwargs)
     reinhard = extract_pathomics_cases(cases, stain=load_stain_normalizer("reinhard", he_tiles["external"][0]),
                                        **kwargs)

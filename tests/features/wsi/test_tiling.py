@@ -124,7 +124,7 @@ class TestMagnificationAware:
 
         res = extract_pathomics_cases([("s40", {"wsi": str(magnification_slides["40x"])}),
                                        ("s20", {"wsi": str(magnification_slides["20x"])})],
-                                      out_dir=tmp_path, encoder=small_cnn(), mpp=0.5, min_tissue=0.25, num_workers=0,
+                                      out_dir=tmp_path, encoder=small_cnn(), mpp=0.5, min_tissue=0.25, loader_workers=0,
                                       progress=False)
         assert res.failures.empty
         a, b = (read_patches(res.info.loc[p, "patch_file"]) for p in ("s40", "s20"))
@@ -143,7 +143,7 @@ class TestMagnificationAware:
         from tests.features.wsi.test_pipeline import small_cnn
 
         cases = [("u", {"wsi": str(magnification_slides["unknown"])})]
-        kwargs = dict(encoder=small_cnn(), mpp=0.5, min_tissue=0.25, num_workers=0, progress=False)
+        kwargs = dict(encoder=small_cnn(), mpp=0.5, min_tissue=0.25, loader_workers=0, progress=False)
         res = extract_pathomics_cases(cases, out_dir=tmp_path / "a", **kwargs)
         message = res.failures.set_index("patient_id").loc["u", "message"]
         assert "does not record its microns per pixel" in message and "--slide-mpp" in message
@@ -162,5 +162,5 @@ class TestMagnificationAware:
 
         encoder = dataclasses.replace(small_cnn(), mpp=0.5)
         res = extract_pathomics_cases([("s40", {"wsi": str(magnification_slides["40x"])})], out_dir=tmp_path,
-                                      encoder=encoder, min_tissue=0.25, num_workers=0, progress=False)
+                                      encoder=encoder, min_tissue=0.25, loader_workers=0, progress=False)
         assert res.store_dir.name.startswith("224px_0.5mpp_cnn_none_") and res.info.loc["s40", "read_size"] == 448
