@@ -71,7 +71,7 @@ def write_km_figures(run_dir: str | Path, risk_groups: Sequence, labels: Mapping
         fig, ax = plt.subplots(figsize=(6.0, 5.0))
         plot_km(item.y, item.groups, ax=ax, labels={"low": "Low risk", "high": "High risk"},
                 title=f"{labels.get(item.model, item.model)}: {item.cohort} cohort")
-        stem = f"km_{item.model}_{item.cohort}".replace(" ", "_").replace("(", "").replace(")", "")
+        stem = _file_stem(f"km_{item.model}_{item.cohort}")
         paths = save_figure(fig, Path(run_dir) / "figures" / stem, formats=("png", "pdf"), dpi=300)
         plt.close(fig)
         written.append(paths[0])
@@ -116,6 +116,7 @@ def write_evaluation_figures(run_dir: str | Path, assessment, *, labels: Mapping
     tables = assessment.tables()
 
     def save(fig, stem: str) -> None:
+        stem = _file_stem(stem)
         paths = save_figure(fig, figures_dir / stem, formats=("png", "pdf"), dpi=300)
         out.figures[stem] = [str(p.relative_to(run_dir)) for p in paths]
         plt.close(fig)
@@ -164,6 +165,11 @@ def write_evaluation_figures(run_dir: str | Path, assessment, *, labels: Mapping
         _draw_nomogram(assessment.nomogram, labels, time_unit, save)
         write("nomogram_late_fusion")
     return out
+
+
+def _file_stem(stem: str) -> str:
+    """A figure's file name from model and cohort labels: ``km_late_external (all)`` -> ``km_late_external_all``."""
+    return stem.replace(" ", "_").replace("(", "").replace(")", "")
 
 
 def _draw_cutoff_rules(out: EvaluationFigures, rules: Sequence, labels: Mapping[str, str], time_unit: str,

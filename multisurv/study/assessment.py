@@ -15,7 +15,8 @@
   (:class:`FusionImportance`), and its nomogram (:class:`NomogramResult`).
 
 Every fitted quantity (baselines, cut-offs, the Cox model of the scores, the nomogram's baseline) is fitted on
-development patients only and applied unchanged to every other cohort. Each result carries the tidy ``table`` the
+development patients only and applied unchanged to every other cohort: each external label on its own and, when
+there is more than one, all external patients pooled (``external (all)``). Each result carries the tidy ``table`` the
 run writes; :func:`multisurv.report.figures.write_evaluation_figures` only draws the results and writes those tables.
 """
 
@@ -31,6 +32,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from multisurv._validation import make_y
+from multisurv.study.evaluate import POOLED_EXTERNAL, evaluation_groups
 
 __all__ = ["CalibrationCurves", "CutoffGroups", "CutoffRule", "DecisionCurves", "FusionImportance", "HazardRatios",
            "NomogramResult", "PermutationImportance", "PredictedSurvival", "RocCurves", "StudyAssessment",
@@ -316,11 +318,12 @@ def assess_study(predictions: pd.DataFrame, *, development: str, models: Sequenc
     ([('development', 'external')], ['median'])
     """
     dev = predictions[predictions["cohort"] == development]
-    cohorts = [c for c in pd.unique(predictions["cohort"]) if c != development]
+    # each other label on its own, then every external patient pooled when there is more than one label
+    cohorts = [c for c in evaluation_groups(predictions["cohort"], development) if c != development]
     t0 = default_horizon(dev["time"]) if t0 is None else float(t0)
     out = StudyAssessment(t0=t0, development=development)
     out.survival = _predicted_survival(out, predictions, dev, models, t0)
-    out.calibration = _calibration(out.survival, predictions, [development, *cohorts], n_groups)
+    out.calibration = _calibration(out.survival, predictions, [development, *cohorts], n_groups, development)
     out.decision_curves = _decision_curves(out, out.survival, predictions, cohorts, complete_ids, dict(labels or {}))
     if fusion_scores is not None and len(fusion_scores):
         out.hazard_ratios = _hazard_ratios(out, fusion_scores)
@@ -369,8 +372,14 @@ def _predicted_survival(out: StudyAssessment, predictions: pd.DataFrame, dev: pd
     return PredictedSurvival(t0=t0, baselines=baselines, surv=surv)
 
 
+def _members(predictions: pd.DataFrame, label: str, development: str) -> pd.Series:
+    """Rows of cohort ``label``; :data:`~multisurv.study.evaluate.POOLED_EXTERNAL` is every non-development row."""
+    cohort = predictions["cohort"].astype(str)
+    return cohort != development if label == POOLED_EXTERNAL else cohort == label
+
+
 def _calibration(survival: PredictedSurvival, predictions: pd.DataFrame, cohorts: Sequence[str],
-                 n_groups: int) -> list[CalibrationCurves]:
+                 n_groups: int, development: str) -> list[CalibrationCurves]:
     from multisurv.evaluation.calibration import calibration_at
 
     surv, t0 = survival.surv, survival.t0
@@ -378,7 +387,7 @@ def _calibration(survival: PredictedSurvival, predictions: pd.DataFrame, cohorts
     for name in surv.columns:
         results, names, rows = [], [], []
         for label in cohorts:
-            part = predictions[(predictions["cohort"] == label) & surv[name].notna()]
+            part = predictions[_members(predictions, label, development) & surv[name].notna()]
             if len(part) < 2 * n_groups or not part["event"].astype(bool).any():
                 continue
             with warnings.catch_warnings():
@@ -402,7 +411,8 @@ def _decision_curves(out: StudyAssessment, survival: PredictedSurvival, predicti
     surv, t0 = survival.surv, survival.t0
     found = []
     for label in cohorts:
-        ids = [i for i in complete_ids if i in predictions.index and predictions.loc[i, "cohort"] == label]
+        members = _members(predictions, label, out.development)
+        ids = [i for i in complete_ids if i in predictions.index and members.loc[i]]
         part = predictions.loc[ids]
         usable = [m for m in surv.columns if surv.loc[ids, m].notna().all()]
         if len(part) < 10 or not usable:
@@ -459,7 +469,7 @@ def _cutoff_rules(out: StudyAssessment, predictions: pd.DataFrame, dev: pd.DataF
             continue
         groups = []
         for label in cohorts:
-            part = predictions[(predictions["cohort"] == label) & predictions[primary].notna()]
+            part = predictions[_members(predictions, label, out.development) & predictions[primary].notna()]
             assigned = cut.transform(part[primary])
             # on other cohorts the rule (and a maxstat corrected p) is the development one, applied unchanged
             origin = "" if label == out.development else "fitted on development: "
@@ -483,7 +493,7 @@ def _roc_curves(out: StudyAssessment, predictions: pd.DataFrame, cohorts: Sequen
 
     found = []
     for label in cohorts:
-        part = predictions[(predictions["cohort"] == label) & predictions[primary].notna()]
+        part = predictions[_members(predictions, label, out.development) & predictions[primary].notna()]
         rocs = []
         for t in out.roc_times:
             try:
@@ -517,7 +527,7 @@ def _fusion_importance(out: StudyAssessment, predictions: pd.DataFrame, cohorts:
     if len(columns) == len(coef):
         model = LinearRisk(coef=coef).fit(scores)
         for label in cohorts:
-            part = predictions[predictions["cohort"] == label]
+            part = predictions[_members(predictions, label, out.development)]
             X = part.loc[:, [columns[t] for t in coef]].set_axis(list(coef), axis=1)
             X = X[X.notna().all(axis=1)]
             if len(X) < 20 or not part.loc[X.index, "event"].astype(bool).any():

@@ -8,6 +8,7 @@ from multisurv._validation import make_y
 from multisurv.evaluation.baseline import BreslowBaseline
 from multisurv.evaluation.cutoffs import RiskCutoff
 from multisurv.study.assessment import assess_study
+from multisurv.study.evaluate import POOLED_EXTERNAL
 
 METHODS = ("median", "tertiles", "maxstat")
 
@@ -48,14 +49,17 @@ def test_every_result_is_computed(study):
     res = assess_study(pred, **options)
     assert res.primary == "late_fusion" and res.roc_times == (10.0, 20.0)
     assert sorted(res.survival.baselines) == ["clinical", "late_fusion", "radiomics"]
-    assert [c.cohorts for c in res.calibration] == [("development", "centre_A", "centre_B")] * 3
-    assert [d.cohort for d in res.decision_curves] == ["centre_A", "centre_B"]
+    # each centre on its own and both pooled, as in metrics.csv
+    assert [c.cohorts for c in res.calibration] == [("development", "centre_A", "centre_B", POOLED_EXTERNAL)] * 3
+    assert [d.cohort for d in res.decision_curves] == ["centre_A", "centre_B", POOLED_EXTERNAL]
     assert set(res.tables()["decision_curve"]["model"]) == {"radiomics", "clinical", "Late"}  # display names
     assert [r.method for r in res.cutoff_rules] == [*METHODS, "fixed"]
-    assert [g.cohort for g in res.cutoff_rules[0].groups] == ["development", "centre_A", "centre_B"]
-    assert [c.cohort for c in res.roc] == ["development", "centre_A", "centre_B"]
+    assert [g.cohort for g in res.cutoff_rules[0].groups] == ["development", "centre_A", "centre_B", POOLED_EXTERNAL]
+    assert [c.cohort for c in res.roc] == ["development", "centre_A", "centre_B", POOLED_EXTERNAL]
+    pooled = next(g for g in res.cutoff_rules[0].groups if g.cohort == POOLED_EXTERNAL)
+    assert len(pooled.y) == 80  # the 40 + 40 external patients
     assert list(res.hazard_ratios.table["term"]) == ["radscore", "clinscore"]
-    assert [p.cohort for p in res.importance.permutation] == ["centre_A", "centre_B"]
+    assert [p.cohort for p in res.importance.permutation] == ["centre_A", "centre_B", POOLED_EXTERNAL]
     assert res.nomogram.times == tuple(sorted({10.0, 20.0, res.t0}))  # ROC times and t0, inside the follow-up
     assert list(res.tables()) == ["calibration", "decision_curve", "late_fusion_hazard_ratios", "risk_group_cutoffs",
                                   "td_roc_auc", "late_fusion_importance", "nomogram_late_fusion"]
