@@ -98,6 +98,12 @@ def _print_result(result, labels=None) -> None:
     from multisurv.report.report import internal_validation_table, summary_table
     from multisurv.report.tables import to_markdown
 
+    if getattr(result, "endpoint", None) is not None:  # a binary-endpoint study
+        from multisurv.report.binary import binary_summary_table
+
+        print(to_markdown(binary_summary_table(result)))
+        print(f"\nReport: {result.run_dir / 'report.md'}")
+        return
     print(to_markdown(summary_table(result.metrics, labels=labels)))
     if result.internal is not None:
         print("\nInternal validation (development cohort):\n")

@@ -21,7 +21,7 @@ from multisurv.registry import (BUILTIN_MODALITIES, DEFAULT_MODALITIES, FUSION_S
 
 __all__ = ["StudyConfig", "CohortConfig", "SyntheticCohortConfig", "RadiomicsConfig", "PathomicsConfig",
            "SelectionConfig", "FusionConfig", "ValidationConfig", "FiguresConfig", "HarmonisationConfig",
-           "StudyConfigError", "SCHEMA",
+           "StudyConfigError", "SCHEMA", "EndpointConfig", "ENDPOINT_TYPES",
            "FUSION_STRATEGIES", "INTERNAL_METHODS", "model_names"]
 
 SCHEMA = "study_config.v1"
@@ -163,6 +163,35 @@ class FiguresConfig:
     fixed_cutoff: float | None = None
 
 
+#: Endpoint types (``endpoint.type``): time-to-event, or a binary outcome (event by a horizon, or a 0/1 column).
+ENDPOINT_TYPES = ("survival", "binary")
+
+
+@dataclass(frozen=True)
+class EndpointConfig:
+    """What the models predict (``endpoint`` section; see ``multisurv.study.binary`` for the binary study).
+
+    ``type``: "survival" (time-to-event, the default) or "binary". A binary endpoint is either "event by
+    ``horizon``" (survival data turned into 0/1; ``censored_before``: what happens to patients censored before the
+    horizon, "exclude" or "refuse") or the 0/1 manifest ``column``. ``unit``: time unit of the horizon in the
+    report. ``comparators``: machine-learning comparators (``multisurv.evaluation.comparators``) fitted on the
+    LASSO-selected features (``comparator_features: selected``) or on all features ("all"), tuned by ``inner_cv``
+    folds, bootstrap-validated like the logistic models unless ``validate_comparators`` is false, explained by
+    SHAP when ``shap`` is true. The bootstrap has ``validation.n_bootstrap`` resamples (rms's B).
+    """
+
+    type: str = "survival"
+    horizon: float | None = None
+    column: str | None = None
+    censored_before: str = "exclude"
+    unit: str = "months"
+    comparators: tuple[str, ...] = ("random_forest", "adaboost", "gradient_boosting", "svm")
+    comparator_features: str = "selected"
+    validate_comparators: bool = True
+    shap: bool = True
+    inner_cv: int = 5
+
+
 @dataclass(frozen=True)
 class StudyConfig:
     """A whole study, as read from a ``study_config.v1`` YAML file (see :meth:`from_yaml`).
@@ -187,6 +216,7 @@ class StudyConfig:
     validation: ValidationConfig = field(default_factory=ValidationConfig)
     figures: FiguresConfig = field(default_factory=FiguresConfig)
     harmonisation: HarmonisationConfig = field(default_factory=HarmonisationConfig)
+    endpoint: EndpointConfig = field(default_factory=EndpointConfig)
     modalities: tuple[Modality, ...] = tuple(BUILTIN_MODALITIES.values())
     description: str | None = None
     source: Path | None = None
@@ -260,7 +290,7 @@ def _plain(value):
 _SECTIONS = {
     "cohort": CohortConfig, "radiomics": RadiomicsConfig, "pathomics": PathomicsConfig,
     "selection": SelectionConfig, "fusion": FusionConfig, "validation": ValidationConfig,
-    "figures": FiguresConfig, "harmonisation": HarmonisationConfig,
+    "figures": FiguresConfig, "harmonisation": HarmonisationConfig, "endpoint": EndpointConfig,
 }
 
 
@@ -395,6 +425,7 @@ class _Checker:
             validation=self.validation(sections["validation"]),
             figures=self.figures(sections["figures"], model_names(fusion.strategies, modalities)),
             harmonisation=self.harmonisation(sections["harmonisation"]), modalities=modalities,
+            endpoint=self.endpoint(sections["endpoint"], raw),
             description=description, source=Path(source) if source is not None else None)
 
     def modalities(self, raw: Any, radiomics: RadiomicsConfig, pathomics: PathomicsConfig) -> tuple[Modality, ...]:
@@ -622,6 +653,12 @@ class _Checker:
                 continue
             out[key] = kind(value)
         return out
+
+    def endpoint(self, raw: dict, study: Mapping) -> EndpointConfig:
+        """The ``endpoint`` section, and what a binary endpoint asks of the other sections."""
+        from multisurv.study.binary import check_endpoint
+
+        return check_endpoint(self, raw, study)
 
     def harmonisation(self, raw: dict) -> HarmonisationConfig:
         eb = raw.get("empirical_bayes", True)

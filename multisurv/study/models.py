@@ -71,6 +71,10 @@ def build_models(config, reproducibility: Mapping[str, object] | None = None) ->
     >>> list(build_models(cfg))
     ['radiomics', 'pathomics', 'clinical', 'early_fusion', 'late_fusion']
     """
+    if config.endpoint.type == "binary":  # logistic models, fusions and comparators (multisurv.study.binary)
+        from multisurv.study.binary import build_binary_models
+
+        return build_binary_models(config)
     scores = build_scores(config.modalities, config.selection, config.seed, reproducibility)
     models: dict = {m.name: s for m, s in zip(config.modalities, scores)}
     options = {"cv": config.fusion.cv, "missing": config.fusion.missing, "penalizer": config.fusion.penalizer,

@@ -577,8 +577,15 @@ def _run_config(cfg, run_dir: str | Path | None, *, progress: bool = True) -> St
     spec = load_clinical_spec(str(spec_path) if spec_path else None)
     if not any(m.kind == "clinical" for m in cfg.modalities) and cfg.cohort.clinical_spec is None:
         spec = {}
+    binary = cfg.endpoint.type == "binary"
+    if binary:  # a 0/1 endpoint column is checked with the manifest, then kept out of the predictors
+        from multisurv.study import binary as binary_study
+
+        spec = binary_study.with_outcome_column(spec, cfg.endpoint)
     cohort = load_manifest(manifest, clinical_spec=spec, path_columns=path_columns(cfg.modalities),
                            pairs=image_mask_pairs(cfg.modalities))
+    if binary:
+        cohort = binary_study.without_outcome_column(cohort, cfg.endpoint)
     hashes = _data_hashes(cohort)
     write_csv_atomic(out / "data_hashes.csv", hashes, index=False)
     inputs: dict[str, Path | None] = {"config": Path(cfg.source).resolve() if cfg.source else None,
@@ -609,8 +616,10 @@ def _run_config(cfg, run_dir: str | Path | None, *, progress: bool = True) -> St
                            f"{syn.n_external} external patients")
     reproducibility = _reproducibility(cfg, cohort, progress=progress)
     val = cfg.validation
-    result = fit_and_evaluate(
-        cohort, out, modalities=cfg.modalities, development=cfg.cohort.development, feature_dir=cfg.feature_cache,
+    fit = binary_study.fit_and_evaluate_binary if binary else fit_and_evaluate
+    result = fit(
+        cohort, out, **({"endpoint": cfg.endpoint} if binary else {}), modalities=cfg.modalities,
+        development=cfg.cohort.development, feature_dir=cfg.feature_cache,
         n_bootstrap=val.n_bootstrap, random_state=cfg.seed, truth=truth, progress=progress, extra_report=extra,
         models=build_models(cfg, {name: res for name, (res, _) in reproducibility.items()}),
         reproducibility=reproducibility,

@@ -1,0 +1,595 @@
+"""A study with a binary endpoint: the clinical-prediction-model workflow behind ``endpoint: {type: binary}``.
+
+The same modalities and features as the survival study feed, for the outcome "event by t" (survival data turned
+into 0/1, patients censored before t handled as the config says) or a 0/1 manifest column:
+
+- one LASSO-logistic model per modality (:class:`~multisurv.scores.logistic_score.LogisticModalityScore`);
+- late fusion, a logistic model on the out-of-fold per-modality log-odds
+  (:class:`~multisurv.fusion.logistic_late.LateFusionLogistic`);
+- early fusion, one penalised logistic model on the features the modalities' LASSOs selected
+  (:class:`~multisurv.fusion.logistic_early.EarlyFusionLogistic`);
+- machine-learning comparators tuned by inner CV (:mod:`multisurv.evaluation.comparators`), explained by SHAP.
+
+Everything is fitted on the development patients whose outcome is known; every other patient is only scored.
+Evaluation (AUC with DeLong intervals, paired DeLong tests, calibration slope / intercept / Brier /
+Hosmer-Lemeshow, decision curves) covers the development cohort (apparent, and optimism-corrected by the
+whole-pipeline bootstrap of :func:`~multisurv.evaluation.binary_validation.validate_binary`, every step refitted),
+each external cohort and the pooled externals. The results are objects (:class:`BinaryStudyResult`); the report
+(:mod:`multisurv.report.binary`) only draws them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from multisurv.registry import MODALITY_KINDS, Modality, model_labels
+
+__all__ = ["BinaryStudyResult", "BinaryEndpoint", "binary_endpoint", "build_binary_models", "check_endpoint",
+           "evaluate_binary", "fit_and_evaluate_binary", "with_outcome_column", "without_outcome_column",
+           "COMPARATOR_PREFIX"]
+
+logger = logging.getLogger(__name__)
+
+#: The censored-before-horizon policies a study supports (``binary_outcome``'s "ipcw" needs weighted fits that the
+#: study's models do not take yet).
+STUDY_HANDLINGS = ("exclude", "refuse")
+#: Fusion strategies with a binary twin.
+BINARY_STRATEGIES = ("early", "late")
+#: Comparator model names in metrics.csv are ``ml_<name>`` (``ml_random_forest``).
+COMPARATOR_PREFIX = "ml_"
+_CLIP = 1e-12
+
+
+# ------------------------------------------------------------------------------------------------ config
+def check_endpoint(checker, raw: dict, study: Mapping):
+    """Check the ``endpoint`` section (``checker`` collects the problems); return its EndpointConfig."""
+    from multisurv.evaluation.comparators import COMPARATORS
+    from multisurv.study.config import ENDPOINT_TYPES, EndpointConfig
+
+    kind = checker.option(raw, "type", "endpoint.type", "survival", ENDPOINT_TYPES)
+    if kind == "survival":
+        for key in ("horizon", "column"):
+            if raw.get(key) is not None:
+                checker.add(f"endpoint.{key}", "absent (or null) with 'type: survival'", raw[key],
+                            "Add 'type: binary' to model the binary endpoint, or remove the key.")
+        return EndpointConfig()
+    horizon, column = raw.get("horizon"), raw.get("column")
+    if (horizon is None) == (column is None):
+        checker.add("endpoint", "given exactly one of 'horizon' (event by t, from time and event) and 'column' (a 0/1 "
+                    "manifest column) with 'type: binary'", {"horizon": horizon, "column": column},
+                    "Write e.g. 'horizon: 24' or 'column: response'.")
+        horizon = column = None
+    if horizon is not None:
+        horizon = checker.number(raw, "horizon", "endpoint.horizon", 24.0, 0.0, low_open=True)
+    if column is not None:
+        column = checker.text(raw, "column", "endpoint.column", None)
+        if column in ("patient_id", "cohort", "time", "event"):
+            checker.add("endpoint.column", "a manifest column other than the core ones", column,
+                        "Name the 0/1 outcome column (for 'event by t' give 'horizon' instead).")
+    handling = raw.get("censored_before", "exclude")
+    if handling not in STUDY_HANDLINGS:
+        checker.add("endpoint.censored_before", "one of " + ", ".join(repr(h) for h in STUDY_HANDLINGS), handling,
+                    "Use 'exclude' (complete-case, the count is reported) or 'refuse' (stop when a patient is censored "
+                    "before the horizon); inverse-probability weighting is not available in studies yet.")
+        handling = "exclude"
+    comparators = checker.options(raw, "comparators", "endpoint.comparators", tuple(COMPARATORS), tuple(COMPARATORS)) \
+        if raw.get("comparators") not in ([], ()) else ()
+    unit = raw.get("unit", "months")
+    if not isinstance(unit, str):
+        checker.add("endpoint.unit", "a text (the time unit of the horizon)", unit, "Write e.g. 'months'.")
+        unit = "months"
+    config = EndpointConfig(
+        type=kind, horizon=horizon, column=column, censored_before=handling, unit=unit, comparators=comparators,
+        comparator_features=checker.option(raw, "comparator_features", "endpoint.comparator_features", "selected",
+                                           ("selected", "all")),
+        validate_comparators=checker.flag(raw, "validate_comparators", "endpoint.validate_comparators", True),
+        shap=checker.flag(raw, "shap", "endpoint.shap", True),
+        inner_cv=checker.integer(raw, "inner_cv", "endpoint.inner_cv", 5, 2))
+    _check_binary_study(checker, study)
+    return config
+
+
+def _check_binary_study(checker, study: Mapping) -> None:
+    """What a binary endpoint asks of the other sections."""
+    def section(name):
+        value = study.get(name)
+        return value if isinstance(value, Mapping) else {}
+
+    strategies = section("fusion").get("strategies", ["early", "late"])
+    strategies = [strategies] if isinstance(strategies, str) else strategies
+    if isinstance(strategies, (list, tuple)):
+        other = [s for s in strategies if s not in BINARY_STRATEGIES]
+        if other:
+            checker.add("fusion.strategies", "a list of " + " and ".join(repr(s) for s in BINARY_STRATEGIES)
+                        + " with a binary endpoint", list(strategies),
+                        f"Remove {', '.join(repr(s) for s in other)} (no binary version yet).")
+    if section("harmonisation").get("method", "none") != "none":
+        checker.add("harmonisation.method", "'none' with a binary endpoint", section("harmonisation").get("method"),
+                    "Remove the harmonisation section (ComBat is not wired into the binary study yet).")
+    if section("validation").get("internal", "none") not in ("none", "bootstrap"):
+        checker.add("validation.internal", "'none' or 'bootstrap' with a binary endpoint (the whole-pipeline bootstrap "
+                    "of validation.n_bootstrap resamples always runs)", section("validation").get("internal"),
+                    "Remove the key; set validation.n_bootstrap for the number of resamples.")
+    for name, entry in (study.get("modalities") or {}).items() if isinstance(study.get("modalities"), Mapping) \
+            else ():
+        if isinstance(entry, Mapping) and entry.get("pooling", "mean") != "mean":
+            checker.add(f"modalities.{name}.pooling", "'mean' with a binary endpoint", entry.get("pooling"),
+                        "Remove it (attention-MIL pooling has no binary version yet).")
+
+
+def with_outcome_column(spec: Mapping, endpoint) -> dict:
+    """The clinical spec with the endpoint's 0/1 column added, so that the manifest check reads and checks it.
+
+    Raises
+    ------
+    ValueError
+        When the column is a clinical variable of the spec (it would be a predictor of itself).
+    """
+    spec = dict(spec)
+    column = endpoint.column
+    if column is None:
+        return spec
+    if column in spec:
+        raise ValueError(f"endpoint.column {column!r} is a clinical variable of the clinical spec, so the clinical "
+                         "model would use the outcome as a predictor. Remove it from the clinical spec (the endpoint "
+                         "column needs no entry there).")
+    spec[column] = {"name": column, "type": "integer", "unit": None, "minimum": 0, "exclusive_minimum": None,
+                    "maximum": 1, "exclusive_maximum": None, "categories": None, "required": True,
+                    "description": "Binary endpoint of the study (1 = event), not a predictor."}
+    return spec
+
+
+def without_outcome_column(cohort, endpoint):
+    """The cohort with the endpoint column kept in its table but taken out of its clinical variables."""
+    from multisurv.cohort.cohort import Cohort
+
+    column = endpoint.column
+    if column is None or column not in cohort.clinical_columns:
+        return cohort
+    spec = {k: v for k, v in cohort.clinical_spec.items() if k != column}
+    return Cohort(cohort.table, tuple(c for c in cohort.clinical_columns if c != column), spec, cohort.source,
+                  cohort.path_columns)
+
+
+# ------------------------------------------------------------------------------------------------ models
+def build_binary_models(config) -> dict:
+    """Unfitted models of a binary-endpoint study, by name: each modality's logistic model, the fusions, then the
+    comparators (``ml_<name>``).
+
+    Examples
+    --------
+    >>> from multisurv.study.config import StudyConfig
+    >>> cfg = StudyConfig.from_dict({"schema": "study_config.v1", "name": "x", "out": "runs/x",
+    ...                              "cohort": {"synthetic": {}},
+    ...                              "endpoint": {"type": "binary", "horizon": 24, "comparators": ["svm"]}})
+    >>> list(build_binary_models(cfg))
+    ['radiomics', 'pathomics', 'clinical', 'early_fusion', 'late_fusion', 'ml_svm']
+    """
+    from sklearn.pipeline import Pipeline
+
+    from multisurv.evaluation.comparators import make_comparator
+    from multisurv.fusion.logistic_early import BranchSelection, EarlyFusionLogistic
+    from multisurv.fusion.logistic_late import LateFusionLogistic
+    from multisurv.scores.logistic_score import LogisticModalityScore, binary_branch
+
+    sel, seed = config.selection, config.seed
+    lasso = {"l1_ratio": sel.l1_ratio, "cv": sel.cv, "rule": sel.rule, "random_state": seed}
+    branches = [(m.score, m.prefix) for m in config.modalities]
+    models: dict = {m.name: LogisticModalityScore(name=m.score, prefix=m.prefix, **lasso) for m in config.modalities}
+    for strategy in config.fusion.strategies:
+        if strategy == "early":
+            models["early_fusion"] = EarlyFusionLogistic(branches, penalizer=config.fusion.penalizer, **lasso)
+        elif strategy == "late":
+            models["late_fusion"] = LateFusionLogistic([(s, p, binary_branch(**lasso)) for s, p in branches],
+                                                       cv=config.fusion.cv, random_state=seed)
+    endpoint = config.endpoint
+    for name in endpoint.comparators:
+        tuned = make_comparator(name, seed, inner_cv=endpoint.inner_cv)
+        models[COMPARATOR_PREFIX + name] = (tuned if endpoint.comparator_features == "all" else
+                                            Pipeline([("select", BranchSelection(branches, **lasso)),
+                                                      ("model", tuned)]))
+    return models
+
+
+def binary_labels(modalities: Sequence[Modality], names: Sequence[str]) -> dict[str, str]:
+    """Display label of every model of a binary study."""
+    from multisurv.evaluation.comparators import COMPARATORS
+
+    labels = model_labels(modalities)
+    out = {}
+    for name in names:
+        if name.startswith(COMPARATOR_PREFIX) and name[len(COMPARATOR_PREFIX):] in COMPARATORS:
+            out[name] = COMPARATORS[name[len(COMPARATOR_PREFIX):]].label
+        else:
+            out[name] = labels.get(name, name)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ endpoint
+@dataclass(frozen=True)
+class BinaryEndpoint:
+    """The binary outcome of every patient of a cohort.
+
+    Attributes
+    ----------
+    outcome : pandas.Series
+        Index patient_id; 1.0 / 0.0, NaN where unknown (censored before the horizon).
+    table : pandas.DataFrame
+        Per cohort label: ``n``, ``events``, ``non_events``, ``censored_before`` (left out), ``event_rate``.
+    note : str
+        The definition and what happened to the patients censored before the horizon (for the report).
+    horizon : float
+        NaN for a manifest column.
+    """
+
+    outcome: pd.Series
+    table: pd.DataFrame
+    note: str
+    horizon: float = float("nan")
+
+
+def binary_endpoint(cohort, endpoint) -> BinaryEndpoint:
+    """The binary outcome of a cohort from its endpoint config ("event by horizon" or a 0/1 column).
+
+    Raises
+    ------
+    ValueError
+        With ``censored_before: refuse`` when a patient is censored before the horizon, or when the endpoint has one
+        class only.
+    """
+    from multisurv.cohort.endpoint import binary_outcome
+
+    table = cohort.table
+    if endpoint.horizon is not None:
+        res = binary_outcome(cohort.y, endpoint.horizon, handling=endpoint.censored_before, unit=endpoint.unit)
+        outcome = pd.Series(np.where(res.mask, res.outcome.astype(float), np.nan), index=table.index)
+        note, horizon = res.note, float(endpoint.horizon)
+    else:
+        outcome = pd.to_numeric(table[endpoint.column], errors="coerce").astype(float)
+        if outcome.nunique() < 2:
+            raise ValueError(f"endpoint.column {endpoint.column!r} holds one class only; the binary endpoint needs "
+                             "events and non-events.")
+        note = (f"Endpoint: the manifest column '{endpoint.column}' (1 = event): {int((outcome == 1).sum())} events, "
+                f"{int((outcome == 0).sum())} without.")
+        horizon = float("nan")
+    rows = []
+    for label, part in outcome.groupby(table["cohort"].astype(str), sort=False):
+        known = part.dropna()
+        rows.append({"cohort": label, "n": int(known.size), "events": int(known.sum()),
+                     "non_events": int(known.size - known.sum()), "censored_before": int(part.isna().sum()),
+                     "event_rate": float(known.mean()) if known.size else float("nan")})
+    return BinaryEndpoint(outcome=outcome, table=pd.DataFrame(rows), note=note, horizon=horizon)
+
+
+# ------------------------------------------------------------------------------------------------ evaluation
+@dataclass
+class BinaryStudyResult:
+    """Everything a binary-endpoint study computed (the report draws it; nothing is fitted there).
+
+    Attributes
+    ----------
+    metrics : pandas.DataFrame
+        One row per (model, cohort): ``n``, ``events``, ``auc`` with its DeLong ``auc_lower`` / ``auc_upper``,
+        ``brier``, calibration ``slope`` / ``intercept`` / ``citl``, Hosmer-Lemeshow ``hl_statistic`` / ``hl_p``.
+    validation : pandas.DataFrame
+        Whole-pipeline bootstrap of each model on the development cohort: ``model``, ``index`` (auc, dxy,
+        intercept, slope, brier), ``apparent``, ``optimism``, ``corrected``, ``n`` (resamples used).
+    comparisons : pandas.DataFrame
+        Paired DeLong tests: ``cohort``, ``model_a``, ``model_b``, AUCs, difference with interval and ``p_value``.
+    predictions : pandas.DataFrame
+        Index patient_id; ``cohort``, ``outcome`` (NaN: unknown) and the event probability of each model.
+    roc : dict
+        (model, cohort) -> DataFrame ``fpr``, ``tpr``, ``threshold``.
+    calibration : dict
+        Cohort -> {model: DataFrame ``predicted``, ``observed``} (lowess, as ``rms::val.prob`` smooths).
+    calibration_curve : CalibrationCurveResult or None
+        Bootstrap optimism-corrected curve of the primary model on the development cohort.
+    decision_curves : dict
+        Cohort -> list of DecisionCurveResult, every model on the same patients.
+    nomogram : LogisticNomogram or None
+        Of the late-fusion logistic model on the modality scores.
+    odds_ratios : dict
+        Model -> its coefficient table (odds ratios with Wald intervals; early fusion: per standard deviation).
+    shap : dict
+        Comparator -> DataFrame ``feature``, ``mean_abs_shap`` (development patients).
+    tuning : pandas.DataFrame
+        Comparator -> the hyper-parameters inner CV chose and its CV AUC.
+    endpoint : BinaryEndpoint
+    labels : dict
+    primary : str
+    n_bootstrap : int
+    notes : list of str
+    run_dir : Path or None
+    """
+
+    metrics: pd.DataFrame
+    validation: pd.DataFrame
+    comparisons: pd.DataFrame
+    predictions: pd.DataFrame
+    endpoint: BinaryEndpoint
+    labels: dict
+    primary: str
+    n_bootstrap: int
+    roc: dict = field(default_factory=dict)
+    calibration: dict = field(default_factory=dict)
+    calibration_curve: object = None
+    decision_curves: dict = field(default_factory=dict)
+    nomogram: object = None
+    odds_ratios: dict = field(default_factory=dict)
+    shap: dict = field(default_factory=dict)
+    tuning: pd.DataFrame = field(default_factory=pd.DataFrame)
+    notes: list = field(default_factory=list)
+    run_dir: Path | None = None
+
+
+def _prob(model, X: pd.DataFrame) -> np.ndarray:
+    return np.asarray(model.predict_proba(X), dtype=float)[:, 1]
+
+
+def _cohort_metrics(name: str, label: str, y: np.ndarray, p: np.ndarray) -> dict:
+    from multisurv.evaluation.binary import hosmer_lemeshow, logistic_calibration, roc_auc
+
+    row = {"model": name, "cohort": label, "n": int(y.size), "events": int(y.sum())}
+    if y.size < 2 or y.min() == y.max():
+        return row
+    auc = roc_auc(y, p)
+    row.update(auc=auc.auc, auc_lower=auc.lower, auc_upper=auc.upper, auc_se=auc.standard_error)
+    q = np.clip(p, _CLIP, 1 - _CLIP)
+    try:
+        cal = logistic_calibration(y, q)
+        row.update(brier=cal.brier, slope=cal.slope, slope_lower=cal.slope_lower, slope_upper=cal.slope_upper,
+                   intercept=cal.intercept, citl=cal.citl)
+    except ValueError as exc:  # e.g. perfectly separated predictions
+        row.update(brier=float(np.mean((p - y) ** 2)))
+        logger.info("%s, %s: calibration not estimable (%s)", name, label, exc)
+    if y.size >= 10:
+        hl = hosmer_lemeshow(y, p, n_groups=10)
+        row.update(hl_statistic=hl.statistic, hl_df=hl.df, hl_p=hl.p_value)
+    return row
+
+
+def _lowess_curve(y: np.ndarray, p: np.ndarray) -> pd.DataFrame:
+    from multisurv.evaluation.binary_validation import r_lowess
+
+    xs, ys = r_lowess(p, y)
+    return pd.DataFrame({"predicted": xs, "observed": np.clip(ys, 0, 1)})
+
+
+def evaluate_binary(predictions: pd.DataFrame, *, development: str, models: Sequence[str], labels: Mapping,
+                    horizon: float = float("nan")) -> dict:
+    """Metrics, ROC curves, apparent calibration curves, paired DeLong tests and decision curves of every model in
+    every cohort (development, each external label, pooled externals), from the study's predictions.
+
+    ``predictions``: index patient_id; ``cohort``, ``outcome`` (NaN: unknown) and one probability column per model.
+    """
+    from sklearn.metrics import roc_curve
+
+    from multisurv.evaluation.binary import binary_decision_curve, compare_auc
+    from multisurv.study.evaluate import evaluation_groups
+
+    known = predictions[predictions["outcome"].notna()]
+    groups = evaluation_groups(known["cohort"], development)
+    rows, pairs, roc, calibration, curves = [], [], {}, {}, {}
+    for label, ids in groups.items():
+        part = known.loc[ids]
+        y_all = part["outcome"].to_numpy(float)
+        calibration[label] = {}
+        for name in models:
+            p = part[name].to_numpy(float)
+            ok = np.isfinite(p)
+            row = _cohort_metrics(name, label, y_all[ok], p[ok])
+            rows.append(row)
+            if "auc" in row:
+                fpr, tpr, thr = roc_curve(y_all[ok], p[ok])
+                roc[(name, label)] = pd.DataFrame({"fpr": fpr, "tpr": tpr, "threshold": thr})
+                calibration[label][name] = _lowess_curve(y_all[ok], p[ok])
+        common = part[list(models)].notna().all(axis=1).to_numpy()
+        y = y_all[common]
+        if common.sum() < 2 or y.min() == y.max():
+            continue
+        curves[label] = [binary_decision_curve(y, part[name].to_numpy(float)[common], name=labels.get(name, name),
+                                               horizon=horizon) for name in models]
+        for i, a in enumerate(models):
+            for b in models[i + 1:]:
+                cmp = compare_auc(y, part[a].to_numpy(float)[common], part[b].to_numpy(float)[common])
+                pairs.append({"cohort": label, "model_a": a, "model_b": b, "n": int(common.sum()),
+                              **{k: v for k, v in cmp.to_dict().items() if k not in ("n_events", "n_non_events")},
+                              "events": cmp.n_events})
+    return {"metrics": pd.DataFrame(rows), "comparisons": pd.DataFrame(pairs), "roc": roc,
+            "calibration": calibration, "decision_curves": curves}
+
+
+def _available(features: pd.DataFrame, modality: Modality, ids) -> pd.Series:
+    """Patients of ``ids`` that have the modality (clinical: everyone)."""
+    if MODALITY_KINDS[modality.kind].extractor is None:
+        return pd.Series(True, index=ids)
+    cols = [c for c in features.columns if str(c).startswith(modality.prefix)]
+    return features.loc[ids, cols].notna().any(axis=1) if cols else pd.Series(False, index=ids)
+
+
+def validate_binary_models(models: Mapping[str, object], raw_dev: pd.DataFrame, y: np.ndarray, *, features,
+                           modalities: Sequence[Modality], clinical, clinical_columns: Sequence[str],
+                           n_bootstrap: int, random_state: int, calibrate: str | None = None, notes: list,
+                           collect) -> tuple[pd.DataFrame, object]:
+    """Whole-pipeline bootstrap (``validate_binary``) of every model on the development patients, the clinical
+    encoding refitted in every resample; the ``calibrate`` model also gets ``calibrate_binary``'s curve.
+
+    A single-modality model is validated on the development patients who have that modality.
+    """
+    from multisurv.evaluation.binary_validation import calibrate_binary, validate_binary
+    from multisurv.study.internal import internal_pipeline
+
+    by_name = {m.name: m for m in modalities}
+    frames, curve = [], None
+    for name, model in models.items():
+        rows = (_available(features, by_name[name], raw_dev.index).to_numpy() if name in by_name
+                else np.ones(len(raw_dev), dtype=bool))
+        pipeline = internal_pipeline(model, clinical, clinical_columns)
+        logger.info("Bootstrap validation of %s (%d resamples).", name, n_bootstrap)
+        with collect(notes, f"bootstrap validation of {name}"):
+            res = validate_binary(pipeline, raw_dev.loc[rows], y[rows], n_bootstrap=n_bootstrap,
+                                  random_state=random_state)
+            if name == calibrate:
+                curve = calibrate_binary(pipeline, raw_dev.loc[rows], y[rows], n_bootstrap=n_bootstrap,
+                                         random_state=random_state)
+        frames.append(res.to_frame().assign(model=name, n_failed=res.n_failed, n_patients=int(rows.sum())))
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if len(table):
+        table = table[["model", "index", *[c for c in table.columns if c not in ("model", "index")]]]
+    return table, curve
+
+
+def _model_tables(fitted: Mapping[str, object], X_train: pd.DataFrame, random_state: int, shap: bool,
+                  notes: list, collect) -> tuple[dict, object, dict, pd.DataFrame]:
+    """Odds-ratio tables, the late-fusion nomogram, the comparators' SHAP summaries and their tuning."""
+    from sklearn.pipeline import Pipeline
+
+    from multisurv.evaluation.logistic_nomogram import logistic_nomogram
+    from multisurv.evaluation.nomogram import nomogram_values
+
+    odds, shap_tables, tuning, nomogram = {}, {}, [], None
+    for name, model in fitted.items():
+        if hasattr(model, "model_"):  # one modality's logistic model
+            odds[name] = model.model_.odds_ratios().reset_index()
+        elif hasattr(model, "fusion_"):  # late fusion
+            odds[name] = model.fusion_.odds_ratios().reset_index()
+            scores = model.oof_scores_
+            coef = dict(zip(scores.columns, model.fusion_.coef_))
+            try:
+                nomogram = logistic_nomogram(coef, model.fusion_.intercept_, nomogram_values(scores))
+            except ValueError as exc:
+                notes.append(f"nomogram: {exc}")
+        elif hasattr(model, "selection_"):  # early fusion
+            odds[name] = pd.DataFrame({"term": ["(Intercept)", *model.coef_.index],
+                                       "coef_per_sd": [model.intercept_, *model.coef_.to_numpy()],
+                                       "odds_ratio_per_sd": np.exp([model.intercept_, *model.coef_.to_numpy()])})
+        else:  # a comparator: GridSearchCV, or Pipeline([select, GridSearchCV])
+            tuned = model[-1] if isinstance(model, Pipeline) else model
+            Z = model[:-1].transform(X_train) if isinstance(model, Pipeline) else X_train
+            tuning.append({"model": name, "cv_auc": float(tuned.best_score_), "n_features": int(Z.shape[1]),
+                           **{k.replace("model__", ""): v for k, v in tuned.best_params_.items()}})
+            if shap and Z.shape[1]:
+                background = Z.sample(n=min(len(Z), 50), random_state=random_state)
+                with collect(notes, f"SHAP of {name}"), warnings.catch_warnings():
+                    warnings.simplefilter("ignore", PendingDeprecationWarning)  # shap's matplotlib housekeeping
+                    from multisurv.evaluation.comparators import comparator_shap
+
+                    table, _ = comparator_shap(tuned, Z, background=background, random_state=random_state)
+                shap_tables[name] = table
+    return odds, nomogram, shap_tables, pd.DataFrame(tuning)
+
+
+# ------------------------------------------------------------------------------------------------ the study
+def fit_and_evaluate_binary(cohort, run_dir: str | Path, *, endpoint, models: Mapping[str, object],
+                            modalities: Sequence[Modality], development: str = "development",
+                            feature_dir: str | Path | None = None, n_bootstrap: int = 1000, random_state: int = 0,
+                            progress: bool = True, extra_report: Mapping | None = None,
+                            figure_options: Mapping | None = None, n_workers: int | None = None,
+                            **ignored) -> BinaryStudyResult:
+    """Fit every model of a binary-endpoint study on the development cohort, evaluate it everywhere, write the
+    tables, figures and report.
+
+    Parameters
+    ----------
+    cohort : Cohort
+    run_dir : path
+    endpoint : EndpointConfig
+        ``type: binary`` with a ``horizon`` or a ``column``.
+    models : mapping
+        From :func:`build_binary_models`.
+    modalities : sequence of Modality
+    development : str
+        Cohort label the models are fitted on.
+    feature_dir : path, optional
+        Feature cache (default ``run_dir/features``).
+    n_bootstrap : int
+        Resamples of the whole-pipeline bootstrap (rms's B; 1000 by default).
+    random_state : int
+    progress : bool
+    extra_report : mapping, optional
+        Lines at the top of the report.
+    figure_options : mapping, optional
+        ``primary``: the model whose bootstrap calibration curve is drawn (default late fusion).
+    n_workers : int, optional
+        Feature extraction workers.
+    **ignored
+        Options of the survival study that a binary endpoint does not use (``truth``, ``config``...).
+
+    Returns
+    -------
+    BinaryStudyResult
+    """
+    from multisurv._atomic import write_csv_atomic
+    from multisurv.features.clinical import ClinicalPreprocessor
+    from multisurv.report.binary import write_binary_report
+    from multisurv.study.run import _collect_warnings, extract_features
+
+    started = time.perf_counter()
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    feature_dir = Path(feature_dir) if feature_dir is not None else run_dir / "features"
+    modalities = list(modalities)
+    notes: list[str] = []
+    end = binary_endpoint(cohort, endpoint)
+    write_csv_atomic(run_dir / "tables" / "endpoint.csv", end.table, index=False, float_format="%.6g")
+    with _collect_warnings(notes, "feature extraction"):
+        features, failures = extract_features(cohort, feature_dir, modalities=modalities, n_workers=n_workers,
+                                              progress=progress)
+    write_csv_atomic(run_dir / "failures.csv", failures, index=False)
+
+    dev, _ = cohort.split(development)
+    train = [i for i in dev.ids if np.isfinite(end.outcome.loc[i])]
+    y_train = end.outcome.loc[train].to_numpy(float)
+    logger.info("Binary endpoint: %d development patients with a known outcome (%d events).", len(train),
+                int(y_train.sum()))
+    has_clinical = any(m.kind == "clinical" for m in modalities)
+    clinical_columns = list(cohort.clinical_columns) if has_clinical else []
+    clinical = (ClinicalPreprocessor.from_spec(cohort.clinical_spec).fit(cohort.clinical.loc[train])
+                if has_clinical else None)
+    parts = [features] + ([clinical.transform(cohort.clinical)] if clinical is not None else [])
+    X = pd.concat(parts, axis=1).loc[cohort.ids]
+    X_train = X.loc[train]
+
+    predictions = pd.DataFrame({"cohort": cohort.table["cohort"].astype(str), "outcome": end.outcome})
+    if endpoint.horizon is not None:
+        predictions = predictions.join(cohort.table[["time", "event"]])
+    fitted = {}
+    for name, model in models.items():
+        logger.info("Fitting %s on the development cohort.", name)
+        with _collect_warnings(notes, name):
+            fitted[name] = model.fit(X_train, y_train)
+            predictions[name] = _prob(fitted[name], X)
+    names = list(models)
+    labels = binary_labels(modalities, names)
+    evaluation = evaluate_binary(predictions, development=development, models=names, labels=labels,
+                                 horizon=end.horizon)
+    primary = dict(figure_options or {}).get("primary", "late_fusion")
+    primary = primary if primary in models else names[-1]
+    validated = {k: v for k, v in models.items()
+                 if endpoint.validate_comparators or not k.startswith(COMPARATOR_PREFIX)}
+    raw_dev = pd.concat([features.loc[train], cohort.clinical.loc[train, clinical_columns]], axis=1)
+    validation, curve = validate_binary_models(
+        validated, raw_dev, y_train, features=features, modalities=modalities,
+        clinical=ClinicalPreprocessor.from_spec(cohort.clinical_spec) if has_clinical else None,
+        clinical_columns=clinical_columns, n_bootstrap=n_bootstrap, random_state=random_state, calibrate=primary,
+        notes=notes, collect=_collect_warnings)
+    odds, nomogram, shap_tables, tuning = _model_tables(fitted, X_train, random_state, endpoint.shap, notes,
+                                                         _collect_warnings)
+    result = BinaryStudyResult(
+        metrics=evaluation["metrics"], validation=validation, comparisons=evaluation["comparisons"],
+        predictions=predictions, endpoint=end, labels=labels, primary=primary, n_bootstrap=n_bootstrap,
+        roc=evaluation["roc"], calibration=evaluation["calibration"], calibration_curve=curve,
+        decision_curves=evaluation["decision_curves"], nomogram=nomogram, odds_ratios=odds, shap=shap_tables,
+        tuning=tuning, notes=notes, run_dir=run_dir)
+    write_binary_report(run_dir, result, cohort=cohort, failures=failures, modalities=modalities,
+                        elapsed=time.perf_counter() - started, extra=dict(extra_report or {}))
+    logger.info("Binary study finished in %.0f s; report: %s", time.perf_counter() - started, run_dir / "report.md")
+    return result
