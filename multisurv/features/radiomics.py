@@ -146,9 +146,41 @@ def load_radiomics_params(params: str | os.PathLike | Mapping[str, Any] | None =
     return parsed
 
 
+def _names_problems(params: Mapping[str, Any]) -> list[str]:
+    """Every unknown top-level key, image type, feature class and feature name, at once.
+
+    Written here because PyRadiomics' own check stops at the first unknown image type or feature class.
+    """
+    import radiomics
+
+    problems = []
+    known_keys = ("imageType", "featureClass", "setting", "voxelSetting")
+    problems += [f"unknown top-level key {k!r}; the keys are {', '.join(known_keys)}" for k in params
+                 if k not in known_keys]
+    image_types, classes = radiomics.getImageTypes(), radiomics.getFeatureClasses()
+    if isinstance(params.get("imageType"), Mapping):
+        problems += [f"imageType {k!r} is not one of {', '.join(image_types)}" for k in params["imageType"]
+                     if k not in image_types]
+    if isinstance(params.get("featureClass"), Mapping):
+        for name, features in params["featureClass"].items():
+            if name not in classes:
+                problems.append(f"featureClass {name!r} is not one of {', '.join(classes)}")
+            elif isinstance(features, list):
+                known = classes[name].getFeatureNames()
+                problems += [f"featureClass {name!r} has no feature {f!r} (its features: {', '.join(known)})"
+                             for f in features if f not in known]
+    return problems
+
+
 def _check_with_pyradiomics(params: dict[str, Any], source: str) -> None:
     featureextractor = require("radiomics.featureextractor", extra="radiomics")
     _quiet_pyradiomics()
+    problems = _names_problems(params)
+    if problems:
+        raise ValueError(f"The radiomics params in {source} have {len(problems)} problem(s):\n"
+                         + "\n".join(f"  - {p}" for p in problems)
+                         + "\nCorrect the names (they are case-sensitive) as listed at "
+                           "https://pyradiomics.readthedocs.io/en/latest/customization.html.")
     try:
         featureextractor.RadiomicsFeatureExtractor(copy.deepcopy(params))
     except (RuntimeError, ValueError, KeyError, TypeError) as exc:  # pykwalify's SchemaError is a RuntimeError

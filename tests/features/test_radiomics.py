@@ -194,6 +194,24 @@ class TestParamsErrors:
                                              r"Key 'bnWidth' was not defined\. Path: '/setting'\. Correct them"):
             load_radiomics_params({"setting": {"bnWidth": 25}})
 
+    def test_every_unknown_name_is_listed_at_once(self):
+        with pytest.raises(ValueError) as info:
+            load_radiomics_params({"imagetype": {}, "imageType": {"Original": {}, "Wavlet": {}, "LoG2": {}},
+                                   "featureClass": {"firstorder": ["Entropy", "Entrop"], "glcmm": None}})
+        assert str(info.value).splitlines() == [
+            "The radiomics params in the params dict have 5 problem(s):",
+            "  - unknown top-level key 'imagetype'; the keys are imageType, featureClass, setting, voxelSetting",
+            "  - imageType 'Wavlet' is not one of Exponential, Gradient, LBP2D, LBP3D, LoG, Logarithm, Original, "
+            "Square, SquareRoot, Wavelet",
+            "  - imageType 'LoG2' is not one of Exponential, Gradient, LBP2D, LBP3D, LoG, Logarithm, Original, "
+            "Square, SquareRoot, Wavelet",
+            "  - featureClass 'firstorder' has no feature 'Entrop' (its features: " + str(info.value).split(
+                "its features: ")[1].split(")")[0] + ")",
+            "  - featureClass 'glcmm' is not one of firstorder, glcm, gldm, glrlm, glszm, ngtdm, shape, shape2D",
+            "Correct the names (they are case-sensitive) as listed at "
+            "https://pyradiomics.readthedocs.io/en/latest/customization.html."]
+        assert "Entropy" in str(info.value).split("its features: ")[1]
+
     def test_missing_file(self, tmp_path):
         with pytest.raises(FileNotFoundError, match="The radiomics params file '.*nope.yaml' does not exist"):
             load_radiomics_params(tmp_path / "nope.yaml")
