@@ -34,14 +34,17 @@ from typing import Any, Mapping
 import yaml
 
 from multisurv.exceptions import MultisurvError
+from multisurv.fusion.builders import INTERMEDIATE_OPTIONS
+from multisurv.registry import FUSION_STRATEGIES
 from multisurv.simulation.generator import Mechanism
 
 __all__ = ["SimulationConfig", "SimulationConfigError", "Scenario", "SelectorSettings", "MODELS", "SCHEMA"]
 
 SCHEMA = "simulation_config.v1"
 
-#: Models the runner knows: single-modality scores, fusions and the true linear predictor.
-MODELS = ("radscore", "patscore", "clinscore", "early", "late", "late_insample", "truth")
+#: Models the runner knows: single-modality scores, every fusion strategy of the registry (early, late,
+#: late_insample, late_pattern, intermediate), and the true linear predictor.
+MODELS = ("radscore", "patscore", "clinscore", *FUSION_STRATEGIES, "truth")
 
 #: (low, high, kind) of each Mechanism field a config may set; high None = unbounded.
 _FIELDS: dict[str, tuple[float | None, float | None, str]] = {
@@ -113,6 +116,8 @@ class SimulationConfig:
     selector: SelectorSettings = field(default_factory=SelectorSettings)
     late_cv: int = 3
     early_penalizer: float = 0.1
+    #: Settings of the ``intermediate`` model (``fusion.intermediate``; keys of INTERMEDIATE_OPTIONS).
+    intermediate: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
     source: Path | None = None
 
@@ -170,7 +175,8 @@ class SimulationConfig:
             "seed": self.seed, "replicates": self.replicates, "n_bootstrap": self.n_bootstrap,
             "confidence": self.confidence, "n_truth": self.n_truth, "models": list(self.models),
             "selector": dataclasses.asdict(self.selector),
-            "fusion": {"late_cv": self.late_cv, "early_penalizer": self.early_penalizer},
+            "fusion": {"late_cv": self.late_cv, "early_penalizer": self.early_penalizer,
+                       **({"intermediate": dict(self.intermediate)} if self.intermediate else {})},
             "scenarios": [{"name": s.name, "levels": dict(s.levels), "key": s.mechanism.key(),
                            "mechanism": s.mechanism.to_dict()} for s in self.scenarios],
         }
@@ -313,16 +319,34 @@ class _Checker:
         models = self.models(raw.get("models", list(SimulationConfig.models)))
         selector = self.selector(self.mapping(raw.get("selector"), "selector",
                                               {f.name for f in dataclasses.fields(SelectorSettings)}))
-        fusion = self.mapping(raw.get("fusion"), "fusion", {"late_cv", "early_penalizer"})
+        fusion = self.mapping(raw.get("fusion"), "fusion", {"late_cv", "early_penalizer", "intermediate"})
         late_cv = self.integer(fusion, "late_cv", "fusion.late_cv", 3, 2)
         penalizer = self.number(fusion, "early_penalizer", "fusion.early_penalizer", 0.1, 0)
+        intermediate = self.intermediate(self.mapping(fusion.get("intermediate"), "fusion.intermediate",
+                                                      set(INTERMEDIATE_OPTIONS)))
         base = Mechanism().replace(**self.overrides(raw.get("base"), "base"))
         scenarios = self.scenarios(raw, base)
         description = raw.get("description") or ""
         return SimulationConfig(name=name, out=out, scenarios=scenarios, seed=seed, replicates=replicates,
                                 n_bootstrap=n_bootstrap, confidence=confidence, n_truth=n_truth, models=models,
                                 selector=selector, late_cv=late_cv, early_penalizer=penalizer,
-                                description=str(description), source=Path(source) if source is not None else None)
+                                intermediate=intermediate, description=str(description), source=Path(source) if source is not None else None)
+
+    def intermediate(self, raw: dict) -> dict[str, Any]:
+        out = {}
+        for key, value in raw.items():
+            kind = INTERMEDIATE_OPTIONS.get(key)
+            if kind is None:
+                continue  # reported by mapping()
+            ok = isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
+            if kind is float and isinstance(value, int) and not isinstance(value, bool):
+                ok, value = True, float(value)
+            if not ok:
+                self.add(f"fusion.intermediate.{key}", f"a value of type {kind.__name__}", value,
+                         "See fusion.intermediate in data_schemas/study_config.v1.yaml.")
+            else:
+                out[key] = value
+        return out
 
     def models(self, raw: Any) -> tuple[str, ...]:
         if isinstance(raw, str) or not isinstance(raw, (list, tuple)) or not raw:

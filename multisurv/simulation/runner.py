@@ -34,8 +34,7 @@ import pandas as pd
 
 from multisurv._atomic import write_csv_atomic, write_json_atomic, write_text_atomic
 from multisurv.evaluation.concordance import concordance
-from multisurv.fusion.early import EarlyFusionCox
-from multisurv.fusion.late import LateFusionCox
+from multisurv.registry import FUSION_STRATEGIES, load_object
 from multisurv.scores.modality_score import DEFAULT_SCORES, ModalityScore
 from multisurv.selection.lasso_cox import LassoCoxSelector
 from multisurv.simulation.config import Scenario, SelectorSettings, SimulationConfig
@@ -85,13 +84,19 @@ class SimulationResult:
 
 
 def build_models(names: Sequence[str], *, selector: SelectorSettings = SelectorSettings(), late_cv: int = 3,
-                 early_penalizer: float = 0.1, random_state: int | None = None) -> dict[str, Any]:
+                 early_penalizer: float = 0.1, intermediate: dict | None = None,
+                 random_state: int | None = None) -> dict[str, Any]:
     """The estimators behind the model names (``"truth"`` maps to None: its risk is the true linear predictor).
+
+    Fusions are built by the builders of :data:`multisurv.registry.FUSION_STRATEGIES`, as in a study, with the
+    options ``cv`` = ``late_cv``, ``penalizer`` = ``early_penalizer`` and ``intermediate``.
 
     Examples
     --------
     >>> sorted(build_models(["clinscore", "late", "truth"], random_state=0))
     ['clinscore', 'late', 'truth']
+    >>> type(build_models(["intermediate"], intermediate={"fusion": "kronecker"})["intermediate"]).__name__
+    'IntermediateFusionCox'
     """
     def lasso() -> LassoCoxSelector:
         return LassoCoxSelector(alpha=selector.alpha, cv=selector.cv, n_alphas=selector.n_alphas,
@@ -106,17 +111,14 @@ def build_models(names: Sequence[str], *, selector: SelectorSettings = SelectorS
     for name in names:
         if name in by_name:
             out[name] = ModalityScore(name=name, prefix=by_name[name], selector=lasso(), random_state=random_state)
-        elif name == "early":
-            out[name] = EarlyFusionCox(scores=scores(), penalizer=early_penalizer, random_state=random_state)
-        elif name == "late":
-            out[name] = LateFusionCox(scores=scores(), cv=late_cv, random_state=random_state)
-        elif name == "late_insample":
-            out[name] = LateFusionCox(scores=scores(), cv=late_cv, random_state=random_state, stacking=False)
+        elif name in FUSION_STRATEGIES:
+            options = {"cv": late_cv, "penalizer": early_penalizer, "intermediate": dict(intermediate or {})}
+            out[name] = load_object(FUSION_STRATEGIES[name].builder)(scores(), options, random_state)
         elif name == "truth":
             out[name] = None
         else:
-            raise ValueError(f"Unknown model {name!r}. Choose one of: 'radscore', 'patscore', 'clinscore', 'early', "
-                             "'late', 'late_insample', 'truth'.")
+            known = ", ".join(repr(m) for m in (*by_name, *FUSION_STRATEGIES, "truth"))
+            raise ValueError(f"Unknown model {name!r}. Choose one of: {known}.")
     return out
 
 
@@ -145,7 +147,8 @@ def _cindex(y: np.ndarray, risk: np.ndarray, *, n_bootstrap: int, confidence: fl
 
 def run_replicate(mechanism: Mechanism, models: Sequence[str], *, seed: np.random.SeedSequence,
                   selector: SelectorSettings = SelectorSettings(), late_cv: int = 3, early_penalizer: float = 0.1,
-                  n_bootstrap: int = 500, confidence: float = 0.95, n_truth: int = 10_000) -> list[dict]:
+                  intermediate: dict | None = None, n_bootstrap: int = 500, confidence: float = 0.95,
+                  n_truth: int = 10_000) -> list[dict]:
     """Draw one replicate, fit every model, return one record per model (see the module docstring).
 
     A model that fails (for example too few events for its cross-validation) gets NaN values and its error
@@ -165,7 +168,7 @@ def run_replicate(mechanism: Mechanism, models: Sequence[str], *, seed: np.rando
     random_state = int(model_seq.generate_state(1)[0])
     boot_state = int(boot_seq.generate_state(1)[0])
     estimators = build_models(models, selector=selector, late_cv=late_cv, early_penalizer=early_penalizer,
-                              random_state=random_state)
+                              intermediate=intermediate, random_state=random_state)
     records = []
     for name, estimator in estimators.items():
         started = time.perf_counter()
@@ -204,7 +207,9 @@ def _settings(config: SimulationConfig) -> dict[str, Any]:
     return {"version": MECHANISM_VERSION, "seed": config.seed, "models": list(config.models),
             "selector": dataclasses.asdict(config.selector), "late_cv": config.late_cv,
             "early_penalizer": config.early_penalizer, "n_bootstrap": config.n_bootstrap,
-            "confidence": config.confidence, "n_truth": config.n_truth}
+            "confidence": config.confidence, "n_truth": config.n_truth,
+            # a new field enters the key only when set, so earlier caches stay valid
+            **({"intermediate": dict(config.intermediate)} if config.intermediate else {})}
 
 
 def _cache_dir(out: Path, config: SimulationConfig, scenario: Scenario) -> Path:
@@ -238,7 +243,8 @@ def _task(args: tuple) -> tuple[int, int, list[dict], float]:
     started = time.perf_counter()
     records = run_replicate(mechanism, config.models, seed=replicate_seed(config.seed, mechanism, replicate),
                             selector=config.selector, late_cv=config.late_cv,
-                            early_penalizer=config.early_penalizer, n_bootstrap=config.n_bootstrap,
+                            early_penalizer=config.early_penalizer, intermediate=dict(config.intermediate),
+                            n_bootstrap=config.n_bootstrap,
                             confidence=config.confidence, n_truth=config.n_truth)
     seconds = time.perf_counter() - started
     write_json_atomic(path, {"replicate": replicate, "mechanism": mechanism.to_dict(), "seconds": round(seconds, 3),

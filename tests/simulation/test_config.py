@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from multisurv.simulation.config import SimulationConfig, SimulationConfigError
+from multisurv.simulation.config import MODELS, SimulationConfig, SimulationConfigError
 
 BASE = {"schema": "simulation_config.v1", "name": "s", "out": "runs/s"}
 
@@ -68,3 +68,19 @@ def test_missing_file_and_bad_yaml(tmp_path):
     bad.write_text("name: [unclosed\n")
     with pytest.raises(SimulationConfigError, match="not valid YAML"):
         SimulationConfig.from_yaml(bad)
+
+
+def test_every_registered_fusion_is_a_model_and_intermediate_takes_its_settings():
+    from multisurv.registry import FUSION_STRATEGIES
+
+    cfg = SimulationConfig.from_dict({**BASE, "models": ["late", "intermediate", "truth"],
+                                      "fusion": {"intermediate": {"fusion": "kronecker", "epochs": 5,
+                                                                  "learning_rate": 1}}})
+    assert set(FUSION_STRATEGIES) <= set(MODELS)
+    assert cfg.intermediate == {"fusion": "kronecker", "epochs": 5, "learning_rate": 1.0}
+    assert cfg.to_dict()["fusion"]["intermediate"] == cfg.intermediate
+    with pytest.raises(SimulationConfigError) as info:
+        SimulationConfig.from_dict({**BASE, "fusion": {"intermediate": {"epochs": "many", "hiden": 8}}})
+    text = str(info.value)
+    assert "key 'fusion.intermediate.epochs': must be a value of type int; got 'many'." in text
+    assert "fusion.intermediate" in text and "hiden" in text

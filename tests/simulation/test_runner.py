@@ -11,11 +11,11 @@ from multisurv.simulation.runner import run_replicate, run_simulation
 ALL_MODELS = ["radscore", "patscore", "clinscore", "early", "late", "truth"]
 
 
-def _config(tmp_path, *, replicates, models, base, n_bootstrap=0, n_truth=2000, factors=None, seed=0):
+def _config(tmp_path, *, replicates, models, base, n_bootstrap=0, n_truth=2000, factors=None, seed=0, fusion=None):
     raw = {"schema": "simulation_config.v1", "name": "t", "out": str(tmp_path / "run"), "seed": seed,
            "replicates": replicates, "n_bootstrap": n_bootstrap, "n_truth": n_truth, "models": models,
            # a fixed penalty on a 4-point path: the cheapest selector setting (no cross-validation)
-           "selector": {"alpha": 0.05, "n_alphas": 4}, "fusion": {"late_cv": 2},
+           "selector": {"alpha": 0.05, "n_alphas": 4}, "fusion": {"late_cv": 2, **(fusion or {})},
            "base": {"n_ct_features": 4, "n_wsi_features": 4, **base}}
     if factors:
         raw["factors"] = factors
@@ -111,3 +111,12 @@ def test_a_failing_model_is_recorded_not_raised():
     clin = recs[0]
     assert "cannot run cv=5 folds" in clin["error"] and np.isnan(clin["c_external"])
     assert recs[1]["error"] == "" and np.isfinite(recs[1]["c_external"])
+
+
+def test_intermediate_arm_runs_in_the_simulation_and_sits_at_chance_without_signal(tmp_path):
+    pytest.importorskip("torch")
+    cfg = _config(tmp_path, replicates=4, models=["late", "intermediate"], base=NO_SIGNAL,
+                  fusion={"intermediate": {"epochs": 15, "hidden": 8, "n_threads": 1}})
+    result = run_simulation(cfg, write=False)
+    assert (result.records["error"] == "").all(), result.records["error"].tolist()
+    _check_no_signal(result, ["late", "intermediate"])
