@@ -24,7 +24,7 @@ from typing import Any, Mapping
 
 __all__ = ["ModalityKind", "Modality", "FusionStrategy", "MODALITY_KINDS", "BUILTIN_MODALITIES",
            "FUSION_STRATEGIES", "DEFAULT_MODALITIES", "make_modality", "model_labels", "path_columns",
-           "image_mask_pairs", "with_options", "load_object", "TRUE_LP", "TRUE_LP_LABEL"]
+           "image_mask_pairs", "with_options", "load_object", "TRUE_LP", "TRUE_LP_LABEL", "PATHOMICS_POOLINGS"]
 
 
 @dataclass(frozen=True)
@@ -63,11 +63,16 @@ MODALITY_KINDS: dict[str, ModalityKind] = {
                                     "workers")),
     "pathomics": ModalityKind("pathomics", "multisurv.features.modalities:extract_pathomics_modality",
                               {"slide": "wsi"}, ("encoder", "weights", "tile_size", "max_tiles", "mpp",
-                                                 "slide_mpp", "precision", "stain", "stain_reference", "device")),
+                                                 "slide_mpp", "precision", "stain", "stain_reference", "device",
+                                                 "pooling", "abmil")),
     "clinical": ModalityKind("clinical", None),
     "table": ModalityKind("table", "multisurv.features.table:extract_table_modality", {},
                           ("path", "id_column", "columns")),
 }
+
+#: How a pathomics modality's slide becomes its score (modality option ``pooling``): ``mean``, the LASSO-Cox score
+#: of the mean-pooled tile features; ``abmil``, an attention-MIL network trained on the tiles of the patch files.
+PATHOMICS_POOLINGS = ("mean", "abmil")
 
 
 @dataclass(frozen=True)
@@ -164,11 +169,14 @@ class FusionStrategy:
     label: str
     builder: str  # "module:function(scores, options, seed) -> estimator"
     description: str = ""
+    #: What the strategy fuses: "scores" (each modality's risk score, whatever model makes it, e.g. an
+    #: attention-MIL slide score) or "features" (each modality's selected table columns: early, intermediate).
+    inputs: str = "scores"
 
 
 FUSION_STRATEGIES: dict[str, FusionStrategy] = {s.name: s for s in (
     FusionStrategy("early", "early_fusion", "Early fusion", "multisurv.fusion.builders:early",
-                   "one ridge Cox model on the features every score selected"),
+                   "one ridge Cox model on the features every score selected", inputs="features"),
     FusionStrategy("late", "late_fusion", "Late fusion", "multisurv.fusion.builders:late",
                    "Cox on out-of-fold scores (stacking); missing scores by fusion.missing"),
     FusionStrategy("late_insample", "late_fusion_insample", "Late fusion (in-sample scores)",
@@ -177,7 +185,8 @@ FUSION_STRATEGIES: dict[str, FusionStrategy] = {s.name: s for s in (
                    "multisurv.fusion.builders:late_pattern", "out-of-fold, one sub-model per missing-modality pattern"),
     FusionStrategy("intermediate", "intermediate_fusion", "Intermediate fusion (deep)",
                    "multisurv.fusion.builders:intermediate",
-                   "a network: one encoder per modality, a fusion layer, a Cox head (inner-split early stopping)"),
+                   "a network: one encoder per modality, a fusion layer, a Cox head (inner-split early stopping)",
+                   inputs="features"),
 )}
 
 #: The true linear predictor of a synthetic cohort, evaluated as the ceiling.

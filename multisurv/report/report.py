@@ -79,13 +79,15 @@ def write_report(
     available: Mapping[str, pd.Series] | None = None,
     comparison: pd.DataFrame | None = None,
     robustness: list | None = None,
+    attention: Mapping[str, object] | None = None,
 ) -> Path:
     """Write ``run_dir/report.md``, its self-contained twin ``report.html`` and ``tables/summary.csv``.
 
     ``evaluation`` is the :class:`~multisurv.report.figures.EvaluationFigures` of the run (calibration, decision
     curves, C-index comparison, hazard ratios); its figures get their own sections. ``labels`` are the models'
     display names, ``modalities`` the study's (default: the built-in three), ``available`` who has each modality
-    (for the cohort table). Returns the Markdown path.
+    (for the cohort table). ``attention`` (``rows``, ``models``, ``skipped``) describes the attention-MIL slide
+    scores and their figures (:func:`multisurv.report.attention.attention_section`). Returns the Markdown path.
     """
     run_dir = Path(run_dir)
     labels = MODEL_LABELS if labels is None else labels
@@ -136,6 +138,10 @@ def write_report(
                                                  zip(fusion_formula["term"], fusion_formula["coef"])), ""]
     lines += model_specifications(formulas, fusion_formula, labels=labels,
                                   scores={m.name: m.score for m in modalities})
+    if attention:
+        from multisurv.report.attention import attention_section
+
+        lines += attention_section(**attention)
     if internal is not None and len(internal):
         lines += internal_validation_section(internal, labels=labels)
     figures = sorted((run_dir / "figures").glob("km_*.png"))

@@ -17,7 +17,7 @@ import yaml
 
 from multisurv.exceptions import MultisurvError
 from multisurv.registry import (BUILTIN_MODALITIES, DEFAULT_MODALITIES, FUSION_STRATEGIES as _FUSIONS,
-                                MODALITY_KINDS, TRUE_LP, Modality, make_modality)
+                                MODALITY_KINDS, PATHOMICS_POOLINGS, TRUE_LP, Modality, make_modality)
 
 __all__ = ["StudyConfig", "CohortConfig", "SyntheticCohortConfig", "RadiomicsConfig", "PathomicsConfig",
            "SelectionConfig", "FusionConfig", "ValidationConfig", "FiguresConfig", "HarmonisationConfig",
@@ -414,6 +414,11 @@ class _Checker:
         fusion = self.fusion(sections["fusion"])
         radiomics, pathomics = self.radiomics(sections["radiomics"]), self.pathomics(sections["pathomics"])
         modalities = self.modalities(raw.get("modalities"), radiomics, pathomics)
+        endpoint = raw.get("endpoint") if isinstance(raw.get("endpoint"), Mapping) else {}
+        for m in modalities:
+            if m.options.get("pooling") == "abmil" and endpoint.get("type") == "binary":
+                self.add(f"modalities.{m.name}.pooling", "'mean' with a binary endpoint (the attention-MIL score is "
+                         "trained with a survival loss)", "abmil", "Use 'pooling: mean', or a survival endpoint.")
         description = raw.get("description")
         if description is not None and not isinstance(description, str):
             self.add("description", "a text", description, "Write the description as a text.")
@@ -463,7 +468,8 @@ class _Checker:
                          "Add e.g. 'kind: table' or 'kind: radiomics'.")
                 continue
             spec = MODALITY_KINDS[kind]
-            allowed = {"kind", "prefix", "score", "label", *spec.roles, *spec.options}
+            allowed = {"kind", "prefix", "score", "label", *spec.roles, *spec.options,
+                       "pooling", "abmil"}  # checked by self.pooling (it says why only pathomics has them)
             entry = self.mapping(entry, key, allowed)
             for text_key in ("prefix", "score", "label", *spec.roles):
                 if text_key in entry and (not isinstance(entry[text_key], str) or not entry[text_key].strip()):
@@ -488,6 +494,7 @@ class _Checker:
             if kind == "pathomics" and isinstance(entry.get("stain_reference"), str):
                 entry["stain_reference"] = self.file(entry, "stain_reference", f"{key}.stain_reference",
                                                      required=True, what="a reference H&E image")
+            self.pooling(entry, key, kind)
             if kind == "table":
                 entry["path"] = self.file(entry, "path", f"{key}.path", required=True,
                                           what="a feature table (CSV/TSV/Parquet, or a folder of <patient_id>.csv)")
@@ -639,20 +646,67 @@ class _Checker:
         """``fusion.intermediate``: settings of the deep intermediate fusion, each of its known type."""
         from multisurv.fusion.builders import INTERMEDIATE_OPTIONS
 
-        raw = self.mapping(raw, "fusion.intermediate", set(INTERMEDIATE_OPTIONS))
+        return self.typed(raw, "fusion.intermediate", INTERMEDIATE_OPTIONS)
+
+    def typed(self, raw: Any, path: str, options: Mapping[str, type]) -> dict:
+        """A mapping of settings whose keys come from ``options`` (name -> type), each value of its type."""
+        raw = self.mapping(raw, path, set(options))
         out = {}
         for key, value in raw.items():
-            if key not in INTERMEDIATE_OPTIONS:
+            if key not in options:
                 continue
-            kind = INTERMEDIATE_OPTIONS[key]
+            kind = options[key]
             ok = (isinstance(value, str) if kind is str else isinstance(value, bool) if kind is bool else
                   isinstance(value, int) and not isinstance(value, bool) if kind is int else
                   isinstance(value, (int, float)) and not isinstance(value, bool))
             if not ok:
-                self.add(f"fusion.intermediate.{key}", f"a {kind.__name__}", value, "Correct the value.")
+                self.add(f"{path}.{key}", f"a {kind.__name__}", value, "Correct the value.")
                 continue
             out[key] = kind(value)
         return out
+
+    def pooling(self, entry: dict, key: str, kind: str) -> None:
+        """A pathomics modality's ``pooling`` (mean or abmil) and its ``abmil`` settings, checked in place."""
+        from multisurv.study.models import ABMIL_OPTIONS
+
+        if kind != "pathomics":
+            for option in ("pooling", "abmil"):
+                if option in entry:
+                    self.add(f"{key}.{option}", "set on a pathomics modality only (attention-MIL pooling trains on "
+                             "the per-slide tile stores that pathomics extraction writes; a "
+                             f"{kind!r} modality has none)", entry.pop(option),
+                             "Remove it, or declare the slides as a modality of kind 'pathomics'.")
+            return
+        pooling = entry.get("pooling", "mean")
+        if pooling not in PATHOMICS_POOLINGS:
+            self.add(f"{key}.pooling", "one of " + ", ".join(repr(p) for p in PATHOMICS_POOLINGS), pooling,
+                     "Use 'mean' (LASSO-Cox on the mean of the tile features, the default) or 'abmil' (attention-MIL "
+                     "over the tiles).")
+            entry.pop("pooling")
+            pooling = "mean"
+        if pooling == "abmil":
+            import importlib.util
+
+            missing = [m for m in ("torch", "h5py") if importlib.util.find_spec(m) is None]
+            if missing:
+                self.add(f"{key}.pooling", "a pooling whose packages are installed (abmil trains a torch network on "
+                         "the HDF5 tile stores)", pooling, f"Install {' and '.join(missing)}: "
+                         "pip install \"multisurv[wsi]\", or use 'pooling: mean'.")
+        if "abmil" not in entry:
+            return
+        if pooling != "abmil":
+            self.add(f"{key}.abmil", "given only with 'pooling: abmil'", entry.pop("abmil"),
+                     "Add 'pooling: abmil' to the modality, or remove its 'abmil' settings.")
+            return
+        settings = self.typed(entry["abmil"], f"{key}.abmil", ABMIL_OPTIONS)
+        try:  # the estimator's own parameter checks (ranges and choices), at load time rather than mid-run
+            from multisurv.scores.mil import AttentionMILScore
+
+            AttentionMILScore(patches=".", **settings)._check_params()
+        except ValueError as exc:
+            self.add(f"{key}.abmil", "valid attention-MIL settings (AttentionMILScore)", entry["abmil"], str(exc))
+            settings = {}
+        entry["abmil"] = settings
 
     def endpoint(self, raw: dict, study: Mapping) -> EndpointConfig:
         """The ``endpoint`` section, and what a binary endpoint asks of the other sections."""

@@ -1,7 +1,8 @@
 """build_models(): the unfitted models of a study, from its config and the registries.
 
-One score per modality (its selector, then a Cox model on the selected features), then one model per fusion
-strategy over all the scores. The CLI, :func:`multisurv.study.run.run_study` and ``multisurv fit`` all build their
+One score per modality (its selector, then a Cox model on the selected features; for a pathomics modality with
+``pooling: abmil``, an attention-MIL network on the slide's tiles), then one model per fusion strategy over all the
+scores. The CLI, :func:`multisurv.study.run.run_study` and ``multisurv fit`` all build their
 models here, so the model a report describes is the model that is saved and later scores a new cohort.
 """
 
@@ -11,12 +12,30 @@ from typing import Mapping, Sequence
 
 from multisurv.registry import FUSION_STRATEGIES, Modality, load_object
 
-__all__ = ["build_scores", "build_models"]
+__all__ = ["build_scores", "build_models", "ABMIL_OPTIONS", "uses_abmil"]
+
+#: Settings of the attention-MIL pathomics score a study config may give (``modalities.<name>.abmil``), with their
+#: types: keywords of :class:`~multisurv.scores.mil.AttentionMILScore`.
+ABMIL_OPTIONS = {"hidden": int, "attention_dim": int, "dropout": float, "loss": str, "ties": str, "n_bins": int,
+                 "epochs": int, "patience": int, "learning_rate": float, "weight_decay": float, "max_tiles": int,
+                 "validation_fraction": float, "tiles": str, "refit": bool, "device": str, "n_threads": int}
+
+
+def uses_abmil(modality: Modality) -> bool:
+    """Whether a modality's score is an attention-MIL network over its tiles (pathomics with ``pooling: abmil``)."""
+    return modality.kind == "pathomics" and modality.options.get("pooling", "mean") == "abmil"
 
 
 def build_scores(modalities: Sequence[Modality], selection, seed: int,
-                 reproducibility: Mapping[str, object] | None = None) -> list:
-    """One unfitted :class:`~multisurv.scores.modality_score.ModalityScore` per modality (LASSO-Cox selection).
+                 reproducibility: Mapping[str, object] | None = None, *, mil: bool = True) -> list:
+    """One unfitted score per modality: a :class:`~multisurv.scores.modality_score.ModalityScore` (LASSO-Cox
+    selection), or for a pathomics modality with ``pooling: abmil`` an
+    :class:`~multisurv.scores.mil.AttentionMILScore`.
+
+    The MIL score is built with ``patches=None``: the study sets it to the modality's patch folder once extraction
+    has written it (:func:`multisurv.study.run.fit_and_evaluate`). ``mil=False`` gives every modality a
+    ``ModalityScore`` on its table features (the mean-pooled ``wsi__`` columns for pathomics): the input of the
+    fusions that fuse features rather than scores (early, intermediate).
 
     Examples
     --------
@@ -43,7 +62,15 @@ def build_scores(modalities: Sequence[Modality], selection, seed: int,
                                   method=robustness["method"], criterion=robustness["criterion"], prefix=m.prefix)
         return Pipeline([("robustness", robust), ("lasso", lasso)])
 
-    return [ModalityScore(name=m.score, prefix=m.prefix, selector=selector(m), random_state=seed) for m in modalities]
+    def score(m: Modality):
+        if mil and uses_abmil(m):
+            from multisurv.scores.mil import AttentionMILScore  # light: torch is imported when it is fitted
+
+            return AttentionMILScore(patches=None, name=m.score, prefix=m.prefix, random_state=seed,
+                                     **dict(m.options.get("abmil") or {}))
+        return ModalityScore(name=m.score, prefix=m.prefix, selector=selector(m), random_state=seed)
+
+    return [score(m) for m in modalities]
 
 
 def build_models(config, reproducibility: Mapping[str, object] | None = None) -> dict:
@@ -63,6 +90,13 @@ def build_models(config, reproducibility: Mapping[str, object] | None = None) ->
     dict
         ``{modality name: ModalityScore, ..., fusion model name: estimator, ...}`` in report order.
 
+    Notes
+    -----
+    A pathomics modality with ``pooling: abmil`` gets an attention-MIL score; the fusions of scores (``late``,
+    ``late_insample``, ``late_pattern``) fuse that score, while the fusions of features (``early``,
+    ``intermediate``: ``FusionStrategy.inputs == "features"``) need table columns and keep the LASSO-selected
+    mean-pooled tile features as that modality's input.
+
     Examples
     --------
     >>> from multisurv.study.config import StudyConfig
@@ -76,10 +110,13 @@ def build_models(config, reproducibility: Mapping[str, object] | None = None) ->
 
         return build_binary_models(config)
     scores = build_scores(config.modalities, config.selection, config.seed, reproducibility)
+    feature_scores = (build_scores(config.modalities, config.selection, config.seed, reproducibility, mil=False)
+                      if any(uses_abmil(m) for m in config.modalities) else scores)
     models: dict = {m.name: s for m, s in zip(config.modalities, scores)}
     options = {"cv": config.fusion.cv, "missing": config.fusion.missing, "penalizer": config.fusion.penalizer,
                "intermediate": config.fusion.intermediate}
     for name in config.fusion.strategies:
         strategy = FUSION_STRATEGIES[name]
-        models[strategy.model] = load_object(strategy.builder)(scores, options, config.seed)
+        inputs = feature_scores if strategy.inputs == "features" else scores
+        models[strategy.model] = load_object(strategy.builder)(inputs, options, config.seed)
     return models

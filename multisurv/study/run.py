@@ -28,6 +28,7 @@ from multisurv._atomic import write_csv_atomic, write_json_atomic, write_text_at
 from multisurv.cohort.cohort import Cohort
 from multisurv.registry import (BUILTIN_MODALITIES, MODALITY_KINDS, TRUE_LP, Modality, image_mask_pairs,
                                 load_object, model_labels, path_columns, with_options)
+from multisurv.study.models import uses_abmil
 
 __all__ = ["StudyResult", "run_study", "fit_and_evaluate", "extract_features", "MODEL_LABELS", "CENTRE_COLUMN"]
 
@@ -78,6 +79,17 @@ def extract_features(cohort: Cohort, feature_dir: Path, *, modalities: Sequence[
     Returns ``(features, failures)``: a DataFrame indexed by patient_id with each modality's prefixed columns (NaN
     where a modality is missing or failed), and the failures table of every branch.
     """
+    features, failures, _ = _extract_features(cohort, feature_dir, modalities=modalities, weights=weights,
+                                              n_workers=n_workers, progress=progress,
+                                              radiomics_params=radiomics_params, pathomics_options=pathomics_options)
+    return features, failures
+
+
+def _extract_features(cohort: Cohort, feature_dir: Path, *, modalities: Sequence[Modality] | None = None,
+                      weights=None, n_workers: int | None = None, progress: bool = True, radiomics_params=None,
+                      pathomics_options: Mapping[str, object] | None = None):
+    """:func:`extract_features`, and the folder of per-slide patch files (tile stores) of each pathomics modality."""
+    patch_folders: dict[str, Path] = {}
     if modalities is None:
         modalities = [BUILTIN_MODALITIES["radiomics"], BUILTIN_MODALITIES["pathomics"]]
     parts, failures = [], []
@@ -92,6 +104,8 @@ def extract_features(cohort: Cohort, feature_dir: Path, *, modalities: Sequence[
         result = load_object(kind.extractor)(m, cohort, feature_dir=feature_dir, progress=progress,
                                              n_workers=n_workers)
         parts.append(result.features)
+        if m.kind == "pathomics":
+            patch_folders[m.name] = Path(result.store_dir) / "patches"
         if len(result.failures):
             failures.append(result.failures.assign(modality=m.name) if "modality" not in result.failures else
                             result.failures)
@@ -99,7 +113,7 @@ def extract_features(cohort: Cohort, feature_dir: Path, *, modalities: Sequence[
     features.index.name = "patient_id"
     columns = ["patient_id", "path", "stage", "error_type", "message"]
     failures = pd.concat(failures, ignore_index=True) if failures else pd.DataFrame(columns=columns)
-    return features, failures
+    return features, failures, patch_folders
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -144,10 +158,12 @@ def _default_models(modalities: Sequence[Modality], random_state: int, cv: int) 
     from multisurv.fusion import builders
 
     scores = build_scores(modalities, SelectionConfig(cv=cv), random_state)
+    features = (build_scores(modalities, SelectionConfig(cv=cv), random_state, mil=False)  # early fuses features
+                if any(uses_abmil(m) for m in modalities) else scores)
     fusion = FusionConfig(cv=cv)
     options = {"cv": fusion.cv, "missing": fusion.missing, "penalizer": fusion.penalizer}
     return {**{m.name: s for m, s in zip(modalities, scores)},
-            "early_fusion": builders.early(scores, options, random_state),
+            "early_fusion": builders.early(features, options, random_state),
             "late_fusion": builders.late(scores, options, random_state)}
 
 
@@ -197,6 +213,12 @@ def _save_fitted_model(run_dir: Path, model, clinical, X_dev: pd.DataFrame, conf
     """Save the model the report describes (``run_dir/model``) for ``multisurv predict``."""
     from multisurv.persistence import StudyModel, save_model
 
+    if _mil_scores(model):
+        notes.append(f"model saving: {name} holds an attention-MIL slide score (a torch network that reads the "
+                     "patch files), which the safe model format cannot store; model/ was not written. Set "
+                     "'figures.primary' to a model without it, or use 'pooling: mean', to save one.")
+        logger.warning("The fitted model was not saved: it holds an attention-MIL score.")
+        return
     study_model = StudyModel(estimator=_for_saving(model), feature_columns=[str(c) for c in X_dev.columns], clinical=clinical,
                              config={"study": dict(config or {}), "model": name})
     try:
@@ -229,6 +251,71 @@ def _robustness_rows(run_dir: Path, reproducibility: Mapping[str, tuple], fitted
                      "median_seconds": (float(res.cost["total_seconds"].median()) if "total_seconds" in res.cost
                                         else None)})
     return rows
+
+
+def _mil_scores(obj, seen: set[int] | None = None) -> list:
+    """Every :class:`~multisurv.scores.mil.AttentionMILScore` inside a model (fusion scores, Pipeline steps)."""
+    from sklearn.base import BaseEstimator
+
+    from multisurv.scores.mil import AttentionMILScore
+
+    seen = set() if seen is None else seen
+    if id(obj) in seen:
+        return []
+    seen.add(id(obj))
+    if isinstance(obj, AttentionMILScore):
+        return [obj]
+    items = obj.values() if isinstance(obj, Mapping) else obj if isinstance(obj, (list, tuple)) else \
+        obj.get_params(deep=False).values() if isinstance(obj, BaseEstimator) else ()
+    return [found for item in items for found in _mil_scores(item, seen)]
+
+
+def _with_patches(models: Mapping[str, object], mil_modalities: Sequence[Modality],
+                  patch_folders: Mapping[str, Path], dev_ids) -> dict:
+    """A copy of ``models`` whose attention-MIL scores read the patch files extraction wrote (``patches=None``
+    is set to the modality's ``patches/`` folder); raises when the development slides have no tile stores."""
+    import copy
+
+    from multisurv.scores.mil import patch_file_for
+
+    models = copy.deepcopy(dict(models))  # the caller's estimators stay as given; shared scores stay shared
+    by_score = {}
+    for m in mil_modalities:
+        folder = patch_folders.get(m.name)
+        found = 0 if folder is None else sum(patch_file_for(folder, pid).exists() for pid in dev_ids)
+        if found < 4:
+            raise ValueError(
+                f"Modality {m.name!r} has 'pooling: abmil', which trains on the per-slide tile stores (HDF5 patch "
+                f"files) that pathomics extraction writes, but {found} of {len(dev_ids)} development patients have "
+                f"one in {str(folder) if folder is not None else '(no pathomics extraction ran)'} (at least 4 "
+                "needed). Check that the manifest's slide column is filled for the development cohort and that "
+                "extraction succeeded (failures.csv), or use 'pooling: mean'.")
+        by_score[m.score] = folder
+    for score in _mil_scores(models):
+        if score.patches is None and score.name in by_score:
+            score.set_params(patches=str(by_score[score.name]))
+    return models
+
+
+def _attention_outputs(run_dir: Path, mil_modalities: Sequence[Modality], fitted: Mapping[str, object],
+                       predictions: pd.DataFrame, development: str, fit_seconds: Mapping[str, float]) -> dict:
+    """Attention maps of each attention-MIL score (computed here), their table, and their figures (drawn by
+    the report); returns what the report's attention section needs."""
+    from multisurv.report.attention import write_attention_figures
+    from multisurv.study.attention import attention_maps, attention_table
+
+    maps, models = [], []
+    for m in mil_modalities:
+        score = fitted[m.name]
+        found = attention_maps(score, m.name, predictions, development=development)
+        table = f"tables/{m.name}_attention.csv"
+        write_csv_atomic(run_dir / table, attention_table(found), index=False, float_format="%.8g")
+        maps += found
+        models.append({"modality": m.name, "score": m.score, "n_train": score.n_train_,
+                       "best_epoch": score.best_epoch_, "loss": score.loss, "epochs": score.epochs, "table": table,
+                       "seconds": fit_seconds.get(m.name)})
+    rows, skipped = write_attention_figures(run_dir, maps)
+    return {"rows": rows, "models": models, "skipped": skipped}
 
 
 def _availability(cohort: Cohort, features: pd.DataFrame, modalities: Sequence[Modality]) -> dict[str, pd.Series]:
@@ -351,9 +438,9 @@ def fit_and_evaluate(
 
     notes: list[str] = []
     with _collect_warnings(notes, "feature extraction"):
-        features, failures = extract_features(cohort, feature_dir, modalities=modalities, weights=weights,
-                                              n_workers=n_workers, progress=progress,
-                                              radiomics_params=radiomics_params, pathomics_options=pathomics_options)
+        features, failures, patch_folders = _extract_features(
+            cohort, feature_dir, modalities=modalities, weights=weights, n_workers=n_workers, progress=progress,
+            radiomics_params=radiomics_params, pathomics_options=pathomics_options)
     write_csv_atomic(run_dir / "failures.csv", failures, index=False)
     if len(failures):
         logger.warning("%d feature extraction(s) failed; see %s", len(failures), run_dir / "failures.csv")
@@ -369,6 +456,9 @@ def fit_and_evaluate(
     X_dev = X.loc[dev.ids]
 
     models = _default_models(modalities, random_state, cv) if models is None else dict(models)
+    mil_modalities = [m for m in modalities if uses_abmil(m)]
+    if mil_modalities:
+        models = _with_patches(models, mil_modalities, patch_folders, dev.ids)
     if harmonisation is not None:
         models = {name: _harmonised(model, harmonisation, imaging_prefixes) for name, model in models.items()}
         extra_report = {**dict(extra_report or {}), "Harmonisation": (
@@ -377,10 +467,13 @@ def fit_and_evaluate(
             "development cohort with each model; an external centre's location and scale are estimated from its "
             "own imaging features (not outcomes) when it is scored.")}
     predictions = cohort.table.loc[:, ["cohort", "time", "event"]].copy()
+    fit_seconds: dict[str, float] = {}
     for name, model in models.items():
         logger.info("Fitting %s on the development cohort.", name)
+        tic = time.perf_counter()
         with _collect_warnings(notes, name):
             model.fit(X_dev, dev.y)
+        fit_seconds[name] = time.perf_counter() - tic
         predictions[name] = pd.Series(model.predict(X), index=X.index, dtype=float)
     if truth is not None:
         predictions[TRUE_LP] = truth["true_lp"].reindex(cohort.ids)
@@ -438,12 +531,16 @@ def fit_and_evaluate(
                         "apparent_cindex": float(dev_metrics["cindex"].iloc[0]) if len(dev_metrics) else None},
                        notes)
     robustness = _robustness_rows(run_dir, reproducibility or {}, fitted)
+    attention = None
+    if mil_modalities:
+        with _collect_warnings(notes, "attention maps"):
+            attention = _attention_outputs(run_dir, mil_modalities, fitted, predictions, development, fit_seconds)
     elapsed = time.perf_counter() - started
     write_report(run_dir, cohort=cohort, metrics=metrics, failures=failures, formulas=formulas,
                  fusion_formula=fusion_formula, elapsed=elapsed, extra=dict(extra_report or {}), notes=notes,
                  evaluation=figures, internal=internal, labels=labels, modalities=modalities,
                  available=_availability(cohort, features, modalities), comparison=comparison,
-                 robustness=robustness)
+                 robustness=robustness, attention=attention)
     logger.info("Study finished in %.0f s; report: %s", elapsed, run_dir / "report.md")
     return StudyResult(metrics=metrics, predictions=predictions, run_dir=run_dir, internal=internal)
 
