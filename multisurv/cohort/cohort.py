@@ -11,7 +11,8 @@ import pandas as pd
 
 from multisurv._validation import make_y
 
-__all__ = ["Cohort", "CORE_COLUMNS", "OUTCOME_COLUMNS", "PATH_COLUMNS", "DEFAULT_PATH_COLUMNS"]
+__all__ = ["Cohort", "CORE_COLUMNS", "OUTCOME_COLUMNS", "PATH_COLUMNS", "DEFAULT_PATH_COLUMNS", "SLIDE_SEPARATOR",
+           "slide_paths", "SlideCounts"]
 
 #: Columns every manifest starts with, in this order; the study's path columns, then clinical columns follow.
 OUTCOME_COLUMNS = ("patient_id", "cohort", "time", "event")
@@ -22,6 +23,68 @@ DEFAULT_PATH_COLUMNS = {"ct_image": "ct_image", "ct_mask": "ct_mask", "wsi": "ws
 PATH_COLUMNS = tuple(DEFAULT_PATH_COLUMNS)
 #: The core columns of the reference design's manifest, in order.
 CORE_COLUMNS = (*OUTCOME_COLUMNS, *PATH_COLUMNS)
+#: Separates the several slides of one patient in a slide column (``wsi``): ``block_A.svs;block_B.svs``.
+SLIDE_SEPARATOR = ";"
+
+
+def slide_paths(value) -> list[str]:
+    """The slides of one cell of a slide column: ``[]`` when empty, one path, or the ``;``-separated paths.
+
+    Examples
+    --------
+    >>> slide_paths("/data/a.svs;/data/b.svs"), slide_paths("/data/a.svs"), slide_paths(None)
+    (['/data/a.svs', '/data/b.svs'], ['/data/a.svs'], [])
+    """
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return []
+    if isinstance(value, (list, tuple)):
+        return [str(v) for v in value]
+    return [part.strip() for part in str(value).split(SLIDE_SEPARATOR) if part.strip()]
+
+
+@dataclass(frozen=True)
+class SlideCounts:
+    """Slides per patient of one slide column (:meth:`Cohort.slide_counts`).
+
+    Attributes
+    ----------
+    column : str
+        The slide column.
+    counts : pandas.Series
+        Slides per patient (int, index ``patient_id``), patients with at least one slide only.
+
+    Examples
+    --------
+    >>> counts = SlideCounts("wsi", pd.Series([1, 2, 4], index=["a", "b", "c"]))
+    >>> counts.sentence()
+    "slides per patient ('wsi'): median 2 (1-4); 2 of 3 patients with more than one"
+    """
+
+    column: str
+    counts: pd.Series
+
+    @property
+    def n_patients(self) -> int:
+        """Patients with at least one slide."""
+        return int(len(self.counts))
+
+    @property
+    def n_slides(self) -> int:
+        """Slides in all."""
+        return int(self.counts.sum())
+
+    @property
+    def n_multiple(self) -> int:
+        """Patients with more than one slide."""
+        return int((self.counts > 1).sum())
+
+    def sentence(self) -> str:
+        """One line for reports: median (range) and how many patients have more than one slide."""
+        if not self.n_patients:
+            return f"slides per patient ({self.column!r}): no patient has a slide"
+        median = float(self.counts.median())
+        return (f"slides per patient ({self.column!r}): median {median:g} ({int(self.counts.min())}-"
+                f"{int(self.counts.max())}); {self.n_multiple} of {self.n_patients} patients with more than one")
 
 
 @dataclass(frozen=True)
@@ -33,7 +96,8 @@ class Cohort:
     table : pandas.DataFrame
         Index ``patient_id`` (str). Columns ``cohort`` (str), ``time`` (float > 0), ``event`` (bool),
         the path columns (absolute path as str, or None when that modality is missing; by default ``ct_image``,
-        ``ct_mask``, ``wsi``), then the clinical columns.
+        ``ct_mask``, ``wsi``; a slide column holds the patient's several slides joined by ``;``, see
+        :func:`slide_paths`), then the clinical columns.
     clinical_columns : tuple of str
         Names of the clinical columns, in manifest order.
     clinical_spec : dict
@@ -92,6 +156,21 @@ class Cohort:
     def has_wsi(self) -> pd.Series:
         """Boolean Series: the patient has a whole-slide image."""
         return self.has(("wsi",))
+
+    def slide_counts(self, column: str = "wsi") -> SlideCounts:
+        """How many slides each patient with a slide has in ``column`` (several are ``;``-separated).
+
+        Examples
+        --------
+        >>> t = pd.DataFrame({"patient_id": ["a", "b", "c"], "wsi": ["/s/a1.svs;/s/a2.svs", "/s/b.svs", None]}
+        ...                  ).set_index("patient_id")
+        >>> Cohort(t, path_columns=("wsi",)).slide_counts().counts.to_dict()
+        {'a': 2, 'b': 1}
+        """
+        if column not in self.table:
+            return SlideCounts(column, pd.Series([], dtype=int, index=pd.Index([], name="patient_id")))
+        counts = self.table[column].map(lambda v: len(slide_paths(v))).astype(int)
+        return SlideCounts(column, counts[counts > 0])
 
     @property
     def clinical(self) -> pd.DataFrame:

@@ -16,13 +16,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from multisurv.cohort.cohort import CORE_COLUMNS, DEFAULT_PATH_COLUMNS, OUTCOME_COLUMNS, Cohort
+from multisurv.cohort.cohort import CORE_COLUMNS, DEFAULT_PATH_COLUMNS, OUTCOME_COLUMNS, SLIDE_SEPARATOR, Cohort
 from multisurv.cohort.schema import (
     _cell_value,
     _resolve_path,
     check_manifest_frame,
     load_clinical_spec,
     row_schema,
+    split_paths,
 )
 from multisurv.exceptions import ManifestError
 
@@ -106,8 +107,9 @@ def load_manifest(path: str | Path, *, clinical_spec: str | Path | Mapping[str, 
     -------
     Cohort
         ``table`` is indexed by ``patient_id`` (str) with ``cohort`` (str), ``time`` (float), ``event`` (bool),
-        ``ct_image``, ``ct_mask``, ``wsi`` (absolute path as str, or None), then the clinical columns in manifest
-        order: numeric and integer variables as float (NaN when empty), categorical ones as str (NaN when
+        ``ct_image``, ``ct_mask``, ``wsi`` (absolute path as str, or None; a patient's several slides, written
+        ``a.svs;b.svs`` in the manifest, are their absolute paths joined by ``;``), then the clinical columns in
+        manifest order: numeric and integer variables as float (NaN when empty), categorical ones as str (NaN when
         empty). ``source`` is the absolute path of the manifest.
 
     Raises
@@ -260,8 +262,9 @@ def _build_cohort(frame: pd.DataFrame, spec: Mapping[str, Mapping[str, Any]], *,
         "time": pd.Series([float(_cell_value(t, props["time"])) for t in column("time")], dtype=float),
         "event": pd.Series([_cell_value(e, props["event"]) == 1 for e in column("event")], dtype=bool),
     }
-    for name in paths:
-        columns[name] = pd.Series([str(_resolve_path(text, base_dir)) if text.strip() else None
+    for name in paths:  # a slide column's several slides stay one cell, their absolute paths joined by ';'
+        columns[name] = pd.Series([SLIDE_SEPARATOR.join(str(_resolve_path(part, base_dir))
+                                                        for part in split_paths(text, props[name])) or None
                                    for text in column(name)], dtype=object)
     for name, var in spec.items():
         values = [_cell_value(text, props[name]) for text in column(name)]

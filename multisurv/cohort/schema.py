@@ -28,7 +28,7 @@ import multisurv
 from multisurv.cohort.cohort import CORE_COLUMNS, DEFAULT_PATH_COLUMNS, OUTCOME_COLUMNS
 from multisurv.exceptions import ManifestError
 
-__all__ = ["load_clinical_spec", "row_schema", "check_manifest_frame"]
+__all__ = ["load_clinical_spec", "row_schema", "check_manifest_frame", "split_paths"]
 
 MANIFEST_SCHEMA_FILE = "cohort_manifest.v1.schema.json"
 DEMO_CLINICAL_SPEC_FILE = "clinical_gist.v1.yaml"
@@ -596,15 +596,8 @@ def _check_row(raw: Mapping[str, str], props: Mapping[str, Any], validator: Draf
     for name in paths:
         if name in failed or instance.get(name) is None:
             continue
-        resolved = _resolve_path(instance[name], base_dir)
-        if not resolved.exists():
-            shown = repr(instance[name])
-            if str(resolved) != instance[name]:
-                shown += f" (resolved to '{resolved}')"
-            found.append((order[name], (
-                f"{where}, column {name!r}: must be an existing file ({props[name]['title']}); got {shown}, "
-                f"which does not exist. {props[name]['x-fix']}"
-            )))
+        found.extend((order[name], message) for message in _path_problems(instance[name], props[name], base_dir,
+                                                                         f"{where}, column {name!r}"))
     for image, mask in pairs:
         if image in raw and mask in raw and (instance[image] is None) != (instance[mask] is None):
             empty, given = (mask, image) if instance[mask] is None else (image, mask)
@@ -615,6 +608,47 @@ def _check_row(raw: Mapping[str, str], props: Mapping[str, Any], validator: Draf
                 f"{empty!r}, or clear {given!r} if the patient has no {noun}."
             )))
     return [message for _, message in sorted(found, key=lambda item: item[0])]
+
+
+def _path_problems(text: str, prop: Mapping[str, Any], base_dir: Path, where: str) -> list[str]:
+    """Problems of one path cell: each file must exist; a slide column (``x-separator``) may list several
+    files separated by ';' (each checked, none twice), any other path column holds one file."""
+    separator = prop.get("x-separator")
+    parts = split_paths(text, prop)
+    if separator is None and ";" in text and not _resolve_path(text, base_dir).exists():
+        return [f"{where}: must be one existing file ({prop['title']}); got {text!r}, which lists several paths "
+                "separated by ';'. Give one file per cell; only slide columns may list several files."]
+    problems = []
+    seen: dict[Path, int] = {}
+    for k, part in enumerate(parts, start=1):
+        which = f" (slide {k} of {len(parts)})" if len(parts) > 1 else ""
+        resolved = _resolve_path(part, base_dir)
+        if resolved in seen:
+            problems.append(f"{where}: must list each slide once ({prop['title']}); got {part!r}{which}, which is "
+                            f"also slide {seen[resolved]}. Remove the repeated path.")
+            continue
+        seen[resolved] = k
+        if not resolved.exists():
+            shown = repr(part) + which
+            if str(resolved) != part:
+                shown += f" (resolved to '{resolved}')"
+            problems.append(f"{where}: must be an existing file ({prop['title']}); got {shown}, which does not "
+                            f"exist. {prop['x-fix']}")
+    return problems
+
+
+def split_paths(text: str, prop: Mapping[str, Any]) -> list[str]:
+    """The paths of one path cell: split at the column's ``x-separator`` (slide columns: ';'), blanks dropped.
+
+    Examples
+    --------
+    >>> split_paths("a.svs; b.svs;", {"x-separator": ";"}), split_paths("ct.nrrd", {})
+    (['a.svs', 'b.svs'], ['ct.nrrd'])
+    """
+    separator = prop.get("x-separator")
+    if separator is None:
+        return [text] if text.strip() else []
+    return [part.strip() for part in text.split(separator) if part.strip()]
 
 
 # --------------------------------------------------------------------------------------------------------------

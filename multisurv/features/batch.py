@@ -99,7 +99,8 @@ def run_batch(
     Parameters
     ----------
     cases : sequence of (str, dict)
-        ``(patient_id, inputs)`` pairs; ``inputs`` maps a role (``"ct_image"``) to a file or folder path. The
+        ``(patient_id, inputs)`` pairs; ``inputs`` maps a role (``"ct_image"``) to a file or folder path (or a
+        list of them, e.g. the several slides of one patient, each fingerprinted on its own). The
         content of the input files (SHA-256, see :meth:`FeatureStore.fingerprint`) decides whether a stored
         result is still valid; files unchanged since the record (path, size, ``mtime_ns``) are not re-read.
     extract_one : callable
@@ -328,7 +329,8 @@ def _split_output(outcome: CaseOutput) -> tuple[pd.Series, Mapping[str, Any]]:
 def _failure_row(pid: str, inputs: Mapping[str, str], stage: str, exc: BaseException) -> dict[str, str]:
     path = getattr(exc, "path", None)
     if not path:
-        path = "; ".join(str(p) for p in inputs.values() if p is not None)
+        path = "; ".join(str(p) for value in inputs.values() if value is not None
+                         for p in (value if isinstance(value, (list, tuple)) else [value]))
     return {"patient_id": pid, "path": str(path), "stage": stage, "error_type": type(exc).__name__,
             "message": str(exc)}
 

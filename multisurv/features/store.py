@@ -83,8 +83,10 @@ def input_fingerprint(inputs: Mapping[str, str | os.PathLike | None], *, content
 
     Parameters
     ----------
-    inputs : mapping of str to path
-        Role of each input (e.g. ``"ct_image"``) to its file path; ``None`` values are recorded as missing.
+    inputs : mapping of str to path or list of paths
+        Role of each input (e.g. ``"ct_image"``) to its file path; ``None`` values are recorded as missing. A
+        list (the several slides of one patient) is fingerprinted file by file, in order: adding, removing,
+        reordering or changing one of them changes the fingerprint.
     content : bool or "sampled", default=False
         True: add ``"sha256"``, the SHA-256 of the content (see :class:`FeatureStore` for how stores compare
         them). ``"sampled"``: add ``"sampled_sha256"`` instead, the SHA-256 of the size and 16 evenly spaced 1 MiB
@@ -98,34 +100,47 @@ def input_fingerprint(inputs: Mapping[str, str | os.PathLike | None], *, content
     Returns
     -------
     dict
-        Role -> ``{"path", "size", "mtime_ns"[, "n_files"][, "sha256"]}`` (or ``{"path", "missing"}``).
+        Role -> ``{"path", "size", "mtime_ns"[, "n_files"][, "sha256"]}`` (or ``{"path", "missing"}``), or a list
+        of them for a list of paths.
 
     Examples
     --------
     >>> input_fingerprint({"wsi": "/no/such/slide.svs"})
     {'wsi': {'path': '/no/such/slide.svs', 'missing': True}}
+    >>> [entry["path"] for entry in input_fingerprint({"wsi": ["/no/a.svs", "/no/b.svs"]})["wsi"]]
+    ['/no/a.svs', '/no/b.svs']
     """
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, Any] = {}
     for role, path in inputs.items():
-        if path is None:
-            out[role] = {"path": None, "missing": True}
-            continue
-        abs_path = os.path.abspath(os.fspath(path))
-        entry = _stat_entry(abs_path)
-        if content and not entry.get("missing"):
-            previous = dict((known or {}).get(role) or {})
-            hashes = {k: previous.pop(k) for k in _HASH_KEYS if k in previous}
-            unchanged = previous == entry
-            if content == "sampled" and not os.path.isdir(abs_path):
-                digest = hashes.get("sampled_sha256") if unchanged else None
-                entry["sampled_sha256"] = digest or _sampled_hash(abs_path)
-                if unchanged and "sha256" in hashes:
-                    entry["sha256"] = hashes["sha256"]
-            else:
-                digest = hashes.get("sha256") if unchanged else None
-                entry["sha256"] = digest or _content_hash(abs_path)
-        out[role] = entry
+        previous = (known or {}).get(role)
+        if isinstance(path, (list, tuple)):  # several files in one role (the slides of one patient)
+            before = previous if isinstance(previous, list) else []
+            out[role] = [_file_entry(p, content, before[k] if k < len(before) else None) for k, p in enumerate(path)]
+        else:
+            out[role] = _file_entry(path, content, previous if isinstance(previous, Mapping) else None)
     return out
+
+
+def _file_entry(path: str | os.PathLike | None, content: bool | str, previous: Mapping[str, Any] | None
+                ) -> dict[str, Any]:
+    """The fingerprint of one file or folder (see :func:`input_fingerprint`)."""
+    if path is None:
+        return {"path": None, "missing": True}
+    abs_path = os.path.abspath(os.fspath(path))
+    entry = _stat_entry(abs_path)
+    if content and not entry.get("missing"):
+        previous = dict(previous or {})
+        hashes = {k: previous.pop(k) for k in _HASH_KEYS if k in previous}
+        unchanged = previous == entry
+        if content == "sampled" and not os.path.isdir(abs_path):
+            digest = hashes.get("sampled_sha256") if unchanged else None
+            entry["sampled_sha256"] = digest or _sampled_hash(abs_path)
+            if unchanged and "sha256" in hashes:
+                entry["sha256"] = hashes["sha256"]
+        else:
+            digest = hashes.get("sha256") if unchanged else None
+            entry["sha256"] = digest or _content_hash(abs_path)
+    return entry
 
 
 def _stat_entry(abs_path: str) -> dict[str, Any]:
@@ -175,6 +190,8 @@ def _same_inputs(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> boo
 
 
 def _same_input(recorded: Any, current: Any) -> bool:
+    if isinstance(recorded, list) and isinstance(current, list):  # several files in one role: same files, same order
+        return len(recorded) == len(current) and all(_same_input(r, c) for r, c in zip(recorded, current))
     if not (isinstance(recorded, Mapping) and isinstance(current, Mapping)):
         return recorded == current
     for key in _HASH_KEYS:

@@ -181,6 +181,20 @@ ROW_CASES = [
         "got 'slides/missing.svs' (resolved to '{root}{sep}slides{sep}missing.svs'), which does not exist. "
         + PATH_FIX + ", or leave the cell empty if the patient has no slide.",
     ], id="wsi_file_missing"),
+    pytest.param(set_cell(2, "wsi", "slides/GIST-003.svs;slides/missing.svs"), [
+        "cohort.csv row 4 (patient_id='GIST-003'), column 'wsi': must be an existing file (the whole-slide image); "
+        "got 'slides/missing.svs' (slide 2 of 2) (resolved to '{root}{sep}slides{sep}missing.svs'), which does not "
+        "exist. " + PATH_FIX + ", or leave the cell empty if the patient has no slide.",
+    ], id="wsi_second_slide_missing"),
+    pytest.param(set_cell(2, "wsi", "slides/GIST-003.svs; ./slides/GIST-003.svs"), [
+        "cohort.csv row 4 (patient_id='GIST-003'), column 'wsi': must list each slide once (the whole-slide "
+        "image); got './slides/GIST-003.svs' (slide 2 of 2), which is also slide 1. Remove the repeated path.",
+    ], id="wsi_slide_listed_twice"),
+    pytest.param(set_cell(0, "ct_image", "ct/GIST-001.nii.gz;ct/GIST-002.nii.gz"), [
+        "cohort.csv row 2 (patient_id='GIST-001'), column 'ct_image': must be one existing file (the CT volume); "
+        "got 'ct/GIST-001.nii.gz;ct/GIST-002.nii.gz', which lists several paths separated by ';'. Give one file "
+        "per cell; only slide columns may list several files.",
+    ], id="ct_image_list_refused"),
     pytest.param(set_cell(0, "ct_mask", "ct/nope.nii.gz"), [
         "row 2 (patient_id='GIST-001'), column 'ct_mask': must be an existing file (the tumour label volume of "
         "that CT); got 'ct/nope.nii.gz' (resolved to '{root}{sep}ct{sep}nope.nii.gz'), which does not exist.",
@@ -390,6 +404,22 @@ def test_load_manifest_resolves_paths_from_the_manifest_folder(study, monkeypatc
     assert cohort.table.loc["GIST-001", "wsi"] == str(study / "slides" / "GIST-001.svs")
     assert cohort.table.loc["GIST-003", "wsi"] == str(study / "slides" / "GIST-003.svs")
     assert cohort.source == path
+
+
+def test_load_manifest_reads_several_slides_per_patient(study):
+    """A slide cell may list several slides separated by ';': each resolved from the manifest's folder."""
+    (study / "slides" / "GIST-001_B.svs").write_bytes(b"")
+    rows = [dict(r) for r in ROWS]
+    rows[0]["wsi"] = f"slides/GIST-001.svs; {study / 'slides' / 'GIST-001_B.svs'};"  # spaces, a trailing ';'
+    path = write_manifest(study, rows)
+    assert validate_manifest(path) == []
+    cohort = load_manifest(path)
+    assert cohort.table.loc["GIST-001", "wsi"] == (f"{study / 'slides' / 'GIST-001.svs'};"
+                                                   f"{study / 'slides' / 'GIST-001_B.svs'}")
+    assert cohort.table.loc["GIST-003", "wsi"] == str(study / "slides" / "GIST-003.svs")
+    counts = cohort.slide_counts()
+    assert counts.counts.to_dict() == {"GIST-001": 2, "GIST-003": 1}
+    assert counts.sentence() == "slides per patient ('wsi'): median 1.5 (1-2); 1 of 2 patients with more than one"
 
 
 def test_load_manifest_expands_home(study, monkeypatch):
