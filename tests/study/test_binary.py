@@ -145,7 +145,7 @@ def _table_study(folder: Path, *, poison: bool = False, comparators=(), n_bootst
               "cohort": {"manifest": "manifest.csv", "clinical_spec": "clinical.yaml"},
               "modalities": {"genes_a": {"kind": "table", "path": "genes_a.csv"},
                              "genes_b": {"kind": "table", "path": "genes_b.csv"}, "clinical": {}},
-              "selection": {"cv": 2}, "fusion": {"cv": 2},
+              "selection": {"cv": 3}, "fusion": {"cv": 3},
               "validation": {"n_bootstrap": n_bootstrap},
               "endpoint": {"type": "binary", "column": "response", "comparators": list(comparators), "inner_cv": 2}}
     path = folder / "study.yaml"
@@ -204,6 +204,8 @@ def test_table_study_writes_every_binary_output(tables_run):
     predictions = pd.read_csv(tables_run / "predictions.csv", index_col=0)
     assert predictions["genes_b"].isna().sum() == 2  # the two patients without a row get no genes_b probability
     assert predictions[["late_fusion", "early_fusion"]].notna().all().all()
+    dev = pd.read_csv(tables_run / "metrics.csv").query("cohort == 'development'").set_index("model")
+    assert dev.loc["late_fusion", "auc"] > 0.7 and dev.loc["early_fusion", "auc"] > 0.7  # genes_a carries the signal
 
 
 @pytest.mark.slow
