@@ -74,13 +74,15 @@ def extract_radiomics_modality(modality, cohort, *, feature_dir, progress: bool 
 
 def extract_pathomics_modality(modality, cohort, *, feature_dir, progress: bool = True,
                                n_workers: int | None = None) -> ExtractionResult:
-    """Slide features of one pathomics modality (its ``slide`` column; ``encoder``, ``weights``, ``tile_size``,
+    """Slide features of one pathomics modality (its ``slide`` column, one slide or several separated by ``;``;
+    ``encoder``, ``weights``, ``tile_size``,
     ``max_tiles``, ``mpp``, ``slide_mpp``, ``precision``, ``device`` options, and ``stain`` with
     ``stain_reference`` for stain normalisation). See :func:`multisurv.features.wsi.pathomics.extract_pathomics_cases`.
     """
-    from multisurv.features.wsi.pathomics import extract_pathomics_cases
+    from multisurv.features.wsi.pathomics import extract_pathomics_cases, slide_input
 
-    cases = _cases(modality, cohort, {"slide": "wsi"})
+    # a patient's several slides (';' in the slide column) are one case whose vector pools all their tiles
+    cases = [(pid, {"wsi": slide_input(inputs["wsi"])}) for pid, inputs in _cases(modality, cohort, {"slide": "wsi"})]
     logger.info("%s: %d patients with a slide.", modality.name, len(cases))
     options = {k: modality.options[k] for k in ("encoder", "weights", "tile_size", "max_tiles", "mpp", "slide_mpp",
                                                 "precision", "device")

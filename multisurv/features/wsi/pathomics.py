@@ -15,6 +15,7 @@ worker processes, or on a Dask cluster), so a rerun skips finished slides and a 
 from __future__ import annotations
 
 import functools
+import glob
 import logging
 import os
 import re
@@ -39,7 +40,7 @@ from multisurv.features.wsi.reader import open_slide, plan_tiles, slide_errors
 from multisurv.features.wsi.reader import slide_mpp as slide_mpp_of
 from multisurv.features.wsi.tissue import tile_grid
 
-__all__ = ["extract_pathomics", "extract_pathomics_cases", "extract_slide", "ModelSpec", "PREFIX",
+__all__ = ["extract_pathomics", "extract_pathomics_cases", "extract_slide", "slide_input", "ModelSpec", "PREFIX",
            "TISSUE_METHOD"]
 
 logger = logging.getLogger(__name__)
@@ -208,7 +209,8 @@ def extract_pathomics(
     Parameters
     ----------
     cohort : Cohort
-        Patients with a ``wsi`` path (``cohort.has_wsi``) are processed; others are skipped.
+        Patients with a ``wsi`` path (``cohort.has_wsi``) are processed; others are skipped. A patient whose
+        ``wsi`` cell lists several slides (``;``-separated) gets one vector pooled over the tiles of all of them.
     out_dir, encoder, weights, classifier, threshold, tile_size, level, mpp, magnification, slide_mpp, min_tissue,
     max_tiles, pooling, batch_size, loader_workers, device, precision, compile, stain, full_hash, n_workers, client,
     progress
@@ -228,13 +230,30 @@ def extract_pathomics(
     n_skipped = len(cohort) - len(table)
     if n_skipped:
         logger.info("%d of %d patients have no slide; skipped by pathomics.", n_skipped, len(cohort))
-    cases = [(str(pid), {"wsi": str(path)}) for pid, path in table["wsi"].items()]
+    cases = [(str(pid), {"wsi": slide_input(value)}) for pid, value in table["wsi"].items()]
     return extract_pathomics_cases(
         cases, out_dir=out_dir, encoder=encoder, weights=weights, classifier=classifier, threshold=threshold,
         tile_size=tile_size, level=level, mpp=mpp, magnification=magnification, slide_mpp=slide_mpp,
         min_tissue=min_tissue, max_tiles=max_tiles, pooling=pooling, batch_size=batch_size, loader_workers=loader_workers,
         device=device, precision=precision, compile=compile, stain=stain, full_hash=full_hash, n_workers=n_workers,
         client=client, progress=progress, _stacklevel=4)
+
+
+def slide_input(value: Any) -> str | list[str]:
+    """The ``wsi`` input of a case from a slide-column cell: one path, or the list of a patient's several slides
+    (``a.svs;b.svs`` in the manifest; see :func:`multisurv.cohort.cohort.slide_paths`).
+
+    A single slide stays a plain path, so the cache of single-slide patients is the same as before lists existed.
+
+    Examples
+    --------
+    >>> slide_input("/s/a.svs"), slide_input("/s/a.svs;/s/b.svs")
+    ('/s/a.svs', ['/s/a.svs', '/s/b.svs'])
+    """
+    from multisurv.cohort.cohort import slide_paths
+
+    paths = slide_paths(value)
+    return paths[0] if len(paths) == 1 else paths
 
 
 def extract_pathomics_cases(
@@ -591,15 +610,25 @@ def extract_slide(patient_id: str, inputs: Mapping[str, Any], *, encoder: Encode
             from multisurv.features.wsi.loader import DecodePool
 
             pool = own_pool = DecodePool(chosen["loader_workers"])
+    reused: dict[int, Any] = {}
+    if patch_dir is not None:
+        for p in prepared:
+            p["key"] = _slide_key(p["path"])
+        reused = _reuse_patch_files(patient_id, prepared, patch_dir)
     try:
         pooled = RunningPool(encoder.dim)
-        infos = [_encode_slide(patient_id, i, p, encoder=encoder, classifier=classifier, threshold=threshold,
+        infos = [_reused_slide(reused[i], p, pooled) if i in reused else
+                 _encode_slide(patient_id, i, p, encoder=encoder, classifier=classifier, threshold=threshold,
                                pool=pool, running=pooled, batch_size=chosen["batch_size"],
                                precision=chosen["precision"], stain=stain, patch_dir=patch_dir, qc=qc)
                  for i, p in enumerate(prepared)]
     finally:
         if own_pool is not None:
             own_pool.close()
+    if patch_dir is not None:
+        _remove_extra_patch_files(patch_dir, patient_id, len(prepared))
+    if reused:
+        logger.info("Patient %r: reused the patch files of %d of %d slides.", patient_id, len(reused), len(prepared))
     if pooled.count == 0:
         n_tiles = sum(i["n_tiles"] for i in infos)
         raise case_error(
@@ -611,7 +640,7 @@ def extract_slide(patient_id: str, inputs: Mapping[str, Any], *, encoder: Encode
     else:
         values = pooled.result(pooling)
     seconds = time.perf_counter() - start
-    info = dict(infos[0]) if len(infos) == 1 else _merge_infos(infos)
+    info = dict(infos[0]) if len(infos) == 1 else {**_merge_infos(infos), "n_slides_reused": len(reused)}
     info.update({"n_kept": pooled.count, "precision": _precision_name(chosen["precision"], encoder.device),
                  "seconds": round(seconds, 3)})
     n_tiles = info["n_tiles"]
@@ -669,6 +698,101 @@ def _prepare_slide(patient_id: str, path: str, *, tile_size, level, mpp, magnifi
     return {"path": path, "plan": plan, "coords": coords, "fraction": fraction, "n_grid": n_grid, "info": info}
 
 
+def _slide_key(path: str) -> str:
+    """What identifies a slide's content in its patch file (``slide_key``): size and sampled SHA-256 (16 MiB read)."""
+    from multisurv._hashing import sampled_sha256_file
+
+    return f"{os.path.getsize(path)}:{sampled_sha256_file(path)}"
+
+
+def _patch_files_of(patch_dir, patient_id: str) -> dict[int, Path]:
+    """The patch files of ``patient_id`` in ``patch_dir`` by slide position (0: ``<id>.h5``, 1: ``<id>__2.h5``...)."""
+    first = _patch_path(patch_dir, patient_id)
+    found = {0: first} if first.exists() else {}
+    prefix = first.stem + "__"
+    for path in Path(patch_dir).glob(glob.escape(prefix) + "*.h5") if Path(patch_dir).is_dir() else ():
+        number = path.stem[len(prefix):]
+        if number.isdigit() and int(number) >= 2 and path == _patch_path(patch_dir, patient_id, int(number) - 1):
+            found[int(number) - 1] = path
+    return found
+
+
+def _reuse_patch_files(patient_id: str, prepared: Sequence[Mapping[str, Any]], patch_dir) -> dict[int, Any]:
+    """The patch files already written for slides of this patient (same slide content, same tile grid), moved to
+    the position of their slide in the current list; ``{slide position: PatchTable}``.
+
+    The patch folder belongs to one store (one set of settings), so a file with the slide's ``slide_key`` and the
+    same tile coordinates holds exactly the features encoding would give: adding a slide to a patient re-encodes
+    only the new one. Files are matched by content, not position, so removing or reordering slides reuses too.
+    """
+    from multisurv.features.wsi.patch_store import read_patches
+
+    existing = _patch_files_of(patch_dir, patient_id)
+    if not existing:
+        return {}
+    by_key: dict[str, tuple[Path, Any]] = {}
+    for path in existing.values():
+        try:
+            table = read_patches(path)
+        except (OSError, KeyError, ValueError) as exc:  # an unreadable old patch file: the slide is encoded again
+            logger.debug("Ignoring unreadable patch file %s (%s).", path, exc)
+            continue
+        key = table.attrs.get("slide_key")
+        if key and key not in by_key:
+            by_key[key] = (path, table)
+    matched: dict[int, tuple[Path, Any]] = {}
+    for k, prep in enumerate(prepared):
+        hit = by_key.pop(prep["key"], None)
+        if hit is not None and np.array_equal(hit[1].coords, prep["coords"]):
+            matched[k] = hit
+    # move misplaced files through temporary names first, so that two files can swap places
+    moving = {k: (path, _patch_path(patch_dir, patient_id, k)) for k, (path, _) in matched.items()
+              if path != _patch_path(patch_dir, patient_id, k)}
+    for k, (path, target) in moving.items():
+        for src, dst in _with_qc(path, target.with_name(target.name + ".moving")):
+            os.replace(src, dst)
+    for k, (path, target) in moving.items():
+        for src, dst in _with_qc(target.with_name(target.name + ".moving"), target):
+            os.replace(src, dst)
+    return {k: (_patch_path(patch_dir, patient_id, k), table) for k, (_, table) in matched.items()}
+
+
+def _with_qc(src: Path, dst: Path) -> list[tuple[Path, Path]]:
+    """``(src, dst)`` and, when the QC thumbnail of ``src`` exists, the same move for it."""
+    from multisurv.features.wsi.qc import qc_path
+
+    pairs = [(src, dst)]
+    if qc_path(src).exists():
+        pairs.append((qc_path(src), qc_path(dst)))
+    return pairs
+
+
+def _reused_slide(reused: tuple[Path, Any], prepared: Mapping[str, Any], running: RunningPool) -> dict[str, Any]:
+    """Pool the tiles of an already written patch file (nothing encoded); the slide's info."""
+    from multisurv.features.wsi.qc import qc_path
+
+    path, table = reused
+    running.update(table.features[table.keep])
+    plan = prepared["plan"]
+    info = dict(prepared["info"])
+    info["patch_file"] = os.path.abspath(path)
+    if qc_path(path).exists():
+        info["qc_thumbnail"] = os.path.abspath(qc_path(path))
+    info.update({"n_tiles": int(len(table.coords)), "n_tissue_tiles": prepared["n_grid"], "level": plan.level,
+                 "read_size": plan.read_size, "tile_mpp": plan.mpp})
+    return info
+
+
+def _remove_extra_patch_files(patch_dir, patient_id: str, n_slides: int) -> None:
+    """Remove the patch files (and QC thumbnails) of slide positions the patient no longer has."""
+    from multisurv.features.wsi.qc import qc_path
+
+    for k, path in _patch_files_of(patch_dir, patient_id).items():
+        if k >= n_slides:
+            for stale in (path, qc_path(path)):
+                stale.unlink(missing_ok=True)
+
+
 def _encode_slide(patient_id: str, k: int, prepared: Mapping[str, Any], *, encoder: Encoder, classifier: Any,
                   threshold: float, pool: Any, running: RunningPool, batch_size: int, precision: str, stain: Any,
                   patch_dir, qc: bool) -> dict[str, Any]:
@@ -682,7 +806,8 @@ def _encode_slide(patient_id: str, k: int, prepared: Mapping[str, Any], *, encod
     if patch_dir is not None:
         from multisurv.features.wsi.patch_store import PatchWriter
 
-        attrs = {"patient_id": str(patient_id), "slide": os.path.abspath(path), "encoder": encoder.name,
+        attrs = {"patient_id": str(patient_id), "slide": os.path.abspath(path), "slide_key": prepared.get("key", ""),
+                 "encoder": encoder.name,
                  "weights": encoder.weights, "footprint": plan.footprint, "threshold": float(threshold),
                  **({} if classifier is None else {"tumour_class": classifier.tumour_class}),
                  **({} if stain is None else {"stain": stain.method}),
