@@ -82,6 +82,11 @@ def _cmd_validate(args) -> int:
         print(format_problems(problems, source=str(args.manifest), limit=args.limit))
         return 1
     print(f"{args.manifest}: valid.")
+    from multisurv.cohort.manifest import load_manifest
+
+    counts = load_manifest(args.manifest, clinical_spec=args.clinical_spec).slide_counts()
+    if counts.n_patients:  # several slides of a patient are listed with ';' in the 'wsi' cell
+        print(counts.sentence()[0].upper() + counts.sentence()[1:] + ".")
     return 0
 
 

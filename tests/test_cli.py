@@ -47,6 +47,19 @@ def test_validate_with_a_bad_clinical_spec_lists_the_spec_problem(tmp_path, caps
     assert "'categories'" in out and "quote" in out
 
 
+def test_validate_counts_slides_per_patient(tmp_path, capsys):
+    for name in ("a1.svs", "a2.svs", "b.svs"):
+        (tmp_path / name).write_bytes(b"")
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("patient_id,cohort,time,event,ct_image,ct_mask,wsi\nA,development,3,1,,,a1.svs;a2.svs\n"
+                        "B,development,4,0,,,b.svs\nC,development,5,0,,,\n")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("schema: clinical_variables.v1\nvariables: []\n")
+    assert main(["validate", str(manifest), "--clinical-spec", str(spec)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == ("Slides per patient ('wsi'): median 1.5 (1-2); 1 of 2 "
+                                                        "patients with more than one.")
+
+
 def test_unknown_subcommand_is_refused(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["frobnicate"])
