@@ -12,7 +12,7 @@ import pandas as pd
 from multisurv._validation import make_y
 
 __all__ = ["Cohort", "CORE_COLUMNS", "OUTCOME_COLUMNS", "PATH_COLUMNS", "DEFAULT_PATH_COLUMNS", "SLIDE_SEPARATOR",
-           "slide_paths", "SlideCounts"]
+           "slide_paths", "count_slides", "SlideCounts"]
 
 #: Columns every manifest starts with, in this order; the study's path columns, then clinical columns follow.
 OUTCOME_COLUMNS = ("patient_id", "cohort", "time", "event")
@@ -40,6 +40,14 @@ def slide_paths(value) -> list[str]:
     if isinstance(value, (list, tuple)):
         return [str(v) for v in value]
     return [part.strip() for part in str(value).split(SLIDE_SEPARATOR) if part.strip()]
+
+
+def count_slides(table: pd.DataFrame, column: str = "wsi") -> SlideCounts:
+    """The slides per patient of ``column`` of a cohort table (see :meth:`Cohort.slide_counts`)."""
+    if column not in table:
+        return SlideCounts(column, pd.Series([], dtype=int, index=pd.Index([], name="patient_id")))
+    counts = table[column].map(lambda v: len(slide_paths(v))).astype(int)
+    return SlideCounts(column, counts[counts > 0])
 
 
 @dataclass(frozen=True)
@@ -167,10 +175,7 @@ class Cohort:
         >>> Cohort(t, path_columns=("wsi",)).slide_counts().counts.to_dict()
         {'a': 2, 'b': 1}
         """
-        if column not in self.table:
-            return SlideCounts(column, pd.Series([], dtype=int, index=pd.Index([], name="patient_id")))
-        counts = self.table[column].map(lambda v: len(slide_paths(v))).astype(int)
-        return SlideCounts(column, counts[counts > 0])
+        return count_slides(self.table, column)
 
     @property
     def clinical(self) -> pd.DataFrame:

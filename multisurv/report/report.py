@@ -9,7 +9,7 @@ import pandas as pd
 
 from multisurv._atomic import write_csv_atomic, write_text_atomic
 from multisurv.registry import BUILTIN_MODALITIES, model_labels
-from multisurv.report.tables import cohort_summary, format_p, to_markdown
+from multisurv.report.tables import cohort_summary, format_p, slide_count_lines, to_markdown
 
 __all__ = ["write_report", "write_html_report", "summary_table", "model_specifications", "tripod_checklist",
            "fusion_comparison_section", "robustness_section",
@@ -105,6 +105,7 @@ def write_report(
               "median follow-up by the reverse Kaplan-Meier method (censoring as the event) with its 95% CI; "
               "`missing_*` counts patients without that modality (a failed extraction counts as missing in the "
               "models, see Failures).", "", to_markdown(cohort_summary(cohort.table, available), floatfmt=".2f"), ""]
+    lines += slide_count_lines(cohort, modalities)
     lines += ["## Discrimination and risk stratification", "",
               "Harrell's C-index with 95% percentile-bootstrap intervals. Risk groups split at the development "
               "median of each model's score; the same cut-off is applied unchanged to every other cohort. Each "

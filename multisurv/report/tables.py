@@ -8,7 +8,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["cohort_summary", "reverse_km_follow_up", "to_markdown", "format_p"]
+__all__ = ["cohort_summary", "slide_count_lines", "reverse_km_follow_up", "to_markdown", "format_p"]
 
 
 def format_p(p: float) -> str:
@@ -79,6 +79,33 @@ def cohort_summary(table: pd.DataFrame, available: Mapping[str, pd.Series] | Non
         row.update({f"missing_{name}": int((~flags).sum()) for name, flags in has.items()})
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def slide_count_lines(cohort, modalities: Sequence = ()) -> list[str]:
+    """Markdown lines counting the slides per patient of each pathomics modality (its slide column may list a
+    patient's several slides, separated by ';'); empty when no patient has a slide.
+
+    The counts are the cohort module's (:func:`multisurv.cohort.cohort.count_slides`); this only writes them.
+
+    Examples
+    --------
+    >>> from multisurv.cohort.cohort import Cohort
+    >>> from multisurv.registry import BUILTIN_MODALITIES
+    >>> t = pd.DataFrame({"patient_id": ["a", "b"], "wsi": ["/s/a1.svs;/s/a2.svs", "/s/b.svs"]}).set_index("patient_id")
+    >>> slide_count_lines(Cohort(t, path_columns=("wsi",)), BUILTIN_MODALITIES.values())
+    ["- Pathomics (patscore): slides per patient ('wsi'): median 1.5 (1-2); 1 of 2 patients with more than one.", '']
+    """
+    from multisurv.cohort.cohort import count_slides
+
+    lines = []
+    for modality in modalities:
+        column = modality.columns.get("slide") if modality.kind == "pathomics" else None
+        if column is None or column not in cohort.table:
+            continue
+        counts = count_slides(cohort.table, column)
+        if counts.n_patients:
+            lines.append(f"- {modality.label}: {counts.sentence()}.")
+    return [*lines, ""] if lines else []
 
 
 def to_markdown(frame: pd.DataFrame, *, floatfmt: str = ".3f", columns: Sequence[str] | None = None) -> str:
