@@ -200,6 +200,8 @@ def plot_mil_attention(score, patient_id, *, slide: str | os.PathLike | None = N
     from multisurv.scores.mil import patch_file_for
 
     attention = score.tile_attention(patient_id)  # raises for a patient without a patch file
+    if "slide" in attention:  # several slides in one bag: draw the first slide's tiles (its patch file is read)
+        attention = attention.loc[attention["slide"] == 1, ["x", "y", "attention"]]
     table = read_patches(patch_file_for(score.patches, patient_id), features=False)
     slide_path = os.fspath(slide) if slide is not None else table.attrs.get("slide")
     if slide_path is None or not os.path.exists(slide_path):

@@ -27,7 +27,7 @@ from multisurv._optional import require
 from multisurv._validation import check_consistent_length, check_param, check_survival_y
 from multisurv.scores.losses import LOSSES, TIES, make_time_bins, time_to_bin
 
-__all__ = ["AttentionMILScore", "patch_file_for"]
+__all__ = ["AttentionMILScore", "patch_file_for", "patch_files_for"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +55,30 @@ def patch_file_for(patches: Mapping | str | os.PathLike, patient_id) -> Path | N
     if stem.startswith("."):
         stem = "%2E" + stem[1:]
     return Path(patches) / f"{stem}.h5"
+
+
+def patch_files_for(patches: Mapping | str | os.PathLike, patient_id) -> list[Path]:
+    """Every existing patch file of ``patient_id``: ``<id>.h5`` then, for a patient with several slides,
+    ``<id>__2.h5``, ``<id>__3.h5``... as extraction names them (a mapping gives one file, or several joined by ';').
+
+    Examples
+    --------
+    >>> patch_files_for({"P1": "a/P1.h5"}, "P2"), patch_files_for("no-such-folder", "P1")  # no file: no slide
+    ([], [])
+    """
+    first = patch_file_for(patches, patient_id)
+    if first is None:
+        return []
+    if isinstance(patches, Mapping):
+        return [Path(p) for p in str(first).split(";") if p and Path(p).exists()]
+    found = []
+    k = 1
+    path = first
+    while path.exists():
+        found.append(path)
+        k += 1
+        path = first.with_name(f"{first.stem}__{k}.h5")
+    return found
 
 
 class AttentionMILScore(BaseEstimator):
@@ -176,20 +200,28 @@ class AttentionMILScore(BaseEstimator):
 
     # ------------------------------------------------------------------------------------------------ data
     def _bag(self, patient_id, *, max_tiles: int | None = None, rng=None):
-        """(features, coords) of the patient's tiles, or None without a patch file."""
-        path = patch_file_for(self.patches, patient_id)
-        if path is None or not path.exists():
+        """(features, coords, slide) of the tiles of all the patient's slides, or None without a patch file.
+
+        ``slide`` is each tile's slide position (0: ``<id>.h5``, 1: ``<id>__2.h5``...; several blocks of one
+        patient are one bag, as extraction pools them into one vector).
+        """
+        paths = patch_files_for(self.patches, patient_id)
+        if not paths:
             return None
         from multisurv.features.wsi.patch_store import read_patches
 
-        table = read_patches(path)
-        use = table.keep if self.tiles == "keep" and table.keep.any() else np.ones(len(table.coords), bool)
+        tables = [read_patches(path) for path in paths]
+        keep = np.concatenate([t.keep for t in tables])
+        use = keep if self.tiles == "keep" and keep.any() else np.ones(keep.size, bool)
         rows = np.flatnonzero(use)
         if rows.size == 0:
             return None
         if max_tiles is not None and rows.size > max_tiles:
             rows = np.sort(rng.choice(rows, size=max_tiles, replace=False))
-        return table.features[rows].astype(np.float32), table.coords[rows]
+        features = np.concatenate([t.features for t in tables]) if len(tables) > 1 else tables[0].features
+        coords = np.concatenate([t.coords for t in tables])
+        slide = np.concatenate([np.full(len(t.coords), k) for k, t in enumerate(tables)])
+        return features[rows].astype(np.float32), coords[rows], slide[rows]
 
     # ------------------------------------------------------------------------------------------------- fit
     def fit(self, X: pd.DataFrame, y: np.ndarray) -> AttentionMILScore:
@@ -364,7 +396,8 @@ class AttentionMILScore(BaseEstimator):
         -------
         pandas.DataFrame
             Columns ``x``, ``y`` (level-0 top-left corner) and ``attention``, one row per tile used, in the
-            patch file's order.
+            patch file's order; for a patient with several slides (one bag) also ``slide`` (1, 2...: the slide
+            of ``<id>.h5``, ``<id>__2.h5``...), the weights summing to 1 over all of them.
 
         Raises
         ------
@@ -377,7 +410,10 @@ class AttentionMILScore(BaseEstimator):
             raise ValueError(f"{_OWNER} {self.name!r}: patient {patient_id!r} has no patch file "
                              f"({_describe(self.patches)}).")
         _, attention, _ = self._run(bag[0])
-        return pd.DataFrame({"x": bag[1][:, 0], "y": bag[1][:, 1], "attention": attention})
+        table = pd.DataFrame({"x": bag[1][:, 0], "y": bag[1][:, 1], "attention": attention})
+        if bag[2].max() > 0:  # several slides: which slide each tile is on (1: <id>.h5, 2: <id>__2.h5...)
+            table["slide"] = bag[2] + 1
+        return table
 
     def score(self, X: pd.DataFrame, y: np.ndarray) -> float:
         """Harrell's C of the slide risk on the patients who have a slide."""

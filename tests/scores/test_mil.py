@@ -156,3 +156,22 @@ def test_no_patch_files_found(tmp_path):
     with pytest.raises(ValueError, match=r"found patch files for 0 of 5 training patients .* check 'patches' "
                                          r"\(folder"):
         quick(tmp_path).fit(_frame(list("abcde")), y)
+
+
+def test_a_patient_with_several_slides_is_one_bag(bags, fitted, tmp_path):
+    """Extraction writes <id>.h5, <id>__2.h5... for several slides; the bag holds the tiles of all of them."""
+    import shutil
+
+    folder, (ids, _, _, _), _ = bags
+    for name in (f"{ids[0]}.h5", f"{ids[1]}.h5"):
+        shutil.copy(folder / name, tmp_path / name)
+    shutil.copy(folder / f"{ids[1]}.h5", tmp_path / f"{ids[0]}__2.h5")  # a second slide of the first patient
+    two = fitted.set_params(patches=tmp_path)  # the fitted network, reading the copied folder
+    try:
+        att = two.tile_attention(ids[0])
+        single = two.tile_attention(ids[1])
+    finally:
+        fitted.set_params(patches=folder)
+    n0, n1 = len(fitted.tile_attention(ids[0])), len(single)
+    assert len(att) == n0 + n1 and att["slide"].tolist() == [1] * n0 + [2] * n1
+    assert "slide" not in single and np.isclose(att["attention"].sum(), 1.0)
