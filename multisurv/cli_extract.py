@@ -179,7 +179,7 @@ def _cmd_pathomics(args) -> int:
         from multisurv.features.wsi.stain import load_stain_normalizer
 
         stain = load_stain_normalizer(args.stain, args.stain_reference)  # a bad reference stops here
-    cases, skipped = load_cases(args.manifest, roles=("wsi",))
+    cases, skipped = load_cases(args.manifest, roles=("wsi",), several=("wsi",))  # 'a.svs;b.svs': one patient
     with _client(args.scheduler) as client:
         result = extract_pathomics_cases(
             cases, out_dir=args.out, encoder=encoder, weights=args.weights, classifier=args.classifier,

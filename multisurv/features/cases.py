@@ -21,7 +21,7 @@ from multisurv.exceptions import ManifestError
 __all__ = ["load_cases"]
 
 
-def load_cases(manifest: str | os.PathLike, *, roles: Sequence[str]
+def load_cases(manifest: str | os.PathLike, *, roles: Sequence[str], several: Sequence[str] = ()
                ) -> tuple[list[tuple[str, dict[str, str]]], list[str]]:
     """Read ``(patient_id, {role: absolute path})`` for every patient with all the ``roles`` columns filled in.
 
@@ -32,6 +32,9 @@ def load_cases(manifest: str | os.PathLike, *, roles: Sequence[str]
     roles : sequence of str
         Input columns the stage needs, e.g. ``("ct_image", "ct_mask")``. A patient whose cells are all empty
         is skipped (no data of that modality); a patient with some but not all filled in is an error.
+    several : sequence of str, default=()
+        Roles whose cell may list several files separated by ``;`` (the slides of one patient, ``"wsi"``): such
+        a cell gives the list of absolute paths (one file stays a plain path).
 
     Returns
     -------
@@ -93,7 +96,8 @@ def load_cases(manifest: str | os.PathLike, *, roles: Sequence[str]
                             f"be given when {', '.join(repr(r) for r in given)} is; got an empty cell. Fill it in, or "
                             "clear the row's other input columns if the patient has no such data.")
         else:
-            cases.append((pid, {r: _resolve(values[r], path.parent) for r in roles}))
+            cases.append((pid, {r: _resolve_all(values[r], path.parent) if r in several else
+                                _resolve(values[r], path.parent) for r in roles}))
     for pid, rows in rows_by_id.items():
         if len(rows) > 1:
             problems.append(f"rows {', '.join(map(str, rows))}, column 'patient_id': must be unique; got {pid!r} in "
@@ -101,6 +105,12 @@ def load_cases(manifest: str | os.PathLike, *, roles: Sequence[str]
     if problems:
         raise ManifestError(problems, source=str(path))
     return cases, skipped
+
+
+def _resolve_all(value: str, folder: Path) -> str | list[str]:
+    """One path, or the list of the ';'-separated paths of a cell (the several slides of one patient)."""
+    paths = [_resolve(part.strip(), folder) for part in value.split(";") if part.strip()]
+    return paths[0] if len(paths) == 1 else paths
 
 
 def _resolve(value: str, folder: Path) -> str:

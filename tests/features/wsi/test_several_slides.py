@@ -99,3 +99,13 @@ def test_changing_a_patients_slides_recomputes_that_patient_only(two_slides):
     assert more.n_cached == 1 and model.n_tiles == 6
     assert more.info.loc["two", "n_slides"] == 2 and more.info.loc["two", "n_slides_reused"] == 1
     np.testing.assert_allclose(more.features.loc["two"], first.features.loc["two"], rtol=1e-12)
+
+
+def test_batch_manifest_of_multisurv_extract_lists_several_slides(tmp_path):
+    """`multisurv extract pathomics` reads cases with load_cases: a ';' cell is one patient's list of slides."""
+    from multisurv.features.cases import load_cases
+
+    (tmp_path / "m.csv").write_text("patient_id,wsi\nP1,a.svs; sub/b.svs\nP2,c.svs\n")
+    cases, _ = load_cases(tmp_path / "m.csv", roles=("wsi",), several=("wsi",))
+    assert cases == [("P1", {"wsi": [str(tmp_path / "a.svs"), str(tmp_path / "sub" / "b.svs")]}),
+                     ("P2", {"wsi": str(tmp_path / "c.svs")})]
