@@ -17,7 +17,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from multisurv._validation import check_consistent_length, check_param
 from multisurv.scores.logistic import LogisticModel
-from multisurv.scores.logistic_score import modality_columns
+from multisurv.scores.logistic_score import STUDY_TOL, modality_columns
 from multisurv.selection._logistic import check_binary_y
 from multisurv.selection.lasso_logistic import LassoLogisticSelector
 
@@ -31,7 +31,7 @@ class BranchSelection(TransformerMixin, BaseEstimator):
     ----------
     branches : sequence of (score_name, prefix)
         One modality each.
-    l1_ratio, cv, rule, random_state
+    l1_ratio, cv, rule, tol, random_state
         Of each modality's :class:`~multisurv.selection.lasso_logistic.LassoLogisticSelector`.
 
     Attributes
@@ -52,11 +52,12 @@ class BranchSelection(TransformerMixin, BaseEstimator):
     """
 
     def __init__(self, branches: Sequence[tuple[str, str]], *, l1_ratio: float = 1.0, cv: int = 5,
-                 rule: str = "min", random_state=None):
+                 rule: str = "min", tol: float = STUDY_TOL, random_state=None):
         self.branches = branches
         self.l1_ratio = l1_ratio
         self.cv = cv
         self.rule = rule
+        self.tol = tol
         self.random_state = random_state
 
     def fit(self, X: pd.DataFrame, y) -> BranchSelection:
@@ -80,7 +81,7 @@ class BranchSelection(TransformerMixin, BaseEstimator):
             cols = modality_columns(X, prefix, owner="BranchSelection", name=name)
             Xm = pd.DataFrame(SimpleImputer(strategy="median", keep_empty_features=True).fit_transform(X[cols]),
                               columns=cols, index=X.index)
-            selector = LassoLogisticSelector(l1_ratio=self.l1_ratio, cv=self.cv, rule=self.rule,
+            selector = LassoLogisticSelector(l1_ratio=self.l1_ratio, cv=self.cv, rule=self.rule, tol=self.tol,
                                              random_state=self.random_state).fit(Xm, yy)
             self.selected_[name] = list(selector.selected_features_)
         self.selected_features_ = [c for cols in self.selected_.values() for c in cols]
@@ -107,7 +108,7 @@ class EarlyFusionLogistic(ClassifierMixin, BaseEstimator):
     penalizer : float, default=0.1
         Ridge penalty per patient on the standardised coefficients, as the survival early fusion's: the model
         minimises ``-loglik / n + penalizer / 2 * ||beta||^2`` (0: unpenalised maximum likelihood).
-    l1_ratio, cv, rule, random_state
+    l1_ratio, cv, rule, tol, random_state
         Of the per-modality selection (:class:`BranchSelection`).
 
     Attributes
@@ -132,12 +133,13 @@ class EarlyFusionLogistic(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, branches: Sequence[tuple[str, str]], *, penalizer: float = 0.1, l1_ratio: float = 1.0,
-                 cv: int = 5, rule: str = "min", random_state=None):
+                 cv: int = 5, rule: str = "min", tol: float = STUDY_TOL, random_state=None):
         self.branches = branches
         self.penalizer = penalizer
         self.l1_ratio = l1_ratio
         self.cv = cv
         self.rule = rule
+        self.tol = tol
         self.random_state = random_state
 
     def fit(self, X: pd.DataFrame, y) -> EarlyFusionLogistic:
@@ -155,7 +157,7 @@ class EarlyFusionLogistic(ClassifierMixin, BaseEstimator):
         check_param("EarlyFusionLogistic", "penalizer", self.penalizer, kind="float", low=0)
         yy = check_binary_y(y, where="EarlyFusionLogistic.fit")
         self.selection_ = BranchSelection(self.branches, l1_ratio=self.l1_ratio, cv=self.cv, rule=self.rule,
-                                          random_state=self.random_state).fit(X, yy)
+                                          tol=self.tol, random_state=self.random_state).fit(X, yy)
         self.selected_features_ = list(self.selection_.selected_features_)
         if not self.selected_features_:  # nothing selected anywhere: the intercept-only model
             self.pipeline_ = Pipeline([("model", LogisticModel())])
