@@ -11,10 +11,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from multisurv.registry import FUSION_STRATEGIES
+
 __all__ = ["performance_table", "win_table", "comparisons", "FUSIONS", "SINGLES"]
 
 #: Fusion models and single-modality models, in display order.
-FUSIONS = ("early", "late", "late_insample")
+FUSIONS = tuple(FUSION_STRATEGIES)  # early, late, late_insample, late_pattern, intermediate
 SINGLES = ("radscore", "patscore", "clinscore")
 
 
@@ -99,16 +101,22 @@ def performance_table(records: pd.DataFrame) -> pd.DataFrame:
 
 
 def comparisons(models) -> list[tuple[str, str]]:
-    """The (a, b) pairs whose win probability is reported: each fusion vs each single modality, late vs early.
+    """The (a, b) pairs whose win probability is reported: each fusion vs each single modality, late vs early,
+    intermediate vs early and vs late.
 
     Examples
     --------
     >>> comparisons(["clinscore", "early", "late", "truth"])
     [('early', 'clinscore'), ('late', 'clinscore'), ('late', 'early')]
+    >>> comparisons(["early", "late", "intermediate"])
+    [('late', 'early'), ('intermediate', 'early'), ('intermediate', 'late')]
     """
     models = list(models)
     pairs = [(f, s) for f in FUSIONS if f in models for s in SINGLES if s in models]
-    pairs += [(late, "early") for late in ("late", "late_insample") if late in models and "early" in models]
+    pairs += [(late, "early") for late in ("late", "late_insample", "late_pattern") if late in models
+              and "early" in models]
+    # the deep family against the two classical ones
+    pairs += [("intermediate", other) for other in ("early", "late") if "intermediate" in models and other in models]
     return pairs
 
 

@@ -19,7 +19,9 @@ __all__ = ["plot_cindex_by_scenario", "plot_win_heatmap", "write_figures", "simu
 
 #: Display labels of the models.
 LABELS = {"radscore": "Radiomics", "patscore": "Pathomics", "clinscore": "Clinical", "early": "Early fusion",
-          "late": "Late fusion", "late_insample": "Late fusion (in-sample)", "truth": "True LP"}
+          "late": "Late fusion", "late_insample": "Late fusion (in-sample)",
+          "late_pattern": "Late fusion (per missing pattern)", "intermediate": "Intermediate fusion",
+          "truth": "True LP"}
 
 
 def plot_cindex_by_scenario(performance: pd.DataFrame, *, ax: Axes | None = None, z: float = 1.96) -> Axes:
@@ -141,7 +143,7 @@ def _pm(value: float, se: float, digits: int = 3) -> str:
 
 
 def headline_table(performance: pd.DataFrame, wins: pd.DataFrame) -> pd.DataFrame:
-    """Per scenario: early and late fusion's mean external C and the win probabilities, each as ``value (MC SE)``.
+    """Per scenario: each fusion's mean external C and the win probabilities, each as ``value (MC SE)``.
 
     Examples
     --------
@@ -155,7 +157,7 @@ def headline_table(performance: pd.DataFrame, wins: pd.DataFrame) -> pd.DataFram
     for scenario in dict.fromkeys(performance["scenario"]):
         perf = performance[performance["scenario"] == scenario].set_index("model")
         row = {"Scenario": scenario}
-        for model in ("early", "late", "late_insample"):
+        for model in ("early", "late", "late_insample", "late_pattern", "intermediate"):
             if model in perf.index:
                 row[f"{LABELS[model]}: mean C"] = _pm(perf.at[model, "mean_c"], perf.at[model, "mcse_c"])
         for _, w in wins[wins["scenario"] == scenario].iterrows():
