@@ -610,10 +610,11 @@ def _synthetic_manifest(cfg, out: Path) -> tuple[Path, Path, Path | None]:
     manifest = make_synthetic_cohort(folder, n_development=syn.n_development, n_external=syn.n_external,
                                      random_state=syn.seed, second_reader=syn.second_reader)
     read = path_columns(cfg.modalities)
-    if syn.n_ct is None and syn.n_wsi is None and not syn.n_null_clinical and (
+    unread = [c for c in ("ct_image", "ct_mask", "wsi") if c not in read]  # a built-in modality left out
+    if syn.n_ct is None and syn.n_wsi is None and not syn.n_null_clinical and not unread and (
             not syn.second_reader or "ct_mask_reader2" in read):
         return manifest, folder / "truth.csv", None
-    table = pd.read_csv(manifest, dtype=str, keep_default_na=False)
+    table = pd.read_csv(manifest, dtype=str, keep_default_na=False).drop(columns=unread)
     if "ct_mask_reader2" in table and "ct_mask_reader2" not in read:  # no modality reads the second reader
         table = table.drop(columns="ct_mask_reader2")
     spec_path = None
@@ -626,7 +627,7 @@ def _synthetic_manifest(cfg, out: Path) -> tuple[Path, Path, Path | None]:
     rng = np.random.default_rng(syn.seed)
     dev = table["cohort"] == cfg.cohort.development
     for target, columns in ((syn.n_ct, ["ct_image", "ct_mask"]), (syn.n_wsi, ["wsi"])):
-        if target is None:
+        if target is None or columns[0] not in table:
             continue
         have = np.flatnonzero(dev.to_numpy() & (table[columns[0]] != "").to_numpy())
         if target > have.size:
