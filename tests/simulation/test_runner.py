@@ -120,3 +120,19 @@ def test_intermediate_arm_runs_in_the_simulation_and_sits_at_chance_without_sign
     result = run_simulation(cfg, write=False)
     assert (result.records["error"] == "").all(), result.records["error"].tolist()
     _check_no_signal(result, ["late", "intermediate"])
+
+
+def test_a_dask_cluster_gives_the_results_of_one_process(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    base = {"n_development": 40, "n_external": 30}
+    one = run_simulation(_config(tmp_path / "a", replicates=3, models=["clinscore", "truth"], base=base), write=False)
+    with distributed.LocalCluster(n_workers=1, processes=False, threads_per_worker=2,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        dask = run_simulation(_config(tmp_path / "b", replicates=3, models=["clinscore", "truth"], base=base),
+                              client=client, write=False)
+    cols = ["scenario", "replicate", "model", "c_external", "c_true"]
+    assert dask.n_computed == 3
+    assert one.records[cols].equals(dask.records[cols])
+    again = run_simulation(_config(tmp_path / "b", replicates=3, models=["clinscore", "truth"], base=base),
+                           write=False)
+    assert again.n_computed == 0  # the Dask run's cache serves an in-process rerun
