@@ -149,7 +149,8 @@ class HarmonisationConfig:
 
 @dataclass(frozen=True)
 class FiguresConfig:
-    """Options of the evaluation figures (computed by ``multisurv.study.assessment.assess_study``, drawn by ``multisurv.report.figures``).
+    """Options of the evaluation figures (computed by ``multisurv.study.assessment.assess_study``, drawn by
+    ``multisurv.report.figures``).
 
     ``primary``: the model whose risk groups, time-dependent ROC curves are drawn; ``horizon``: time point of
     calibration and decision curves (null: development median follow-up); ``roc_times`` (null: 1, 3, 5 years
