@@ -41,7 +41,8 @@ def plot_roc(curves: Mapping[str, pd.DataFrame], *, ax: Axes | None = None,
     >>> import matplotlib
     >>> matplotlib.use("Agg")
     >>> import matplotlib.pyplot as plt
-    >>> ax = plot_roc({"model": pd.DataFrame({"fpr": [0, 0.5, 1], "tpr": [0, 0.8, 1]})}, aucs={"model": (0.65, 0.5, 0.8)})
+    >>> curve = pd.DataFrame({"fpr": [0, 0.5, 1], "tpr": [0, 0.8, 1]})
+    >>> ax = plot_roc({"model": curve}, aucs={"model": (0.65, 0.5, 0.8)})
     >>> ax.get_legend().get_texts()[0].get_text()
     'model: AUC 0.65 (0.50-0.80)'
     >>> plt.close(ax.figure)

@@ -14,7 +14,8 @@ import pandas as pd
 from multisurv._atomic import write_csv_atomic, write_text_atomic
 from multisurv.report.tables import cohort_summary, format_p, to_markdown
 
-__all__ = ["FIGURE_FORMATS", "binary_summary_table", "write_binary_figures", "write_binary_report", "write_binary_tables"]
+__all__ = ["FIGURE_FORMATS", "binary_summary_table", "write_binary_figures", "write_binary_report",
+           "write_binary_tables"]
 
 #: Formats of every figure (the PNG at 300 dpi).
 FIGURE_FORMATS = ("png", "pdf", "svg")
