@@ -251,13 +251,13 @@ def test_synthetic_cohort_binary_study(small_synthetic_cohort, tmp_path):
               "feature_cache": str(root / "features"), "cohort": {"manifest": str(manifest)},
               "modalities": {"radiomics": {}, "pathomics": FAST_PATHOMICS, "clinical": {}},
               "selection": {"cv": 3}, "fusion": {"cv": 3}, "validation": {"n_bootstrap": 3},
-              "endpoint": {"type": "binary", "horizon": 24, "comparators": ["random_forest", "svm"], "inner_cv": 2,
-                           "validate_comparators": False}}
+              "endpoint": {"type": "binary", "horizon": 24, "comparators": ["random_forest", "adaboost"],
+                           "inner_cv": 2, "validate_comparators": False}}
     path = tmp_path / "study.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     assert _run(path) == 0
     run = tmp_path / "run"
-    comparators = ["ml_random_forest", "ml_svm"]
+    comparators = ["ml_random_forest", "ml_adaboost"]
     _check_outputs(run, ["radiomics", "pathomics", "clinical", "early_fusion", "late_fusion", *comparators],
                    comparators)
     endpoint = pd.read_csv(run / "tables" / "endpoint.csv")
