@@ -29,6 +29,7 @@ _PUBLIC = {
     "plot_km": "multisurv.plotting.km",
     "save_figure": "multisurv.plotting.export",
     "run_study": "multisurv.study.run",
+    "fit_study": "multisurv.study.run",
 }
 
 __all__ = ["__version__", *_PUBLIC]

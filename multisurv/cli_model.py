@@ -1,14 +1,17 @@
 """``multisurv fit CONFIG --out MODEL_DIR`` and ``multisurv predict MODEL_DIR MANIFEST --out scores.csv``.
 
-``fit`` reads a model config (format ``model_config.v1``, see ``data_schemas/model_config.v1.yaml``), builds the
-per-modality pipelines and the fusion it names, fits them on the development patients and saves the model
-folder (:func:`multisurv.persistence.save_model`). ``predict`` loads a model folder (refusing a changed file or
+``fit`` reads a study config (``study_config.v1``, the format of ``multisurv run``) and fits its primary model on
+the development patients exactly as ``run`` does, saving ``MODEL_DIR/model``
+(:func:`multisurv.study.run.fit_study`); or, for precomputed feature tables, a model config (``model_config.v1``,
+see ``data_schemas/model_config.v1.yaml``, the older format: per-modality selector pipelines on feature CSVs) and
+saves the model folder (:func:`multisurv.persistence.save_model`). ``predict`` loads a model folder (refusing a changed file or
 incompatible versions) and writes one row of scores per patient of a new cohort.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any, Mapping
@@ -277,9 +280,33 @@ def fit_from_config(config: Mapping[str, Any]):
     return model, {"manifest": manifest, **{f"features[{i}]": t for i, t in enumerate(tables)}}, facts
 
 
+def _schema_of(path: Path) -> str | None:
+    """The ``schema`` key of a YAML config, or None when the file cannot be read as a mapping (checked later)."""
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    return raw.get("schema") if isinstance(raw, dict) else None
+
+
 def _cmd_fit(args) -> int:
     from multisurv.persistence import save_model
 
+    if _schema_of(args.config) == "study_config.v1":
+        from multisurv.study.config import StudyConfig
+        from multisurv.study.run import fit_study
+
+        result = fit_study(StudyConfig.from_yaml(args.config), args.out, progress=not args.no_progress)
+        model_dir = result.run_dir / "model"
+        if not (model_dir / "manifest.json").is_file():
+            print(f"No model was saved in {model_dir}: see the warning above.", file=sys.stderr)
+            return 1
+        facts = json.loads((model_dir / "manifest.json").read_text(encoding="utf-8")).get("extra", {})
+        print(f"Model {facts.get('model')!r} fitted on {facts.get('n_patients')} development patients "
+              f"({facts.get('n_events')} events); apparent C-index {facts.get('apparent_cindex', float('nan')):.3f} "
+              "(optimistic: 'multisurv run' on the same config evaluates it).")
+        print(f"Saved: {model_dir}")
+        return 0
     config = load_model_config(args.config)
     model, data, facts = fit_from_config(config)
     path = save_model(model, args.out, data=data, extra=facts)
@@ -324,8 +351,11 @@ def add_commands(subparsers) -> None:
         What ``ArgumentParser.add_subparsers()`` returned for the ``multisurv`` command.
     """
     p = subparsers.add_parser("fit", help="Fit a study model from a config and save it (model.skops + manifest.json).")
-    p.add_argument("config", type=Path, help="Model config (model_config.v1 YAML).")
-    p.add_argument("--out", type=Path, required=True, help="Model folder to write.")
+    p.add_argument("config", type=Path, help="Study config (study_config.v1 YAML, as 'multisurv run' takes: its "
+                                             "primary model is fitted on the development cohort and saved in "
+                                             "OUT/model) or model config (model_config.v1: feature tables).")
+    p.add_argument("--out", type=Path, required=True, help="Folder to write (the model folder for a model config).")
+    p.add_argument("--no-progress", action="store_true", help="No progress bars (study configs).")
     p.set_defaults(func=_cmd_fit)
 
     p = subparsers.add_parser(

@@ -30,7 +30,7 @@ from multisurv.registry import (BUILTIN_MODALITIES, MODALITY_KINDS, TRUE_LP, Mod
                                 load_object, model_labels, path_columns, with_options)
 from multisurv.study.models import uses_abmil
 
-__all__ = ["StudyResult", "run_study", "fit_and_evaluate", "extract_features", "MODEL_LABELS", "CENTRE_COLUMN"]
+__all__ = ["StudyResult", "run_study", "fit_study", "fit_and_evaluate", "extract_features", "MODEL_LABELS", "CENTRE_COLUMN"]
 
 logger = logging.getLogger(__name__)
 
@@ -360,6 +360,7 @@ def fit_and_evaluate(
     harmonisation: Mapping[str, object] | None = None,
     config: Mapping | None = None,
     reproducibility: Mapping[str, tuple] | None = None,
+    evaluate: bool = True,
 ) -> StudyResult:
     """Extract, fit on development, score every cohort, evaluate, draw and report (the core of :func:`run_study`).
 
@@ -408,6 +409,10 @@ def fit_and_evaluate(
     reproducibility : mapping, optional
         Modality name -> (ReproducibilityResult, robustness settings) of the modalities whose score starts with a
         robustness filter: their ICC tables and figure, and how many features survived each step, are reported.
+    evaluate : bool, default=True
+        False fits only the primary model (``figure_options["primary"]``, default late fusion) on development and
+        saves it to ``run_dir/model`` (what :func:`fit_study` and ``multisurv fit STUDY.yaml`` do): no metrics,
+        figures or report.
 
     Returns
     -------
@@ -466,6 +471,10 @@ def fit_and_evaluate(
             + ", ".join(f"'{p}'" for p in imaging_prefixes) + "), fitted on the "
             "development cohort with each model; an external centre's location and scale are estimated from its "
             "own imaging features (not outcomes) when it is scored.")}
+    primary = dict(figure_options or {}).get("primary", "late_fusion")
+    primary = primary if primary in models else "late_fusion"
+    if not evaluate:  # fit: the saved model only
+        models = {primary: models[primary]}
     predictions = cohort.table.loc[:, ["cohort", "time", "event"]].copy()
     fit_seconds: dict[str, float] = {}
     for name, model in models.items():
@@ -475,6 +484,16 @@ def fit_and_evaluate(
             model.fit(X_dev, dev.y)
         fit_seconds[name] = time.perf_counter() - tic
         predictions[name] = pd.Series(model.predict(X), index=X.index, dtype=float)
+    if not evaluate:
+        from multisurv.evaluation.resampling import harrell_c
+
+        apparent = harrell_c(dev.y, predictions.loc[dev.ids, primary].to_numpy(dtype=float))
+        _save_fitted_model(run_dir, models[primary], clinical, X_dev, config, primary,
+                           {"model": primary, "n_patients": len(dev), "n_events": int(dev.y["event"].sum()),
+                            "apparent_cindex": float(apparent)}, notes)
+        for note in notes:
+            logger.warning("%s", note)
+        return StudyResult(metrics=pd.DataFrame(), predictions=predictions, run_dir=run_dir, internal=None)
     if truth is not None:
         predictions[TRUE_LP] = truth["true_lp"].reindex(cohort.ids)
     evaluated = [m for m in (*models, TRUE_LP) if m in predictions]
@@ -522,8 +541,6 @@ def fit_and_evaluate(
             fusion_formula=fusion_formula, score_models={m.score: m.name for m in modalities},
             random_state=random_state, **figure_options)
         figures = write_evaluation_figures(run_dir, assessment, labels=labels, metrics=metrics)
-    primary = figure_options.get("primary", "late_fusion")
-    primary = primary if primary in models else "late_fusion"
     dev_metrics = metrics[(metrics["model"] == primary) & (metrics["cohort"] == development)
                           & (metrics["subset"] == "available")]
     _save_fitted_model(run_dir, models[primary], clinical, X_dev, config, primary,
@@ -645,7 +662,39 @@ def _sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _run_config(cfg, run_dir: str | Path | None, *, progress: bool = True) -> StudyResult:
+def fit_study(config, run_dir: str | Path | None = None, *, progress: bool = True) -> StudyResult:
+    """Fit the primary model of a study config on its development cohort and save it (``<run_dir>/model``).
+
+    The same features, models and seed as :func:`run_study` on that config (so the saved model is the one its
+    report describes), without the evaluation: no metrics, figures or report. ``multisurv fit STUDY.yaml``.
+
+    Parameters
+    ----------
+    config : StudyConfig
+    run_dir : path, optional
+        Output folder (default the config's ``out``); the model goes to ``run_dir/model``.
+    progress : bool
+
+    Returns
+    -------
+    StudyResult
+        ``predictions`` holds the primary model's risk of every patient; ``metrics`` is empty.
+
+    Raises
+    ------
+    ValueError
+        For a binary-endpoint config (``multisurv run`` fits and evaluates those).
+
+    Examples
+    --------
+    >>> from multisurv.study.config import StudyConfig
+    >>> result = fit_study(StudyConfig.from_yaml("study.yaml"), "runs/fitted")  # doctest: +SKIP
+    >>> # then: multisurv predict runs/fitted/model new_manifest.csv --features ... --out scores.csv
+    """
+    return _run_config(config, run_dir, progress=progress, evaluate=False)
+
+
+def _run_config(cfg, run_dir: str | Path | None, *, progress: bool = True, evaluate: bool = True) -> StudyResult:
     """The whole study of a config; the run folder records how to redo it (config, seeds, input hashes)."""
     import yaml
 
@@ -655,6 +704,9 @@ def _run_config(cfg, run_dir: str | Path | None, *, progress: bool = True) -> St
     from multisurv.features.radiomics import shipped_params
     from multisurv.study.models import build_models
 
+    if not evaluate and cfg.endpoint.type == "binary":
+        raise ValueError(f"{cfg.source or 'the study config'}: 'multisurv fit' fits survival studies; this one has "
+                         "a binary endpoint. Run it with 'multisurv run', which fits and evaluates it.")
     started = time.perf_counter()
     out = Path(run_dir).resolve() if run_dir is not None else cfg.out
     if out.exists() and not out.is_dir():
@@ -728,7 +780,7 @@ def _run_config(cfg, run_dir: str | Path | None, *, progress: bool = True) -> St
             "n_repeats": val.n_repeats},
         harmonisation=None if cfg.harmonisation.method == "none" else {
             "empirical_bayes": cfg.harmonisation.empirical_bayes},
-        config=resolved)
+        config=resolved, **({} if binary else {"evaluate": evaluate}))
     record["elapsed_s"] = round(time.perf_counter() - started, 1)
     write_json_atomic(out / "run.json", json.loads(json.dumps(record, default=str)))
     return result

@@ -146,6 +146,22 @@ def test_the_saved_model_is_the_reported_late_fusion(five):
                                                  "ct_arterial_score"]
 
 
+def test_fit_on_the_study_config_saves_the_model_run_saved(five, tmp_path, capsys):
+    """``multisurv fit STUDY.yaml`` (no evaluation) saves the same late fusion as ``multisurv run`` did."""
+    from multisurv.persistence import load_model
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # random-init encoder and small-sample convergence warnings are expected
+        assert main(["fit", str(five.parent / "study.yaml"), "--out", str(tmp_path / "fit"), "--no-progress"]) == 0
+    assert "Model 'late_fusion' fitted on 30 development patients" in capsys.readouterr().out
+    fitted, record = load_model(tmp_path / "fit" / "model")
+    reported, reported_record = load_model(five / "model")
+    pd.testing.assert_series_equal(fitted.estimator.coef_, reported.estimator.coef_, rtol=0, atol=0)
+    assert record["data"] == reported_record["data"]  # the same development features (SHA-256)
+    assert record["extra"]["apparent_cindex"] == pytest.approx(reported_record["extra"]["apparent_cindex"], abs=1e-12)
+    assert not (tmp_path / "fit" / "metrics.csv").exists() and not (tmp_path / "fit" / "report.md").exists()
+
+
 def test_modalities_config_lists_every_problem():
     with pytest.raises(StudyConfigError) as info:
         StudyConfig.from_dict({"schema": "study_config.v1", "name": "x", "out": "o", "cohort": {"synthetic": {}},
