@@ -136,3 +136,31 @@ def test_a_dask_cluster_gives_the_results_of_one_process(tmp_path):
     again = run_simulation(_config(tmp_path / "b", replicates=3, models=["clinscore", "truth"], base=base),
                            write=False)
     assert again.n_computed == 0  # the Dask run's cache serves an in-process rerun
+
+
+@pytest.mark.slow  # 2 scenarios x 10 replicates at 1,000 development patients: about 2 minutes on 2 cores
+def test_intermediate_beats_late_under_a_strong_interaction_and_not_under_additive_truth():
+    """The ordering issue 17 expects, on experiments/fusion_simulation/interaction.yaml's 1,000-patient scenarios
+    (its README has R = 50): interaction 4 -> intermediate above late by > 3 MC SEs; additive -> not above."""
+    from pathlib import Path
+
+    from multisurv.simulation.runner import replicate_seed
+
+    config = SimulationConfig.from_yaml(Path(__file__).parents[2] / "experiments" / "fusion_simulation"
+                                        / "interaction.yaml")
+    scenarios = {s.levels["interaction"]: s for s in config.scenarios if s.levels["n_development"] == 1000}
+    differences = {}
+    for level, scenario in scenarios.items():
+        diffs = []
+        for r in range(10):
+            recs = run_replicate(scenario.mechanism, ["late", "intermediate"],
+                                 seed=replicate_seed(config.seed, scenario.mechanism, r), selector=config.selector,
+                                 late_cv=config.late_cv, intermediate=dict(config.intermediate), n_bootstrap=0,
+                                 n_truth=0)
+            c = {rec["model"]: rec["c_external"] for rec in recs}
+            diffs.append(c["intermediate"] - c["late"])
+        differences[level] = (np.mean(diffs), np.std(diffs, ddof=1) / np.sqrt(len(diffs)))
+    mean, se = differences[4.0]
+    assert mean > 3 * se, differences
+    mean, se = differences[0.0]
+    assert mean < 2 * se, differences
