@@ -44,9 +44,9 @@ _HARMONISED_KINDS = ("radiomics", "pathomics")
 
 @dataclass(frozen=True)
 class StudyResult:
-    """What a study run produced.
+    """What a study run produced (returned by :func:`run_study`, :func:`fit_study` and :func:`fit_and_evaluate`).
 
-    Attributes
+    Parameters
     ----------
     metrics : pandas.DataFrame
         One row per (model, cohort, subset): n, events, C-index and its bootstrap interval, cut-off, log-rank p.
@@ -57,8 +57,17 @@ class StudyResult:
         Index patient_id; cohort, time, event and one risk column per model (higher = worse).
     run_dir : Path
         The folder holding metrics.csv, predictions.csv, figures/, failures.csv, report.md and model/.
-    internal : pandas.DataFrame or None
+    internal : pandas.DataFrame or None, default=None
         Internal validation on the development cohort, one row per model (when requested).
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> import pandas as pd
+    >>> result = StudyResult(metrics=pd.DataFrame({"model": ["late_fusion"], "c_index": [0.71]}),
+    ...                      predictions=pd.DataFrame(), run_dir=Path("runs/demo"))
+    >>> result.metrics.loc[0, "c_index"], result.internal is None
+    (0.71, True)
     """
 
     metrics: pd.DataFrame
@@ -73,11 +82,50 @@ def extract_features(cohort: Cohort, feature_dir: Path, *, modalities: Sequence[
                      pathomics_options: Mapping[str, object] | None = None):
     """Extract every modality that is extracted (all kinds but clinical) for every patient, cached in ``feature_dir``.
 
-    ``modalities`` default to the built-in radiomics and pathomics; ``weights``, ``radiomics_params`` and
-    ``pathomics_options`` complete the options of the built-in modalities (a modality's own options win).
+    Extraction fits nothing (a patient's features depend on that patient's files alone), so it runs once for the
+    whole cohort; a rerun with the same settings reuses every cached patient.
 
-    Returns ``(features, failures)``: a DataFrame indexed by patient_id with each modality's prefixed columns (NaN
-    where a modality is missing or failed), and the failures table of every branch.
+    Parameters
+    ----------
+    cohort : Cohort
+        The validated cohort (see :func:`multisurv.load_manifest`); every patient in it is extracted.
+    feature_dir : Path
+        Root of the feature cache; each modality writes a folder named after its settings below it.
+    modalities : sequence of Modality, optional
+        Modalities to extract; kinds without an extractor (clinical) are skipped. Default: the built-in
+        radiomics and pathomics modalities.
+    weights : str or Path, optional
+        Local weights of the pathomics encoder, given to every pathomics modality (its own ``weights`` option,
+        through ``pathomics_options``, wins).
+    n_workers : int, optional
+        Worker processes passed to each modality's extractor (None: the extractor's default).
+    progress : bool, default=True
+        Show progress bars.
+    radiomics_params : str, Path or mapping, optional
+        PyRadiomics parameters that replace the ``params`` option of every radiomics modality.
+    pathomics_options : mapping, optional
+        ``extract_pathomics`` keywords added to the options of every pathomics modality.
+
+    Returns
+    -------
+    features : pandas.DataFrame
+        Indexed by patient_id (every patient of ``cohort``, in its order), with each modality's prefixed columns;
+        NaN where a modality is missing or failed.
+    failures : pandas.DataFrame
+        The failures of every modality (``patient_id``, ``path``, ``stage``, ``error_type``, ``message`` and
+        ``modality``); empty when nothing failed.
+
+    See Also
+    --------
+    fit_and_evaluate : Extraction followed by fitting, evaluation and the report.
+
+    Examples
+    --------
+    >>> from multisurv.cohort.manifest import load_manifest
+    >>> cohort = load_manifest("cohort/manifest.csv")  # doctest: +SKIP
+    >>> features, failures = extract_features(cohort, Path("features"))  # doctest: +SKIP
+    >>> features.filter(like="ct__").shape  # doctest: +SKIP
+    (300, 107)
     """
     features, failures, _ = _extract_features(cohort, feature_dir, modalities=modalities, weights=weights,
                                               n_workers=n_workers, progress=progress,
@@ -390,6 +438,10 @@ def fit_and_evaluate(
         Seed for every random step.
     truth : DataFrame, optional
         Index patient_id with column ``true_lp`` (synthetic cohorts): its C-index is reported as the ceiling.
+    progress : bool, default=True
+        Show progress bars.
+    extra_report : mapping, optional
+        Extra ``label: value`` lines for the head of the report (the config path, the study's name, ...).
     radiomics_params, pathomics_options : optional
         Settings of the built-in imaging modalities (PyRadiomics params; ``extract_pathomics`` keywords).
     models : mapping, optional
@@ -417,6 +469,14 @@ def fit_and_evaluate(
     Returns
     -------
     StudyResult
+        The metrics and predictions tables, the run folder and (when requested) the internal validation.
+
+    Raises
+    ------
+    NotADirectoryError
+        When ``run_dir`` is an existing file.
+    ValueError
+        When a modality has ``pooling: abmil`` but fewer than 4 development patients have a tile store.
 
     Notes
     -----
@@ -424,6 +484,14 @@ def fit_and_evaluate(
     says how many); every fusion scores every patient. Late fusion replaces a missing modality score by its
     development mean (the modality then adds no information); early fusion replaces missing features by their
     development medians.
+
+    Examples
+    --------
+    >>> from multisurv.cohort.synthetic import make_synthetic_cohort
+    >>> from multisurv.cohort.manifest import load_manifest
+    >>> cohort = load_manifest(make_synthetic_cohort("demo/cohort"))  # doctest: +SKIP
+    >>> result = fit_and_evaluate(cohort, "runs/demo", n_bootstrap=200)  # doctest: +SKIP
+    >>> result.metrics[["model", "cohort", "c_index"]]  # doctest: +SKIP
     """
     from multisurv.features.clinical import ClinicalPreprocessor
     from multisurv.report.figures import write_evaluation_figures, write_km_figures
@@ -574,12 +642,21 @@ def run_study(study, run_dir: str | Path | None = None, *, progress: bool = True
         design on it with ``options`` (those of :func:`fit_and_evaluate`); ``run_dir`` is then required.
     run_dir : path, optional
         Output folder; for a config it overrides the config's ``out``.
-    progress : bool
+    progress : bool, default=True
         Show progress bars.
+    **options
+        Only with a cohort: keywords of :func:`fit_and_evaluate` (``modalities``, ``development``,
+        ``n_bootstrap``, ``random_state``, ...).
 
     Returns
     -------
     StudyResult
+        The metrics and predictions tables and the run folder.
+
+    Raises
+    ------
+    TypeError
+        When ``options`` are given with a config, or ``run_dir`` is missing with a cohort.
 
     Examples
     --------
