@@ -66,7 +66,7 @@ class StudyResult:
     >>> import pandas as pd
     >>> result = StudyResult(metrics=pd.DataFrame({"model": ["late_fusion"], "c_index": [0.71]}),
     ...                      predictions=pd.DataFrame(), run_dir=Path("runs/demo"))
-    >>> result.metrics.loc[0, "c_index"], result.internal is None
+    >>> float(result.metrics.loc[0, "c_index"]), result.internal is None
     (0.71, True)
     """
 
