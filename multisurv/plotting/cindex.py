@@ -73,5 +73,6 @@ def plot_cindex_comparison(metrics: pd.DataFrame, *, ax: Axes | None = None, lab
     names = [labels.get(m, m) if labels else m for m in models]
     ax.set_yticks([rows[m] for m in models], names)
     ax.set_xlabel("C-index (95% CI)")
-    ax.legend(loc="lower right", frameon=False, title="Cohort")
+    # outside the axes (right): inside, it can cover the intervals of the bottom rows
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, title="Cohort")
     return ax
