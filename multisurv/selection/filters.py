@@ -58,6 +58,14 @@ class VarianceFilter(ColumnSelectorMixin):
         Returns
         -------
         self
+
+        Examples
+        --------
+        The population variance (ddof 0) of each column, over its non-missing values:
+
+        >>> X = pd.DataFrame({"a": [1.0, 2.0, 4.0], "b": [1.0, 1.0, 1.0]})
+        >>> VarianceFilter().fit(X).variances_.round(3)
+        array([1.556, 0.   ])
         """
         check_param("VarianceFilter", "threshold", self.threshold, kind="float", low=0)
         check_param("VarianceFilter", "min_unique", self.min_unique, kind="int", low=1)
@@ -128,6 +136,18 @@ class CorrelationFilter(ColumnSelectorMixin):
         Returns
         -------
         self
+
+        Examples
+        --------
+        >>> X = pd.DataFrame({"a": [1.0, 2, 3, 4], "b": [2.0, 4, 6, 8.5], "c": [1.0, -1, 1, -1]})
+        >>> f = CorrelationFilter(threshold=0.95, method="pearson").fit(X)
+        >>> f.correlation_.round(2)
+              a     b     c
+        a  1.00  1.00  0.45
+        b  1.00  1.00  0.47
+        c  0.45  0.47  1.00
+        >>> f.dropped_
+        {'b': 'a'}
         """
         check_param("CorrelationFilter", "threshold", self.threshold, kind="float", low=0, high=1, low_open=True)
         check_param("CorrelationFilter", "method", self.method, kind="option", options=("pearson", "spearman"))

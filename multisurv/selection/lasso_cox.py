@@ -156,6 +156,16 @@ class LassoCoxSelector(ColumnSelectorMixin):
         Returns
         -------
         self
+
+        Examples
+        --------
+        >>> from multisurv._validation import make_y
+        >>> rng = np.random.default_rng(0)
+        >>> X = pd.DataFrame(rng.normal(size=(100, 3)), columns=["a", "b", "c"])
+        >>> y = make_y(rng.exponential(np.exp(-2 * X["a"])), np.ones(100, bool))
+        >>> sel = LassoCoxSelector(alpha=0.3).fit(X, y)  # a fixed penalty: no cross-validation
+        >>> sel.selected_features_, sel.alpha_
+        (['a'], 0.3)
         """
         self._check_params()
         frame = self._start_fit(X)
@@ -287,6 +297,18 @@ class LassoCoxSelector(ColumnSelectorMixin):
         -------
         DataFrame or ndarray, shape (n_samples, n_selected)
             Same type as ``X``; values are not imputed or scaled.
+
+        Examples
+        --------
+        >>> from multisurv._validation import make_y
+        >>> rng = np.random.default_rng(0)
+        >>> X = pd.DataFrame(rng.normal(size=(100, 3)), columns=["a", "b", "c"])
+        >>> y = make_y(rng.exponential(np.exp(-2 * X["a"])), np.ones(100, bool))
+        >>> sel = LassoCoxSelector(alpha=0.3).fit(X, y)
+        >>> sel.transform(X).columns.tolist()
+        ['a']
+        >>> sel.transform(X.to_numpy()).shape  # by position for an array
+        (100, 1)
         """
         check_is_fitted(self, "support_")
         if not self.selected_features_:

@@ -228,6 +228,15 @@ class LassoLogisticSelector(ColumnSelectorMixin):
         Returns
         -------
         self
+
+        Examples
+        --------
+        >>> rng = np.random.default_rng(0)
+        >>> X = pd.DataFrame(rng.normal(size=(100, 3)), columns=["a", "b", "c"])
+        >>> y = rng.uniform(size=100) < 1 / (1 + np.exp(-2 * X["a"]))
+        >>> sel = LassoLogisticSelector(alpha=0.1).fit(X, y)  # a fixed penalty: no cross-validation
+        >>> sel.selected_features_
+        ['a']
         """
         self._check_params()
         frame = self._start_fit(X)
@@ -311,7 +320,29 @@ class LassoLogisticSelector(ColumnSelectorMixin):
         return int(np.flatnonzero(mean <= threshold)[0])
 
     def predict_proba(self, X) -> np.ndarray:
-        """Probabilities of (no event, event) of the penalised model itself, shape (n_samples, 2)."""
+        """Probabilities of (no event, event) of the penalised model itself, shape (n_samples, 2).
+
+        Parameters
+        ----------
+        X : DataFrame or array-like, shape (n_samples, n_features_in_)
+            All the training columns (taken by name when fitted on a DataFrame); NaN is imputed with the training
+            medians and the columns are standardised as in :meth:`fit`.
+
+        Returns
+        -------
+        ndarray, shape (n_samples, 2)
+            ``1 - p`` and ``p``, with ``p = 1 / (1 + exp(-(intercept_ + Z @ coef_)))`` on the standardised features ``Z``.
+
+        Examples
+        --------
+        >>> rng = np.random.default_rng(0)
+        >>> X = pd.DataFrame(rng.normal(size=(100, 3)), columns=["a", "b", "c"])
+        >>> y = rng.uniform(size=100) < 1 / (1 + np.exp(-2 * X["a"]))
+        >>> sel = LassoLogisticSelector(alpha=0.1).fit(X, y)
+        >>> sel.predict_proba(X.iloc[:2]).round(3)
+        array([[0.453, 0.547],
+               [0.458, 0.542]])
+        """
         check_is_fitted(self, "coef_")
         values = np.asarray(X.loc[:, list(self._columns)] if isinstance(X, pd.DataFrame) and
                             hasattr(self, "feature_names_in_") else X, dtype=float)

@@ -108,6 +108,15 @@ class RobustnessFilter(ColumnSelectorMixin):
         ValueError
             If a parameter is invalid, ``icc`` is missing or lacks the ``method`` column, or (with a
             ``ReproducibilityResult``) fewer than two training patients have reproducibility features.
+
+        Examples
+        --------
+        Columns outside ``prefix`` (here ``ct__``) are kept without a test:
+
+        >>> X = pd.DataFrame({"ct__a": [1.0, 2.0, 3.0], "ct__b": [3.0, 1.0, 2.0], "clin__age": [60.0, 70.0, 55.0]})
+        >>> icc = pd.DataFrame({"icc2_1": [0.91, 0.40]}, index=["ct__a", "ct__b"])
+        >>> RobustnessFilter(icc=icc, icc_min=0.9).fit(X).selected_features_
+        ['ct__a', 'clin__age']
         """
         check_param(_OWNER, "icc_min", self.icc_min, kind="float", low=-1, high=1)
         check_param(_OWNER, "method", self.method, kind="option", options=ICC_METHODS)

@@ -91,6 +91,16 @@ class RSFPermutationSelector(ColumnSelectorMixin):
         Returns
         -------
         self
+
+        Examples
+        --------
+        >>> from multisurv._validation import make_y
+        >>> rng = np.random.default_rng(0)
+        >>> X = pd.DataFrame(rng.normal(size=(100, 3)), columns=["a", "b", "c"])
+        >>> y = make_y(rng.exponential(np.exp(-2 * X["a"])), np.ones(100, bool))
+        >>> sel = RSFPermutationSelector(n_features=1, n_estimators=10, n_repeats=2, random_state=0).fit(X, y)
+        >>> sel.selected_features_, sel.importances_.index[0]
+        (['a'], 'a')
         """
         for name in ("n_features", "n_estimators", "n_repeats", "min_samples_leaf"):
             check_param(_OWNER, name, getattr(self, name), kind="int", low=1)

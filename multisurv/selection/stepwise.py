@@ -196,6 +196,21 @@ class StepwiseCoxSelector(ColumnSelectorMixin):
         Returns
         -------
         self
+
+        Examples
+        --------
+        >>> from multisurv._validation import make_y
+        >>> rng = np.random.default_rng(0)
+        >>> X = pd.DataFrame(rng.normal(size=(100, 3)), columns=["a", "b", "c"])
+        >>> y = make_y(rng.exponential(np.exp(-2 * X["a"])), np.ones(100, bool))
+        >>> sel = StepwiseCoxSelector(direction="forward", criterion="bic").fit(X, y)
+        >>> sel.path_[["action", "feature", "n_features"]]
+          action feature  n_features
+        0  start                   0
+        1    add       a           1
+        2    add       c           2
+        >>> sel.coef_.round(2).to_dict()
+        {'a': 1.96, 'c': 0.23}
         """
         check_param(_OWNER, "direction", self.direction, kind="option", options=("forward", "backward", "both"))
         check_param(_OWNER, "criterion", self.criterion, kind="option", options=("aic", "bic", "p"))

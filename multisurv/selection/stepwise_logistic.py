@@ -80,6 +80,17 @@ class StepwiseLogisticSelector(StepwiseCoxSelector):
         Returns
         -------
         self
+
+        Examples
+        --------
+        >>> rng = np.random.default_rng(0)
+        >>> X = pd.DataFrame(rng.normal(size=(100, 3)), columns=["a", "b", "c"])
+        >>> y = rng.uniform(size=100) < 1 / (1 + np.exp(-2 * X["a"]))
+        >>> sel = StepwiseLogisticSelector(direction="forward", criterion="bic").fit(X, y)
+        >>> sel.path_[["action", "feature", "n_features"]]
+          action feature  n_features
+        0  start                   0
+        1    add       a           1
         """
         check_param(_OWNER, "direction", self.direction, kind="option", options=("forward", "backward", "both"))
         check_param(_OWNER, "criterion", self.criterion, kind="option", options=("aic", "bic", "p"))

@@ -125,6 +125,17 @@ class UnivariateCoxSelector(ColumnSelectorMixin):
         Returns
         -------
         self
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from multisurv._validation import make_y
+        >>> rng = np.random.default_rng(0)
+        >>> X = pd.DataFrame(rng.normal(size=(100, 3)), columns=["a", "b", "c"])
+        >>> y = make_y(rng.exponential(np.exp(-2 * X["a"])), np.ones(100, bool))
+        >>> sel = UnivariateCoxSelector().fit(X, y)
+        >>> sel.selected_features_, bool(sel.pvalues_[0] < 1e-20)
+        (['a'], True)
         """
         check_param(_OWNER, "p_threshold", self.p_threshold, kind="float", low=0, high=1, low_open=True)
         check_param(_OWNER, "correction", self.correction, kind="option", options=("none", "bonferroni", "fdr_bh"))
