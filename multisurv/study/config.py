@@ -37,6 +37,23 @@ _CUTOFF_METHODS = ("median", "tertiles", "maxstat", "fixed")
 def model_names(strategies, modalities=DEFAULT_MODALITIES) -> tuple[str, ...]:
     """Names of the models a study fits: one score per modality, then one per fusion strategy.
 
+    Parameters
+    ----------
+    strategies : sequence of str
+        Fusion strategies, keys of :data:`FUSION_STRATEGIES` (``"early"``, ``"late"``, ...).
+    modalities : sequence of str or Modality, default=DEFAULT_MODALITIES
+        The study's modalities (names or :class:`~multisurv.registry.Modality` objects), in order.
+
+    Returns
+    -------
+    tuple of str
+        The modality names, then the model name of each strategy (e.g. ``"late_fusion"``).
+
+    Raises
+    ------
+    KeyError
+        When a strategy is not in :data:`FUSION_STRATEGIES`.
+
     Examples
     --------
     >>> model_names(["early", "late"])
@@ -47,7 +64,24 @@ def model_names(strategies, modalities=DEFAULT_MODALITIES) -> tuple[str, ...]:
 
 
 class StudyConfigError(MultisurvError, ValueError):
-    """A study config does not satisfy ``study_config.v1``; ``.problems`` lists every problem."""
+    """A study config does not satisfy ``study_config.v1``; ``.problems`` lists every problem.
+
+    Parameters
+    ----------
+    problems : iterable of str
+        Every problem found, each with its key path and the fix; kept as the list ``.problems``.
+    source : str, optional
+        The config file (kept as ``.source``), named in the message.
+
+    Examples
+    --------
+    >>> try:
+    ...     StudyConfig.from_dict({"schema": "study_config.v1", "name": "demo", "out": "runs/demo",
+    ...                            "cohort": {"synthetic": {}}, "seed": -1})
+    ... except StudyConfigError as exc:
+    ...     print(exc.problems)
+    ["key 'seed': must be a whole number >= 0; got -1. Write a whole number such as 0."]
+    """
 
     def __init__(self, problems, source=None):
         self.problems = list(problems)
@@ -65,6 +99,27 @@ class SyntheticCohortConfig:
     random with ``seed`` among those that have one); the others' paths are cleared in the manifest.
     ``n_null_clinical``: that many extra clinical variables with no effect on the outcome are added to the
     manifest and its clinical spec (``multisurv.cohort.synthetic_clinical``), e.g. 23 for ~30 in all.
+
+    Parameters
+    ----------
+    n_development : int, default=200
+        Development patients (at least 2).
+    n_external : int, default=100
+        External-validation patients.
+    seed : int, default=0
+        Seed of the synthetic cohort, and of the choice of who keeps a CT or slide.
+    n_ct, n_wsi : int, optional
+        Development patients who keep their CT (slide); None keeps every one. At most ``n_development``.
+    n_null_clinical : int, default=0
+        Extra clinical variables with no effect on the outcome.
+    second_reader : bool, default=False
+        Also write a second reader's tumour mask (``ct_mask_reader2``) for reproducibility studies.
+
+    Examples
+    --------
+    >>> SyntheticCohortConfig(n_development=40, n_external=20, n_ct=30)
+    SyntheticCohortConfig(n_development=40, n_external=20, seed=0, n_ct=30, n_wsi=None, n_null_clinical=0, \
+second_reader=False)
     """
 
     n_development: int = 200
@@ -78,6 +133,26 @@ class SyntheticCohortConfig:
 
 @dataclass(frozen=True)
 class CohortConfig:
+    """Where the study's patients come from (``cohort`` section): a manifest, or a synthetic cohort.
+
+    Parameters
+    ----------
+    manifest : Path, optional
+        The cohort manifest CSV (resolved against the config's folder); required unless ``synthetic`` is given,
+        and absent when it is.
+    clinical_spec : Path, optional
+        A clinical spec YAML (``clinical_variables.v1``); None uses the shipped GIST spec.
+    development : str, default="development"
+        The manifest ``cohort`` label whose patients every model is fitted on; every other label is external.
+    synthetic : SyntheticCohortConfig, optional
+        Write and study the synthetic cohort instead of reading a manifest.
+
+    Examples
+    --------
+    >>> CohortConfig(synthetic=SyntheticCohortConfig(n_development=40)).development
+    'development'
+    """
+
     manifest: Path | None = None
     clinical_spec: Path | None = None
     development: str = "development"
@@ -86,12 +161,47 @@ class CohortConfig:
 
 @dataclass(frozen=True)
 class RadiomicsConfig:
+    """Defaults of every radiomics modality (``radiomics`` section); a modality's own options win.
+
+    Parameters
+    ----------
+    params : str, default="radiomics_ct"
+        A shipped PyRadiomics params name (:func:`multisurv.features.radiomics.shipped_params`) or the path of a
+        params YAML (resolved against the config's folder).
+    workers : int, default=2
+        Processes for radiomics extraction (at least 1).
+
+    Examples
+    --------
+    >>> RadiomicsConfig(workers=4)
+    RadiomicsConfig(params='radiomics_ct', workers=4)
+    """
+
     params: str = "radiomics_ct"  # a shipped params name or a path (resolved against the config's folder)
     workers: int = 2
 
 
 @dataclass(frozen=True)
 class PathomicsConfig:
+    """Defaults of every pathomics modality (``pathomics`` section); a modality's own options win.
+
+    Parameters
+    ----------
+    encoder : str, default="resnet50"
+        A registered tile encoder (:func:`multisurv.features.wsi.encoders.available_encoders`).
+    weights : Path, optional
+        Local encoder weights (a torch ``state_dict`` .pth); None: the encoder's default.
+    tile_size : int, default=224
+        Tile side in pixels (at least 16).
+    max_tiles : int, optional
+        At most this many tissue tiles per slide; None keeps every one.
+
+    Examples
+    --------
+    >>> PathomicsConfig(max_tiles=500)
+    PathomicsConfig(encoder='resnet50', weights=None, tile_size=224, max_tiles=500)
+    """
+
     encoder: str = "resnet50"
     weights: Path | None = None
     tile_size: int = 224
@@ -100,7 +210,24 @@ class PathomicsConfig:
 
 @dataclass(frozen=True)
 class SelectionConfig:
-    """LASSO (or elastic-net) Cox selection inside every modality score."""
+    """LASSO (or elastic-net) Cox selection inside every modality score (``selection`` section).
+
+    Parameters
+    ----------
+    l1_ratio : float, default=1.0
+        Elastic-net mixing in (0, 1]; 1 is the LASSO.
+    cv : int, default=5
+        Cross-validation folds that choose the penalty (at least 2).
+    rule : {"min", "1se"}, default="min"
+        The penalty with the best cross-validated fit, or the largest within one standard error of it.
+    max_features : int, optional
+        Keep at most this many features; None: as many as the penalty selects.
+
+    Examples
+    --------
+    >>> SelectionConfig(rule="1se")
+    SelectionConfig(l1_ratio=1.0, cv=5, rule='1se', max_features=None)
+    """
 
     l1_ratio: float = 1.0
     cv: int = 5
@@ -110,6 +237,28 @@ class SelectionConfig:
 
 @dataclass(frozen=True)
 class FusionConfig:
+    """Which fusion models the study compares, and their settings (``fusion`` section).
+
+    Parameters
+    ----------
+    strategies : tuple of str, default=("early", "late")
+        Keys of :data:`FUSION_STRATEGIES`, distinct; ``"late"`` is required (the report's fusion formula,
+        forest plot and nomogram are those of late fusion).
+    cv : int, default=5
+        Folds of the out-of-fold modality scores that late fusion is fitted on (at least 2).
+    missing : {"mean", "pattern"}, default="mean"
+        How fusion treats a patient's missing modality.
+    penalizer : float, default=0.1
+        Ridge penalty (>= 0) of the fusion Cox models.
+    intermediate : dict, default={}
+        Settings of the deep intermediate fusion (``multisurv.fusion.builders.INTERMEDIATE_OPTIONS``).
+
+    Examples
+    --------
+    >>> FusionConfig(strategies=("late",), missing="pattern")
+    FusionConfig(strategies=('late',), cv=5, missing='pattern', penalizer=0.1, intermediate={})
+    """
+
     strategies: tuple[str, ...] = ("early", "late")
     cv: int = 5
     missing: str = "mean"
@@ -124,6 +273,24 @@ class ValidationConfig:
     ``internal``: "none", "bootstrap" (Harrell's optimism correction, ``n_resamples`` samples), "cv"
     (``n_splits`` folds) or "repeated_cv" (``n_repeats`` x ``n_splits``); the whole pipeline, clinical
     imputation and encoding included, is refitted in every resample.
+
+    Parameters
+    ----------
+    n_bootstrap : int, default=1000
+        Bootstrap resamples of the C-index confidence intervals (0 or more).
+    internal : {"none", "bootstrap", "cv", "repeated_cv"}, default="none"
+        The internal validation method.
+    n_resamples : int, default=200
+        Bootstrap samples of ``internal="bootstrap"``.
+    n_splits : int, default=5
+        Folds of ``"cv"`` and ``"repeated_cv"`` (at least 2).
+    n_repeats : int, default=5
+        Repeats of ``"repeated_cv"``.
+
+    Examples
+    --------
+    >>> ValidationConfig(internal="cv", n_splits=10)
+    ValidationConfig(n_bootstrap=1000, internal='cv', n_resamples=200, n_splits=10, n_repeats=5)
     """
 
     n_bootstrap: int = 1000
@@ -141,6 +308,18 @@ class HarmonisationConfig:
     with each model; an external centre's location and scale are estimated from its own imaging features
     (never its outcomes) when it is scored. ``empirical_bayes``: shrink per-feature centre effects (ComBat's
     priors) or not.
+
+    Parameters
+    ----------
+    method : {"none", "combat"}, default="none"
+        No harmonisation, or ComBat on the radiomics and pathomics features.
+    empirical_bayes : bool, default=True
+        Shrink the per-feature centre effects towards their common priors.
+
+    Examples
+    --------
+    >>> HarmonisationConfig(method="combat")
+    HarmonisationConfig(method='combat', empirical_bayes=True)
     """
 
     method: str = "none"
@@ -155,6 +334,24 @@ class FiguresConfig:
     ``primary``: the model whose risk groups, time-dependent ROC curves are drawn; ``horizon``: time point of
     calibration and decision curves (null: development median follow-up); ``roc_times`` (null: 1, 3, 5 years
     inside follow-up); ``cutoff_methods`` and ``fixed_cutoff`` (a published threshold, needed by "fixed").
+
+    Parameters
+    ----------
+    primary : str, default="late_fusion"
+        One of the study's model names (:func:`model_names`).
+    horizon : float, optional
+        Time point (> 0, the manifest's time unit) of the calibration and decision curves.
+    roc_times : tuple of float, optional
+        Positive times of the time-dependent ROC curves.
+    cutoff_methods : tuple of str, default=("median", "tertiles", "maxstat")
+        Distinct risk-group cut-off rules from ``"median"``, ``"tertiles"``, ``"maxstat"`` and ``"fixed"``.
+    fixed_cutoff : float, optional
+        The threshold of the primary model's score that ``"fixed"`` uses (required by it).
+
+    Examples
+    --------
+    >>> FiguresConfig(horizon=36.0).cutoff_methods
+    ('median', 'tertiles', 'maxstat')
     """
 
     primary: str = "late_fusion"
@@ -179,6 +376,34 @@ class EndpointConfig:
     LASSO-selected features (``comparator_features: selected``) or on all features ("all"), tuned by ``inner_cv``
     folds, bootstrap-validated like the logistic models unless ``validate_comparators`` is false, explained by
     SHAP when ``shap`` is true. The bootstrap has ``validation.n_bootstrap`` resamples (rms's B).
+
+    Parameters
+    ----------
+    type : {"survival", "binary"}, default="survival"
+        Time-to-event or binary endpoint.
+    horizon : float, optional
+        Binary "event by horizon" endpoint: the horizon, in the manifest's time unit.
+    column : str, optional
+        Binary endpoint read from this 0/1 manifest column (instead of ``horizon``).
+    censored_before : {"exclude", "refuse"}, default="exclude"
+        Patients censored before the horizon: left out, or an error.
+    unit : str, default="months"
+        Time unit of the horizon in the report.
+    comparators : tuple of str, default=("random_forest", "adaboost", "gradient_boosting", "svm")
+        Machine-learning comparators of a binary study.
+    comparator_features : {"selected", "all"}, default="selected"
+        The features the comparators are fitted on.
+    validate_comparators : bool, default=True
+        Bootstrap-validate the comparators like the logistic models.
+    shap : bool, default=True
+        Explain the comparators with SHAP values.
+    inner_cv : int, default=5
+        Folds that tune the comparators.
+
+    Examples
+    --------
+    >>> EndpointConfig(type="binary", horizon=36.0).censored_before
+    'exclude'
     """
 
     type: str = "survival"
@@ -196,6 +421,41 @@ class EndpointConfig:
 @dataclass(frozen=True)
 class StudyConfig:
     """A whole study, as read from a ``study_config.v1`` YAML file (see :meth:`from_yaml`).
+
+    Build one with :meth:`from_yaml` or :meth:`from_dict`, which check every key; the constructor checks nothing.
+
+    Parameters
+    ----------
+    name : str
+        The study's name, shown in the report.
+    out : Path
+        Output folder of :func:`~multisurv.study.run.run_study` (resolved against the config's folder).
+    seed : int, default=0
+        Seed of every random step.
+    feature_cache : Path, optional
+        Feature cache shared between studies; None: ``<out>/features``.
+    cohort : CohortConfig
+        The manifest or synthetic cohort, and the development label.
+    radiomics, pathomics : RadiomicsConfig, PathomicsConfig
+        Defaults of the radiomics and pathomics modalities.
+    selection : SelectionConfig
+        Feature selection inside every modality score.
+    fusion : FusionConfig
+        The fusion models compared.
+    validation : ValidationConfig
+        Bootstrap intervals and internal validation.
+    figures : FiguresConfig
+        Options of the evaluation figures.
+    harmonisation : HarmonisationConfig
+        Centre harmonisation of the imaging features.
+    endpoint : EndpointConfig
+        Survival or binary endpoint.
+    modalities : tuple of Modality, default=the built-in radiomics, pathomics and clinical
+        The study's modalities, in order.
+    description : str, optional
+        Free text shown in the report.
+    source : Path, optional
+        The YAML file the config was read from (None when built in memory).
 
     Examples
     --------
@@ -226,12 +486,28 @@ class StudyConfig:
     def from_yaml(cls, path: str | Path) -> StudyConfig:
         """Read and check a config file; raise :class:`StudyConfigError` listing every problem.
 
+        Parameters
+        ----------
+        path : str or Path
+            A ``study_config.v1`` YAML file; relative paths inside it are read from its folder.
+
+        Returns
+        -------
+        StudyConfig
+            The checked config, with ``source`` set to the file's absolute path.
+
         Raises
         ------
         FileNotFoundError
             When the file does not exist.
         StudyConfigError
             When the file is not YAML or does not satisfy ``study_config.v1``.
+
+        Examples
+        --------
+        >>> cfg = StudyConfig.from_yaml("experiments/gist_fusion/study.yaml")  # doctest: +SKIP
+        >>> cfg.name  # doctest: +SKIP
+        'gist_fusion'
         """
         path = Path(path).expanduser().resolve()
         if not path.is_file():
@@ -246,7 +522,33 @@ class StudyConfig:
 
     @classmethod
     def from_dict(cls, raw: Any, *, base: str | Path | None = None, source: str | Path | None = None) -> StudyConfig:
-        """Build from a parsed mapping (``base``: the folder relative paths are read from; default cwd)."""
+        """Build from a parsed mapping, checking it as :meth:`from_yaml` does.
+
+        Parameters
+        ----------
+        raw : mapping
+            The parsed ``study_config.v1`` document (anything else is reported as a problem).
+        base : str or Path, optional
+            The folder relative paths are read from; default the current directory.
+        source : str or Path, optional
+            The file the mapping came from, named in problems and kept as ``source``.
+
+        Returns
+        -------
+        StudyConfig
+
+        Raises
+        ------
+        StudyConfigError
+            Listing every problem of the mapping.
+
+        Examples
+        --------
+        >>> cfg = StudyConfig.from_dict({"schema": "study_config.v1", "name": "demo", "out": "runs/demo",
+        ...                              "cohort": {"synthetic": {}}, "fusion": {"strategies": ["late"]}})
+        >>> cfg.fusion.strategies, [m.name for m in cfg.modalities]
+        (('late',), ['radiomics', 'pathomics', 'clinical'])
+        """
         checker = _Checker(Path(base) if base is not None else Path.cwd())
         config = checker.study(raw, source)
         if checker.problems:
@@ -254,7 +556,21 @@ class StudyConfig:
         return config
 
     def to_dict(self) -> dict:
-        """Plain mapping (paths as absolute strings) that :meth:`from_dict` reads back to an equal config."""
+        """Plain mapping (paths as absolute strings) that :meth:`from_dict` reads back to an equal config.
+
+        Returns
+        -------
+        dict
+            ``schema`` first, then every field but ``source`` (``description`` only when set); modalities as a
+            list of entries. This is what ``config.resolved.yaml`` holds.
+
+        Examples
+        --------
+        >>> cfg = StudyConfig.from_dict({"schema": "study_config.v1", "name": "demo", "out": "runs/demo",
+        ...                              "cohort": {"synthetic": {}}})
+        >>> StudyConfig.from_dict(cfg.to_dict()) == cfg
+        True
+        """
         out = _plain(asdict(self))
         out.pop("source", None)
         out["modalities"] = [_modality_entry(m) for m in self.modalities]  # a list keeps the order through sorting
@@ -263,7 +579,29 @@ class StudyConfig:
         return {"schema": SCHEMA, **out}
 
     def modality(self, name: str) -> Modality:
-        """The study's modality called ``name``."""
+        """The study's modality called ``name``.
+
+        Parameters
+        ----------
+        name : str
+            A modality name of the config.
+
+        Returns
+        -------
+        Modality
+
+        Raises
+        ------
+        KeyError
+            When the study has no such modality; the message lists its modalities.
+
+        Examples
+        --------
+        >>> cfg = StudyConfig.from_dict({"schema": "study_config.v1", "name": "demo", "out": "runs/demo",
+        ...                              "cohort": {"synthetic": {}}})
+        >>> cfg.modality("radiomics").prefix
+        'ct__'
+        """
         for m in self.modalities:
             if m.name == name:
                 return m
