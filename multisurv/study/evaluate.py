@@ -32,7 +32,26 @@ POOLED_EXTERNAL = "external (all)"
 
 @dataclass(frozen=True)
 class RiskGroups:
-    """One model's risk groups on one cohort, for a Kaplan-Meier figure (drawn by the report)."""
+    """One model's risk groups on one cohort, for a Kaplan-Meier figure (drawn by the report).
+
+    Parameters
+    ----------
+    model : str
+        The model (risk column) whose cut-off made the groups.
+    cohort : str
+        The evaluated cohort label (``external (all)`` for the pooled external patients).
+    y : numpy.ndarray
+        Structured array (``event``, ``time``) of the patients the model scores on that cohort.
+    groups : numpy.ndarray of str
+        ``"high"`` or ``"low"`` per patient, aligned with ``y``.
+
+    Examples
+    --------
+    >>> from multisurv._validation import make_y
+    >>> rg = RiskGroups("late_fusion", "external", make_y([5.0, 9.0], [True, False]), np.array(["high", "low"]))
+    >>> rg.groups.tolist()
+    ['high', 'low']
+    """
 
     model: str
     cohort: str
@@ -44,15 +63,21 @@ class RiskGroups:
 class StudyEvaluation:
     """What :func:`evaluate_study` computed.
 
-    Attributes
+    Parameters
     ----------
     metrics : pandas.DataFrame
         One row per (model, cohort, subset): n, events, C-index and its bootstrap interval, cut-off, group sizes,
         log-rank statistic and p.
-    cutoffs : dict
+    cutoffs : dict, default={}
         Development-median cut-off per model.
-    risk_groups : list of RiskGroups
+    risk_groups : list of RiskGroups, default=[]
         The groups behind each log-rank test of the ``available`` subset (the KM figures).
+
+    Examples
+    --------
+    >>> ev = StudyEvaluation(metrics=pd.DataFrame({"model": ["m"], "cindex": [0.7]}), cutoffs={"m": 0.1})
+    >>> ev.cutoffs, ev.risk_groups
+    ({'m': 0.1}, [])
     """
 
     metrics: pd.DataFrame
@@ -62,6 +87,19 @@ class StudyEvaluation:
 
 def evaluation_groups(cohort_labels: pd.Series, development: str) -> dict[str, list[str]]:
     """Patients of each evaluated cohort: development, each other label, and the pooled external patients.
+
+    Parameters
+    ----------
+    cohort_labels : pandas.Series
+        Each patient's cohort label, indexed by patient_id.
+    development : str
+        The development label.
+
+    Returns
+    -------
+    dict of str to list
+        Cohort label -> patient ids, in the order development, the other labels (as first seen), then
+        ``external (all)`` when there are at least two other labels; labels without patients are left out.
 
     Examples
     --------
@@ -134,6 +172,8 @@ def evaluate_study(predictions: pd.DataFrame, *, development: str, models: Seque
     Returns
     -------
     StudyEvaluation
+        The metrics table, the cut-offs and the risk groups. A cohort with fewer than 2 patients or no event gets
+        a row with ``n`` and ``events`` only; one whose patients all fall in one group gets no log-rank test.
 
     Examples
     --------
@@ -180,6 +220,18 @@ def evaluate_study(predictions: pd.DataFrame, *, development: str, models: Seque
 def complete_cases(features: pd.DataFrame, prefixes: Sequence[str]) -> pd.Series:
     """Patients with at least one feature of every prefix (a failed extraction counts as missing).
 
+    Parameters
+    ----------
+    features : pandas.DataFrame
+        Feature table indexed by patient_id, columns prefixed by modality.
+    prefixes : sequence of str
+        One column prefix per modality (``"ct__"``, ...); a prefix with no column makes every patient incomplete.
+
+    Returns
+    -------
+    pandas.Series of bool
+        Indexed like ``features``: True where the patient has every modality.
+
     Examples
     --------
     >>> f = pd.DataFrame({"ct__a": [1.0, np.nan], "wsi__b": [2.0, 3.0]}, index=["p1", "p2"])
@@ -201,11 +253,25 @@ def compare_models(predictions: pd.DataFrame, pairs: Sequence[tuple[str, str]], 
     :func:`~multisurv.evaluation.comparison.compare_concordance`: C of each, the difference a - b with its normal
     (jackknife standard error) interval and p, and the paired-bootstrap interval and p.
 
+    Parameters
+    ----------
+    predictions : pandas.DataFrame
+        Index patient_id; ``cohort``, ``time``, ``event`` and one risk column per model (higher = worse).
+    pairs : sequence of (str, str)
+        The risk columns to compare.
+    development : str
+        The development label (see :func:`evaluation_groups`).
+    n_bootstrap : int, default=1000
+        Paired bootstrap resamples; 0 leaves the bootstrap columns NaN.
+    random_state : int, default=0
+        Seed of the bootstrap.
+
     Returns
     -------
     pandas.DataFrame
         One row per (pair, cohort): ``model_a, model_b, cohort, n, events, cindex_a, cindex_b, difference, lower,
-        upper, p_value, boot_lower, boot_upper, boot_p_value``.
+        upper, p_value, boot_lower, boot_upper, boot_p_value``. Cohorts with fewer than 3 patients scored by both
+        models, no event or no comparable pair are left out.
 
     Examples
     --------
