@@ -94,6 +94,31 @@ class EarlyFusionCox(SurvivalScoreMixin, BaseEstimator):
         Returns
         -------
         self
+
+        Raises
+        ------
+        TypeError
+            If ``X`` is not a DataFrame.
+        ValueError
+            If ``penalizer`` is negative, ``y`` is not a valid survival outcome, or the sizes differ.
+
+        Examples
+        --------
+        >>> from multisurv._validation import make_y
+        >>> from multisurv.scores.modality_score import ModalityScore
+        >>> from multisurv.selection.lasso_cox import LassoCoxSelector
+        >>> rng = np.random.default_rng(0)
+        >>> X = pd.DataFrame(rng.normal(size=(100, 4)), columns=["ct__a", "ct__b", "wsi__a", "wsi__b"])
+        >>> y = make_y(rng.exponential(np.exp(-X["ct__a"] - X["wsi__a"])), np.ones(100, bool))
+        >>> scores = [ModalityScore(name=n, prefix=p, selector=LassoCoxSelector(alpha=0.1))
+        ...           for n, p in (("radscore", "ct__"), ("patscore", "wsi__"))]
+        >>> model = EarlyFusionCox(scores=scores).fit(X, y)
+        >>> model.coef_.round(2)
+        feature
+        ct__a     1.18
+        ct__b    -0.18
+        wsi__a    1.19
+        Name: coef, dtype: float64
         """
         check_param(_OWNER, "penalizer", self.penalizer, kind="float", low=0)
         scores = default_scores(self.random_state) if self.scores is None else check_scores(self.scores, _OWNER)
@@ -146,6 +171,26 @@ class EarlyFusionCox(SurvivalScoreMixin, BaseEstimator):
         Returns
         -------
         ndarray, shape (n_samples,)
+
+        Raises
+        ------
+        TypeError
+            If ``X`` is not a DataFrame.
+        ValueError
+            If ``X`` lacks a column of ``features_``.
+
+        Examples
+        --------
+        >>> from multisurv._validation import make_y
+        >>> from multisurv.scores.modality_score import ModalityScore
+        >>> from multisurv.selection.lasso_cox import LassoCoxSelector
+        >>> rng = np.random.default_rng(0)
+        >>> X = pd.DataFrame(rng.normal(size=(100, 4)), columns=["ct__a", "ct__b", "wsi__a", "wsi__b"])
+        >>> y = make_y(rng.exponential(np.exp(-X["ct__a"] - X["wsi__a"])), np.ones(100, bool))
+        >>> scores = [ModalityScore(name=n, prefix=p, selector=LassoCoxSelector(alpha=0.1))
+        ...           for n, p in (("radscore", "ct__"), ("patscore", "wsi__"))]
+        >>> EarlyFusionCox(scores=scores).fit(X, y).predict(X.iloc[:3]).round(2)
+        array([ 1.17,  1.02, -1.12])
         """
         check_is_fitted(self, "coef_")
         if not isinstance(X, pd.DataFrame):

@@ -130,6 +130,32 @@ class LateFusionCox(SurvivalScoreMixin, BaseEstimator):
         Returns
         -------
         self
+
+        Raises
+        ------
+        TypeError
+            If ``X`` is not a DataFrame.
+        ValueError
+            If a parameter is invalid, there are fewer rows than ``cv``, the sizes differ, or a score cannot be
+            fitted on a fold (the message names the fold).
+
+        Examples
+        --------
+        >>> from multisurv._validation import make_y
+        >>> from multisurv.scores.modality_score import ModalityScore
+        >>> from multisurv.selection.lasso_cox import LassoCoxSelector
+        >>> rng = np.random.default_rng(0)
+        >>> X = pd.DataFrame(rng.normal(size=(100, 4)), columns=["ct__a", "ct__b", "wsi__a", "wsi__b"])
+        >>> y = make_y(rng.exponential(np.exp(-X["ct__a"] - X["wsi__a"])), np.ones(100, bool))
+        >>> scores = [ModalityScore(name=n, prefix=p, selector=LassoCoxSelector(alpha=0.1))
+        ...           for n, p in (("radscore", "ct__"), ("patscore", "wsi__"))]
+        >>> model = LateFusionCox(scores=scores, cv=3, random_state=0).fit(X, y)
+        >>> model.coef_.round(2)
+        radscore    1.96
+        patscore    1.79
+        Name: coef, dtype: float64
+        >>> model.oof_scores_.shape  # one out-of-fold score per patient and modality
+        (100, 2)
         """
         check_param(_OWNER, "cv", self.cv, kind="int", low=2)
         check_param(_OWNER, "missing", self.missing, kind="option", options=("mean", "pattern"))
@@ -204,6 +230,23 @@ class LateFusionCox(SurvivalScoreMixin, BaseEstimator):
         -------
         pandas.DataFrame
             Index of ``X``, one column per score name.
+
+        Examples
+        --------
+        >>> from multisurv._validation import make_y
+        >>> from multisurv.scores.modality_score import ModalityScore
+        >>> from multisurv.selection.lasso_cox import LassoCoxSelector
+        >>> rng = np.random.default_rng(0)
+        >>> X = pd.DataFrame(rng.normal(size=(100, 4)), columns=["ct__a", "ct__b", "wsi__a", "wsi__b"])
+        >>> y = make_y(rng.exponential(np.exp(-X["ct__a"] - X["wsi__a"])), np.ones(100, bool))
+        >>> scores = [ModalityScore(name=n, prefix=p, selector=LassoCoxSelector(alpha=0.1))
+        ...           for n, p in (("radscore", "ct__"), ("patscore", "wsi__"))]
+        >>> model = LateFusionCox(scores=scores, cv=3, random_state=0).fit(X, y)
+        >>> X.loc[0, ["wsi__a", "wsi__b"]] = np.nan  # patient 0 has no slide
+        >>> model.transform_scores(X.iloc[:2]).round(2)
+           radscore  patscore
+        0       0.1       NaN
+        1      -0.3      0.84
         """
         check_is_fitted(self, "coef_")
         X = _check_frame(X)
@@ -219,6 +262,23 @@ class LateFusionCox(SurvivalScoreMixin, BaseEstimator):
         Returns
         -------
         ndarray, shape (n_samples,)
+
+        Examples
+        --------
+        >>> from multisurv._validation import make_y
+        >>> from multisurv.scores.modality_score import ModalityScore
+        >>> from multisurv.selection.lasso_cox import LassoCoxSelector
+        >>> rng = np.random.default_rng(0)
+        >>> X = pd.DataFrame(rng.normal(size=(100, 4)), columns=["ct__a", "ct__b", "wsi__a", "wsi__b"])
+        >>> y = make_y(rng.exponential(np.exp(-X["ct__a"] - X["wsi__a"])), np.ones(100, bool))
+        >>> scores = [ModalityScore(name=n, prefix=p, selector=LassoCoxSelector(alpha=0.1))
+        ...           for n, p in (("radscore", "ct__"), ("patscore", "wsi__"))]
+        >>> model = LateFusionCox(scores=scores, cv=3, random_state=0).fit(X, y)
+        >>> model.predict(X.iloc[:2]).round(2)
+        array([1.02, 0.91])
+        >>> X.loc[0, ["wsi__a", "wsi__b"]] = np.nan  # without a slide, patscore takes its training mean
+        >>> model.predict(X.iloc[:2]).round(2)
+        array([0.2 , 0.91])
         """
         raw = self.transform_scores(X)
         risk = raw.fillna(self.score_means_).to_numpy() @ self.coef_.to_numpy()

@@ -83,6 +83,26 @@ class FusionCox(SurvivalScoreMixin, BaseEstimator):
         Returns
         -------
         self
+
+        Raises
+        ------
+        ValueError
+            If ``strategy`` or ``missing`` is not one of the options (``strategy="stacked"`` names its new word), or
+            ``strategy="early"`` is combined with ``missing="pattern"``; errors of the underlying model pass through.
+
+        Examples
+        --------
+        >>> from multisurv._validation import make_y
+        >>> from multisurv.scores.modality_score import ModalityScore
+        >>> from multisurv.selection.lasso_cox import LassoCoxSelector
+        >>> rng = np.random.default_rng(0)
+        >>> X = pd.DataFrame(rng.normal(size=(100, 4)), columns=["ct__a", "ct__b", "wsi__a", "wsi__b"])
+        >>> y = make_y(rng.exponential(np.exp(-X["ct__a"] - X["wsi__a"])), np.ones(100, bool))
+        >>> scores = [ModalityScore(name=n, prefix=p, selector=LassoCoxSelector(alpha=0.1))
+        ...           for n, p in (("radscore", "ct__"), ("patscore", "wsi__"))]
+        >>> model = FusionCox(strategy="late_insample", scores=scores).fit(X, y).model_
+        >>> type(model).__name__, model.stacking
+        ('LateFusionCox', False)
         """
         if self.strategy == "stacked":
             raise ValueError(f"{_OWNER}: strategy='stacked' was renamed: out-of-fold late fusion is now "
@@ -103,13 +123,53 @@ class FusionCox(SurvivalScoreMixin, BaseEstimator):
         return self
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        """Fused risk (higher = worse) for every row."""
+        """Fused risk (higher = worse) for every row.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame, shape (n_samples, n_features)
+            The prefixed feature columns the model was fitted with.
+
+        Returns
+        -------
+        ndarray, shape (n_samples,)
+            The fitted ``model_``'s ``predict``.
+
+        Examples
+        --------
+        >>> from multisurv._validation import make_y
+        >>> from multisurv.scores.modality_score import ModalityScore
+        >>> from multisurv.selection.lasso_cox import LassoCoxSelector
+        >>> rng = np.random.default_rng(0)
+        >>> X = pd.DataFrame(rng.normal(size=(100, 4)), columns=["ct__a", "ct__b", "wsi__a", "wsi__b"])
+        >>> y = make_y(rng.exponential(np.exp(-X["ct__a"] - X["wsi__a"])), np.ones(100, bool))
+        >>> scores = [ModalityScore(name=n, prefix=p, selector=LassoCoxSelector(alpha=0.1))
+        ...           for n, p in (("radscore", "ct__"), ("patscore", "wsi__"))]
+        >>> FusionCox(strategy="late_insample", scores=scores).fit(X, y).predict(X.iloc[:3]).round(2)
+        array([ 1.14,  1.1 , -1.36])
+        """
         check_is_fitted(self, "model_")
         return self.model_.predict(X)
 
     @property
     def coef_(self) -> pd.Series:
-        """Fusion coefficients: per score (late, late_insample) or per standardised feature (early)."""
+        """Fusion coefficients: per score (late, late_insample) or per standardised feature (early).
+
+        Examples
+        --------
+        >>> from multisurv._validation import make_y
+        >>> from multisurv.scores.modality_score import ModalityScore
+        >>> from multisurv.selection.lasso_cox import LassoCoxSelector
+        >>> rng = np.random.default_rng(0)
+        >>> X = pd.DataFrame(rng.normal(size=(100, 4)), columns=["ct__a", "ct__b", "wsi__a", "wsi__b"])
+        >>> y = make_y(rng.exponential(np.exp(-X["ct__a"] - X["wsi__a"])), np.ones(100, bool))
+        >>> scores = [ModalityScore(name=n, prefix=p, selector=LassoCoxSelector(alpha=0.1))
+        ...           for n, p in (("radscore", "ct__"), ("patscore", "wsi__"))]
+        >>> FusionCox(strategy="late_insample", scores=scores).fit(X, y).coef_.round(2)
+        radscore    2.02
+        patscore    2.03
+        Name: coef, dtype: float64
+        """
         check_is_fitted(self, "model_")
         return self.model_.coef_
 
@@ -117,6 +177,31 @@ class FusionCox(SurvivalScoreMixin, BaseEstimator):
         """The fusion layer as one line, e.g. ``risk = 0.408 * radscore + 0.714 * patscore + ...``.
 
         Early fusion prints per-standardised-feature coefficients (``z(feature)``).
+
+        Parameters
+        ----------
+        digits : int, default=4
+            Significant digits of every coefficient.
+
+        Returns
+        -------
+        str
+            ``risk = c1 * term1 + c2 * term2 ...`` (no constant).
+
+        Examples
+        --------
+        >>> from multisurv._validation import make_y
+        >>> from multisurv.scores.modality_score import ModalityScore
+        >>> from multisurv.selection.lasso_cox import LassoCoxSelector
+        >>> rng = np.random.default_rng(0)
+        >>> X = pd.DataFrame(rng.normal(size=(100, 4)), columns=["ct__a", "ct__b", "wsi__a", "wsi__b"])
+        >>> y = make_y(rng.exponential(np.exp(-X["ct__a"] - X["wsi__a"])), np.ones(100, bool))
+        >>> scores = [ModalityScore(name=n, prefix=p, selector=LassoCoxSelector(alpha=0.1))
+        ...           for n, p in (("radscore", "ct__"), ("patscore", "wsi__"))]
+        >>> FusionCox(strategy="late_insample", scores=scores).fit(X, y).formula_text(digits=2)
+        'risk = 2 * radscore + 2 * patscore'
+        >>> FusionCox(strategy="early", scores=scores).fit(X, y).formula_text(digits=2)
+        'risk = 1.2 * z(ct__a) - 0.18 * z(ct__b) + 1.2 * z(wsi__a)'
         """
         check_is_fitted(self, "model_")
         coef = self.model_.coef_
