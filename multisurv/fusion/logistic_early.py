@@ -71,6 +71,21 @@ class BranchSelection(TransformerMixin, BaseEstimator):
         Returns
         -------
         self
+
+        Raises
+        ------
+        ValueError
+            If ``X`` is not a DataFrame, ``y`` is not binary, the sizes differ, or no column starts with a branch's
+            prefix.
+
+        Examples
+        --------
+        >>> rng = np.random.default_rng(0)
+        >>> X = pd.DataFrame(rng.normal(size=(100, 4)), columns=["ct__a", "ct__b", "clin__a", "clin__b"])
+        >>> y = rng.uniform(size=100) < 1 / (1 + np.exp(-2 * (X["ct__a"] + X["clin__a"])))
+        >>> branches = [("radscore", "ct__"), ("clinscore", "clin__")]
+        >>> BranchSelection(branches, rule="1se", random_state=0).fit(X, y).selected_
+        {'radscore': ['ct__a'], 'clinscore': ['clin__a']}
         """
         if not isinstance(X, pd.DataFrame):
             raise ValueError("BranchSelection.fit: 'X' must be a DataFrame whose columns carry the modality prefixes.")
@@ -89,12 +104,54 @@ class BranchSelection(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
-        """The selected columns of ``X``."""
+        """The selected columns of ``X``.
+
+        Parameters
+        ----------
+        X : DataFrame, shape (n_samples, n_features)
+            Holds the selected columns (taken by name).
+
+        Returns
+        -------
+        DataFrame, shape (n_samples, n_selected)
+            ``X[selected_features_]``, values unchanged (missing values kept).
+
+        Examples
+        --------
+        >>> rng = np.random.default_rng(0)
+        >>> X = pd.DataFrame(rng.normal(size=(100, 4)), columns=["ct__a", "ct__b", "clin__a", "clin__b"])
+        >>> y = rng.uniform(size=100) < 1 / (1 + np.exp(-2 * (X["ct__a"] + X["clin__a"])))
+        >>> branches = [("radscore", "ct__"), ("clinscore", "clin__")]
+        >>> BranchSelection(branches, rule="1se", random_state=0).fit(X, y).transform(X.iloc[:2]).round(2)
+           ct__a  clin__a
+        0   0.13     0.64
+        1  -0.54     1.30
+        """
         check_is_fitted(self, "selected_features_")
         return X.loc[:, self.selected_features_]
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
-        """Names of the selected features."""
+        """Names of the selected features.
+
+        Parameters
+        ----------
+        input_features : ignored
+            Present for scikit-learn's transformer API.
+
+        Returns
+        -------
+        ndarray of str
+            ``selected_features_``.
+
+        Examples
+        --------
+        >>> rng = np.random.default_rng(0)
+        >>> X = pd.DataFrame(rng.normal(size=(100, 4)), columns=["ct__a", "ct__b", "clin__a", "clin__b"])
+        >>> y = rng.uniform(size=100) < 1 / (1 + np.exp(-2 * (X["ct__a"] + X["clin__a"])))
+        >>> branches = [("radscore", "ct__"), ("clinscore", "clin__")]
+        >>> BranchSelection(branches, rule="1se", random_state=0).fit(X, y).get_feature_names_out()
+        array(['ct__a', 'clin__a'], dtype=object)
+        """
         check_is_fitted(self, "selected_features_")
         return np.asarray(self.selected_features_, dtype=object)
 
@@ -153,6 +210,23 @@ class EarlyFusionLogistic(ClassifierMixin, BaseEstimator):
         Returns
         -------
         self
+
+        Raises
+        ------
+        ValueError
+            If ``penalizer`` is negative, ``y`` is not binary, or the per-modality selection refuses ``X`` (see
+            :meth:`BranchSelection.fit`).
+
+        Examples
+        --------
+        >>> rng = np.random.default_rng(0)
+        >>> X = pd.DataFrame(rng.normal(size=(100, 4)), columns=["ct__a", "ct__b", "clin__a", "clin__b"])
+        >>> y = rng.uniform(size=100) < 1 / (1 + np.exp(-2 * (X["ct__a"] + X["clin__a"])))
+        >>> branches = [("radscore", "ct__"), ("clinscore", "clin__")]
+        >>> EarlyFusionLogistic(branches, rule="1se", random_state=0).fit(X, y).coef_.round(2)
+        ct__a      0.73
+        clin__a    0.84
+        dtype: float64
         """
         check_param("EarlyFusionLogistic", "penalizer", self.penalizer, kind="float", low=0)
         yy = check_binary_y(y, where="EarlyFusionLogistic.fit")
@@ -175,15 +249,79 @@ class EarlyFusionLogistic(ClassifierMixin, BaseEstimator):
         return self
 
     def decision_function(self, X: pd.DataFrame) -> np.ndarray:
-        """Log-odds of the event."""
+        """Log-odds of the event.
+
+        Parameters
+        ----------
+        X : DataFrame, shape (n_samples, n_features)
+            Holds the selected columns; NaN is imputed with the training medians.
+
+        Returns
+        -------
+        ndarray, shape (n_samples,)
+            ``intercept_ + sum(coef_ * standardised feature)``.
+
+        Examples
+        --------
+        >>> rng = np.random.default_rng(0)
+        >>> X = pd.DataFrame(rng.normal(size=(100, 4)), columns=["ct__a", "ct__b", "clin__a", "clin__b"])
+        >>> y = rng.uniform(size=100) < 1 / (1 + np.exp(-2 * (X["ct__a"] + X["clin__a"])))
+        >>> branches = [("radscore", "ct__"), ("clinscore", "clin__")]
+        >>> model = EarlyFusionLogistic(branches, rule="1se", random_state=0).fit(X, y)
+        >>> model.decision_function(X.iloc[:3]).round(2)
+        array([ 0.36,  0.4 , -1.33])
+        """
         check_is_fitted(self, "pipeline_")
         return np.asarray(self.pipeline_.decision_function(self.selection_.transform(X)), dtype=float)
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """Probabilities of (no event, event)."""
+        """Probabilities of (no event, event).
+
+        Parameters
+        ----------
+        X : DataFrame, shape (n_samples, n_features)
+            Holds the selected columns; NaN is imputed with the training medians.
+
+        Returns
+        -------
+        ndarray, shape (n_samples, 2)
+            ``1 - p`` and ``p``, the inverse logit of :meth:`decision_function`.
+
+        Examples
+        --------
+        >>> rng = np.random.default_rng(0)
+        >>> X = pd.DataFrame(rng.normal(size=(100, 4)), columns=["ct__a", "ct__b", "clin__a", "clin__b"])
+        >>> y = rng.uniform(size=100) < 1 / (1 + np.exp(-2 * (X["ct__a"] + X["clin__a"])))
+        >>> branches = [("radscore", "ct__"), ("clinscore", "clin__")]
+        >>> model = EarlyFusionLogistic(branches, rule="1se", random_state=0).fit(X, y)
+        >>> model.predict_proba(X.iloc[:3]).round(2)
+        array([[0.41, 0.59],
+               [0.4 , 0.6 ],
+               [0.79, 0.21]])
+        """
         p = 1.0 / (1.0 + np.exp(-self.decision_function(X)))
         return np.column_stack([1 - p, p])
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        """Class 1 where the event probability is at least 0.5."""
+        """Class 1 where the event probability is at least 0.5.
+
+        Parameters
+        ----------
+        X : DataFrame, shape (n_samples, n_features)
+            Holds the selected columns; NaN is imputed with the training medians.
+
+        Returns
+        -------
+        ndarray of int, shape (n_samples,)
+            1 or 0.
+
+        Examples
+        --------
+        >>> rng = np.random.default_rng(0)
+        >>> X = pd.DataFrame(rng.normal(size=(100, 4)), columns=["ct__a", "ct__b", "clin__a", "clin__b"])
+        >>> y = rng.uniform(size=100) < 1 / (1 + np.exp(-2 * (X["ct__a"] + X["clin__a"])))
+        >>> branches = [("radscore", "ct__"), ("clinscore", "clin__")]
+        >>> EarlyFusionLogistic(branches, rule="1se", random_state=0).fit(X, y).predict(X.iloc[:3])
+        array([1, 1, 0])
+        """
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)

@@ -26,6 +26,16 @@ def default_binary_branch(random_state=None) -> Pipeline:
     """One modality's score for a binary endpoint: median imputation, LASSO-logistic selection (1-SE rule, 5-fold
     CV), then an unpenalised logistic model whose log-odds is the score.
 
+    Parameters
+    ----------
+    random_state : int, RandomState instance or None, default=None
+        Seeds the selector's cross-validation folds.
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+        Unfitted.
+
     Examples
     --------
     >>> [name for name, _ in default_binary_branch().steps]
@@ -112,6 +122,25 @@ class LateFusionLogistic(ClassifierMixin, BaseEstimator):
         Returns
         -------
         self
+
+        Raises
+        ------
+        ValueError
+            If ``cv`` < 2, ``X`` is not a DataFrame, ``branches`` is empty or names a score twice, ``y`` is not binary,
+            the sizes differ, or no column starts with a branch's prefix.
+
+        Examples
+        --------
+        >>> from sklearn.pipeline import Pipeline
+        >>> from multisurv.scores.logistic import LogisticModel
+        >>> rng = np.random.default_rng(0)
+        >>> X = pd.DataFrame(rng.normal(size=(100, 4)), columns=["ct__a", "ct__b", "clin__a", "clin__b"])
+        >>> y = rng.uniform(size=100) < 1 / (1 + np.exp(-2 * (X["ct__a"] + X["clin__a"])))
+        >>> branch = Pipeline([("model", LogisticModel())])
+        >>> model = LateFusionLogistic([("radscore", "ct__", branch), ("clinscore", "clin__", branch)],
+        ...                            random_state=0).fit(X, y)
+        >>> model.oof_scores_.shape
+        (100, 2)
         """
         check_param(_OWNER, "cv", self.cv, kind="int", low=2)
         if not isinstance(X, pd.DataFrame):
@@ -138,19 +167,121 @@ class LateFusionLogistic(ClassifierMixin, BaseEstimator):
         return self
 
     def scores(self, X: pd.DataFrame) -> pd.DataFrame:
-        """Per-modality scores (log-odds of each branch refitted on all training rows)."""
+        """Per-modality scores (log-odds of each branch refitted on all training rows).
+
+        Parameters
+        ----------
+        X : DataFrame, shape (n_samples, n_features)
+            Holds every branch's columns (``columns_``).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index of ``X``, one column per score name: the log-odds of each branch refitted on all training rows
+            (its ``decision_function``, else the logit of its ``predict_proba``).
+
+        Examples
+        --------
+        >>> from sklearn.pipeline import Pipeline
+        >>> from multisurv.scores.logistic import LogisticModel
+        >>> rng = np.random.default_rng(0)
+        >>> X = pd.DataFrame(rng.normal(size=(100, 4)), columns=["ct__a", "ct__b", "clin__a", "clin__b"])
+        >>> y = rng.uniform(size=100) < 1 / (1 + np.exp(-2 * (X["ct__a"] + X["clin__a"])))
+        >>> branch = Pipeline([("model", LogisticModel())])
+        >>> model = LateFusionLogistic([("radscore", "ct__", branch), ("clinscore", "clin__", branch)],
+        ...                            random_state=0).fit(X, y)
+        >>> model.scores(X.iloc[:3]).round(2)
+           radscore  clinscore
+        0     -0.19       0.73
+        1     -1.15       1.35
+        2     -0.95      -1.17
+        """
         check_is_fitted(self, "fusion_")
         return pd.DataFrame({name: _log_odds(model, X[self.columns_[name]]) for name, model in self.branches_.items()},
                             index=X.index)
 
     def decision_function(self, X: pd.DataFrame) -> np.ndarray:
-        """Fused log-odds of the event."""
+        """Fused log-odds of the event.
+
+        Parameters
+        ----------
+        X : DataFrame, shape (n_samples, n_features)
+            Holds every branch's columns (``columns_``).
+
+        Returns
+        -------
+        ndarray, shape (n_samples,)
+            The fusion model's log-odds on :meth:`scores`.
+
+        Examples
+        --------
+        >>> from sklearn.pipeline import Pipeline
+        >>> from multisurv.scores.logistic import LogisticModel
+        >>> rng = np.random.default_rng(0)
+        >>> X = pd.DataFrame(rng.normal(size=(100, 4)), columns=["ct__a", "ct__b", "clin__a", "clin__b"])
+        >>> y = rng.uniform(size=100) < 1 / (1 + np.exp(-2 * (X["ct__a"] + X["clin__a"])))
+        >>> branch = Pipeline([("model", LogisticModel())])
+        >>> model = LateFusionLogistic([("radscore", "ct__", branch), ("clinscore", "clin__", branch)],
+        ...                            random_state=0).fit(X, y)
+        >>> model.decision_function(X.iloc[:3]).round(2)
+        array([ 1.13,  0.52, -2.17])
+        """
         return self.fusion_.decision_function(self.scores(X))
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """Probabilities of (no event, event)."""
+        """Probabilities of (no event, event).
+
+        Parameters
+        ----------
+        X : DataFrame, shape (n_samples, n_features)
+            Holds every branch's columns (``columns_``).
+
+        Returns
+        -------
+        ndarray, shape (n_samples, 2)
+            ``1 - p`` and ``p``, the inverse logit of :meth:`decision_function`.
+
+        Examples
+        --------
+        >>> from sklearn.pipeline import Pipeline
+        >>> from multisurv.scores.logistic import LogisticModel
+        >>> rng = np.random.default_rng(0)
+        >>> X = pd.DataFrame(rng.normal(size=(100, 4)), columns=["ct__a", "ct__b", "clin__a", "clin__b"])
+        >>> y = rng.uniform(size=100) < 1 / (1 + np.exp(-2 * (X["ct__a"] + X["clin__a"])))
+        >>> branch = Pipeline([("model", LogisticModel())])
+        >>> model = LateFusionLogistic([("radscore", "ct__", branch), ("clinscore", "clin__", branch)],
+        ...                            random_state=0).fit(X, y)
+        >>> model.predict_proba(X.iloc[:3]).round(2)
+        array([[0.24, 0.76],
+               [0.37, 0.63],
+               [0.9 , 0.1 ]])
+        """
         return self.fusion_.predict_proba(self.scores(X))
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        """Class 1 where the fused event probability is at least 0.5."""
+        """Class 1 where the fused event probability is at least 0.5.
+
+        Parameters
+        ----------
+        X : DataFrame, shape (n_samples, n_features)
+            Holds every branch's columns (``columns_``).
+
+        Returns
+        -------
+        ndarray of int, shape (n_samples,)
+            1 or 0.
+
+        Examples
+        --------
+        >>> from sklearn.pipeline import Pipeline
+        >>> from multisurv.scores.logistic import LogisticModel
+        >>> rng = np.random.default_rng(0)
+        >>> X = pd.DataFrame(rng.normal(size=(100, 4)), columns=["ct__a", "ct__b", "clin__a", "clin__b"])
+        >>> y = rng.uniform(size=100) < 1 / (1 + np.exp(-2 * (X["ct__a"] + X["clin__a"])))
+        >>> branch = Pipeline([("model", LogisticModel())])
+        >>> model = LateFusionLogistic([("radscore", "ct__", branch), ("clinscore", "clin__", branch)],
+        ...                            random_state=0).fit(X, y)
+        >>> model.predict(X.iloc[:3])
+        array([1, 1, 0])
+        """
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
