@@ -50,6 +50,16 @@ def default_horizon(time: ArrayLike) -> float:
     The median observed time (events and censorings) keeps roughly half of the patients under observation at
     ``t0``, so the Kaplan-Meier estimates behind both figures rest on many patients. Rounded to a whole unit.
 
+    Parameters
+    ----------
+    time : array-like of float
+        Observed times (events and censorings) of the development cohort.
+
+    Returns
+    -------
+    float
+        The median time, rounded to a whole unit, and at least 1.
+
     Examples
     --------
     >>> default_horizon([10.0, 20.0, 31.0, 40.0])
@@ -64,6 +74,18 @@ def default_roc_times(time: ArrayLike, *, time_unit: str = "months") -> tuple[fl
     Years are used when ``time_unit`` is months, days or years and at least two of them lie before the 90th
     percentile of the observed times (so enough patients remain under observation); otherwise the 25th, 50th and
     75th percentiles of the observed times, rounded.
+
+    Parameters
+    ----------
+    time : array-like of float
+        Observed times (events and censorings) of the development cohort.
+    time_unit : str, default="months"
+        Unit of ``time``; ``"months"``, ``"days"`` and ``"years"`` allow the 1, 3 and 5 year times.
+
+    Returns
+    -------
+    tuple of float
+        The ROC times, increasing.
 
     Examples
     --------
@@ -87,13 +109,25 @@ def default_roc_times(time: ArrayLike, *, time_unit: str = "months") -> tuple[fl
 class PredictedSurvival:
     """Survival at ``t0`` of every patient under each model, from a Breslow baseline fitted on development.
 
-    Attributes
+    Parameters
     ----------
     t0 : float
+        The time point.
     baselines : dict of str -> BreslowBaseline
         Per model with a baseline (fitted on the development patients it scores).
     surv : pandas.DataFrame
         Index patient_id, one column per model in ``baselines``; NaN where the model scores no risk.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> lp = rng.normal(size=90)
+    >>> pred = pd.DataFrame({"cohort": ["development"] * 60 + ["external"] * 30,
+    ...                      "time": rng.exponential(30 * np.exp(-lp)) + 0.5, "event": rng.random(90) < 0.8,
+    ...                      "late_fusion": lp}, index=[f"p{i}" for i in range(90)])
+    >>> res = assess_study(pred, development="development", models=["late_fusion"], complete_ids=list(pred.index))
+    >>> res.survival.t0, list(res.survival.baselines), res.survival.surv.shape
+    (28.0, ['late_fusion'], (90, 1))
     """
 
     t0: float
@@ -103,7 +137,33 @@ class PredictedSurvival:
 
 @dataclass(frozen=True)
 class CalibrationCurves:
-    """One model's calibration at ``t0`` on each cohort with enough patients (``cohorts[i]`` -> ``results[i]``)."""
+    """One model's calibration at ``t0`` on each cohort with enough patients (``cohorts[i]`` -> ``results[i]``).
+
+    A cohort is calibrated when it has at least twice ``n_groups`` patients with a predicted survival and an event.
+
+    Parameters
+    ----------
+    model : str
+        The model (prediction column).
+    cohorts : tuple of str
+        The calibrated cohorts.
+    results : tuple of CalibrationResult
+        :func:`~multisurv.evaluation.calibration.calibration_at` on each cohort.
+    table : pandas.DataFrame
+        Every result's ``to_frame()`` with ``model`` and ``cohort`` columns (``tables/calibration.csv``).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> lp = rng.normal(size=90)
+    >>> pred = pd.DataFrame({"cohort": ["development"] * 60 + ["external"] * 30,
+    ...                      "time": rng.exponential(30 * np.exp(-lp)) + 0.5, "event": rng.random(90) < 0.8,
+    ...                      "late_fusion": lp}, index=[f"p{i}" for i in range(90)])
+    >>> res = assess_study(pred, development="development", models=["late_fusion"], complete_ids=list(pred.index))
+    >>> curves = res.calibration[0]
+    >>> curves.model, curves.cohorts, len(curves.table)
+    ('late_fusion', ('development', 'external'), 8)
+    """
 
     model: str
     cohorts: tuple
@@ -113,7 +173,31 @@ class CalibrationCurves:
 
 @dataclass(frozen=True)
 class DecisionCurves:
-    """Decision curves of every model that scores all complete-case patients of one cohort."""
+    """Decision curves of every model that scores all complete-case patients of one cohort.
+
+    Parameters
+    ----------
+    cohort : str
+        An external cohort label (or ``external (all)``).
+    n : int
+        Complete-case patients of the cohort (at least 10).
+    curves : tuple of DecisionCurveResult
+        One per model, the risk at ``t0`` being one minus its predicted survival.
+    table : pandas.DataFrame
+        Every curve's ``to_frame()`` with a ``cohort`` column (``tables/decision_curve.csv``).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> lp = rng.normal(size=90)
+    >>> pred = pd.DataFrame({"cohort": ["development"] * 60 + ["external"] * 30,
+    ...                      "time": rng.exponential(30 * np.exp(-lp)) + 0.5, "event": rng.random(90) < 0.8,
+    ...                      "late_fusion": lp}, index=[f"p{i}" for i in range(90)])
+    >>> res = assess_study(pred, development="development", models=["late_fusion"], complete_ids=list(pred.index))
+    >>> dc = res.decision_curves[0]
+    >>> dc.cohort, dc.n, len(dc.curves)
+    ('external', 30, 1)
+    """
 
     cohort: str
     n: int
@@ -125,7 +209,27 @@ class DecisionCurves:
 class HazardRatios:
     """Multivariable Cox model (lifelines) of late fusion's development out-of-fold scores on ``n`` patients.
 
-    ``table``: ``term, hr, lower, upper, p`` (hazard ratio per unit of score with its 95 % interval).
+    Parameters
+    ----------
+    n : int
+        Development patients with every score.
+    table : pandas.DataFrame
+        ``term, hr, lower, upper, p`` (hazard ratio per unit of score with its 95 % interval).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> s = pd.DataFrame(rng.normal(size=(90, 2)), columns=["radscore", "clinscore"],
+    ...                  index=[f"p{i}" for i in range(90)])
+    >>> lp = 0.8 * s["radscore"] + 0.5 * s["clinscore"]
+    >>> pred = s.assign(cohort=["development"] * 60 + ["external"] * 30, late_fusion=lp,
+    ...                 time=rng.exponential(30 * np.exp(-lp)) + 0.5, event=rng.random(90) < 0.8)
+    >>> dev = pred[pred["cohort"] == "development"]
+    >>> res = assess_study(pred, development="development", models=["late_fusion"], complete_ids=list(pred.index),
+    ...                    fusion_scores=dev[["radscore", "clinscore", "time", "event"]],
+    ...                    fusion_formula=pd.DataFrame({"term": ["radscore", "clinscore"], "coef": [0.8, 0.5]}))
+    >>> res.hazard_ratios.n, res.hazard_ratios.table["term"].tolist()
+    (60, ['radscore', 'clinscore'])
     """
 
     n: int
@@ -134,7 +238,33 @@ class HazardRatios:
 
 @dataclass(frozen=True)
 class CutoffGroups:
-    """The patients of one cohort that a cut-off rule splits (``y``, ``risk``); ``origin`` prefixes the title."""
+    """The patients of one cohort that a cut-off rule splits (drawn as a Kaplan-Meier figure).
+
+    Parameters
+    ----------
+    cohort : str
+        The cohort label.
+    y : numpy.ndarray
+        Structured array (``event``, ``time``) of the cohort's scored patients.
+    risk : pandas.Series
+        The primary model's risk of those patients.
+    groups : numpy.ndarray
+        The group of each patient under the rule.
+    origin : str
+        Prefix of the figure title: ``""`` on development, ``"fitted on development: "`` elsewhere.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> lp = rng.normal(size=90)
+    >>> pred = pd.DataFrame({"cohort": ["development"] * 60 + ["external"] * 30,
+    ...                      "time": rng.exponential(30 * np.exp(-lp)) + 0.5, "event": rng.random(90) < 0.8,
+    ...                      "late_fusion": lp}, index=[f"p{i}" for i in range(90)])
+    >>> res = assess_study(pred, development="development", models=["late_fusion"], complete_ids=list(pred.index))
+    >>> g = res.cutoff_rules[0].groups[1]
+    >>> g.cohort, g.origin, len(g.y) == len(g.risk) == len(g.groups)
+    ('external', 'fitted on development: ', True)
+    """
 
     cohort: str
     y: np.ndarray
@@ -147,17 +277,32 @@ class CutoffGroups:
 class CutoffRule:
     """A cut-off rule of the primary model fitted on ``n_development`` development patients, applied everywhere.
 
-    Attributes
+    Parameters
     ----------
     model, method : str
+        The primary model and the rule (``"median"``, ``"tertiles"``, ``"maxstat"`` or ``"fixed"``).
     cutoff : RiskCutoff
         Fitted on development; ``cutoff.maxstat_`` holds the scan of the maxstat rule.
     description : str
         ``cutoff.describe()``.
+    n_development : int
+        Development patients the rule was fitted on.
     groups : tuple of CutoffGroups
         Each cohort with at least 10 scored patients and two groups.
     row : dict
         ``model, method, cutoffs, statistic, corrected_p`` (a row of ``risk_group_cutoffs.csv``).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> lp = rng.normal(size=90)
+    >>> pred = pd.DataFrame({"cohort": ["development"] * 60 + ["external"] * 30,
+    ...                      "time": rng.exponential(30 * np.exp(-lp)) + 0.5, "event": rng.random(90) < 0.8,
+    ...                      "late_fusion": lp}, index=[f"p{i}" for i in range(90)])
+    >>> res = assess_study(pred, development="development", models=["late_fusion"], complete_ids=list(pred.index))
+    >>> rule = res.cutoff_rules[0]
+    >>> rule.method, rule.n_development, [g.cohort for g in rule.groups]
+    ('median', 60, ['development', 'external'])
     """
 
     model: str
@@ -171,7 +316,30 @@ class CutoffRule:
 
 @dataclass(frozen=True)
 class RocCurves:
-    """Time-dependent ROC curves (one per time) of the primary model on one cohort of ``n`` scored patients."""
+    """Time-dependent ROC curves (one per time) of the primary model on one cohort of ``n`` scored patients.
+
+    Parameters
+    ----------
+    model : str
+        The primary model.
+    cohort : str
+        The cohort label.
+    n : int
+        Patients the model scores on the cohort.
+    rocs : tuple of TimeDependentROC
+        :func:`~multisurv.evaluation.td_auc.time_dependent_roc` at each ROC time that could be computed.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> lp = rng.normal(size=90)
+    >>> pred = pd.DataFrame({"cohort": ["development"] * 60 + ["external"] * 30,
+    ...                      "time": rng.exponential(30 * np.exp(-lp)) + 0.5, "event": rng.random(90) < 0.8,
+    ...                      "late_fusion": lp}, index=[f"p{i}" for i in range(90)])
+    >>> res = assess_study(pred, development="development", models=["late_fusion"], complete_ids=list(pred.index))
+    >>> [(r.cohort, r.n, [float(c.t0) for c in r.rocs]) for r in res.roc]
+    [('development', 60, [12.0, 36.0, 60.0]), ('external', 30, [12.0, 36.0, 60.0])]
+    """
 
     model: str
     cohort: str
@@ -181,7 +349,33 @@ class RocCurves:
 
 @dataclass(frozen=True)
 class PermutationImportance:
-    """Permutation importance of late fusion's scores on one cohort of ``n`` patients (20 repeats)."""
+    """Permutation importance of late fusion's scores on one cohort of ``n`` patients (20 repeats).
+
+    Parameters
+    ----------
+    cohort : str
+        A cohort other than development with at least 20 patients with every score.
+    n : int
+        Those patients.
+    table : pandas.DataFrame
+        :func:`~multisurv.evaluation.importance.permutation_importance_cindex`'s table (C-index drop per score).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> s = pd.DataFrame(rng.normal(size=(90, 2)), columns=["radscore", "clinscore"],
+    ...                  index=[f"p{i}" for i in range(90)])
+    >>> lp = 0.8 * s["radscore"] + 0.5 * s["clinscore"]
+    >>> pred = s.assign(cohort=["development"] * 60 + ["external"] * 30, late_fusion=lp,
+    ...                 time=rng.exponential(30 * np.exp(-lp)) + 0.5, event=rng.random(90) < 0.8)
+    >>> dev = pred[pred["cohort"] == "development"]
+    >>> res = assess_study(pred, development="development", models=["late_fusion"], complete_ids=list(pred.index),
+    ...                    fusion_scores=dev[["radscore", "clinscore", "time", "event"]],
+    ...                    fusion_formula=pd.DataFrame({"term": ["radscore", "clinscore"], "coef": [0.8, 0.5]}))
+    >>> perm = res.importance.permutation[0]
+    >>> perm.cohort, perm.n
+    ('external', 30)
+    """
 
     cohort: str
     n: int
@@ -190,7 +384,32 @@ class PermutationImportance:
 
 @dataclass(frozen=True)
 class FusionImportance:
-    """Late fusion's importance: standardised coefficients (development) and permutation importance per cohort."""
+    """Late fusion's importance: standardised coefficients (development) and permutation importance per cohort.
+
+    Parameters
+    ----------
+    coefficients : pandas.DataFrame
+        :func:`~multisurv.evaluation.importance.standardised_coefficients` of the formula (development SDs).
+    permutation : tuple of PermutationImportance
+        One per cohort other than development with enough patients.
+    table : pandas.DataFrame
+        Both, with a ``kind`` column (``tables/late_fusion_importance.csv``).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> s = pd.DataFrame(rng.normal(size=(90, 2)), columns=["radscore", "clinscore"],
+    ...                  index=[f"p{i}" for i in range(90)])
+    >>> lp = 0.8 * s["radscore"] + 0.5 * s["clinscore"]
+    >>> pred = s.assign(cohort=["development"] * 60 + ["external"] * 30, late_fusion=lp,
+    ...                 time=rng.exponential(30 * np.exp(-lp)) + 0.5, event=rng.random(90) < 0.8)
+    >>> dev = pred[pred["cohort"] == "development"]
+    >>> res = assess_study(pred, development="development", models=["late_fusion"], complete_ids=list(pred.index),
+    ...                    fusion_scores=dev[["radscore", "clinscore", "time", "event"]],
+    ...                    fusion_formula=pd.DataFrame({"term": ["radscore", "clinscore"], "coef": [0.8, 0.5]}))
+    >>> res.importance.coefficients["feature"].tolist(), res.importance.table["kind"].nunique()
+    (['radscore', 'clinscore'], 2)
+    """
 
     coefficients: pd.DataFrame
     permutation: tuple
@@ -201,7 +420,31 @@ class FusionImportance:
 class NomogramResult:
     """Late fusion's nomogram (baseline fitted on development) and its survival times.
 
-    ``columns``: late-fusion term -> the prediction column of its model (for labels); ``table``: the axes.
+    Parameters
+    ----------
+    nomogram : Nomogram
+        :func:`~multisurv.evaluation.nomogram.cox_nomogram` of the late-fusion formula.
+    times : tuple of float
+        Times of its survival axes: the ROC times and ``t0`` within the development follow-up.
+    columns : dict
+        Late-fusion term -> the prediction column of its model (for labels).
+    table : pandas.DataFrame
+        The axes (``value, points, axis``), survival axes included (``tables/nomogram_late_fusion.csv``).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> s = pd.DataFrame(rng.normal(size=(90, 2)), columns=["radscore", "clinscore"],
+    ...                  index=[f"p{i}" for i in range(90)])
+    >>> lp = 0.8 * s["radscore"] + 0.5 * s["clinscore"]
+    >>> pred = s.assign(cohort=["development"] * 60 + ["external"] * 30, late_fusion=lp,
+    ...                 time=rng.exponential(30 * np.exp(-lp)) + 0.5, event=rng.random(90) < 0.8)
+    >>> dev = pred[pred["cohort"] == "development"]
+    >>> res = assess_study(pred, development="development", models=["late_fusion"], complete_ids=list(pred.index),
+    ...                    fusion_scores=dev[["radscore", "clinscore", "time", "event"]],
+    ...                    fusion_formula=pd.DataFrame({"term": ["radscore", "clinscore"], "coef": [0.8, 0.5]}))
+    >>> res.nomogram.times, res.nomogram.columns
+    ((12.0, 22.0, 36.0, 60.0), {'radscore': 'radscore', 'clinscore': 'clinscore'})
     """
 
     nomogram: object
@@ -212,7 +455,48 @@ class NomogramResult:
 
 @dataclass
 class StudyAssessment:
-    """What :func:`assess_study` computed; ``skipped`` says what could not be computed, and why."""
+    """What :func:`assess_study` computed; ``skipped`` says what could not be computed, and why.
+
+    Parameters
+    ----------
+    t0 : float
+        Time point of calibration and decision curves.
+    development : str
+        The development label.
+    primary : str, optional
+        The model whose cut-off rules and ROC curves were computed.
+    roc_times : tuple of float, default=()
+        Times of the ROC curves.
+    survival : PredictedSurvival, optional
+        Predicted survival at ``t0``.
+    calibration : list of CalibrationCurves, default=[]
+        One per model with a baseline.
+    decision_curves : list of DecisionCurves, default=[]
+        One per external cohort with enough complete cases.
+    hazard_ratios : HazardRatios, optional
+        The Cox model of late fusion's scores.
+    cutoff_rules : list of CutoffRule, default=[]
+        One per cut-off rule that could be fitted.
+    roc : list of RocCurves, default=[]
+        One per cohort.
+    importance : FusionImportance, optional
+        Late fusion's importance.
+    nomogram : NomogramResult, optional
+        Late fusion's nomogram.
+    skipped : list of str, default=[]
+        What could not be computed, and why (also logged).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> lp = rng.normal(size=90)
+    >>> pred = pd.DataFrame({"cohort": ["development"] * 60 + ["external"] * 30,
+    ...                      "time": rng.exponential(30 * np.exp(-lp)) + 0.5, "event": rng.random(90) < 0.8,
+    ...                      "late_fusion": lp}, index=[f"p{i}" for i in range(90)])
+    >>> res = assess_study(pred, development="development", models=["late_fusion"], complete_ids=list(pred.index))
+    >>> res.t0, res.primary, res.skipped
+    (28.0, 'late_fusion', [])
+    """
 
     t0: float
     development: str
@@ -229,7 +513,33 @@ class StudyAssessment:
     skipped: list[str] = field(default_factory=list)
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        """The tidy tables of the results, by the name the run writes them under (``tables/<name>.csv``)."""
+        """The tidy tables of the results, by the name the run writes them under (``tables/<name>.csv``).
+
+        Returns
+        -------
+        dict of str to pandas.DataFrame
+            Only the results that were computed: ``calibration``, ``decision_curve``,
+            ``late_fusion_hazard_ratios``, ``risk_group_cutoffs``, ``td_roc_auc``, ``late_fusion_importance`` and
+            ``nomogram_late_fusion``.
+
+        Examples
+        --------
+        >>> StudyAssessment(t0=36.0, development="development").tables()
+        {}
+        >>> rng = np.random.default_rng(0)
+        >>> s = pd.DataFrame(rng.normal(size=(90, 2)), columns=["radscore", "clinscore"],
+        ...                  index=[f"p{i}" for i in range(90)])
+        >>> lp = 0.8 * s["radscore"] + 0.5 * s["clinscore"]
+        >>> pred = s.assign(cohort=["development"] * 60 + ["external"] * 30, late_fusion=lp,
+        ...                 time=rng.exponential(30 * np.exp(-lp)) + 0.5, event=rng.random(90) < 0.8)
+        >>> dev = pred[pred["cohort"] == "development"]
+        >>> res = assess_study(pred, development="development", models=["late_fusion"], complete_ids=list(pred.index),
+        ...                    fusion_scores=dev[["radscore", "clinscore", "time", "event"]],
+        ...                    fusion_formula=pd.DataFrame({"term": ["radscore", "clinscore"], "coef": [0.8, 0.5]}))
+        >>> sorted(res.tables())  # doctest: +NORMALIZE_WHITESPACE
+        ['calibration', 'decision_curve', 'late_fusion_hazard_ratios', 'late_fusion_importance',
+         'nomogram_late_fusion', 'risk_group_cutoffs', 'td_roc_auc']
+        """
         out = {}
         if self.calibration:
             out["calibration"] = pd.concat([c.table for c in self.calibration], ignore_index=True)
@@ -304,6 +614,7 @@ def assess_study(predictions: pd.DataFrame, *, development: str, models: Sequenc
     Returns
     -------
     StudyAssessment
+        Every result that could be computed; ``skipped`` lists the others, and why.
 
     Examples
     --------
