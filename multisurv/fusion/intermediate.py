@@ -190,6 +190,21 @@ class IntermediateFusionCox(BaseEstimator):
         ------
         ValueError
             If a parameter is out of range, sizes differ, or the inner validation split has fewer than 2 events.
+
+        Examples
+        --------
+        >>> from multisurv._validation import make_y
+        >>> from multisurv.scores.modality_score import ModalityScore
+        >>> from multisurv.selection.filters import VarianceFilter
+        >>> rng = np.random.default_rng(0)
+        >>> X = pd.DataFrame(rng.normal(size=(60, 4)), columns=["ct__a", "ct__b", "wsi__a", "wsi__b"])
+        >>> X.iloc[:10, 2:] = np.nan  # 10 patients without a slide
+        >>> y = make_y(rng.exponential(np.exp(-X["ct__a"])), np.ones(60, bool))
+        >>> scores = [ModalityScore(name="radscore", prefix="ct__", selector=VarianceFilter()),
+        ...           ModalityScore(name="patscore", prefix="wsi__", selector=VarianceFilter())]
+        >>> model = IntermediateFusionCox(scores=scores, epochs=5, random_state=0).fit(X, y)
+        >>> model.features_
+        {'radscore': ['ct__a', 'ct__b'], 'patscore': ['wsi__a', 'wsi__b']}
         """
         self._check_params()
         scores = default_scores(self.random_state) if self.scores is None else check_scores(self.scores, _OWNER)
@@ -321,6 +336,27 @@ class IntermediateFusionCox(BaseEstimator):
         Returns
         -------
         ndarray, shape (n_samples,)
+
+        Raises
+        ------
+        ValueError
+            If ``X`` lacks a column seen in fit.
+
+        Examples
+        --------
+        >>> from multisurv._validation import make_y
+        >>> from multisurv.scores.modality_score import ModalityScore
+        >>> from multisurv.selection.filters import VarianceFilter
+        >>> rng = np.random.default_rng(0)
+        >>> X = pd.DataFrame(rng.normal(size=(60, 4)), columns=["ct__a", "ct__b", "wsi__a", "wsi__b"])
+        >>> X.iloc[:10, 2:] = np.nan  # 10 patients without a slide
+        >>> y = make_y(rng.exponential(np.exp(-X["ct__a"])), np.ones(60, bool))
+        >>> scores = [ModalityScore(name="radscore", prefix="ct__", selector=VarianceFilter()),
+        ...           ModalityScore(name="patscore", prefix="wsi__", selector=VarianceFilter())]
+        >>> model = IntermediateFusionCox(scores=scores, epochs=5, random_state=0).fit(X, y)
+        >>> risk = model.predict(X)  # also for the 10 patients without a slide
+        >>> risk.shape, bool(np.isfinite(risk).all())
+        ((60,), True)
         """
         out, _ = self._forward(X)
         if self.loss == "cox":
@@ -333,10 +369,38 @@ class IntermediateFusionCox(BaseEstimator):
     def modality_attention(self, X: pd.DataFrame) -> pd.DataFrame:
         """``fusion="attention"``: the attention weight of each modality for each row (0 for a missing one).
 
+        Parameters
+        ----------
+        X : pandas.DataFrame, shape (n_samples, n_features)
+            Must hold every prefixed column seen in fit.
+
         Returns
         -------
         pandas.DataFrame
             Index of ``X``, one column per score name; rows sum to 1 (0 for a patient without any modality).
+
+        Raises
+        ------
+        ValueError
+            If the model was not fitted with ``fusion="attention"``, or ``X`` lacks a column seen in fit.
+
+        Examples
+        --------
+        >>> from multisurv._validation import make_y
+        >>> from multisurv.scores.modality_score import ModalityScore
+        >>> from multisurv.selection.filters import VarianceFilter
+        >>> rng = np.random.default_rng(0)
+        >>> X = pd.DataFrame(rng.normal(size=(60, 4)), columns=["ct__a", "ct__b", "wsi__a", "wsi__b"])
+        >>> X.iloc[:10, 2:] = np.nan  # 10 patients without a slide
+        >>> y = make_y(rng.exponential(np.exp(-X["ct__a"])), np.ones(60, bool))
+        >>> scores = [ModalityScore(name="radscore", prefix="ct__", selector=VarianceFilter()),
+        ...           ModalityScore(name="patscore", prefix="wsi__", selector=VarianceFilter())]
+        >>> model = IntermediateFusionCox(scores=scores, fusion="attention", epochs=5, random_state=0).fit(X, y)
+        >>> weights = model.modality_attention(X)
+        >>> list(weights.columns), bool(np.allclose(weights.sum(axis=1), 1.0))
+        (['radscore', 'patscore'], True)
+        >>> weights["patscore"].iloc[:10].tolist() == [0.0] * 10  # no slide, no weight
+        True
         """
         if self.fusion != "attention":
             raise ValueError(f"{_OWNER}.modality_attention needs fusion='attention'; this model has "
@@ -377,12 +441,30 @@ class IntermediateFusionCox(BaseEstimator):
 
         Parameters
         ----------
-        X : pandas.DataFrame
-        y : structured array
+        X : pandas.DataFrame, shape (n_samples, n_features)
+            Must hold every prefixed column seen in fit.
+        y : structured array, shape (n_samples,)
+            Fields ``event`` (bool) and ``time`` (float).
 
         Returns
         -------
         float
+            scikit-survival's ``concordance_index_censored`` of :meth:`predict` (in [0, 1]; 0.5 is chance).
+
+        Examples
+        --------
+        >>> from multisurv._validation import make_y
+        >>> from multisurv.scores.modality_score import ModalityScore
+        >>> from multisurv.selection.filters import VarianceFilter
+        >>> rng = np.random.default_rng(0)
+        >>> X = pd.DataFrame(rng.normal(size=(60, 4)), columns=["ct__a", "ct__b", "wsi__a", "wsi__b"])
+        >>> X.iloc[:10, 2:] = np.nan  # 10 patients without a slide
+        >>> y = make_y(rng.exponential(np.exp(-X["ct__a"])), np.ones(60, bool))
+        >>> scores = [ModalityScore(name="radscore", prefix="ct__", selector=VarianceFilter()),
+        ...           ModalityScore(name="patscore", prefix="wsi__", selector=VarianceFilter())]
+        >>> model = IntermediateFusionCox(scores=scores, epochs=5, random_state=0).fit(X, y)
+        >>> 0.0 <= model.score(X, y) <= 1.0
+        True
         """
         y = check_survival_y(y)
         risk = self.predict(X)
