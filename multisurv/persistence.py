@@ -83,23 +83,52 @@ TRUSTED_TYPES: tuple[str, ...] = (
 
 
 class ModelLoadError(MultisurvError, ValueError):
-    """A saved model cannot be loaded safely: missing, changed, untrusted or incompatible files."""
+    """A saved model cannot be loaded safely: missing, changed, untrusted or incompatible files.
+
+    Raised by :func:`load_model`, and by :func:`save_model` for a model it could not load again; a
+    ``ValueError`` subclass. Takes the message, like any exception.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     try:
+    ...         load_model(d)
+    ...     except ModelLoadError as exc:
+    ...         print(type(exc).__name__, isinstance(exc, ValueError))
+    ModelLoadError True
+    """
 
 
 @dataclass
 class StudyModel:
     """A fitted study model: clinical preprocessing, the fusion (or single-score) estimator, and its columns.
 
-    Attributes
+    Parameters
     ----------
     estimator : fitted estimator
         ``predict(X) -> risk``; for late fusion also ``transform_scores(X)``.
     feature_columns : list of str
         Feature columns of ``X`` at fit time (after clinical encoding).
-    clinical : fitted ClinicalPreprocessor or None
+    clinical : fitted ClinicalPreprocessor or None, default=None
         Encodes the manifest's clinical columns into ``clin__*`` features.
-    config : dict
+    config : dict, default={}
         The config the model was fitted from.
+
+    See Also
+    --------
+    save_model, load_model
+
+    Examples
+    --------
+    >>> from sksurv.linear_model import CoxPHSurvivalAnalysis
+    >>> from multisurv._validation import make_y
+    >>> X = pd.DataFrame({"ct__a": [0.1, 0.5, 0.9, 1.3, 0.2, 1.1], "wsi__b": [1.0, 0.0, 1.0, 0.0, 0.5, 0.2]},
+    ...                  index=[f"p{i}" for i in range(6)])
+    >>> y = make_y([5.0, 4.0, 2.0, 1.0, 6.0, 3.0], [True, True, False, True, True, True])
+    >>> model = StudyModel(estimator=CoxPHSurvivalAnalysis(alpha=1.0).fit(X, y), feature_columns=list(X.columns))
+    >>> model.predict_frame(model.features(pd.DataFrame(index=X.index), [X])).columns.tolist()
+    ['risk']
     """
 
     estimator: Any
@@ -127,6 +156,15 @@ class StudyModel:
         ------
         ValueError
             When the tables lack a column the model was fitted with (extract it with the training settings).
+
+        Examples
+        --------
+        >>> model = StudyModel(estimator=None, feature_columns=["ct__a", "wsi__b"])
+        >>> manifest = pd.DataFrame({"wsi__b": [0.3, 0.4]}, index=["p1", "p2"])
+        >>> model.features(manifest, [pd.DataFrame({"ct__a": [1.0]}, index=["p2"])])
+            ct__a  wsi__b
+        p1    NaN     0.3
+        p2    1.0     0.4
         """
         parts = [t.reindex(manifest.index) for t in tables]
         own = manifest.loc[:, [c for c in manifest.columns if "__" in str(c)]]
@@ -155,6 +193,18 @@ class StudyModel:
         -------
         pandas.DataFrame
             Index of ``X``; one column per modality score (fusion models) and ``risk``.
+
+        Examples
+        --------
+        >>> from sksurv.linear_model import CoxPHSurvivalAnalysis
+        >>> from multisurv._validation import make_y
+        >>> X = pd.DataFrame({"ct__a": [0.1, 0.5, 0.9, 1.3, 0.2, 1.1], "wsi__b": [1.0, 0.0, 1.0, 0.0, 0.5, 0.2]},
+        ...                  index=[f"p{i}" for i in range(6)])
+        >>> y = make_y([5.0, 4.0, 2.0, 1.0, 6.0, 3.0], [True, True, False, True, True, True])
+        >>> model = StudyModel(estimator=CoxPHSurvivalAnalysis(alpha=1.0).fit(X, y), feature_columns=list(X.columns))
+        >>> scores = model.predict_frame(X)
+        >>> scores.columns.tolist(), bool(scores["risk"].idxmax() == "p3")
+        (['risk'], True)
         """
         out = pd.DataFrame(index=X.index)
         inner = getattr(self.estimator, "model_", self.estimator)
@@ -167,20 +217,15 @@ class StudyModel:
 def sha256_frame(frame: pd.DataFrame) -> str:
     """SHA-256 of a DataFrame's content: column names, index and values (independent of file format).
 
-    Examples
-    --------
-    >>> a = pd.DataFrame({"x": [1.0, 2.0]}, index=["p1", "p2"])
-    >>> sha256_frame(a) == sha256_frame(a.copy()), sha256_frame(a) == sha256_frame(a * 2)
-    (True, False)
-    """
-    digest = hashlib.sha256()
-    digest.update(json.dumps([str(c) for c in frame.columns]).encode())
-    digest.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
-    return digest.hexdigest()
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The table to hash.
 
-
-def sha256_frame(frame: pd.DataFrame) -> str:
-    """SHA-256 of a DataFrame's content: column names, index and values (independent of file format).
+    Returns
+    -------
+    str
+        The hex digest (64 characters).
 
     Examples
     --------
@@ -369,6 +414,7 @@ def save_model(model: StudyModel, directory: str | Path, *, data: Mapping[str, A
     Parameters
     ----------
     model : StudyModel
+        The fitted model to save.
     directory : str or Path
         Created if needed; an existing model there is replaced.
     data : mapping, optional
@@ -380,12 +426,22 @@ def save_model(model: StudyModel, directory: str | Path, *, data: Mapping[str, A
     Returns
     -------
     Path
+        ``directory / "manifest.json"``.
 
     Raises
     ------
     ModelLoadError
-        When the model holds a type outside :data:`TRUSTED_TYPES` (nothing is written then), so that every
-        saved model can be loaded again.
+        When ``directory`` is a file, or the model holds a type outside :data:`TRUSTED_TYPES` (nothing is
+        written then), so that every saved model can be loaded again.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> model = StudyModel(estimator=None, feature_columns=["ct__a"], config={"model": "late_fusion"})
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     manifest = save_model(model, d, extra={"development_cindex": 0.71})
+    ...     sorted(p.name for p in Path(d).iterdir())
+    ['manifest.json', 'model.skops']
     """
     import skops.io as sio
 
@@ -473,6 +529,7 @@ def load_model(directory: str | Path, *, allow_version_mismatch: bool = False) -
     Parameters
     ----------
     directory : str or Path
+        A folder written by :func:`save_model`.
     allow_version_mismatch : bool, default=False
         Load even when Python or a package in :data:`VERSIONED_PACKAGES` differs in major.minor version from
         the one that saved the model (the scores may then differ or the load may fail). The file hash and
@@ -481,7 +538,9 @@ def load_model(directory: str | Path, *, allow_version_mismatch: bool = False) -
     Returns
     -------
     model : StudyModel
+        The model, ready to predict.
     manifest : dict
+        The contents of ``manifest.json`` (versions, data hashes, config, extra facts).
 
     Raises
     ------
@@ -496,6 +555,15 @@ def load_model(directory: str | Path, *, allow_version_mismatch: bool = False) -
     :data:`TRUSTED_TYPES`, so a hostile file cannot run code. The hash check catches changed files; it does
     not authenticate a folder whose manifest was rewritten too (its model can then hold any coefficients):
     keep the manifest's ``model_sha256`` somewhere safe and compare.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     _ = save_model(StudyModel(estimator=None, feature_columns=["ct__a"]), d)
+    ...     model, manifest = load_model(d)
+    >>> model.feature_columns, manifest["format"]
+    (['ct__a'], 'multisurv-model.v2')
     """
     import skops.io as sio
 
