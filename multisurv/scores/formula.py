@@ -60,6 +60,11 @@ def format_formula(coef: Mapping[str, float] | pd.Series, *, name: str = "score"
 def formula_table(score) -> pd.DataFrame:
     """A fitted :class:`~multisurv.scores.modality_score.ModalityScore` as a publication table.
 
+    Parameters
+    ----------
+    score : fitted ModalityScore
+        Any fitted score with ``coef_``, ``intercept_``, ``centring_``, ``scaling_`` and ``impute_values_``.
+
     Returns
     -------
     pandas.DataFrame
@@ -67,6 +72,26 @@ def formula_table(score) -> pd.DataFrame:
         (per training standard deviation), ``mean`` and ``sd`` (training centring and scaling),
         ``impute_value`` (training median used for a missing value); then a row ``(intercept)`` whose
         ``coef`` is the constant that centres the score at 0 over the training patients.
+
+    Raises
+    ------
+    sklearn.exceptions.NotFittedError
+        If ``score`` is not fitted.
+
+    Examples
+    --------
+    >>> from multisurv._validation import make_y
+    >>> from multisurv.selection.lasso_cox import LassoCoxSelector
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame(rng.normal(size=(100, 3)), columns=["ct__a", "ct__b", "clin__age"])
+    >>> X.iloc[:10, :2] = np.nan  # 10 patients without CT
+    >>> y = make_y(rng.exponential(np.exp(-X["ct__a"].fillna(0))), np.ones(100, bool))
+    >>> from multisurv.scores.modality_score import ModalityScore
+    >>> score = ModalityScore(selector=LassoCoxSelector(alpha=0.1)).fit(X, y)
+    >>> formula_table(score).round(3)
+           feature   coef  coef_per_sd   mean     sd  impute_value
+    0        ct__a  0.724        0.784 -0.102  1.082        -0.202
+    1  (intercept)  0.074          NaN    NaN    NaN           NaN
     """
     check_is_fitted(score, "coef_")
     feats = list(score.coef_.index)
@@ -95,6 +120,19 @@ def formula_text(score, *, digits: int = 4, standardised: bool = False) -> str:
     Returns
     -------
     str
+
+    Examples
+    --------
+    >>> from multisurv._validation import make_y
+    >>> from multisurv.selection.lasso_cox import LassoCoxSelector
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame(rng.normal(size=(100, 3)), columns=["ct__a", "ct__b", "clin__age"])
+    >>> X.iloc[:10, :2] = np.nan  # 10 patients without CT
+    >>> y = make_y(rng.exponential(np.exp(-X["ct__a"].fillna(0))), np.ones(100, bool))
+    >>> from multisurv.scores.modality_score import ModalityScore
+    >>> score = ModalityScore(selector=LassoCoxSelector(alpha=0.1)).fit(X, y)
+    >>> formula_text(score, digits=3)
+    'radscore = 0.724 * ct__a + 0.0742'
     """
     check_is_fitted(score, "coef_")
     if not standardised:
@@ -119,6 +157,22 @@ def write_formula(score, path: str | Path, *, digits: int = 6) -> list[Path]:
     Returns
     -------
     list of Path
+
+    Examples
+    --------
+    >>> from multisurv._validation import make_y
+    >>> from multisurv.selection.lasso_cox import LassoCoxSelector
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame(rng.normal(size=(100, 3)), columns=["ct__a", "ct__b", "clin__age"])
+    >>> X.iloc[:10, :2] = np.nan  # 10 patients without CT
+    >>> y = make_y(rng.exponential(np.exp(-X["ct__a"].fillna(0))), np.ones(100, bool))
+    >>> from multisurv.scores.modality_score import ModalityScore
+    >>> score = ModalityScore(selector=LassoCoxSelector(alpha=0.1)).fit(X, y)
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     paths = write_formula(score, Path(tmp) / "radscore.csv")
+    ...     [p.name for p in paths], (Path(tmp) / "radscore.txt").read_text().splitlines()[0]
+    (['radscore.csv', 'radscore.txt', 'radscore.json'], 'radscore = 0.72442 * ct__a + 0.0741577')
     """
     stem = Path(path).with_suffix("")
     table = formula_table(score)
@@ -136,6 +190,25 @@ def write_formula(score, path: str | Path, *, digits: int = 6) -> list[Path]:
 
 def evaluate_formula_text(text: str, X: pd.DataFrame) -> np.ndarray:
     """Evaluate a line written by :func:`format_formula` on ``X`` (for tests and for readers who re-score).
+
+    Parameters
+    ----------
+    text : str
+        ``name = c1 * feature1 + c2 * feature2 ... + constant``, as :func:`format_formula` writes it.
+    X : pandas.DataFrame
+        Holds every feature named in ``text``.
+
+    Returns
+    -------
+    ndarray, shape (n_samples,)
+        The right-hand side evaluated on each row.
+
+    Raises
+    ------
+    ValueError
+        If a value is not finite (a feature with NaN).
+    KeyError
+        If ``X`` lacks a feature named in ``text``.
 
     Examples
     --------

@@ -204,6 +204,31 @@ class ModalityScore(SurvivalScoreMixin, BaseEstimator):
         Returns
         -------
         self
+
+        Raises
+        ------
+        TypeError
+            If ``X`` is not a DataFrame.
+        ValueError
+            If ``name``, ``prefix`` or ``selector`` is invalid, the sizes differ, no column starts with ``prefix``, no
+            patient has the modality, ``y`` of those patients is not a valid survival outcome, a selector pipeline holds
+            a step that changes values, or the final selector has no ``selected_features_``.
+
+        Examples
+        --------
+        >>> from multisurv._validation import make_y
+        >>> from multisurv.selection.lasso_cox import LassoCoxSelector
+        >>> rng = np.random.default_rng(0)
+        >>> X = pd.DataFrame(rng.normal(size=(100, 3)), columns=["ct__a", "ct__b", "clin__age"])
+        >>> X.iloc[:10, :2] = np.nan  # 10 patients without CT
+        >>> y = make_y(rng.exponential(np.exp(-X["ct__a"].fillna(0))), np.ones(100, bool))
+        >>> score = ModalityScore(selector=LassoCoxSelector(alpha=0.1)).fit(X, y)
+        >>> score.selected_features_, score.n_train_
+        (['ct__a'], 90)
+        >>> score.formula_[["feature", "coef"]].round(3)
+               feature   coef
+        0        ct__a  0.724
+        1  (intercept)  0.074
         """
         self._check_params()
         X = _check_frame(X, self)
@@ -279,6 +304,25 @@ class ModalityScore(SurvivalScoreMixin, BaseEstimator):
         -------
         ndarray, shape (n_samples,)
             Risk (higher = worse), NaN where all ``prefix`` columns are NaN.
+
+        Raises
+        ------
+        TypeError
+            If ``X`` is not a DataFrame.
+        ValueError
+            If ``X`` lacks a ``prefix`` column seen in fit.
+
+        Examples
+        --------
+        >>> from multisurv._validation import make_y
+        >>> from multisurv.selection.lasso_cox import LassoCoxSelector
+        >>> rng = np.random.default_rng(0)
+        >>> X = pd.DataFrame(rng.normal(size=(100, 3)), columns=["ct__a", "ct__b", "clin__age"])
+        >>> X.iloc[:10, :2] = np.nan  # 10 patients without CT
+        >>> y = make_y(rng.exponential(np.exp(-X["ct__a"].fillna(0))), np.ones(100, bool))
+        >>> score = ModalityScore(selector=LassoCoxSelector(alpha=0.1)).fit(X, y)
+        >>> score.predict(X.iloc[8:12]).round(2)  # rows 8 and 9 have no CT
+        array([  nan,   nan, -0.66,  0.47])
         """
         check_is_fitted(self, "coef_")
         X = _check_frame(X, self)
@@ -313,6 +357,20 @@ class ModalityScore(SurvivalScoreMixin, BaseEstimator):
         -------
         str
             The formula.
+
+        Examples
+        --------
+        >>> from multisurv._validation import make_y
+        >>> from multisurv.selection.lasso_cox import LassoCoxSelector
+        >>> rng = np.random.default_rng(0)
+        >>> X = pd.DataFrame(rng.normal(size=(100, 3)), columns=["ct__a", "ct__b", "clin__age"])
+        >>> X.iloc[:10, :2] = np.nan  # 10 patients without CT
+        >>> y = make_y(rng.exponential(np.exp(-X["ct__a"].fillna(0))), np.ones(100, bool))
+        >>> score = ModalityScore(selector=LassoCoxSelector(alpha=0.1)).fit(X, y)
+        >>> score.formula_text(digits=3)
+        'radscore = 0.724 * ct__a + 0.0742'
+        >>> score.formula_text(digits=3, standardised=True)
+        'radscore = 0.784 * ((ct__a - -0.102) / 1.08)'
         """
         from multisurv.scores.formula import formula_text
 

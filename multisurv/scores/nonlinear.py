@@ -103,6 +103,25 @@ class NonlinearScore(SurvivalScoreMixin, BaseEstimator):
         Returns
         -------
         self
+
+        Raises
+        ------
+        TypeError
+            If ``X`` is not a DataFrame.
+        ValueError
+            If a parameter is invalid, the sizes differ, no column starts with ``prefix``, or ``y`` of the patients
+            with the modality is not a valid survival outcome.
+
+        Examples
+        --------
+        >>> from multisurv._validation import make_y
+        >>> rng = np.random.default_rng(0)
+        >>> X = pd.DataFrame(rng.normal(size=(100, 3)), columns=["ct__a", "ct__b", "clin__age"])
+        >>> X.iloc[:10, :2] = np.nan  # 10 patients without CT
+        >>> y = make_y(rng.exponential(np.exp(-X["ct__a"].fillna(0))), np.ones(100, bool))
+        >>> score = NonlinearScore(model="gbm", n_estimators=20, random_state=0).fit(X, y)
+        >>> score.n_train_, score.selected_features_
+        (90, ['ct__a', 'ct__b'])
         """
         check_param(_OWNER, "model", self.model, kind="option", options=("rsf", "gbm"))
         check_param(_OWNER, "n_estimators", self.n_estimators, kind="int", low=1)
@@ -150,6 +169,22 @@ class NonlinearScore(SurvivalScoreMixin, BaseEstimator):
         Returns
         -------
         ndarray, shape (n_samples,)
+
+        Raises
+        ------
+        ValueError
+            If ``X`` lacks a ``prefix`` column seen in fit.
+
+        Examples
+        --------
+        >>> from multisurv._validation import make_y
+        >>> rng = np.random.default_rng(0)
+        >>> X = pd.DataFrame(rng.normal(size=(100, 3)), columns=["ct__a", "ct__b", "clin__age"])
+        >>> X.iloc[:10, :2] = np.nan  # 10 patients without CT
+        >>> y = make_y(rng.exponential(np.exp(-X["ct__a"].fillna(0))), np.ones(100, bool))
+        >>> score = NonlinearScore(model="gbm", n_estimators=20, random_state=0).fit(X, y)
+        >>> score.predict(X.iloc[8:12]).round(2)  # rows 8 and 9 have no CT
+        array([  nan,   nan, -0.26,  0.12])
         """
         check_is_fitted(self, "model_")
         missing = [c for c in self.modality_columns_ if c not in X.columns]
