@@ -31,7 +31,7 @@ __all__ = ["ModalityKind", "Modality", "FusionStrategy", "MODALITY_KINDS", "BUIL
 class ModalityKind:
     """How one kind of modality is extracted.
 
-    Attributes
+    Parameters
     ----------
     name : str
         The kind's name in configs (``kind: radiomics``).
@@ -40,9 +40,17 @@ class ModalityKind:
         for ``clinical``, whose raw columns are encoded inside every model (refitted per resample).
     roles : mapping
         Manifest roles the kind reads (e.g. ``image``, ``mask``) and the manifest-schema template each column
-        is checked against (``ct_image``, ``ct_mask``, ``wsi``: a file or folder that must exist).
-    options : tuple of str
+        is checked against (``ct_image``, ``ct_mask``, ``wsi``: a file or folder that must exist). Default: none.
+    options : tuple of str, default=()
         Keys a modality of this kind may set in the config besides its roles.
+
+    Examples
+    --------
+    >>> kind = MODALITY_KINDS["radiomics"]
+    >>> kind.extractor, dict(kind.roles)
+    ('multisurv.features.modalities:extract_radiomics_modality', {'image': 'ct_image', 'mask': 'ct_mask'})
+    >>> MODALITY_KINDS["clinical"].extractor is None
+    True
     """
 
     name: str
@@ -77,23 +85,23 @@ PATHOMICS_POOLINGS = ("mean", "abmil")
 
 @dataclass(frozen=True)
 class Modality:
-    """One modality of a study.
+    """One modality of a study; build one with :func:`make_modality`, which fills the defaults.
 
-    Attributes
+    Parameters
     ----------
     name : str
         Model name of its single-modality score in metrics, figures and the report (``radiomics``, ``genes``).
     kind : str
         A key of :data:`MODALITY_KINDS`.
-    columns : mapping
+    columns : mapping, default={}
         Role -> manifest column (``{"image": "ct_image", "mask": "ct_mask"}``); empty for clinical and table.
-    prefix : str
+    prefix : str, default=""
         Prefix of its feature columns (``ct__``); unique within a study.
-    score : str
+    score : str, default=""
         Name of its score (``radscore``), a late-fusion term.
-    label : str
+    label : str, default=""
         Display name in tables and figures.
-    options : mapping
+    options : mapping, default={}
         Kind-specific settings (``params`` of radiomics, ``encoder`` of pathomics, ``path`` of a table...).
 
     Examples
@@ -114,7 +122,17 @@ class Modality:
     @property
     def store_name(self) -> str:
         """Sub-folder of the feature cache for this modality ('' for the built-ins, so their cache is shared
-        with ``multisurv extract``)."""
+        with ``multisurv extract``).
+
+        A built-in name whose manifest columns were changed gets its own folder (its name).
+
+        Examples
+        --------
+        >>> make_modality("radiomics").store_name, make_modality("genes", {"kind": "table"}).store_name
+        ('', 'genes')
+        >>> make_modality("radiomics", {"image": "ct_late_image"}).store_name
+        'radiomics'
+        """
         return "" if BUILTIN_MODALITIES.get(self.name, None) is not None and \
             BUILTIN_MODALITIES[self.name].columns == self.columns else self.name
 
@@ -135,6 +153,24 @@ def make_modality(name: str, spec: Mapping[str, Any] | None = None) -> Modality:
     Unknown keys are not checked here (the study config checks them and lists every problem); defaults:
     prefix ``<name>__``, score ``<name>_score``, label ``<Name> (<score>)``, role columns from the kind's roles
     prefixed by the name (``<name>_image``).
+
+    Parameters
+    ----------
+    name : str
+        The modality's name; a built-in name (``radiomics``, ``pathomics``, ``clinical``) starts from the
+        built-in modality.
+    spec : mapping, optional
+        The config entry: ``kind`` (required for a name that is not built in), role columns, ``prefix``,
+        ``score``, ``label``; every other key becomes an option.
+
+    Returns
+    -------
+    Modality
+
+    Raises
+    ------
+    KeyError
+        When the kind is missing (for a new name) or not in :data:`MODALITY_KINDS`.
 
     Examples
     --------
@@ -162,7 +198,29 @@ def make_modality(name: str, spec: Mapping[str, Any] | None = None) -> Modality:
 
 @dataclass(frozen=True)
 class FusionStrategy:
-    """A fusion strategy: the config word, the model name it gets, its label and how it is built."""
+    """A fusion strategy: the config word, the model name it gets, its label and how it is built.
+
+    Parameters
+    ----------
+    name : str
+        The config word (``fusion.strategies``), e.g. ``"late"``.
+    model : str
+        The model name in metrics, figures and the report, e.g. ``"late_fusion"``.
+    label : str
+        Display name.
+    builder : str
+        ``"module:function"`` called as ``function(scores, options, seed)`` to build the unfitted estimator.
+    description : str, default=""
+        One line for the report.
+    inputs : {"scores", "features"}, default="scores"
+        What the strategy fuses: each modality's risk score, or each modality's selected feature columns.
+
+    Examples
+    --------
+    >>> late = FUSION_STRATEGIES["late"]
+    >>> late.model, late.inputs, FUSION_STRATEGIES["early"].inputs
+    ('late_fusion', 'scores', 'features')
+    """
 
     name: str
     model: str
@@ -197,6 +255,18 @@ TRUE_LP_LABEL = "True linear predictor (ceiling)"
 def model_labels(modalities=None, strategies=None) -> dict[str, str]:
     """Display label of every model a study fits (modality scores, then fusions, then the ceiling), in order.
 
+    Parameters
+    ----------
+    modalities : sequence of str or Modality, optional
+        The study's modalities (names of built-ins, or Modality objects); default the built-in ones.
+    strategies : sequence of str, optional
+        Keys of :data:`FUSION_STRATEGIES`; default every strategy.
+
+    Returns
+    -------
+    dict of str to str
+        Model name -> label, ending with :data:`TRUE_LP`.
+
     Examples
     --------
     >>> list(model_labels())[:4]
@@ -210,6 +280,18 @@ def model_labels(modalities=None, strategies=None) -> dict[str, str]:
 
 def path_columns(modalities) -> dict[str, str]:
     """Manifest path column -> schema template, for the modalities of a study, in declaration order.
+
+    Other readers' mask columns (a radiomics modality's ``readers`` option) are checked as masks.
+
+    Parameters
+    ----------
+    modalities : iterable of Modality
+        The study's modalities.
+
+    Returns
+    -------
+    dict of str to str
+        Manifest column -> manifest-schema template (``ct_image``, ``ct_mask``, ``wsi``).
 
     Examples
     --------
@@ -226,17 +308,68 @@ def path_columns(modalities) -> dict[str, str]:
 
 
 def image_mask_pairs(modalities) -> list[tuple[str, str]]:
-    """(image column, mask column) of every modality that reads an image and its mask."""
+    """(image column, mask column) of every modality that reads an image and its mask.
+
+    Parameters
+    ----------
+    modalities : iterable of Modality
+        The study's modalities.
+
+    Returns
+    -------
+    list of (str, str)
+        One pair per modality with both an ``image`` and a ``mask`` role, in order.
+
+    Examples
+    --------
+    >>> image_mask_pairs([make_modality("radiomics"), make_modality("pathomics")])
+    [('ct_image', 'ct_mask')]
+    """
     return [(m.columns["image"], m.columns["mask"]) for m in modalities if {"image", "mask"} <= set(m.columns)]
 
 
 def with_options(modality: Modality, **options: Any) -> Modality:
-    """A copy of ``modality`` whose options are completed by ``options`` (its own settings win)."""
+    """A copy of ``modality`` whose options are completed by ``options`` (its own settings win).
+
+    Parameters
+    ----------
+    modality : Modality
+        The modality (unchanged).
+    **options
+        Default options to add.
+
+    Returns
+    -------
+    Modality
+
+    Examples
+    --------
+    >>> m = make_modality("radiomics", {"params": "radiomics_gist_2266"})
+    >>> dict(with_options(m, params="radiomics_ct", workers=4).options)
+    {'params': 'radiomics_gist_2266', 'workers': 4}
+    """
     return replace(modality, options={**options, **dict(modality.options)})
 
 
 def load_object(target: str):
     """The object a ``"module:name"`` reference names (registries keep references so importing stays light).
+
+    Parameters
+    ----------
+    target : str
+        ``"module:name"``; the module is imported now.
+
+    Returns
+    -------
+    object
+        The module's attribute ``name``.
+
+    Raises
+    ------
+    ImportError
+        When the module cannot be imported.
+    AttributeError
+        When the module has no such attribute.
 
     Examples
     --------
