@@ -82,6 +82,18 @@ class LogisticModel(ClassifierMixin, BaseEstimator):
         Returns
         -------
         self
+
+        Raises
+        ------
+        ValueError
+            If a parameter is invalid, ``y`` is not binary, the sizes differ, or ``X`` has missing or infinite values.
+
+        Examples
+        --------
+        >>> X = pd.DataFrame({"clin__x": [0, 0, 1, 1, 2, 2]})
+        >>> model = LogisticModel().fit(X, [0, 1, 1, 0, 1, 1])
+        >>> round(model.intercept_, 4), model.coef_.round(4), model.converged_
+        (-0.4173, array([1.2917]), True)
         """
         check_param(_OWNER, "confidence", self.confidence, kind="float", low=0, high=1, low_open=True,
                     high_open=True)
@@ -132,23 +144,108 @@ class LogisticModel(ClassifierMixin, BaseEstimator):
         return values
 
     def decision_function(self, X) -> np.ndarray:
-        """Linear predictor (log-odds of the event), shape (n_samples,)."""
+        """Linear predictor (log-odds of the event), shape (n_samples,).
+
+        Parameters
+        ----------
+        X : DataFrame or array-like, shape (n_samples, n_features_in_)
+            The training columns (taken by name when fitted on a DataFrame), without missing values.
+
+        Returns
+        -------
+        ndarray, shape (n_samples,)
+            ``intercept_ + X @ coef_``: the log-odds of the event.
+
+        Raises
+        ------
+        ValueError
+            If ``X`` lacks a training column or has the wrong number of columns.
+
+        Examples
+        --------
+        >>> X = pd.DataFrame({"clin__x": [0, 0, 1, 1, 2, 2]})
+        >>> model = LogisticModel().fit(X, [0, 1, 1, 0, 1, 1])
+        >>> model.decision_function(X).round(3)
+        array([-0.417, -0.417,  0.874,  0.874,  2.166,  2.166])
+        """
         values = self._values(X)
         return self.intercept_ + values @ self.coef_
 
     def predict_proba(self, X) -> np.ndarray:
-        """Probabilities of (no event, event), shape (n_samples, 2)."""
+        """Probabilities of (no event, event), shape (n_samples, 2).
+
+        Parameters
+        ----------
+        X : DataFrame or array-like, shape (n_samples, n_features_in_)
+            The training columns (taken by name when fitted on a DataFrame), without missing values.
+
+        Returns
+        -------
+        ndarray, shape (n_samples, 2)
+            ``1 - p`` and ``p``, the inverse logit of :meth:`decision_function`.
+
+        Raises
+        ------
+        ValueError
+            If ``X`` lacks a training column or has the wrong number of columns.
+
+        Examples
+        --------
+        >>> X = pd.DataFrame({"clin__x": [0, 0, 1, 1, 2, 2]})
+        >>> model = LogisticModel().fit(X, [0, 1, 1, 0, 1, 1])
+        >>> model.predict_proba(X.iloc[[0, 2, 4]]).round(3)
+        array([[0.603, 0.397],
+               [0.294, 0.706],
+               [0.103, 0.897]])
+        """
         p = 1.0 / (1.0 + np.exp(-self.decision_function(X)))
         return np.column_stack([1 - p, p])
 
     def predict(self, X) -> np.ndarray:
-        """Class 1 where the event probability is at least 0.5."""
+        """Class 1 where the event probability is at least 0.5.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like, shape (n_samples, n_features_in_)
+            The training columns (taken by name when fitted on a DataFrame), without missing values.
+
+        Returns
+        -------
+        ndarray of int, shape (n_samples,)
+            1 or 0.
+
+        Raises
+        ------
+        ValueError
+            If ``X`` lacks a training column or has the wrong number of columns.
+
+        Examples
+        --------
+        >>> X = pd.DataFrame({"clin__x": [0, 0, 1, 1, 2, 2]})
+        >>> model = LogisticModel().fit(X, [0, 1, 1, 0, 1, 1])
+        >>> model.predict(X)
+        array([0, 0, 1, 1, 1, 1])
+        """
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
 
     def odds_ratios(self) -> pd.DataFrame:
         """Coefficient table: ``coef``, ``se``, ``z``, ``p_value``, ``odds_ratio``, ``lower``, ``upper`` (Wald
         interval of the odds ratio at ``confidence``), one row per feature plus ``(Intercept)``; R's
-        ``summary(glm)$coefficients`` and ``exp(confint.default(glm))``."""
+        ``summary(glm)$coefficients`` and ``exp(confint.default(glm))``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index ``term`` (``(Intercept)`` then the features); columns ``coef``, ``se``, ``z``, ``p_value`` (two-sided
+            Wald), ``odds_ratio`` (``exp(coef)``), ``lower`` and ``upper``.
+
+        Examples
+        --------
+        >>> X = pd.DataFrame({"clin__x": [0, 0, 1, 1, 2, 2]})
+        >>> model = LogisticModel().fit(X, [0, 1, 1, 0, 1, 1])
+        >>> model.odds_ratios().loc["clin__x", ["odds_ratio", "lower", "upper"]].round(3).tolist()
+        [3.639, 0.279, 47.394]
+        """
         check_is_fitted(self, "coef_")
         coef = np.concatenate([[self.intercept_], self.coef_])
         se = np.sqrt(np.diag(self.cov_))
