@@ -191,6 +191,18 @@ def make_time_bins(y: np.ndarray, n_bins: int = 4) -> np.ndarray:
 def time_to_bin(time, cuts: np.ndarray) -> np.ndarray:
     """Bin index of each time (0 .. len(cuts)); see :func:`make_time_bins`.
 
+    Parameters
+    ----------
+    time : array-like of float, shape (n,)
+        Times to place.
+    cuts : ndarray, shape (n_bins - 1,)
+        Increasing inner cut points (from :func:`make_time_bins`).
+
+    Returns
+    -------
+    ndarray of int, shape (n,)
+        Bin ``k`` holds ``cuts[k - 1] < t <= cuts[k]`` (a time equal to a cut point falls in the lower bin).
+
     Examples
     --------
     >>> time_to_bin([0.5, 2.0, 2.5, 10.0], np.array([2.0, 3.0])).tolist()
@@ -270,6 +282,16 @@ def discrete_time_loss(logits: torch.Tensor, event, time_bin, *, reduction: str 
 
 def discrete_risk(logits: torch.Tensor) -> torch.Tensor:
     """Risk (higher = worse) of a discrete-time model: minus the sum of survival over the bins.
+
+    Parameters
+    ----------
+    logits : torch.Tensor, shape (n, n_bins)
+        ``logit h_k`` per patient and time bin, as for :func:`discrete_time_loss`.
+
+    Returns
+    -------
+    torch.Tensor, shape (n,)
+        ``-sum_k S(k)`` with ``S(k) = prod_{j<=k} (1 - h_j)``: minus the expected number of bins survived.
 
     Examples
     --------
