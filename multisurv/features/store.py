@@ -304,7 +304,25 @@ class FeatureStore:
         write_json_atomic(self.config_path, config)
 
     def path_for(self, patient_id: str) -> Path:
-        """The file holding ``patient_id``'s record (characters unsafe in file names are %-escaped)."""
+        """The file holding ``patient_id``'s record (characters unsafe in file names are %-escaped).
+
+        Parameters
+        ----------
+        patient_id : str
+            The patient; a leading ``.`` is escaped too, so no record is a hidden file.
+
+        Returns
+        -------
+        Path
+            ``directory / "<escaped id>.json"`` (it need not exist).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> store = FeatureStore(tempfile.mkdtemp(), modality="ct", name="radiomics", settings={"binWidth": 25})
+        >>> store.path_for("GIST 042/b").name
+        'GIST%20042%2Fb.json'
+        """
         stem = quote(str(patient_id), safe="-_.+")
         if stem.startswith("."):
             stem = "%2E" + stem[1:]
@@ -330,6 +348,7 @@ class FeatureStore:
         Parameters
         ----------
         patient_id : str
+            The patient.
         fingerprint : mapping
             The current input fingerprint (see :func:`input_fingerprint` and :meth:`fingerprint`). When both it
             and the record hold content hashes, a record is stale only if some input's content (hash or size)
@@ -339,6 +358,18 @@ class FeatureStore:
         -------
         pandas.Series or None
             Float values indexed by feature name, named ``patient_id``.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> store = FeatureStore(tempfile.mkdtemp(), modality="ct", name="radiomics", settings={"binWidth": 25})
+        >>> fp = {"ct_image": {"path": "/a.nrrd", "size": 1, "mtime_ns": 2}}
+        >>> store.get("P1", fp) is None  # nothing stored yet
+        True
+        >>> _ = store.put("P1", pd.Series({"ct__a": 0.5}), fp)
+        >>> store.get("P1", fp)
+        ct__a    0.5
+        Name: P1, dtype: float64
         """
         record = self._read(patient_id)
         current = json.loads(_canonical_json(fingerprint))
@@ -358,24 +389,75 @@ class FeatureStore:
         Parameters
         ----------
         patient_id : str
+            The patient whose recorded hashes may be reused.
         inputs : mapping of str to path
+            Role -> input file or folder (or list of files), as for :func:`input_fingerprint`.
 
         Returns
         -------
         dict
             See :func:`input_fingerprint` (with ``content=True``, or ``"sampled"`` for a store made with
             ``content="sampled"``).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> store = FeatureStore(tempfile.mkdtemp(), modality="ct", name="radiomics", settings={"binWidth": 25})
+        >>> image = store.directory / "image.bin"
+        >>> _ = image.write_bytes(b"voxels")
+        >>> fp = store.fingerprint("P1", {"ct_image": image})
+        >>> fp["ct_image"]["size"], len(fp["ct_image"]["sha256"])
+        (6, 64)
         """
         record = self._read(patient_id)
         return input_fingerprint(inputs, content=self.content, known=(record or {}).get("fingerprint"))
 
     def recorded_fingerprint(self, patient_id: str) -> dict[str, Any] | None:
-        """The fingerprint stored with ``patient_id``'s record (None when there is no readable record)."""
+        """The fingerprint stored with ``patient_id``'s record (None when there is no readable record).
+
+        Parameters
+        ----------
+        patient_id : str
+            The patient.
+
+        Returns
+        -------
+        dict or None
+            The fingerprint given to :meth:`put`.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> store = FeatureStore(tempfile.mkdtemp(), modality="ct", name="radiomics", settings={"binWidth": 25})
+        >>> fp = {"ct_image": {"path": "/a.nrrd", "size": 1, "mtime_ns": 2}}
+        >>> _ = store.put("P1", pd.Series({"ct__a": 0.5}), fp)
+        >>> store.recorded_fingerprint("P1") == fp, store.recorded_fingerprint("P2")
+        (True, None)
+        """
         record = self._read(patient_id)
         return None if record is None else dict(record.get("fingerprint") or {})
 
     def get_info(self, patient_id: str) -> dict[str, Any]:
-        """The side information stored with ``patient_id``'s features (empty dict when there is none)."""
+        """The side information stored with ``patient_id``'s features (empty dict when there is none).
+
+        Parameters
+        ----------
+        patient_id : str
+            The patient.
+
+        Returns
+        -------
+        dict
+            The ``info`` given to :meth:`put` (e.g. PyRadiomics diagnostics).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> store = FeatureStore(tempfile.mkdtemp(), modality="ct", name="radiomics", settings={"binWidth": 25})
+        >>> _ = store.put("P1", pd.Series({"ct__a": 0.5}), {}, info={"voxels": 1200})
+        >>> store.get_info("P1"), store.get_info("P2")
+        ({'voxels': 1200}, {})
+        """
         record = self._read(patient_id)
         return dict(record.get("info") or {}) if record else {}
 
@@ -386,6 +468,7 @@ class FeatureStore:
         Parameters
         ----------
         patient_id : str
+            The patient.
         features : pandas.Series
             Values convertible to float, indexed by unique feature names.
         fingerprint : mapping
@@ -402,6 +485,13 @@ class FeatureStore:
         ------
         ValueError
             If the feature names are not unique or a value is not a number.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> store = FeatureStore(tempfile.mkdtemp(), modality="ct", name="radiomics", settings={"binWidth": 25})
+        >>> store.put("P1", pd.Series({"ct__a": 0.5, "ct__b": float("nan")}), {}).name
+        'P1.json'
         """
         names = [str(n) for n in features.index]
         if len(set(names)) != len(names):
