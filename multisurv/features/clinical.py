@@ -155,11 +155,28 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : pandas.DataFrame or array-like of shape (n_samples, n_features)
+            The training rows; with ``numeric`` and ``categorical`` given, a DataFrame holding those columns.
         y : ignored
+            Not used, present for the scikit-learn API.
 
         Returns
         -------
         self
+            The fitted preprocessor.
+
+        Raises
+        ------
+        ValueError
+            When a named column is missing from ``X``, listed as both numeric and categorical, has no observed
+            value, when ``categories`` names a column that is not categorical, or for invalid parameters
+            (``impute``, ``numeric``, ``categorical``, ``categories``).
+
+        Examples
+        --------
+        >>> train = pd.DataFrame({"age": [50.0, 60.0, None], "sex": ["male", "female", "male"]})
+        >>> pre = ClinicalPreprocessor(numeric=["age"], categorical=["sex"]).fit(train)
+        >>> pre.impute_values_, pre.categories_
+        ({'age': 55.0, 'sex': 'male'}, {'sex': ['female', 'male']})
         """
         self._check_params()
         frame = self._as_frame(X, reset=True)
@@ -237,6 +254,13 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         MultisurvWarning
             When a categorical column holds levels outside ``categories_``; they are encoded as the
             reference level (all its indicator columns 0).
+
+        Examples
+        --------
+        >>> train = pd.DataFrame({"age": [50.0, 60.0, None], "sex": ["male", "female", "male"]})
+        >>> pre = ClinicalPreprocessor(numeric=["age"], categorical=["sex"]).fit(train)
+        >>> pre.transform(pd.DataFrame({"age": [None, 80.0], "sex": [None, "female"]})).to_dict("list")
+        {'clin__age': [55.0, 80.0], 'clin__sex_male': [1.0, 0.0]}
         """
         check_is_fitted(self, "column_transformer_")
         frame = self._as_frame(X, reset=False)
@@ -260,6 +284,19 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         Returns
         -------
         ndarray of str (object dtype)
+            The names of the columns :meth:`transform` returns, in order.
+
+        Raises
+        ------
+        ValueError
+            When ``input_features`` has the wrong length or differs from ``feature_names_in_``.
+
+        Examples
+        --------
+        >>> train = pd.DataFrame({"age": [50.0, 60.0, None], "sex": ["male", "female", "male"]})
+        >>> pre = ClinicalPreprocessor(numeric=["age"], categorical=["sex"]).fit(train)
+        >>> pre.get_feature_names_out().tolist()
+        ['clin__age', 'clin__sex_male']
         """
         check_is_fitted(self, "column_transformer_")
         names = self._input_names
@@ -430,7 +467,34 @@ class ClinicalBlock(TransformerMixin, BaseEstimator):
         return columns
 
     def fit(self, X: pd.DataFrame, y=None) -> "ClinicalBlock":
-        """Fit a clone of ``preprocessor`` on the clinical columns of the training rows ``X``."""
+        """Fit a clone of ``preprocessor`` on the clinical columns of the training rows ``X``.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            The training rows: the clinical ``columns`` and any other feature columns.
+        y : ignored
+            Not used, present for the scikit-learn API.
+
+        Returns
+        -------
+        self
+            The fitted block (``preprocessor_`` set; ``preprocessor`` itself is not fitted).
+
+        Raises
+        ------
+        TypeError
+            When ``X`` is not a DataFrame.
+        ValueError
+            When a clinical column is not in ``X``.
+
+        Examples
+        --------
+        >>> X = pd.DataFrame({"ct__a": [1.0, 2.0, 3.0], "stage": ["I", "II", None]})
+        >>> block = ClinicalBlock(ClinicalPreprocessor(categorical=["stage"]), columns=["stage"])
+        >>> block.fit(X).preprocessor_.categories_
+        {'stage': ['I', 'II']}
+        """
         from sklearn.base import clone
 
         columns = self._check_frame(X)
@@ -438,7 +502,34 @@ class ClinicalBlock(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
-        """``X`` without its raw clinical columns, followed by their ``clin__`` encoding."""
+        """``X`` without its raw clinical columns, followed by their ``clin__`` encoding.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Rows to encode, with the clinical ``columns`` (its index may repeat, as in a bootstrap sample).
+
+        Returns
+        -------
+        pandas.DataFrame
+            The other columns of ``X`` unchanged, then the ``clin__`` columns.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before :meth:`fit`.
+        TypeError
+            When ``X`` is not a DataFrame.
+        ValueError
+            When a clinical column is not in ``X``.
+
+        Examples
+        --------
+        >>> X = pd.DataFrame({"ct__a": [1.0, 2.0, 3.0], "stage": ["I", "II", None]})
+        >>> block = ClinicalBlock(ClinicalPreprocessor(categorical=["stage"]), columns=["stage"])
+        >>> block.fit(X).transform(X).columns.tolist()
+        ['ct__a', 'clin__stage_II']
+        """
         check_is_fitted(self, "preprocessor_")
         columns = self._check_frame(X)
         encoded = self.preprocessor_.transform(X[columns])
