@@ -111,10 +111,29 @@ class ComBatHarmoniser(TransformerMixin, BaseEstimator):
         X : pandas.DataFrame, shape (n_samples, n_features + 1)
             Numeric features and the ``batch`` column.
         y : ignored
+            Not used, present for the scikit-learn API.
 
         Returns
         -------
         self
+            The fitted harmoniser.
+
+        Raises
+        ------
+        TypeError
+            When ``X`` is not a DataFrame.
+        ValueError
+            When ``X`` has no ``batch`` column or a missing centre, a centre has fewer than ``min_samples`` rows,
+            or a parameter is invalid.
+
+        Examples
+        --------
+        >>> rng = np.random.default_rng(0)
+        >>> X = pd.DataFrame({"ct__a": np.r_[rng.normal(0, 1, 20), rng.normal(5, 2, 20)],
+        ...                   "centre": ["A"] * 20 + ["B"] * 20})
+        >>> combat = ComBatHarmoniser().fit(X)
+        >>> combat.batches_, combat.gamma_.shape
+        (['A', 'B'], (2, 1))
         """
         check_param(_OWNER, "min_samples", self.min_samples, kind="int", low=2)
         check_param(_OWNER, "unseen", self.unseen, kind="option", options=("error", "estimate"))
@@ -154,11 +173,29 @@ class ComBatHarmoniser(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : pandas.DataFrame
+            The feature columns of ``fit``, in the same order, and the ``batch`` column. With
+            ``unseen="estimate"``, the rows of a centre not seen in ``fit`` (at least ``min_samples``) estimate
+            its own location and scale.
 
         Returns
         -------
         pandas.DataFrame
             Same index; the feature columns, harmonised.
+
+        Raises
+        ------
+        ValueError
+            When the feature columns differ from ``fit``'s, a centre is new and ``unseen="error"``, or a new
+            centre has fewer than ``min_samples`` rows.
+
+        Examples
+        --------
+        >>> rng = np.random.default_rng(0)
+        >>> X = pd.DataFrame({"ct__a": np.r_[rng.normal(0, 1, 20), rng.normal(5, 2, 20)],
+        ...                   "centre": ["A"] * 20 + ["B"] * 20})
+        >>> H = ComBatHarmoniser().fit(X).transform(X)
+        >>> H.columns.tolist(), bool(abs(H["ct__a"][:20].mean() - H["ct__a"][20:].mean()) < 0.1)
+        (['ct__a'], True)
         """
         check_is_fitted(self, "gamma_")
         frame, batches = self._split(X)
@@ -196,7 +233,25 @@ class ComBatHarmoniser(TransformerMixin, BaseEstimator):
         return out
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
-        """The feature columns (the ``batch`` column is dropped)."""
+        """The feature columns (the ``batch`` column is dropped).
+
+        Parameters
+        ----------
+        input_features : ignored
+            Not used, present for the scikit-learn API.
+
+        Returns
+        -------
+        ndarray of str
+            The feature columns of ``fit``, in order.
+
+        Examples
+        --------
+        >>> X = pd.DataFrame({"ct__a": [1.0, 2.0, 3.0, 4.0], "ct__b": [0.0, 1.0, 0.0, 2.0],
+        ...                   "centre": ["A", "A", "B", "B"]})
+        >>> ComBatHarmoniser().fit(X).get_feature_names_out().tolist()
+        ['ct__a', 'ct__b']
+        """
         check_is_fitted(self, "gamma_")
         return self.feature_names_in_.copy()
 
