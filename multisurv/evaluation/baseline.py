@@ -56,6 +56,13 @@ class BreslowBaseline(BaseEstimator):
         ------
         ValueError
             When sizes differ or ``risk`` has NaN or infinite values.
+
+        Examples
+        --------
+        >>> from multisurv._validation import make_y
+        >>> base = BreslowBaseline().fit(make_y([1.0, 2.0, 3.0, 4.0], [1, 1, 0, 1]), [0.0, 0.0, 0.0, 0.0])
+        >>> base.max_time_
+        4.0
         """
         y = check_survival_y(y)
         risk = np.asarray(risk, dtype=float)
@@ -85,6 +92,13 @@ class BreslowBaseline(BaseEstimator):
         ------
         ValueError
             If ``t0`` lies beyond the last training time (the baseline is not defined there).
+
+        Examples
+        --------
+        >>> from multisurv._validation import make_y
+        >>> base = BreslowBaseline().fit(make_y([1.0, 2.0, 3.0, 4.0], [1, 1, 0, 1]), [0.0, 0.0, 0.0, 0.0])
+        >>> base.predict_survival([0.0, np.log(2)], 2.5).round(3)  # S0(2.5) = exp(-(1/4 + 1/3)); then its square
+        array([0.558, 0.311])
         """
         check_is_fitted(self, "estimator_")
         if not 0 < t0 <= self.max_time_:

@@ -138,7 +138,36 @@ class BinaryCalibrationResult(ResultRecord):
 
 
 def check_probability(prob: ArrayLike, n: int, *, name: str = "prob", open_interval: bool = False) -> np.ndarray:
-    """A 1-D float vector of ``n`` probabilities in [0, 1] (or (0, 1) when a logit is taken)."""
+    """A 1-D float vector of ``n`` probabilities in [0, 1] (or (0, 1) when a logit is taken).
+
+    Parameters
+    ----------
+    prob : array-like, shape (n,)
+        Predicted event probabilities.
+    n : int
+        The expected length (the number of outcomes).
+    name : str, default="prob"
+        The argument named in error messages.
+    open_interval : bool, default=False
+        Refuse exactly 0 and 1 too.
+
+    Returns
+    -------
+    ndarray of float, shape (n,)
+
+    Raises
+    ------
+    ValueError
+        If ``prob`` is not 1-dimensional, has another length than ``n``, or holds NaN or values outside the interval.
+
+    Examples
+    --------
+    >>> check_probability([0.2, 0.9], 2)
+    array([0.2, 0.9])
+    >>> check_probability([0.0, 0.9], 2, open_interval=True)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ValueError: 'prob' must hold probabilities in (0, 1); 1 of 2 are not (first: ...
+    """
     prob = np.asarray(prob, dtype=float)
     if prob.ndim != 1:
         raise ValueError(f"'{name}' must be 1-dimensional; got shape {prob.shape}.")

@@ -90,6 +90,18 @@ class CalibrationCurveResult(ResultRecord):
 def binary_indexes(y: ArrayLike, prob: ArrayLike) -> dict[str, float]:
     """AUC, Somers' Dxy (``2 AUC - 1``), calibration intercept and slope (``glm(y ~ logit(p))``) and Brier score.
 
+    Parameters
+    ----------
+    y : array-like of 0/1, shape (n_samples,)
+        Observed outcomes.
+    prob : array-like, shape (n_samples,)
+        Predicted event probabilities (clipped away from 0 and 1 before the logit).
+
+    Returns
+    -------
+    dict
+        ``auc``, ``dxy``, ``intercept``, ``slope`` and ``brier`` (floats).
+
     Examples
     --------
     >>> out = binary_indexes([0, 0, 1, 1, 0, 1], [0.2, 0.3, 0.7, 0.6, 0.4, 0.45])

@@ -88,6 +88,18 @@ def bootstrap_indices(n: int, n_bootstrap: int, random_state=None) -> np.ndarray
 def indices_to_counts(indices: np.ndarray, n: int) -> np.ndarray:
     """How many times each patient appears in each resample: shape (n_bootstrap, n), float.
 
+    Parameters
+    ----------
+    indices : ndarray of int, shape (n_bootstrap, m)
+        Row indices drawn for each resample, each in ``[0, n)``.
+    n : int
+        Number of patients.
+
+    Returns
+    -------
+    ndarray of float, shape (n_bootstrap, n)
+        The count of each patient in each resample.
+
     Examples
     --------
     >>> indices_to_counts(np.array([[0, 0, 2]]), 3)

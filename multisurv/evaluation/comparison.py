@@ -199,10 +199,29 @@ def concordance_se(y: np.ndarray, risk: ArrayLike) -> float:
 def concordance_jackknife(y: np.ndarray, risk: ArrayLike) -> np.ndarray:
     """Harrell's C with each patient left out in turn (exact, from the pair sums; for BCa intervals).
 
+    Parameters
+    ----------
+    y : structured array, shape (n_samples,)
+        Fields ``event`` (bool) and ``time`` (float).
+    risk : array-like, shape (n_samples,)
+        Risk scores (higher = worse).
+
     Returns
     -------
     numpy.ndarray, shape (n_samples,)
         NaN where leaving the patient out leaves no comparable pair.
+
+    Raises
+    ------
+    ValueError
+        If ``y`` is not a valid survival outcome, or ``risk`` is not finite or has another length.
+
+    Examples
+    --------
+    >>> from multisurv._validation import make_y
+    >>> y = make_y([1.0, 2.0, 3.0, 4.0], [1, 1, 0, 1])
+    >>> concordance_jackknife(y, [4.0, 1.0, 3.0, 2.0]).round(4)  # C = 3/5 with everyone
+    array([0.    , 1.    , 0.6667, 0.6667])
     """
     y = check_survival_y(y)
     return _influence(y["time"], y["event"], check_risk(risk, len(y)))[2]

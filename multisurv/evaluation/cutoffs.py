@@ -70,6 +70,16 @@ def logrank_scores(y: np.ndarray) -> np.ndarray:
     the number at risk after the rest of their tie group, the convention of ``exactRankTests::cscores.Surv``, which
     ``maxstat`` uses and the tests reproduce.
 
+    Parameters
+    ----------
+    y : structured array, shape (n_samples,)
+        Fields ``event`` (bool) and ``time`` (float).
+
+    Returns
+    -------
+    ndarray, shape (n_samples,)
+        One score per patient, in the order of ``y``.
+
     Examples
     --------
     >>> from multisurv._validation import make_y
@@ -264,6 +274,13 @@ class RiskCutoff(BaseEstimator):
         ValueError
             When ``risk`` is empty or not finite, ``method`` is unknown, ``value`` is missing for ``"fixed"``, or
             ``y`` is missing for ``"maxstat"``.
+
+        Examples
+        --------
+        >>> RiskCutoff().fit(None, [1.0, 2.0, 3.0, 4.0]).cutoffs_
+        (2.5,)
+        >>> RiskCutoff(method="fixed", value=3.0).fit(None, [1.0, 2.0]).labels_
+        ('low', 'high')
         """
         check_param("RiskCutoff", "method", self.method, kind="option", options=CUTOFF_METHODS)
         risk = _check_score(risk, "risk")
@@ -306,6 +323,12 @@ class RiskCutoff(BaseEstimator):
         -------
         numpy.ndarray of str, shape (n_samples,)
             The group of each patient (``labels_``; a risk equal to a cut-off stays in the lower group).
+
+        Examples
+        --------
+        >>> cut = RiskCutoff().fit(None, [1.0, 2.0, 3.0, 4.0])  # median 2.5
+        >>> cut.transform([0.0, 2.5, 2.6, 10.0]).tolist()
+        ['low', 'low', 'high', 'high']
         """
         check_is_fitted(self, "cutoffs_")
         risk = _check_score(risk, "risk")
@@ -326,6 +349,11 @@ class RiskCutoff(BaseEstimator):
         -------
         numpy.ndarray of str, shape (n_samples,)
             The group of each patient.
+
+        Examples
+        --------
+        >>> RiskCutoff().fit_transform(None, [1.0, 2.0, 3.0, 4.0]).tolist()
+        ['low', 'low', 'high', 'high']
         """
         return self.fit(y, risk).transform(risk)
 
@@ -336,6 +364,11 @@ class RiskCutoff(BaseEstimator):
         -------
         str
             For example ``"development median 0.12"``.
+
+        Examples
+        --------
+        >>> RiskCutoff().fit(None, [1.0, 2.0, 3.0, 4.0]).describe()
+        'development median 2.5'
         """
         check_is_fitted(self, "cutoffs_")
         cuts = ", ".join(f"{c:.3g}" for c in self.cutoffs_)

@@ -55,6 +55,11 @@ class LinearRisk(BaseEstimator):
     Wraps a published formula (for example the late-fusion model's ``coef_``) as an estimator, so scikit-learn's
     permutation importance can use it. ``fit`` only records the development means.
 
+    Parameters
+    ----------
+    coef : mapping of str to float
+        Feature name -> coefficient (in the order of the terms); must not be empty.
+
     Examples
     --------
     >>> model = LinearRisk(coef={"a": 2.0}).fit(pd.DataFrame({"a": [1.0, 3.0]}))
@@ -66,7 +71,30 @@ class LinearRisk(BaseEstimator):
         self.coef = coef
 
     def fit(self, X: pd.DataFrame, y=None) -> "LinearRisk":
-        """Record the development means used for missing values."""
+        """Record the development means used for missing values.
+
+        Parameters
+        ----------
+        X : DataFrame, shape (n_samples, n_features)
+            Development rows; must hold every feature of ``coef``.
+        y : ignored
+            Present for scikit-learn's API.
+
+        Returns
+        -------
+        LinearRisk
+            ``self``, with ``feature_names_in_`` and ``means_`` (the development mean of each feature).
+
+        Raises
+        ------
+        ValueError
+            If ``coef`` is empty.
+
+        Examples
+        --------
+        >>> LinearRisk(coef={"a": 2.0}).fit(pd.DataFrame({"a": [1.0, 3.0]})).means_.to_dict()
+        {'a': 2.0}
+        """
         if not self.coef:
             raise ValueError("The 'coef' parameter of LinearRisk must be a non-empty mapping of feature -> coefficient.")
         self.feature_names_in_ = np.array(list(self.coef), dtype=object)
@@ -74,14 +102,53 @@ class LinearRisk(BaseEstimator):
         return self
 
     def predict(self, X) -> np.ndarray:
-        """Risk (higher = worse) of each row."""
+        """Risk (higher = worse) of each row.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like, shape (n_samples, n_features)
+            A DataFrame holding the features of ``coef``, or an array with exactly those columns in that order.
+
+        Returns
+        -------
+        ndarray, shape (n_samples,)
+            ``sum_j coef_j x_j`` with a missing value set to its development mean.
+
+        Examples
+        --------
+        >>> model = LinearRisk(coef={"a": 2.0, "b": -1.0}).fit(pd.DataFrame({"a": [1.0, 3.0], "b": [0.0, 2.0]}))
+        >>> model.predict(np.array([[1.0, 1.0], [np.nan, 0.0]])).tolist()
+        [1.0, 4.0]
+        """
         frame = pd.DataFrame(X, columns=list(self.coef)) if not isinstance(X, pd.DataFrame) else X
         filled = frame.loc[:, list(self.coef)].astype(float).fillna(self.means_)
         return filled.to_numpy() @ np.array([float(v) for v in self.coef.values()])
 
 
 def cindex_scorer(estimator, X, y) -> float:
-    """Harrell's C of ``estimator.predict(X)`` (higher = worse) on ``y``: a scorer for scikit-learn."""
+    """Harrell's C of ``estimator.predict(X)`` (higher = worse) on ``y``: a scorer for scikit-learn.
+
+    Parameters
+    ----------
+    estimator : fitted estimator
+        Has ``predict(X)`` returning risk (higher = worse).
+    X : DataFrame or array-like, shape (n_samples, n_features)
+        Passed to ``estimator.predict``.
+    y : structured array, shape (n_samples,)
+        Fields ``event`` (bool) and ``time`` (float).
+
+    Returns
+    -------
+    float
+        Harrell's C (:func:`~multisurv.evaluation.concordance.concordance` without bootstrap).
+
+    Examples
+    --------
+    >>> from multisurv._validation import make_y
+    >>> X = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0]})
+    >>> cindex_scorer(LinearRisk(coef={"a": -1.0}).fit(X), X, make_y([1.0, 2.0, 3.0, 4.0], [1, 1, 0, 1]))
+    1.0
+    """
     from multisurv.evaluation.concordance import concordance
 
     return concordance(check_survival_y(y), np.asarray(estimator.predict(X), dtype=float), n_bootstrap=0).cindex

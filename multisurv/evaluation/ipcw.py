@@ -30,6 +30,16 @@ def censoring_reference(y_train: np.ndarray) -> np.ndarray:
     Passed as ``survival_train`` to scikit-survival's metrics, it makes their weight of an event at ``T``
     ``1 / G(T-)``, R's convention.
 
+    Parameters
+    ----------
+    y_train : structured array, shape (n_samples,)
+        Fields ``event`` (bool) and ``time`` (float); not modified.
+
+    Returns
+    -------
+    structured array, shape (n_samples,)
+        The copy; event times unchanged.
+
     Examples
     --------
     >>> from multisurv._validation import make_y
@@ -81,6 +91,37 @@ def check_reference(y: np.ndarray, y_train: np.ndarray | None, *, owner: str, ho
     The censoring distribution must be known at every event time of ``y`` that is used (up to ``horizon``),
     or the weights are undefined; the message says which option to change. (Its left limit ``G(T-)`` is then
     positive: it can only reach 0 after the reference's last time.)
+
+    Parameters
+    ----------
+    y : structured array, shape (n_samples,)
+        The outcomes being evaluated (already checked).
+    y_train : structured array or None
+        The reference for the censoring distribution; None uses ``y``.
+    owner : str
+        The function named in the error message.
+    horizon : float or None, default=None
+        Only event times up to it are used.
+
+    Returns
+    -------
+    structured array
+        ``y_train`` (checked) or ``y``.
+
+    Raises
+    ------
+    ValueError
+        If ``y_train`` is not a valid survival outcome, or a used event time of ``y`` lies after its last time.
+
+    Examples
+    --------
+    >>> from multisurv._validation import make_y
+    >>> y = make_y([1.0, 2.0, 5.0], [1, 0, 1])
+    >>> check_reference(y, make_y([1.0, 4.0], [1, 0]), owner="demo", horizon=3.0)["time"].tolist()
+    [1.0, 4.0]
+    >>> check_reference(y, make_y([1.0, 4.0], [1, 0]), owner="demo")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ValueError: demo: 'y' has event times up to 5, after the last follow-up time of 'y_train' (4), ...
     """
     ref = y if y_train is None else check_survival_y(y_train, name="y_train")
     used = y["time"][y["event"]]

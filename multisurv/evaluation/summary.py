@@ -25,6 +25,17 @@ COLUMNS: tuple[str, ...] = ("metric", "time", "estimate", "lower", "upper", "se"
 def default_times(y: np.ndarray) -> np.ndarray:
     """The 25th, 50th and 75th percentiles of the observed event times (observed values, duplicates dropped).
 
+    Parameters
+    ----------
+    y : structured array, shape (n_samples,)
+        Fields ``event`` (bool) and ``time`` (float).
+
+    Returns
+    -------
+    ndarray
+        Up to three increasing times (``np.quantile(..., method="lower")`` of the event times), keeping only those
+        at or after the first follow-up time and before the last.
+
     Examples
     --------
     >>> from multisurv._validation import make_y

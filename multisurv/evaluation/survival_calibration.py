@@ -63,6 +63,22 @@ def efron_survival_at(y: np.ndarray, lp_fit: np.ndarray, lp_new: np.ndarray, u: 
     fitting data (``survival::survfit.coxph`` for an Efron fit: a tie of d events adds
     ``sum_{l<d} 1 / (S - l/d S_D)``), ``lp_fit`` the fitting data's linear predictor on the same scale.
 
+    Parameters
+    ----------
+    y : structured array, shape (n_samples,)
+        The fitting data's outcomes (fields ``event`` and ``time``).
+    lp_fit : ndarray, shape (n_samples,)
+        The fitting data's linear predictor.
+    lp_new : array-like, shape (n_new,)
+        Linear predictors to predict for, on the same scale.
+    u : float
+        Time point.
+
+    Returns
+    -------
+    ndarray, shape (n_new,)
+        ``exp(-H0(u) * exp(lp_new))``.
+
     Examples
     --------
     >>> from multisurv._validation import make_y
