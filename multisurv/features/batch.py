@@ -43,7 +43,7 @@ CaseOutput = Union[pd.Series, Tuple[pd.Series, Mapping[str, Any]]]
 class ExtractionResult:
     """What an extraction stage returns.
 
-    Attributes
+    Parameters
     ----------
     features : pandas.DataFrame
         Index ``patient_id``; one float column per feature; one row per successful case, in the order the
@@ -54,9 +54,21 @@ class ExtractionResult:
         How many cases were read from the store instead of being extracted.
     store_dir : Path
         The feature store folder (holds ``config.json``, the per-patient files, ``failures.csv``, ``info.csv``).
-    info : pandas.DataFrame
+    info : pandas.DataFrame, default=empty
         Side information per successful case (e.g. PyRadiomics diagnostics, tiles per slide); index
         ``patient_id``.
+
+    See Also
+    --------
+    run_batch : Fills a feature store and returns one.
+
+    Examples
+    --------
+    >>> res = ExtractionResult(features=pd.DataFrame({"ct__a": [0.5]}, index=pd.Index(["P1"], name="patient_id")),
+    ...                        failures=pd.DataFrame(columns=["patient_id", "path", "stage", "error_type", "message"]),
+    ...                        n_cached=1, store_dir=Path("features/ct/radiomics_1a2b3c4d"))
+    >>> res.features.shape, len(res.failures), res.info.empty
+    ((1, 1), 0, True)
     """
 
     features: pd.DataFrame
@@ -71,6 +83,18 @@ def case_error(message: str, *, path: str | os.PathLike | None = None) -> Extrac
 
     :func:`run_batch` puts ``path`` in the ``path`` column of the failures table (otherwise it lists all
     the case's inputs).
+
+    Parameters
+    ----------
+    message : str
+        What went wrong, and the fix.
+    path : str or Path, optional
+        The file at fault.
+
+    Returns
+    -------
+    ExtractionError
+        The error (to raise), with a ``path`` attribute (str or None).
 
     Examples
     --------

@@ -23,12 +23,44 @@ logger = logging.getLogger(__name__)
 
 
 def store_folder(modality, feature_dir: str | os.PathLike) -> Path:
-    """The cache root of a modality: ``feature_dir`` for a built-in modality, ``feature_dir/<name>`` otherwise."""
+    """The cache root of a modality: ``feature_dir`` for a built-in modality, ``feature_dir/<name>`` otherwise.
+
+    Parameters
+    ----------
+    modality : Modality
+        The modality (its :attr:`~multisurv.registry.Modality.store_name`).
+    feature_dir : str or Path
+        The study's feature cache.
+
+    Returns
+    -------
+    Path
+
+    Examples
+    --------
+    >>> from multisurv.registry import make_modality
+    >>> store_folder(make_modality("radiomics"), "features").as_posix()
+    'features'
+    >>> store_folder(make_modality("ct_arterial", {"kind": "radiomics"}), "features").as_posix()
+    'features/ct_arterial'
+    """
     return Path(feature_dir) / modality.store_name if modality.store_name else Path(feature_dir)
 
 
 def with_prefix(result: ExtractionResult, old: str, new: str) -> ExtractionResult:
     """The result with feature columns renamed from prefix ``old`` to ``new``.
+
+    Parameters
+    ----------
+    result : ExtractionResult
+        An extraction result (unchanged).
+    old, new : str
+        The prefix to replace, and its replacement; columns without ``old`` keep their name.
+
+    Returns
+    -------
+    ExtractionResult
+        ``result`` itself when ``old == new``, else a copy with renamed feature columns.
 
     Examples
     --------
@@ -61,6 +93,30 @@ def extract_radiomics_modality(modality, cohort, *, feature_dir, progress: bool 
     """PyRadiomics features of one radiomics modality (its ``image`` and ``mask`` columns; ``params`` option).
 
     See :func:`multisurv.features.radiomics.extract_radiomics_cases`; feature columns ``<prefix><feature>``.
+    The extractor of the ``radiomics`` kind in :data:`multisurv.registry.MODALITY_KINDS`.
+
+    Parameters
+    ----------
+    modality : Modality
+        A modality of kind ``radiomics``.
+    cohort : Cohort
+        Its patients with both an image and a mask are extracted.
+    feature_dir : str or Path
+        The study's feature cache (see :func:`store_folder`).
+    progress : bool, default=True
+        Show a progress bar.
+    n_workers : int, optional
+        Processes; default the modality's ``workers`` option, else 2.
+
+    Returns
+    -------
+    ExtractionResult
+
+    Examples
+    --------
+    >>> from multisurv.registry import make_modality
+    >>> result = extract_radiomics_modality(make_modality("radiomics"), cohort,
+    ...                                     feature_dir="features")  # doctest: +SKIP
     """
     from multisurv.features.radiomics import extract_radiomics_cases
 
@@ -78,6 +134,30 @@ def extract_pathomics_modality(modality, cohort, *, feature_dir, progress: bool 
     ``encoder``, ``weights``, ``tile_size``,
     ``max_tiles``, ``mpp``, ``slide_mpp``, ``precision``, ``device`` options, and ``stain`` with
     ``stain_reference`` for stain normalisation). See :func:`multisurv.features.wsi.pathomics.extract_pathomics_cases`.
+
+    Parameters
+    ----------
+    modality : Modality
+        A modality of kind ``pathomics``.
+    cohort : Cohort
+        Its patients with a slide are extracted; a patient's several slides give one vector.
+    feature_dir : str or Path
+        The study's feature cache (see :func:`store_folder`).
+    progress : bool, default=True
+        Show a progress bar.
+    n_workers : int, optional
+        Accepted for the common extractor signature; not passed on.
+
+    Returns
+    -------
+    ExtractionResult
+        Features prefixed by the modality's prefix.
+
+    Examples
+    --------
+    >>> from multisurv.registry import make_modality
+    >>> result = extract_pathomics_modality(make_modality("pathomics", {"encoder": "resnet50"}), cohort,
+    ...                                     feature_dir="features")  # doctest: +SKIP
     """
     from multisurv.features.wsi.pathomics import extract_pathomics_cases, slide_input
 

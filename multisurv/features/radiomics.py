@@ -40,6 +40,21 @@ def default_params_path() -> Path:
     """Path of multisurv's default PyRadiomics params file (``radiomics_ct.yaml``).
 
     It lives in ``data_schemas/`` (found by ``multisurv.cohort.schema.schemas_dir()``).
+
+    Returns
+    -------
+    Path
+        The file's path.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the file is not there (a broken installation).
+
+    Examples
+    --------
+    >>> default_params_path().name
+    'radiomics_ct.yaml'
     """
     from multisurv.cohort.schema import schemas_dir
 
@@ -61,6 +76,11 @@ def shipped_params() -> dict[str, Path]:
       features, see the file for the count). Its old name ``radiomics_gist_2266`` (the study's reported count,
       which these image types cannot give) still works, with a ``FutureWarning``; it is listed here too, so
       that configs naming it stay valid.
+
+    Returns
+    -------
+    dict of str to Path
+        Name (the file's stem) -> params file, sorted by name, the deprecated names added.
 
     Examples
     --------
@@ -296,12 +316,33 @@ def extract_radiomics_cases(
     cases : sequence of (str, dict)
         ``(patient_id, {"ct_image": path, "ct_mask": path})``, e.g. from
         :func:`multisurv.features.cases.load_cases`.
-    out_dir, params, n_workers, progress, client
-        As in :func:`extract_radiomics`.
+    out_dir : str or Path
+        Root of the feature stores; features go to ``out_dir/ct/radiomics_<hash8>/``.
+    params : str, Path or mapping, optional
+        PyRadiomics parameters (see :func:`load_radiomics_params`); None: the default ``radiomics_ct``.
+    n_workers : int, default=1
+        Processes for extraction.
+    progress : bool, default=True
+        Show a progress bar.
+    client : dask.distributed.Client, optional
+        Submit the cases to this Dask cluster instead.
 
     Returns
     -------
     ExtractionResult
+        ``ct__``-prefixed features of every successful case, the failures table and the store folder.
+
+    Raises
+    ------
+    ImportError
+        When PyRadiomics is not installed (``pip install "multisurv[radiomics]"``).
+
+    Examples
+    --------
+    >>> cases = [("P1", {"ct_image": "ct/P1.nii.gz", "ct_mask": "ct/P1_mask.nii.gz"})]
+    >>> result = extract_radiomics_cases(cases, out_dir="features", params="radiomics_ct")  # doctest: +SKIP
+    >>> result.features.filter(like="ct__original_firstorder").columns[:2].tolist()  # doctest: +SKIP
+    ['ct__original_firstorder_10Percentile', 'ct__original_firstorder_90Percentile']
     """
     radiomics = require("radiomics", extra="radiomics")
     parsed = load_radiomics_params(params)

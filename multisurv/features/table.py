@@ -34,7 +34,22 @@ _MAX_LISTED = 20
 
 
 class TableError(MultisurvError, ValueError):
-    """A feature table cannot be used; ``.problems`` lists every problem found."""
+    """A feature table cannot be used; ``.problems`` lists every problem found.
+
+    Parameters
+    ----------
+    problems : sequence of str
+        Every problem found (the message lists the first ones).
+    source : str
+        The table (or modality) named in the message.
+
+    Examples
+    --------
+    >>> err = TableError(["row 3 (patient_id 'P2'): column 'g1' is not a number; got 'x'."], "genes.csv")
+    >>> print(err)
+    1 problem(s) found in feature table genes.csv:
+      - row 3 (patient_id 'P2'): column 'g1' is not a number; got 'x'.
+    """
 
     def __init__(self, problems: Sequence[str], source: str):
         self.problems = list(problems)
@@ -187,6 +202,39 @@ def extract_table_modality(modality, cohort, *, feature_dir=None, progress: bool
     Columns become ``<prefix><column>``; patients of the cohort without a row get no row (the modality is missing
     for them). ``feature_dir``, ``progress`` and ``n_workers`` are accepted for a common signature and unused
     (reading fits and caches nothing).
+
+    Parameters
+    ----------
+    modality : Modality
+        A modality of kind ``table``, with options ``path`` and optionally ``id_column`` and ``columns``.
+    cohort : Cohort
+        The patients to return rows for.
+    feature_dir, progress, n_workers
+        Unused.
+
+    Returns
+    -------
+    ExtractionResult
+        Features of the cohort's patients that have a row, in cohort order; no failures; ``store_dir`` is the
+        table's path.
+
+    Raises
+    ------
+    TableError
+        When the modality has no ``path``, or the table cannot be used (see :func:`read_feature_table`).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from multisurv.cohort.cohort import Cohort
+    >>> from multisurv.registry import make_modality
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> pd.DataFrame({"patient_id": ["a", "c"], "g1": [0.5, 1.5]}).to_csv(folder / "genes.csv", index=False)
+    >>> cohort = Cohort(pd.DataFrame({"cohort": ["development"] * 2, "time": [3.0, 4.0], "event": [True, False]},
+    ...                              index=pd.Index(["a", "b"], name="patient_id")), path_columns=())
+    >>> genes = make_modality("genes", {"kind": "table", "path": str(folder / "genes.csv")})
+    >>> extract_table_modality(genes, cohort).features.to_dict("index")
+    {'a': {'genes__g1': 0.5}}
     """
     path = modality.options.get("path")
     if path is None:
