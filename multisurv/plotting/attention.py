@@ -34,6 +34,23 @@ def _check_attention(attention: pd.DataFrame, owner: str) -> pd.DataFrame:
 def top_tiles(attention: pd.DataFrame, k: int = 6) -> pd.DataFrame:
     """The ``k`` tiles with the highest attention, highest first.
 
+    Parameters
+    ----------
+    attention : pandas.DataFrame
+        Columns ``x``, ``y``, ``attention`` (:meth:`~multisurv.scores.mil.AttentionMILScore.tile_attention`).
+    k : int, default=6
+        How many tiles to keep (fewer when the slide has fewer).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The ``k`` rows of ``attention`` with the highest weight, highest first (ties keep their order).
+
+    Raises
+    ------
+    ValueError
+        When ``attention`` lacks a column or has no tile.
+
     Examples
     --------
     >>> a = pd.DataFrame({"x": [0, 224, 448], "y": [0, 0, 0], "attention": [0.2, 0.5, 0.3]})
@@ -127,6 +144,7 @@ def plot_slide_attention(slide: str | os.PathLike, attention: pd.DataFrame, *, f
     footprint : float
         Tile side in level-0 pixels (the patch file's ``footprint`` attribute).
     top_k : int, default=6
+        Tiles outlined on the heatmap and shown beside it.
     max_size : int, default=1024
         Longest side of the thumbnail.
     title : str, optional
@@ -138,6 +156,22 @@ def plot_slide_attention(slide: str | os.PathLike, attention: pd.DataFrame, *, f
     -------
     matplotlib.figure.Figure
         Heatmap on the left, the top tiles (numbered as on the heatmap, with their attention) on the right.
+
+    Raises
+    ------
+    ValueError
+        When ``attention`` lacks a column or has no tile.
+    ImportError
+        When OpenSlide is not installed (``pip install "multisurv[wsi]"``).
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> a = pd.DataFrame({"x": [0, 224, 448], "y": [0, 0, 224], "attention": [0.2, 0.5, 0.3]})
+    >>> fig = plot_slide_attention("slides/P1.svs", a, footprint=224, top_k=2, title="P1")  # doctest: +SKIP
+    >>> plt.close(fig)  # doctest: +SKIP
     """
     import matplotlib.pyplot as plt
 
@@ -180,6 +214,7 @@ def plot_mil_attention(score, patient_id, *, slide: str | os.PathLike | None = N
     score : AttentionMILScore
         Fitted.
     patient_id : str
+        A patient with a patch file in ``score.patches``; with several slides, the first slide is drawn.
     slide : str or Path, optional
         The slide, when it has moved since extraction (default: the path recorded in the patch file).
     top_k, max_size
@@ -188,6 +223,7 @@ def plot_mil_attention(score, patient_id, *, slide: str | os.PathLike | None = N
     Returns
     -------
     matplotlib.figure.Figure
+        Titled with the patient id and the slide risk.
 
     Raises
     ------
@@ -195,6 +231,12 @@ def plot_mil_attention(score, patient_id, *, slide: str | os.PathLike | None = N
         If the slide recorded in the patch file does not exist (pass ``slide``).
     ValueError
         If the patient has no patch file.
+
+    Examples
+    --------
+    >>> from multisurv.plotting.export import save_figure
+    >>> fig = plot_mil_attention(fitted_score, "GIST-042")  # doctest: +SKIP
+    >>> save_figure(fig, "qc/attention/GIST-042")  # doctest: +SKIP
     """
     from multisurv.features.wsi.patch_store import read_patches
     from multisurv.scores.mil import patch_file_for
