@@ -14,6 +14,16 @@ __all__ = ["cohort_summary", "slide_count_lines", "reverse_km_follow_up", "to_ma
 def format_p(p: float) -> str:
     """Format a p-value the way journals print it.
 
+    Parameters
+    ----------
+    p : float or None
+        The p-value.
+
+    Returns
+    -------
+    str
+        ``"<0.001"``; three decimals below 0.1; two from 0.1; ``"n/a"`` for None or NaN.
+
     Examples
     --------
     >>> format_p(0.0004), format_p(0.0312), format_p(0.5)
@@ -33,6 +43,18 @@ def reverse_km_follow_up(time, event) -> tuple[float, float, float]:
 
     The censoring indicator is treated as the event (Schemper & Smith 1996), so patients who died count as followed
     up to their death only; the median of the curve is the median potential follow-up. NaN when not reached.
+
+    Parameters
+    ----------
+    time : array-like of float
+        Observed times.
+    event : array-like of bool
+        True for an event, False for a censoring.
+
+    Returns
+    -------
+    median, lower, upper : float
+        The median follow-up and its 95% interval; all NaN when every patient had the event.
 
     Examples
     --------
@@ -56,6 +78,30 @@ def cohort_summary(table: pd.DataFrame, available: Mapping[str, pd.Series] | Non
     short modality name to a boolean Series (by patient_id) saying who has it; default ``ct`` (``ct_image``) and
     ``wsi`` (``wsi``). ``median_time`` is the median observed time; ``follow_up_median`` (and its 95% CI) the
     reverse Kaplan-Meier median follow-up.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A ``Cohort.table``.
+    available : mapping of str to pandas.Series, optional
+        Short modality name -> boolean Series by patient_id (who has it).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per cohort label, in order of appearance: ``cohort, patients, events, event_rate, median_time,
+        follow_up_median, follow_up_95ci`` (``NR``: not reached), then ``with_<name>``, ``with_all`` and
+        ``missing_<name>`` per modality.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"cohort": ["development"] * 3 + ["external"] * 2, "time": [5.0, 8.0, 12.0, 3.0, 9.0],
+    ...                   "event": [True, False, False, True, False], "ct_image": ["a.nii", None, "c.nii", None, None],
+    ...                   "wsi": ["a.svs", "b.svs", None, "d.svs", None]})
+    >>> cohort_summary(t)[["cohort", "patients", "events", "with_ct", "with_all", "missing_wsi"]].to_dict("records")
+    ... # doctest: +NORMALIZE_WHITESPACE
+    [{'cohort': 'development', 'patients': 3, 'events': 1, 'with_ct': 2, 'with_all': 1, 'missing_wsi': 1},
+     {'cohort': 'external', 'patients': 2, 'events': 1, 'with_ct': 0, 'with_all': 0, 'missing_wsi': 1}]
     """
     if available is None:
         available = {name: table[column].notna() for name, column in (("ct", "ct_image"), ("wsi", "wsi"))
@@ -87,6 +133,18 @@ def slide_count_lines(cohort, modalities: Sequence = ()) -> list[str]:
 
     The counts are the cohort module's (:func:`multisurv.cohort.cohort.count_slides`); this only writes them.
 
+    Parameters
+    ----------
+    cohort : Cohort
+        The study's cohort.
+    modalities : sequence of Modality, default=()
+        The study's modalities; only those of kind ``pathomics`` whose slide column is in the table count.
+
+    Returns
+    -------
+    list of str
+        One bullet line per such modality with a slide, then an empty line; ``[]`` when there is none.
+
     Examples
     --------
     >>> from multisurv.cohort.cohort import Cohort
@@ -112,6 +170,20 @@ def to_markdown(frame: pd.DataFrame, *, floatfmt: str = ".3f", columns: Sequence
     """Render a DataFrame as a GitHub-flavoured markdown table.
 
     Written here (a dozen lines) rather than adding ``tabulate`` as a dependency only for this.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The table; its index is not written.
+    floatfmt : str, default=".3f"
+        Format of float cells (NaN is an empty cell).
+    columns : sequence of str, optional
+        Columns to write, in order; default all.
+
+    Returns
+    -------
+    str
+        The table, numeric columns right-aligned, without a final newline.
 
     Examples
     --------
