@@ -33,7 +33,7 @@ __all__ = [
 class AUCResult(ResultRecord):
     """Area under the ROC curve with its DeLong interval.
 
-    Attributes
+    Parameters
     ----------
     auc, lower, upper, standard_error : float
     n_events, n_non_events : int
@@ -56,7 +56,7 @@ class AUCResult(ResultRecord):
 class AUCComparison(ResultRecord):
     """Paired DeLong comparison of two AUCs on the same patients (``difference = auc_a - auc_b``).
 
-    Attributes
+    Parameters
     ----------
     auc_a, auc_b, difference, standard_error, lower, upper, z, p_value, correlation : float
     n_events, n_non_events : int
@@ -81,7 +81,7 @@ class AUCComparison(ResultRecord):
 class HosmerLemeshowResult(ResultRecord):
     """Hosmer-Lemeshow goodness-of-fit test; ``table`` holds observed and expected counts per risk group.
 
-    Attributes
+    Parameters
     ----------
     statistic, p_value : float
     df : int
@@ -108,7 +108,7 @@ class HosmerLemeshowResult(ResultRecord):
 class BinaryCalibrationResult(ResultRecord):
     """Logistic recalibration of predicted probabilities (Cox 1958), as ``rms::val.prob`` reports it.
 
-    Attributes
+    Parameters
     ----------
     intercept, slope : float
         From ``logit(P(y = 1)) = intercept + slope * logit(p)``, fitted jointly (``val.prob``'s "Intercept" and

@@ -34,7 +34,7 @@ _CLIP = 1e-12  # probabilities of exactly 0 or 1 (trees, SVMs) are clipped befor
 class BinaryValidationResult(ResultRecord):
     """Bootstrap optimism correction of a binary-endpoint model's performance indexes.
 
-    Attributes
+    Parameters
     ----------
     table : pandas.DataFrame
         One row per index (``auc``, ``dxy``, ``intercept``, ``slope``, ``brier``) with rms's columns
@@ -62,7 +62,7 @@ class BinaryValidationResult(ResultRecord):
 class CalibrationCurveResult(ResultRecord):
     """Bootstrap optimism-corrected calibration curve (``rms::calibrate``).
 
-    Attributes
+    Parameters
     ----------
     table : pandas.DataFrame
         ``predicted`` (the grid), ``apparent`` (smoothed observed on the development data), ``corrected``

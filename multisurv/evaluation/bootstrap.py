@@ -27,7 +27,7 @@ METHODS: tuple[str, ...] = ("percentile", "bca")
 class BootstrapResult(ResultRecord):
     """Bootstrap intervals of a statistic with one or more components (e.g. one per time point).
 
-    Attributes
+    Parameters
     ----------
     estimate : tuple of float
         The statistic on the full sample, one value per component.

@@ -21,7 +21,7 @@ __all__ = ["BrierResult", "brier_score"]
 class BrierResult(PerTimeResult):
     """Brier score at each time and the integrated Brier score, with bootstrap intervals.
 
-    Attributes
+    Parameters
     ----------
     times : tuple of float
         Evaluation times.

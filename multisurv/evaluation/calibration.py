@@ -18,7 +18,7 @@ __all__ = ["CalibrationResult", "calibration_at", "km_at"]
 class CalibrationResult:
     """Grouped calibration of predicted survival probabilities at time ``t0``.
 
-    Attributes
+    Parameters
     ----------
     t0 : float
         Time at which survival is predicted and observed.

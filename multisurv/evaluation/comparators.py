@@ -27,7 +27,7 @@ __all__ = ["COMPARATORS", "ComparatorSpec", "comparator_shap", "make_comparator"
 class ComparatorSpec:
     """One comparator: how to build the classifier, whether it needs scaled features, and its tuning grid.
 
-    Attributes
+    Parameters
     ----------
     label : str
         Name for tables and figures.

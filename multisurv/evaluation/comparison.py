@@ -21,7 +21,7 @@ __all__ = ["ConcordanceComparisonResult", "compare_concordance", "concordance_se
 class ConcordanceComparisonResult(ResultRecord):
     """Harrell's C of two risk scores on the same patients, and their difference ``a - b``.
 
-    Attributes
+    Parameters
     ----------
     cindex_a, cindex_b : float
         Harrell's C of each score.

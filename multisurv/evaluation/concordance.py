@@ -25,7 +25,7 @@ _BLOCK_CELLS = 4_000_000
 class CIndexResult(ResultRecord):
     """Harrell's C with its bootstrap confidence interval.
 
-    Attributes
+    Parameters
     ----------
     cindex : float
         Harrell's C on the full sample.

@@ -31,7 +31,23 @@ _PRECISION = 1e-12
 
 @dataclass(frozen=True)
 class ChiSquareTest:
-    """A chi-squared test: ``statistic``, degrees of freedom ``df`` and ``p_value``."""
+    """A chi-squared test: ``statistic``, degrees of freedom ``df`` and ``p_value``.
+
+    Parameters
+    ----------
+    statistic : float
+        The chi-squared statistic.
+    df : int
+        Degrees of freedom.
+    p_value : float
+        Upper-tail probability of ``statistic`` (:meth:`of` computes it).
+
+    Examples
+    --------
+    >>> test = ChiSquareTest.of(3.84, 1)
+    >>> test.df, round(test.p_value, 3)
+    (1, 0.05)
+    """
 
     statistic: float
     df: int
@@ -39,7 +55,25 @@ class ChiSquareTest:
 
     @classmethod
     def of(cls, statistic: float, df: int) -> ChiSquareTest:
-        """The test of ``statistic`` on ``df`` degrees of freedom."""
+        """The test of ``statistic`` on ``df`` degrees of freedom.
+
+        Parameters
+        ----------
+        statistic : float
+            The chi-squared statistic.
+        df : int
+            Degrees of freedom.
+
+        Returns
+        -------
+        ChiSquareTest
+            With ``p_value = chi2.sf(statistic, df)``.
+
+        Examples
+        --------
+        >>> ChiSquareTest.of(0.0, 2).p_value
+        1.0
+        """
         return cls(float(statistic), int(df), float(chi2.sf(statistic, df)))
 
 
@@ -47,7 +81,7 @@ class ChiSquareTest:
 class CoxResult:
     """A fitted Cox proportional-hazards model and its tests (R's ``summary(coxph(...))``).
 
-    Attributes
+    Parameters
     ----------
     names : tuple of str
         Coefficient names: numeric columns keep their name, a categorical column ``c`` gives one indicator
@@ -115,7 +149,7 @@ class CoxResult:
 class ProportionalHazardsResult:
     """Score tests of proportional hazards per term and globally (R's ``cox.zph(fit)$table``).
 
-    Attributes
+    Parameters
     ----------
     transform : str
         Time transform ``g(t)`` of the test.

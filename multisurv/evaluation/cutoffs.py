@@ -29,7 +29,7 @@ P_METHODS = ("lau92", "permutation")
 class MaxstatResult(ResultRecord):
     """Maximally selected log-rank statistic over the candidate cut-offs of a score.
 
-    Attributes
+    Parameters
     ----------
     cutoff : float
         The cut-off with the largest standardised statistic; patients with ``x <= cutoff`` form one group.

@@ -18,7 +18,7 @@ __all__ = ["DecisionCurveResult", "decision_curve"]
 class DecisionCurveResult:
     """Net benefit of a model over a range of threshold probabilities.
 
-    Attributes
+    Parameters
     ----------
     t0 : float
         Time horizon of the event probability.

@@ -60,7 +60,7 @@ def risk_groups(risk: ArrayLike, *, cutoff: float) -> np.ndarray:
 class LogRankResult(ResultRecord):
     """Result of a log-rank test.
 
-    Attributes
+    Parameters
     ----------
     statistic : float
         Chi-squared statistic.

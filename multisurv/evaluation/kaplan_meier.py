@@ -28,7 +28,7 @@ class KaplanMeierResult:
 
     One entry per distinct observed time (event or censoring), as the rows of R's ``survfit`` object.
 
-    Attributes
+    Parameters
     ----------
     time : ndarray of float, shape (n_times,)
         Distinct observed times, increasing.

@@ -22,7 +22,7 @@ DEFAULT_PROBABILITY_AT = (0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.
 class LogisticNomogram:
     """A logistic model as a nomogram.
 
-    Attributes
+    Parameters
     ----------
     intercept : float
     points_scale : Nomogram

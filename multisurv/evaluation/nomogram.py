@@ -19,7 +19,7 @@ DEFAULT_SURVIVAL_AT = (0.95, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05)
 class Nomogram:
     """A Cox model as a nomogram.
 
-    Attributes
+    Parameters
     ----------
     coef : dict
         Coefficient per variable (linear predictor ``lp = sum_j coef_j x_j``, uncentred).

@@ -25,7 +25,7 @@ __all__ = ["IDIResult", "NRIResult", "idi", "idi_at", "nri", "nri_at"]
 class NRIResult(ResultRecord):
     """Net reclassification improvement of the new model over the old one.
 
-    Attributes
+    Parameters
     ----------
     nri : float
         ``nri_events + nri_non_events`` (the sum, not the mean, as Pencina et al.).
@@ -80,7 +80,7 @@ class IDIResult(ResultRecord):
     """Integrated discrimination improvement: the change in discrimination slope (mean risk of events minus mean
     risk of non-events) from the old to the new model.
 
-    Attributes
+    Parameters
     ----------
     idi : float
     slope_old, slope_new : float

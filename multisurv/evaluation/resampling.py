@@ -37,7 +37,7 @@ DEFAULT_B = 1000
 class ValidationResult:
     """Internal-validation estimate of a pipeline's Harrell's C.
 
-    Attributes
+    Parameters
     ----------
     method : str
         ``"bootstrap"``, ``"cv"``, ``"repeated_cv"`` or ``"external"``.

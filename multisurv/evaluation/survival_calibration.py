@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 class CoxCalibrationResult(ResultRecord):
     """Grouped calibration of a Cox model at ``u``, apparent and optimism-corrected.
 
-    Attributes
+    Parameters
     ----------
     u : float
     table : pandas.DataFrame

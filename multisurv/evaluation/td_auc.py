@@ -24,7 +24,7 @@ __all__ = ["TimeDependentAUCResult", "TimeDependentROC", "time_dependent_auc", "
 class TimeDependentAUCResult(PerTimeResult):
     """Time-dependent AUC at each time, with bootstrap intervals.
 
-    Attributes
+    Parameters
     ----------
     times : tuple of float
         Evaluation times.
@@ -157,7 +157,7 @@ def time_dependent_auc(y: np.ndarray, risk: ArrayLike, times: ArrayLike, *, y_tr
 class TimeDependentROC:
     """Cumulative/dynamic ROC curve at one time.
 
-    Attributes
+    Parameters
     ----------
     t0 : float
         Evaluation time.

@@ -24,7 +24,7 @@ __all__ = ["UnoCResult", "uno_concordance"]
 class UnoCResult(ResultRecord):
     """Uno's C with its bootstrap confidence interval.
 
-    Attributes
+    Parameters
     ----------
     cindex : float
         Uno's C on the full sample.
