@@ -33,6 +33,27 @@ def summary_table(metrics: pd.DataFrame, *, subset: str = "available",
     that subset are tabulated: ``"available"`` (each model on every patient it scores) or ``"complete"`` (every
     model on the patients who have all modalities).
 
+    Parameters
+    ----------
+    metrics : pandas.DataFrame
+        ``metrics.csv``: ``model, cohort, n, events, cindex, ci_lower, ci_upper`` and optionally ``logrank_p``
+        and ``subset``.
+    subset : {"available", "complete"}, default="available"
+        The subset tabulated when ``metrics`` has a ``subset`` column.
+    labels : mapping of str to str, optional
+        Display name per model; default :data:`multisurv.study.run.MODEL_LABELS`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``Model``, then per cohort (in order of appearance) ``C-index <cohort> (95% CI)``, ``n <cohort> (events)``
+        and ``log-rank p <cohort>``.
+
+    Raises
+    ------
+    ValueError
+        When a model and cohort have several rows (several subsets without a ``subset`` column).
+
     Examples
     --------
     >>> m = pd.DataFrame({"model": ["late_fusion"], "cohort": ["external"], "n": [10], "events": [4],
@@ -88,6 +109,63 @@ def write_report(
     display names, ``modalities`` the study's (default: the built-in three), ``available`` who has each modality
     (for the cohort table). ``attention`` (``rows``, ``models``, ``skipped``) describes the attention-MIL slide
     scores and their figures (:func:`multisurv.report.attention.attention_section`). Returns the Markdown path.
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        The run folder (figures are looked up in ``run_dir/figures``).
+    cohort : Cohort
+        The study's cohort (the cohort table; its ``source`` is named).
+    metrics : pandas.DataFrame
+        ``metrics.csv`` (see :func:`summary_table`).
+    failures : pandas.DataFrame
+        The failed extractions (``patient_id``, ``stage``, ``message``).
+    formulas : mapping of str to pandas.DataFrame
+        Each modality score's formula table (``feature, coef``, last row ``(intercept)``).
+    fusion_formula : pandas.DataFrame
+        Late fusion's ``term, coef``.
+    elapsed : float
+        Run time in seconds.
+    extra : mapping, optional
+        ``label: value`` lines at the head of the report.
+    notes : list of str, optional
+        Warnings recorded during the run (the Warnings section).
+    evaluation : EvaluationFigures, optional
+        The evaluation figures and tables.
+    internal : pandas.DataFrame, optional
+        Internal validation, one row per model.
+    labels : mapping of str to str, optional
+        Display name per model; default :data:`multisurv.study.run.MODEL_LABELS`.
+    modalities : sequence of Modality, optional
+        The study's modalities; default the built-in three.
+    available : mapping of str to pandas.Series, optional
+        Who has each modality (see :func:`multisurv.report.tables.cohort_summary`).
+    comparison : pandas.DataFrame, optional
+        Paired comparison of the fusion models (:func:`multisurv.study.evaluate.compare_models`).
+    robustness : list of dict, optional
+        Rows of :func:`robustness_section`.
+    attention : mapping, optional
+        Keywords of :func:`multisurv.report.attention.attention_section`.
+
+    Returns
+    -------
+    Path
+        ``run_dir/report.md``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from multisurv.cohort.cohort import Cohort
+    >>> t = pd.DataFrame({"cohort": ["development", "development", "external"], "time": [5.0, 8.0, 3.0],
+    ...                   "event": [True, False, True]}, index=pd.Index(["a", "b", "c"], name="patient_id"))
+    >>> metrics = pd.DataFrame({"model": ["late_fusion"], "cohort": ["external"], "n": [1], "events": [1],
+    ...                         "cindex": [float("nan")]})
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     path = write_report(d, cohort=Cohort(t, path_columns=()), metrics=metrics, failures=pd.DataFrame(),
+    ...                         formulas={}, fusion_formula=pd.DataFrame({"term": ["radscore"], "coef": [0.9]}),
+    ...                         elapsed=12.0)
+    ...     path.name, sorted(p.name for p in Path(d).iterdir())
+    ('report.md', ['report.html', 'report.md', 'tables'])
     """
     run_dir = Path(run_dir)
     labels = MODEL_LABELS if labels is None else labels
@@ -173,6 +251,17 @@ def write_report(
 def robustness_section(rows: list) -> list[str]:
     """Markdown: per modality with a robustness filter, its ICC figure and how many features survived each step.
 
+    Parameters
+    ----------
+    rows : list of dict
+        One per modality: ``modality, source, method, icc_min, candidates, robust, selected, figure, tables`` and
+        optionally ``median_seconds`` and ``bands`` (:func:`multisurv.features.reproducibility.icc_summary`).
+
+    Returns
+    -------
+    list of str
+        The section's Markdown lines.
+
     Examples
     --------
     >>> row = {"modality": "radiomics", "source": "readers", "method": "icc2_1", "icc_min": 0.75, "candidates": 106,
@@ -206,6 +295,18 @@ def robustness_section(rows: list) -> list[str]:
 
 def fusion_comparison_section(comparison: pd.DataFrame, labels: Mapping[str, str] | None = None) -> list[str]:
     """Markdown: every pair of fusion models compared on the same patients of each cohort.
+
+    Parameters
+    ----------
+    comparison : pandas.DataFrame
+        :func:`multisurv.study.evaluate.compare_models`' table.
+    labels : mapping of str to str, optional
+        Display name per model; default :data:`multisurv.study.run.MODEL_LABELS`.
+
+    Returns
+    -------
+    list of str
+        The section's Markdown lines.
 
     Examples
     --------
@@ -294,6 +395,19 @@ def _evaluation_sections(evaluation, labels: Mapping[str, str] = MODEL_LABELS) -
 def internal_validation_table(internal: pd.DataFrame, labels: Mapping[str, str] | None = None) -> pd.DataFrame:
     """The internal-validation results (one row per model) formatted for the report and the console.
 
+    Parameters
+    ----------
+    internal : pandas.DataFrame
+        :func:`multisurv.study.internal.validate_models`' table: ``model, method, apparent, optimism, corrected,
+        n_resamples, n_failed, n, n_events``.
+    labels : mapping of str to str, optional
+        Display name per model; default :data:`multisurv.study.run.MODEL_LABELS`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``Model, Method, Apparent C, Optimism, Corrected C, Resamples (failed), n (events)`` as text.
+
     Examples
     --------
     >>> t = pd.DataFrame({"model": ["late_fusion"], "method": ["bootstrap"], "apparent": [0.80], "optimism": [0.03],
@@ -311,7 +425,28 @@ def internal_validation_table(internal: pd.DataFrame, labels: Mapping[str, str] 
 
 
 def internal_validation_section(internal: pd.DataFrame, labels: Mapping[str, str] | None = None) -> list[str]:
-    """Markdown section of the development cohort's internal validation (see :func:`internal_validation_table`)."""
+    """Markdown section of the development cohort's internal validation (see :func:`internal_validation_table`).
+
+    Parameters
+    ----------
+    internal : pandas.DataFrame
+        As for :func:`internal_validation_table`; the first row's ``method`` names the method.
+    labels : mapping of str to str, optional
+        Display name per model; default :data:`multisurv.study.run.MODEL_LABELS`.
+
+    Returns
+    -------
+    list of str
+        The section's Markdown lines.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"model": ["late_fusion"], "method": ["cv"], "apparent": [0.80], "optimism": [0.03],
+    ...                   "corrected": [0.77], "sd": [0.01], "n_resamples": [5], "n_failed": [0], "n": [100],
+    ...                   "n_events": [40]})
+    >>> internal_validation_section(t)[0]
+    '## Internal validation'
+    """
     method = str(internal["method"].iloc[0])
     how = {"bootstrap": "Harrell's bootstrap optimism correction: corrected C = apparent C - mean optimism, the "
                         "optimism of each resample being C on its bootstrap sample minus C on the original patients",
@@ -331,6 +466,22 @@ def model_specifications(formulas: Mapping[str, pd.DataFrame], fusion_formula: p
 
     ``formulas`` maps a model name to its ``formula_`` table (``feature, coef``, last row ``(intercept)``);
     ``scores`` maps a modality model name to its score name (default: the built-in modalities').
+
+    Parameters
+    ----------
+    formulas : mapping of str to pandas.DataFrame
+        Model name -> its formula table.
+    fusion_formula : pandas.DataFrame
+        Late fusion's ``term, coef``.
+    labels : mapping of str to str, optional
+        Display name per model; default :data:`multisurv.study.run.MODEL_LABELS`.
+    scores : mapping of str to str, optional
+        Modality model name -> score name.
+
+    Returns
+    -------
+    list of str
+        The sub-section's Markdown lines: the table of models, then each formula in a code block.
 
     Examples
     --------
@@ -397,6 +548,20 @@ def tripod_checklist(sections, *, evaluation=None, n_failures: int = 0) -> list[
     ``sections`` are the report's section titles (``## ...`` headings). Items whose section is absent are marked
     "not in this report"; the discussion items (18-22) are the authors' to write.
 
+    Parameters
+    ----------
+    sections : iterable of str
+        The report's section titles.
+    evaluation : EvaluationFigures, optional
+        Not read; accepted for the caller's signature.
+    n_failures : int, default=0
+        Failed feature extractions, named in the last row.
+
+    Returns
+    -------
+    list of str
+        The section's Markdown lines.
+
     Examples
     --------
     >>> lines = tripod_checklist(["Cohorts"])
@@ -434,6 +599,30 @@ def write_html_report(run_dir: str | Path) -> Path:
     so the file can be mailed or archived on its own. The report holds user data (study name, patient ids,
     cohort labels, column names, error messages), so raw HTML in the Markdown is shown as text, never run, and
     a link or image may only point to http(s), mailto or a file of the run (see :func:`_safe_url`).
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        The run folder holding ``report.md`` and its figures.
+
+    Returns
+    -------
+    Path
+        ``run_dir/report.html``.
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``run_dir/report.md`` does not exist.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     _ = (Path(d) / "report.md").write_text("# Study\\n\\n<script>alert(1)</script>\\n", encoding="utf-8")
+    ...     page = write_html_report(d).read_text(encoding="utf-8")
+    >>> "<h1>Study</h1>" in page, "<script>" in page
+    (True, False)
     """
     import base64
     import html
