@@ -36,6 +36,14 @@ class Nomogram:
         without a baseline.
     baseline : BreslowBaseline or None
         The development baseline hazard the survival axes use.
+
+    Examples
+    --------
+    Built by :func:`cox_nomogram`:
+
+    >>> nom = cox_nomogram({"a": 0.5, "b": -2.0}, {"a": [0, 4], "b": [0, 0.5]})
+    >>> nom.scale, nom.lp_offset, nom.max_points
+    (50.0, -1.0, 150.0)
     """
 
     coef: dict
@@ -63,6 +71,13 @@ class Nomogram:
         ------
         ValueError
             When ``X`` lacks a variable of the nomogram.
+
+        Examples
+        --------
+        >>> nom = cox_nomogram({"a": 0.5, "b": -2.0}, {"a": [0, 4], "b": [0, 0.5]})
+        >>> X = pd.DataFrame({"a": [0.0, 4.0, 2.0, 1.0], "b": [0.5, 0.0, 0.0, 0.5]})
+        >>> nom.points(X).tolist()  # lp = -1 is 0 points, lp = 2 is 150
+        [0.0, 150.0, 100.0, 25.0]
         """
         missing = [c for c in self.coef if c not in X]
         if missing:
@@ -81,6 +96,13 @@ class Nomogram:
         -------
         numpy.ndarray, shape (n_samples,)
             The linear predictor.
+
+        Examples
+        --------
+        >>> nom = cox_nomogram({"a": 0.5, "b": -2.0}, {"a": [0, 4], "b": [0, 0.5]})
+        >>> X = pd.DataFrame({"a": [0.0, 4.0, 2.0, 1.0], "b": [0.5, 0.0, 0.0, 0.5]})
+        >>> nom.linear_predictor(X).tolist()
+        [-1.0, 2.0, 1.0, -0.5]
         """
         return np.asarray(X.loc[:, list(self.coef)], dtype=float) @ np.array(list(self.coef.values()))
 
@@ -96,6 +118,12 @@ class Nomogram:
         -------
         numpy.ndarray
             The linear predictor of each total.
+
+        Examples
+        --------
+        >>> nom = cox_nomogram({"a": 0.5, "b": -2.0}, {"a": [0, 4], "b": [0, 0.5]})
+        >>> nom.lp_from_points([0.0, 150.0]).tolist()
+        [-1.0, 2.0]
         """
         return np.asarray(total, dtype=float) / self.scale + self.lp_offset
 
@@ -118,6 +146,18 @@ class Nomogram:
         ------
         ValueError
             When the nomogram was built without a baseline hazard.
+
+        Examples
+        --------
+        >>> from multisurv._validation import make_y
+        >>> from multisurv.evaluation.baseline import BreslowBaseline
+        >>> X = pd.DataFrame({"a": [0.0, 4.0, 2.0, 1.0], "b": [0.5, 0.0, 0.0, 0.5]})
+        >>> coef, ticks = {"a": 0.5, "b": -2.0}, {"a": [0, 4], "b": [0, 0.5]}
+        >>> lp = cox_nomogram(coef, ticks).linear_predictor(X)
+        >>> base = BreslowBaseline().fit(make_y([1.0, 2.0, 3.0, 4.0], [1, 1, 0, 1]), lp)
+        >>> nom = cox_nomogram(coef, ticks, baseline=base, times=[2.5])
+        >>> nom.survival_from_points([0.0, 150.0], 2.5).round(3)
+        array([0.935, 0.258])
         """
         if self.baseline is None:
             raise ValueError("This nomogram has no baseline hazard; build it with cox_nomogram(..., baseline=...).")
@@ -142,6 +182,18 @@ class Nomogram:
         ------
         ValueError
             When the nomogram was built without a baseline hazard.
+
+        Examples
+        --------
+        >>> from multisurv._validation import make_y
+        >>> from multisurv.evaluation.baseline import BreslowBaseline
+        >>> X = pd.DataFrame({"a": [0.0, 4.0, 2.0, 1.0], "b": [0.5, 0.0, 0.0, 0.5]})
+        >>> coef, ticks = {"a": 0.5, "b": -2.0}, {"a": [0, 4], "b": [0, 0.5]}
+        >>> lp = cox_nomogram(coef, ticks).linear_predictor(X)
+        >>> base = BreslowBaseline().fit(make_y([1.0, 2.0, 3.0, 4.0], [1, 1, 0, 1]), lp)
+        >>> nom = cox_nomogram(coef, ticks, baseline=base, times=[2.5])
+        >>> nom.points_from_survival([0.5], 2.5).round(1)
+        array([116.4])
         """
         if self.baseline is None:
             raise ValueError("This nomogram has no baseline hazard; build it with cox_nomogram(..., baseline=...).")
