@@ -24,7 +24,31 @@ __all__ = ["EvaluationFigures", "write_evaluation_figures", "write_km_figures", 
 
 @dataclass
 class EvaluationFigures:
-    """What :func:`write_evaluation_figures` wrote (paths relative to the run folder) and at which time."""
+    """What :func:`write_evaluation_figures` wrote (paths relative to the run folder) and at which time.
+
+    Parameters
+    ----------
+    t0 : float
+        Time point of the calibration and decision curves.
+    figures : dict of str to list of str, default={}
+        Figure stem -> its files (PNG, PDF), relative to the run folder.
+    tables : dict of str to str, default={}
+        Table name -> its CSV, relative to the run folder.
+    skipped : list of str, default=[]
+        What could not be computed or drawn, and why.
+    primary : str, optional
+        The model whose cut-off rules and ROC curves were drawn.
+    roc_times : tuple of float, default=()
+        Times of the ROC curves.
+    cutoffs : dict of str to str, default={}
+        Cut-off rule -> its description.
+
+    Examples
+    --------
+    >>> out = EvaluationFigures(t0=36.0, primary="late_fusion")
+    >>> out.figures, out.skipped
+    ({}, [])
+    """
 
     t0: float
     figures: dict[str, list[str]] = field(default_factory=dict)
@@ -35,14 +59,57 @@ class EvaluationFigures:
     cutoffs: dict[str, str] = field(default_factory=dict)
 
     def write_table(self, run_dir: Path, name: str, frame: pd.DataFrame) -> None:
-        """Write ``frame`` to ``run_dir/tables/<name>.csv`` and record it under ``tables[name]``."""
+        """Write ``frame`` to ``run_dir/tables/<name>.csv`` and record it under ``tables[name]``.
+
+        Parameters
+        ----------
+        run_dir : Path
+            The run folder.
+        name : str
+            The table's name (file stem).
+        frame : pandas.DataFrame
+            The table, written without its index, floats with 6 significant digits.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> out = EvaluationFigures(t0=36.0)
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     out.write_table(Path(d), "calibration", pd.DataFrame({"group": [1, 2], "observed": [0.8, 0.6]}))
+        >>> out.tables
+        {'calibration': 'tables/calibration.csv'}
+        """
         path = Path(run_dir) / "tables" / f"{name}.csv"
         write_csv_atomic(path, frame, index=False, float_format="%.6g")
         self.tables[name] = str(path.relative_to(run_dir))
 
 
 def write_icc_figure(run_dir: str | Path, name: str, icc: pd.DataFrame, *, method: str, icc_min: float) -> str:
-    """The ICC histogram of one modality's features (PNG 300 dpi + PDF); returns the PNG path relative to the run."""
+    """The ICC histogram of one modality's features (PNG 300 dpi + PDF); returns the PNG path relative to the run.
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        The run folder; the figure goes to ``figures/icc_<name>.png`` and ``.pdf``.
+    name : str
+        The modality.
+    icc : pandas.DataFrame
+        The ICC table of its features (:class:`~multisurv.features.robustness.ReproducibilityResult`'s ``icc``).
+    method : str
+        ``"icc2_1"`` or ``"icc3_1"``.
+    icc_min : float
+        The robustness filter's threshold, drawn as a line.
+
+    Returns
+    -------
+    str
+        ``figures/icc_<name>.png``.
+
+    Examples
+    --------
+    >>> write_icc_figure("runs/demo", "radiomics", result.icc, method="icc2_1", icc_min=0.75)  # doctest: +SKIP
+    'figures/icc_radiomics.png'
+    """
     import matplotlib.pyplot as plt
 
     from multisurv.plotting.export import save_figure
@@ -60,6 +127,32 @@ def write_km_figures(run_dir: str | Path, risk_groups: Sequence, labels: Mapping
 
     ``risk_groups`` are the :class:`~multisurv.study.evaluate.RiskGroups` that the evaluation computed (``model``,
     ``cohort``, ``y``, ``groups``); drawing fits nothing. Returns the PNG paths.
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        The run folder; figures go to ``figures/km_<model>_<cohort>.png`` and ``.pdf``.
+    risk_groups : sequence of RiskGroups
+        One figure each.
+    labels : mapping of str to str
+        Display name per model (figure titles).
+
+    Returns
+    -------
+    list of Path
+        The PNG files written.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from multisurv._validation import make_y
+    >>> from multisurv.study.evaluate import RiskGroups
+    >>> y = make_y([2.0, 4.0, 6.0, 8.0, 3.0, 9.0], [True, True, False, True, True, False])
+    >>> groups = RiskGroups("late_fusion", "external", y, np.array(["high"] * 3 + ["low"] * 3))
+    >>> with tempfile.TemporaryDirectory() as d:  # doctest: +SKIP
+    ...     [p.name for p in write_km_figures(d, [groups], {"late_fusion": "Late fusion"})]
+    ['km_late_fusion_external.png']
     """
     import matplotlib.pyplot as plt
 
@@ -101,6 +194,16 @@ def write_evaluation_figures(run_dir: str | Path, assessment, *, labels: Mapping
     EvaluationFigures
         The figures and tables written, with the assessment's ``t0``, primary model, ROC times, cut-off rules and
         what it could not compute (``skipped``).
+
+    Examples
+    --------
+    >>> from multisurv.study.assessment import assess_study
+    >>> assessment = assess_study(predictions, development="development", models=["late_fusion"],
+    ...                           complete_ids=list(predictions.index))  # doctest: +SKIP
+    >>> out = write_evaluation_figures("runs/demo", assessment, labels={"late_fusion": "Late fusion"},
+    ...                                metrics=metrics)  # doctest: +SKIP
+    >>> sorted(out.tables)  # doctest: +SKIP
+    ['calibration', 'decision_curve', 'risk_group_cutoffs', 'td_roc_auc']
     """
     import matplotlib.pyplot as plt
 
