@@ -29,6 +29,15 @@ class LogisticNomogram:
         The variable axes and the points <-> linear predictor map (shared with the Cox nomogram).
     probability_axis : pandas.DataFrame
         ``probability``, ``points``: the total points at which the predicted probability is each value.
+
+    Examples
+    --------
+    Built by :func:`logistic_nomogram`:
+
+    >>> nom = logistic_nomogram({"age": 0.05, "stage": 1.0}, -4.0, {"age": [40, 80], "stage": [0, 1]},
+    ...                         probability_at=[0.2, 0.5])
+    >>> nom.intercept, nom.probability_axis["points"].round(2).tolist()
+    (-4.0, [30.69, 100.0])
     """
 
     intercept: float
@@ -37,25 +46,113 @@ class LogisticNomogram:
 
     @property
     def axes(self) -> dict:
-        """Per variable, its axis (``value``, ``points``)."""
+        """Per variable, its axis (``value``, ``points``).
+
+        Examples
+        --------
+        >>> nom = logistic_nomogram({"age": 0.05, "stage": 1.0}, -4.0, {"age": [40, 80], "stage": [0, 1]},
+        ...                         probability_at=[0.2, 0.5])
+        >>> nom.axes["age"]
+           value  points
+        0   40.0     0.0
+        1   80.0   100.0
+        """
         return self.points_scale.axes
 
     def points(self, X: pd.DataFrame) -> np.ndarray:
-        """Total points of each row of ``X``."""
+        """Total points of each row of ``X``.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            One row per patient with (at least) the nomogram's variables.
+
+        Returns
+        -------
+        numpy.ndarray, shape (n_samples,)
+            The total points.
+
+        Raises
+        ------
+        ValueError
+            When ``X`` lacks a variable of the nomogram.
+
+        Examples
+        --------
+        >>> nom = logistic_nomogram({"age": 0.05, "stage": 1.0}, -4.0, {"age": [40, 80], "stage": [0, 1]},
+        ...                         probability_at=[0.2, 0.5])
+        >>> nom.points(pd.DataFrame({"age": [60.0], "stage": [1]})).tolist()  # 50 + 50
+        [100.0]
+        """
         return self.points_scale.points(X)
 
     def probability_from_points(self, total: ArrayLike) -> np.ndarray:
-        """Predicted probability of total points: ``plogis(intercept + lp(total))``."""
+        """Predicted probability of total points: ``plogis(intercept + lp(total))``.
+
+        Parameters
+        ----------
+        total : array-like
+            Total points.
+
+        Returns
+        -------
+        numpy.ndarray
+            The predicted probability of each total.
+
+        Examples
+        --------
+        >>> nom = logistic_nomogram({"age": 0.05, "stage": 1.0}, -4.0, {"age": [40, 80], "stage": [0, 1]},
+        ...                         probability_at=[0.2, 0.5])
+        >>> nom.probability_from_points([0.0, 150.0]).round(4)  # plogis(-2) and plogis(1)
+        array([0.1192, 0.7311])
+        """
         return 1.0 / (1.0 + np.exp(-(self.intercept + self.points_scale.lp_from_points(total))))
 
     def points_from_probability(self, prob: ArrayLike) -> np.ndarray:
-        """Total points whose predicted probability is ``prob``."""
+        """Total points whose predicted probability is ``prob``.
+
+        Parameters
+        ----------
+        prob : array-like
+            Probabilities in (0, 1).
+
+        Returns
+        -------
+        numpy.ndarray
+            The total points of each probability (inverse of :meth:`probability_from_points`).
+
+        Examples
+        --------
+        >>> nom = logistic_nomogram({"age": 0.05, "stage": 1.0}, -4.0, {"age": [40, 80], "stage": [0, 1]},
+        ...                         probability_at=[0.2, 0.5])
+        >>> nom.points_from_probability([0.5]).tolist()  # plogis(-4 + 4) = 0.5: a linear predictor of 4
+        [100.0]
+        """
         prob = np.asarray(prob, dtype=float)
         lp = np.log(prob / (1 - prob)) - self.intercept
         return (lp - self.points_scale.lp_offset) * self.points_scale.scale
 
     def to_frame(self) -> pd.DataFrame:
-        """Every axis in one long table: ``axis``, ``value``, ``points`` (the probability axis as ``"probability"``)."""
+        """Every axis in one long table: ``axis``, ``value``, ``points`` (the probability axis as ``"probability"``).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``axis``, ``value``, ``points``: the variable axes in order, then the probability axis.
+
+        Examples
+        --------
+        >>> nom = logistic_nomogram({"age": 0.05, "stage": 1.0}, -4.0, {"age": [40, 80], "stage": [0, 1]},
+        ...                         probability_at=[0.2, 0.5])
+        >>> nom.to_frame().round(2)
+                  axis  value  points
+        0          age   40.0    0.00
+        1          age   80.0  100.00
+        2        stage    0.0    0.00
+        3        stage    1.0   50.00
+        4  probability    0.2   30.69
+        5  probability    0.5  100.00
+        """
         rows = [frame.assign(axis=name) for name, frame in self.axes.items()]
         rows.append(self.probability_axis.rename(columns={"probability": "value"}).assign(axis="probability"))
         return pd.concat(rows, ignore_index=True)[["axis", "value", "points"]]
