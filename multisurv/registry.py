@@ -83,11 +83,13 @@ MODALITY_KINDS: dict[str, ModalityKind] = {
 PATHOMICS_POOLINGS = ("mean", "abmil")
 
 
+# Fields stay under "Attributes": docs/_ext/msdocs.py reads the meaning of the config keys
+# ``modalities.<name>.*`` from that section for the study-config reference page.
 @dataclass(frozen=True)
 class Modality:
     """One modality of a study; build one with :func:`make_modality`, which fills the defaults.
 
-    Parameters
+    Attributes
     ----------
     name : str
         Model name of its single-modality score in metrics, figures and the report (``radiomics``, ``genes``).
