@@ -37,6 +37,16 @@ class BrierResult(PerTimeResult):
         Confidence level.
     method : str
         Interval type.
+
+    Examples
+    --------
+    Returned by :func:`brier_score`; ``to_frame`` gives one row per time:
+
+    >>> from multisurv._validation import make_y
+    >>> y = make_y([1.0, 2.0, 3.0, 4.0], [1, 1, 1, 1])
+    >>> brier_score(y, [[0.0], [0.5], [0.5], [1.0]], [2.5], n_bootstrap=0).to_frame()
+       time  brier  lower  upper  n  n_events  n_bootstrap  confidence      method
+    0   2.5  0.125    NaN    NaN  4         4            0        0.95  percentile
     """
 
     _value = "brier"  # the per-time estimate in to_frame (a class attribute, not a field)

@@ -28,6 +28,16 @@ class CalibrationResult:
         survival at ``t0``), ``lower`` and ``upper`` (its 95% log-log band).
     confidence : float
         Level of the band.
+
+    Examples
+    --------
+    Returned by :func:`calibration_at`:
+
+    >>> from multisurv._validation import make_y
+    >>> y = make_y([1.0, 2.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0], [1, 1, 1, 0, 1, 0, 1, 0])
+    >>> res = calibration_at(y, [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9], t0=3.0, n_groups=2)
+    >>> res.t0, res.table["n"].tolist()
+    (3.0, [4, 4])
     """
 
     t0: float
@@ -35,13 +45,44 @@ class CalibrationResult:
     confidence: float = 0.95
 
     def to_frame(self) -> pd.DataFrame:
-        """Return the per-group table with ``t0`` as a first column."""
+        """Return the per-group table with ``t0`` as a first column.
+
+        Returns
+        -------
+        pandas.DataFrame
+            A copy of ``table`` with a first column ``t0``.
+
+        Examples
+        --------
+        >>> from multisurv._validation import make_y
+        >>> y = make_y([1.0, 2.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0], [1, 1, 1, 0, 1, 0, 1, 0])
+        >>> res = calibration_at(y, [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9], t0=3.0, n_groups=2)
+        >>> res.to_frame().round(3)
+            t0  group  n  n_events  predicted  observed  lower  upper
+        0  3.0      1  4         2       0.35       0.5  0.058  0.845
+        1  3.0      2  4         0       0.75       1.0  1.000  1.000
+        """
         frame = self.table.copy()
         frame.insert(0, "t0", self.t0)
         return frame
 
     def to_dict(self) -> dict:
-        """Return ``t0``, the level and the table as plain Python values."""
+        """Return ``t0``, the level and the table as plain Python values.
+
+        Returns
+        -------
+        dict
+            ``t0``, ``confidence`` and ``groups`` (the table's rows as a list of dicts).
+
+        Examples
+        --------
+        >>> from multisurv._validation import make_y
+        >>> y = make_y([1.0, 2.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0], [1, 1, 1, 0, 1, 0, 1, 0])
+        >>> res = calibration_at(y, [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9], t0=3.0, n_groups=2)
+        >>> out = res.to_dict()
+        >>> out["t0"], out["confidence"], list(out["groups"][1])
+        (3.0, 0.95, ['group', 'n', 'n_events', 'predicted', 'observed', 'lower', 'upper'])
+        """
         return {"t0": self.t0, "confidence": self.confidence, "groups": self.table.to_dict(orient="records")}
 
 

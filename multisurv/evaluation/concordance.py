@@ -39,6 +39,18 @@ class CIndexResult(ResultRecord):
         Number of bootstrap samples the interval rests on.
     confidence : float
         Confidence level of the interval.
+
+    Examples
+    --------
+    Returned by :func:`concordance`:
+
+    >>> from multisurv._validation import make_y
+    >>> y = make_y([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [1, 1, 0, 1, 0, 1])
+    >>> res = concordance(y, [6.0, 4.0, 5.0, 3.0, 1.0, 2.0], n_bootstrap=50, random_state=0)
+    >>> round(res.cindex, 4), res.n, res.n_events, res.n_bootstrap
+    (0.9091, 6, 4, 50)
+    >>> list(res.to_frame().columns)
+    ['cindex', 'lower', 'upper', 'n', 'n_events', 'n_bootstrap', 'confidence']
     """
 
     cindex: float

@@ -27,6 +27,16 @@ class DecisionCurveResult:
         threshold), ``net_benefit`` (the model), ``treat_all`` and ``treat_none`` (always 0).
     name : str
         Model name used in plots.
+
+    Examples
+    --------
+    Returned by :func:`decision_curve`:
+
+    >>> from multisurv._validation import make_y
+    >>> y = make_y([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [1, 1, 0, 1, 0, 0])
+    >>> res = decision_curve(y, [0.9, 0.8, 0.2, 0.6, 0.1, 0.1], t0=4.5, thresholds=[0.25, 0.5])
+    >>> res.t0, res.name, res.table["net_benefit"].tolist()
+    (4.5, 'model', [0.5, 0.5])
     """
 
     t0: float
@@ -34,7 +44,23 @@ class DecisionCurveResult:
     name: str = "model"
 
     def to_frame(self) -> pd.DataFrame:
-        """Return the table with ``model`` and ``t0`` columns first."""
+        """Return the table with ``model`` and ``t0`` columns first.
+
+        Returns
+        -------
+        pandas.DataFrame
+            A copy of ``table`` with first columns ``model`` (``name``) and ``t0``.
+
+        Examples
+        --------
+        >>> from multisurv._validation import make_y
+        >>> y = make_y([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [1, 1, 0, 1, 0, 0])
+        >>> res = decision_curve(y, [0.9, 0.8, 0.2, 0.6, 0.1, 0.1], t0=4.5, thresholds=[0.25, 0.5])
+        >>> res.to_frame().round(3)
+           model   t0  threshold  n_positive  net_benefit  treat_all  treat_none
+        0  model  4.5       0.25           3          0.5      0.407         0.0
+        1  model  4.5       0.50           3          0.5      0.111         0.0
+        """
         frame = self.table.copy()
         frame.insert(0, "t0", self.t0)
         frame.insert(0, "model", self.name)

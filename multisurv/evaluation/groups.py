@@ -79,6 +79,15 @@ class LogRankResult(ResultRecord):
         Fleming-Harrington exponent (0: log-rank, 1: Peto-Peto).
     n_strata : int
         Number of strata (1 when unstratified).
+
+    Examples
+    --------
+    Returned by :func:`logrank`:
+
+    >>> from multisurv._validation import make_y
+    >>> res = logrank(make_y([1.0, 2.0, 3.0, 4.0], [1, 1, 1, 1]), ["a", "a", "b", "b"])
+    >>> res.df, res.n_per_group, round(res.p_value, 4)
+    (1, {'a': 2, 'b': 2}, 0.0896)
     """
 
     statistic: float
@@ -98,6 +107,14 @@ class LogRankResult(ResultRecord):
         -------
         pandas.DataFrame
             Columns ``statistic``, ``p_value``, ``df`` and ``n_<group>`` for each group.
+
+        Examples
+        --------
+        >>> from multisurv._validation import make_y
+        >>> res = logrank(make_y([1.0, 2.0, 3.0, 4.0], [1, 1, 1, 1]), ["a", "a", "b", "b"])
+        >>> res.to_frame().round(4)
+           statistic  p_value  df  n_a  n_b
+        0     2.8824   0.0896   1    2    2
         """
         row = {"statistic": self.statistic, "p_value": self.p_value, "df": self.df}
         row.update({f"n_{g}": n for g, n in self.n_per_group.items()})
@@ -105,6 +122,11 @@ class LogRankResult(ResultRecord):
 
     def table(self) -> pd.DataFrame:
         """Per-group table as R prints a ``survdiff``: ``N, Observed, Expected, (O-E)^2/E, (O-E)^2/V``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index ``group`` (sorted labels); columns ``N``, ``Observed``, ``Expected``, ``(O-E)^2/E`` and ``(O-E)^2/V``.
 
         Examples
         --------

@@ -49,6 +49,15 @@ class KaplanMeierResult:
         Median survival and its confidence interval; NaN when not reached (R's ``NA``).
     n, n_events : int
         Patients and events.
+
+    Examples
+    --------
+    Returned by :func:`kaplan_meier`:
+
+    >>> from multisurv._validation import make_y
+    >>> km = kaplan_meier(make_y([1.0, 2.0, 3.0, 4.0], [1, 1, 0, 1]))
+    >>> km.surv.tolist(), km.median  # S = 0.5 from t = 2 to 4: R's median is the midpoint
+    ([0.75, 0.5, 0.5, 0.0], 3.0)
     """
 
     time: np.ndarray
@@ -68,11 +77,42 @@ class KaplanMeierResult:
     n_events: int
 
     def to_frame(self) -> pd.DataFrame:
-        """Return the curve as a DataFrame, one row per distinct time (the columns of R's ``survfit``)."""
+        """Return the curve as a DataFrame, one row per distinct time (the columns of R's ``survfit``).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``time``, ``n_risk``, ``n_event``, ``n_censor``, ``surv``, ``std_err``, ``lower``, ``upper``.
+
+        Examples
+        --------
+        >>> from multisurv._validation import make_y
+        >>> km = kaplan_meier(make_y([1.0, 2.0, 3.0, 4.0], [1, 1, 0, 1]))
+        >>> km.to_frame().round(3)
+           time  n_risk  n_event  n_censor  surv  std_err  lower  upper
+        0   1.0       4        1         0  0.75    0.289  0.426    1.0
+        1   2.0       3        1         0  0.50    0.500  0.188    1.0
+        2   3.0       2        0         1  0.50    0.500  0.188    1.0
+        3   4.0       1        1         0  0.00      inf    NaN    NaN
+        """
         return pd.DataFrame({c: getattr(self, c) for c in _COLUMNS})
 
     def to_dict(self) -> dict:
-        """Return the fields as plain Python types (arrays become lists; NaN stays a float NaN)."""
+        """Return the fields as plain Python types (arrays become lists; NaN stays a float NaN).
+
+        Returns
+        -------
+        dict
+            Field name -> value; arrays as lists, numbers as Python floats and ints.
+
+        Examples
+        --------
+        >>> from multisurv._validation import make_y
+        >>> km = kaplan_meier(make_y([1.0, 2.0, 3.0, 4.0], [1, 1, 0, 1]))
+        >>> d = km.to_dict()
+        >>> d["n_risk"], d["median"], d["conf_type"]
+        ([4, 3, 2, 1], 3.0, 'log')
+        """
         out: dict = {}
         for key, value in self.__dict__.items():
             if isinstance(value, np.ndarray):

@@ -40,6 +40,16 @@ class UnoCResult(ResultRecord):
         Confidence level.
     method : str
         Interval type, ``"percentile"`` or ``"bca"``.
+
+    Examples
+    --------
+    Returned by :func:`uno_concordance`:
+
+    >>> from multisurv._validation import make_y
+    >>> y = make_y([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [1, 1, 0, 1, 0, 1])
+    >>> uno_concordance(y, [6.0, 4.0, 5.0, 3.0, 1.0, 2.0], n_bootstrap=0)  # doctest: +NORMALIZE_WHITESPACE
+    UnoCResult(cindex=0.9203539823008849, lower=nan, upper=nan, tau=inf, n=6, n_events=4, n_bootstrap=0,
+               confidence=0.95, method='percentile')
     """
 
     cindex: float
