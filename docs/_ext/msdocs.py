@@ -310,6 +310,15 @@ def _config_rows(cls: type, prefix: str, meanings: dict[str, str], rows: list) -
             _config_rows(sub, f"{path}.<name>." if _is_sequence(hints[f.name]) else f"{path}.", meanings, rows)
 
 
+def _prose(doc: str) -> str:
+    """A docstring up to its first numpydoc section (``Parameters``, ``Examples``...): the part a page quotes."""
+    lines = doc.splitlines()
+    for i in range(len(lines) - 1):
+        if lines[i].strip() and re.fullmatch(r"-{3,}", lines[i + 1].strip()):
+            return "\n".join(lines[:i]).rstrip()
+    return doc
+
+
 def _docstring_sentence(cls: type, name: str) -> str:
     """The paragraph of the class docstring that starts by naming ``name`` (```name``: ...``), if any."""
     for paragraph in (inspect.getdoc(cls) or "").split("\n\n"):
@@ -385,8 +394,8 @@ def config_reference() -> str:
         out.append(_title(title, "-"))
         heads = [r for r in section_rows if r[4] and r[0] == section]
         if heads:
-            doc = inspect.getdoc(_dataclasses_in(typing.get_type_hints(
-                study, vars(sys.modules[study.__module__]))[section])[0]) or ""
+            doc = _prose(inspect.getdoc(_dataclasses_in(typing.get_type_hints(
+                study, vars(sys.modules[study.__module__]))[section])[0]) or "")
             if doc and not doc.startswith(_dataclasses_in(typing.get_type_hints(
                     study, vars(sys.modules[study.__module__]))[section])[0].__name__ + "("):
                 out.append(doc.replace("\n\n", "\n\n") + "\n")
