@@ -41,6 +41,15 @@ class BootstrapResult(ResultRecord):
         Confidence level.
     method : str
         ``"percentile"`` or ``"bca"``.
+
+    Examples
+    --------
+    Returned by :func:`bootstrap_ci`:
+
+    >>> x = np.arange(20.0)
+    >>> res = bootstrap_ci(lambda idx: x[idx].mean(), 20, n_bootstrap=200, random_state=0)
+    >>> res.estimate, res.n_bootstrap, res.method
+    (array([9.5]), (200,), 'percentile')
     """
 
     estimate: tuple
@@ -52,7 +61,22 @@ class BootstrapResult(ResultRecord):
     method: str
 
     def to_frame(self) -> pd.DataFrame:
-        """Return one row per component."""
+        """Return one row per component.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per component: ``estimate``, ``lower``, ``upper``, ``standard_error``, ``n_bootstrap``,
+            ``confidence``, ``method``.
+
+        Examples
+        --------
+        >>> x = np.arange(20.0)
+        >>> res = bootstrap_ci(lambda idx: x[idx].mean(), 20, n_bootstrap=200, random_state=0)
+        >>> res.to_frame().round(3)
+           estimate  lower   upper  standard_error  n_bootstrap  confidence      method
+        0       9.5  7.001  11.599           1.231          200        0.95  percentile
+        """
         cols = ("estimate", "lower", "upper", "standard_error", "n_bootstrap")
         frame = pd.DataFrame({c: list(getattr(self, c)) for c in cols})
         frame["confidence"] = self.confidence

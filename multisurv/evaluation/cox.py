@@ -101,6 +101,16 @@ class CoxResult:
         Level of the intervals.
     ties : str
         Always ``"efron"``.
+
+    Examples
+    --------
+    Returned by :func:`cox_ph` and :func:`group_hazard_ratios`:
+
+    >>> from multisurv._validation import make_y
+    >>> y = make_y([1.0, 3.0, 4.0, 5.0, 8.0, 9.0], [1, 1, 0, 1, 1, 0])
+    >>> fit = group_hazard_ratios(y, ["a", "b", "a", "b", "a", "b"])
+    >>> fit.names, fit.n, fit.n_events, round(float(fit.hr[0]), 3)
+    (('b',), 6, 4, 0.76)
     """
 
     names: tuple
@@ -123,13 +133,44 @@ class CoxResult:
     ties: str = "efron"
 
     def to_frame(self) -> pd.DataFrame:
-        """The coefficient table: one row per coefficient, columns ``coef, se, hr, lower, upper, z, p_value``."""
+        """The coefficient table: one row per coefficient, columns ``coef, se, hr, lower, upper, z, p_value``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index ``term`` (``names``); columns ``coef``, ``se``, ``hr``, ``lower``, ``upper``, ``z``, ``p_value``.
+
+        Examples
+        --------
+        >>> from multisurv._validation import make_y
+        >>> y = make_y([1.0, 3.0, 4.0, 5.0, 8.0, 9.0], [1, 1, 0, 1, 1, 0])
+        >>> fit = group_hazard_ratios(y, ["a", "b", "a", "b", "a", "b"])
+        >>> table = fit.to_frame()
+        >>> list(table.index), table.loc["b", ["hr", "lower", "upper"]].round(3).tolist()
+        (['b'], [0.76, 0.105, 5.512])
+        """
         return pd.DataFrame({"coef": self.coef, "se": self.se, "hr": self.hr, "lower": self.lower,
                              "upper": self.upper, "z": self.z, "p_value": self.p_value},
                             index=pd.Index(list(self.names), name="term"))
 
     def to_dict(self) -> dict:
-        """Return the fields as plain Python types (arrays become lists, tests become dicts)."""
+        """Return the fields as plain Python types (arrays become lists, tests become dicts).
+
+        Returns
+        -------
+        dict
+            Field name -> value: arrays and tuples as lists, each :class:`ChiSquareTest` as a dict
+            (``statistic``, ``df``, ``p_value``), ``terms`` as a dict of lists.
+
+        Examples
+        --------
+        >>> from multisurv._validation import make_y
+        >>> y = make_y([1.0, 3.0, 4.0, 5.0, 8.0, 9.0], [1, 1, 0, 1, 1, 0])
+        >>> fit = group_hazard_ratios(y, ["a", "b", "a", "b", "a", "b"])
+        >>> d = fit.to_dict()
+        >>> d["names"], d["n"], sorted(d["lr_test"])
+        (['b'], 6, ['df', 'p_value', 'statistic'])
+        """
         out: dict = {}
         for key, value in self.__dict__.items():
             if isinstance(value, np.ndarray):
@@ -155,20 +196,60 @@ class ProportionalHazardsResult:
         Time transform ``g(t)`` of the test.
     tests : dict
         Term -> :class:`ChiSquareTest`, in the model's order, then ``"GLOBAL"``.
+
+    Examples
+    --------
+    Returned by :func:`proportional_hazards_test`:
+
+    >>> from multisurv._validation import make_y
+    >>> y = make_y([1.0, 3.0, 4.0, 5.0, 8.0, 9.0], [1, 1, 0, 1, 1, 0])
+    >>> ph = proportional_hazards_test(y, pd.DataFrame({"arm": ["a", "b", "a", "b", "a", "b"]}))
+    >>> ph.transform, list(ph.tests)
+    ('km', ['arm', 'GLOBAL'])
     """
 
     transform: str
     tests: dict
 
     def to_frame(self) -> pd.DataFrame:
-        """R's table: one row per term and ``GLOBAL``, columns ``chisq, df, p``."""
+        """R's table: one row per term and ``GLOBAL``, columns ``chisq, df, p``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index ``term`` (the terms, then ``GLOBAL``); columns ``chisq``, ``df``, ``p``.
+
+        Examples
+        --------
+        >>> from multisurv._validation import make_y
+        >>> y = make_y([1.0, 3.0, 4.0, 5.0, 8.0, 9.0], [1, 1, 0, 1, 1, 0])
+        >>> ph = proportional_hazards_test(y, pd.DataFrame({"arm": ["a", "b", "a", "b", "a", "b"]}))
+        >>> table = ph.to_frame()
+        >>> list(table.index), table.loc["GLOBAL"].round(3).tolist()
+        (['arm', 'GLOBAL'], [0.022, 1.0, 0.883])
+        """
         return pd.DataFrame({"chisq": [t.statistic for t in self.tests.values()],
                              "df": [t.df for t in self.tests.values()],
                              "p": [t.p_value for t in self.tests.values()]},
                             index=pd.Index(list(self.tests), name="term"))
 
     def to_dict(self) -> dict:
-        """Return the fields as plain Python types."""
+        """Return the fields as plain Python types.
+
+        Returns
+        -------
+        dict
+            ``transform`` and ``tests`` (term -> dict with ``statistic``, ``df``, ``p_value``).
+
+        Examples
+        --------
+        >>> from multisurv._validation import make_y
+        >>> y = make_y([1.0, 3.0, 4.0, 5.0, 8.0, 9.0], [1, 1, 0, 1, 1, 0])
+        >>> ph = proportional_hazards_test(y, pd.DataFrame({"arm": ["a", "b", "a", "b", "a", "b"]}))
+        >>> d = ph.to_dict()
+        >>> d["transform"], d["tests"]["GLOBAL"]["df"]
+        ('km', 1)
+        """
         return {"transform": self.transform, "tests": {k: t.__dict__.copy() for k, t in self.tests.items()}}
 
 

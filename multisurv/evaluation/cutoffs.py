@@ -45,6 +45,16 @@ class MaxstatResult(ResultRecord):
         Smallest and largest share of patients allowed at or below a cut-off.
     n_permutations : int
         Permutations behind a ``"permutation"`` p-value (0 otherwise).
+
+    Examples
+    --------
+    Returned by :func:`maxstat_cutoff`:
+
+    >>> from multisurv._validation import make_y
+    >>> y = make_y([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0], [1] * 8)
+    >>> res = maxstat_cutoff(y, [9.0, 9.0, 9.0, 9.0, 1.0, 1.0, 1.0, 1.0])
+    >>> res.cutoff
+    1.0
     """
 
     cutoff: float
@@ -58,7 +68,22 @@ class MaxstatResult(ResultRecord):
     n_permutations: int = 0
 
     def to_frame(self) -> pd.DataFrame:
-        """Return the scan, one row per candidate cut-off: ``cut, statistic``."""
+        """Return the scan, one row per candidate cut-off: ``cut, statistic``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``cut`` (``cuts``) and ``statistic`` (``stats``).
+
+        Examples
+        --------
+        >>> from multisurv._validation import make_y
+        >>> y = make_y([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0], [1] * 8)
+        >>> res = maxstat_cutoff(y, [9.0, 9.0, 9.0, 9.0, 1.0, 1.0, 1.0, 1.0])
+        >>> res.to_frame().round(4)
+           cut  statistic
+        0  1.0      2.066
+        """
         return pd.DataFrame({"cut": self.cuts, "statistic": self.stats})
 
 

@@ -41,6 +41,16 @@ class TimeDependentAUCResult(PerTimeResult):
         Confidence level.
     method : str
         Interval type.
+
+    Examples
+    --------
+    Returned by :func:`time_dependent_auc`; ``to_frame`` gives one row per time:
+
+    >>> from multisurv._validation import make_y
+    >>> y = make_y([1.0, 2.0, 3.0, 4.0], [1, 1, 1, 1])
+    >>> time_dependent_auc(y, [4.0, 1.0, 3.0, 2.0], [2.5], n_bootstrap=0).to_frame()
+       time  auc  lower  upper  n  n_events  n_bootstrap  confidence      method
+    0   2.5  0.5    NaN    NaN  4         4            0        0.95  percentile
     """
 
     _value = "auc"  # the per-time estimate in to_frame (a class attribute, not a field)
@@ -169,6 +179,16 @@ class TimeDependentROC:
         Trapezoidal area under the curve: the AUC :func:`time_dependent_auc` reports at ``t0``.
     n_cases, n_controls : int
         Patients with an event by ``t0``, and still event-free after it.
+
+    Examples
+    --------
+    Returned by :func:`time_dependent_roc`:
+
+    >>> from multisurv._validation import make_y
+    >>> y = make_y([1.0, 2.0, 3.0, 4.0], [1, 1, 1, 1])
+    >>> roc = time_dependent_roc(y, [4.0, 1.0, 3.0, 2.0], 2.5)
+    >>> roc.auc, roc.n_cases, roc.n_controls
+    (0.5, 2, 2)
     """
 
     t0: float
@@ -180,7 +200,26 @@ class TimeDependentROC:
     n_controls: int
 
     def to_frame(self) -> pd.DataFrame:
-        """Return the curve, one row per threshold: ``threshold, fpr, tpr`` plus ``t0`` and ``auc``."""
+        """Return the curve, one row per threshold: ``threshold, fpr, tpr`` plus ``t0`` and ``auc``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``threshold``, ``fpr``, ``tpr``, ``t0``, ``auc``.
+
+        Examples
+        --------
+        >>> from multisurv._validation import make_y
+        >>> y = make_y([1.0, 2.0, 3.0, 4.0], [1, 1, 1, 1])
+        >>> roc = time_dependent_roc(y, [4.0, 1.0, 3.0, 2.0], 2.5)
+        >>> roc.to_frame()
+           threshold  fpr  tpr   t0  auc
+        0        inf  0.0  0.0  2.5  0.5
+        1        4.0  0.0  0.5  2.5  0.5
+        2        3.0  0.5  0.5  2.5  0.5
+        3        2.0  1.0  0.5  2.5  0.5
+        4        1.0  1.0  1.0  2.5  0.5
+        """
         return pd.DataFrame({"threshold": self.thresholds, "fpr": self.fpr, "tpr": self.tpr, "t0": self.t0,
                              "auc": self.auc})
 
