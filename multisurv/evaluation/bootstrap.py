@@ -49,7 +49,7 @@ class BootstrapResult(ResultRecord):
     >>> x = np.arange(20.0)
     >>> res = bootstrap_ci(lambda idx: x[idx].mean(), 20, n_bootstrap=200, random_state=0)
     >>> res.estimate, res.n_bootstrap, res.method
-    (array([9.5]), (200,), 'percentile')
+    ((9.5,), (200,), 'percentile')
     """
 
     estimate: tuple
