@@ -23,11 +23,12 @@ logger = logging.getLogger(__name__)
 class AttentionMap:
     """The tile attention of one patient's slide under a fitted attention-MIL score.
 
-    Attributes
+    Parameters
     ----------
     modality : str
         The pathomics modality (model name in metrics and predictions).
     patient_id : str
+        The patient.
     cohort : str
         The patient's cohort label.
     role : str
@@ -44,6 +45,13 @@ class AttentionMap:
         The slide file recorded in the patch file (None when it was not recorded).
     footprint : float
         Tile side in level-0 pixels.
+
+    Examples
+    --------
+    >>> a = pd.DataFrame({"x": [0, 224], "y": [0, 0], "attention": [0.25, 0.75]})
+    >>> m = AttentionMap("pathomics", "P1", "external", "highest risk", "external", 1, 0.8, a, None, 224.0)
+    >>> m.role, float(m.attention["attention"].sum())
+    ('highest risk', 1.0)
     """
 
     modality: str
@@ -80,6 +88,13 @@ def attention_maps(score, modality: str, predictions: pd.DataFrame, *, developme
     -------
     list of AttentionMap
         Highest risk first (rank 1, 2, ...), then lowest risk (rank 1 = the lowest).
+
+    Examples
+    --------
+    >>> maps = attention_maps(fitted_score, "pathomics", result.predictions,
+    ...                       development="development")  # doctest: +SKIP
+    >>> [(m.role, m.rank, m.patient_id) for m in maps]  # doctest: +SKIP
+    [('highest risk', 1, 'GIST-212'), ('highest risk', 2, 'GIST-250'), ('lowest risk', 1, 'GIST-231'), ...]
     """
     from multisurv.features.wsi.patch_store import read_patches
     from multisurv.scores.mil import patch_file_for
@@ -106,6 +121,16 @@ def attention_maps(score, modality: str, predictions: pd.DataFrame, *, developme
 
 def attention_table(maps: list[AttentionMap]) -> pd.DataFrame:
     """One row per tile of every map: ``modality, patient_id, cohort, role, rank, risk, x, y, attention``.
+
+    Parameters
+    ----------
+    maps : list of AttentionMap
+        The maps, e.g. from :func:`attention_maps`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The tiles of each map in order (an empty table with those columns when there is no map).
 
     Examples
     --------

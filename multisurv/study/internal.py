@@ -29,6 +29,28 @@ def internal_pipeline(model, clinical: ClinicalPreprocessor | None, clinical_col
     """``Pipeline([clinical encoding of the raw columns, model])`` (the model alone when there is no clinical block).
 
     Both steps are clones, so the study's fitted models are left untouched.
+
+    Parameters
+    ----------
+    model : estimator
+        The study's model (cloned).
+    clinical : ClinicalPreprocessor or None
+        The clinical encoding (cloned); None adds no clinical step.
+    clinical_columns : sequence of str
+        The raw clinical columns; empty adds no clinical step.
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+        Steps ``clinical`` (a :class:`~multisurv.features.clinical.ClinicalBlock`) and ``model``, or ``model``
+        alone.
+
+    Examples
+    --------
+    >>> from sksurv.linear_model import CoxPHSurvivalAnalysis
+    >>> pipe = internal_pipeline(CoxPHSurvivalAnalysis(), ClinicalPreprocessor(numeric=["age"]), ["age"])
+    >>> [name for name, _ in pipe.steps]
+    ['clinical', 'model']
     """
     steps = []
     if clinical is not None and len(clinical_columns):
@@ -67,6 +89,18 @@ def validate_models(models: Mapping[str, object], X: pd.DataFrame, y: np.ndarray
     pandas.DataFrame
         One row per model: ``model``, ``method``, ``apparent``, ``optimism``, ``corrected``, ``sd``,
         ``n_resamples``, ``n_failed``, ``n``, ``n_events``.
+
+    Examples
+    --------
+    >>> from sksurv.linear_model import CoxPHSurvivalAnalysis
+    >>> from multisurv._validation import make_y
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame({"ct__a": rng.normal(size=60), "age": rng.normal(60, 10, 60)})
+    >>> y = make_y(rng.exponential(np.exp(-X["ct__a"])), rng.random(60) < 0.8)
+    >>> res = validate_models({"cox": CoxPHSurvivalAnalysis()}, X, y, clinical=ClinicalPreprocessor(numeric=["age"]),
+    ...                       clinical_columns=["age"], method="cv", n_splits=3)
+    >>> res[["model", "method", "n_resamples", "n_failed", "n"]].to_dict("records")
+    [{'model': 'cox', 'method': 'cv', 'n_resamples': 3, 'n_failed': 0, 'n': 60}]
     """
     rows = []
     for name, model in models.items():

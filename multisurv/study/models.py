@@ -22,7 +22,24 @@ ABMIL_OPTIONS = {"hidden": int, "attention_dim": int, "dropout": float, "loss": 
 
 
 def uses_abmil(modality: Modality) -> bool:
-    """Whether a modality's score is an attention-MIL network over its tiles (pathomics with ``pooling: abmil``)."""
+    """Whether a modality's score is an attention-MIL network over its tiles (pathomics with ``pooling: abmil``).
+
+    Parameters
+    ----------
+    modality : Modality
+        A modality of the study.
+
+    Returns
+    -------
+    bool
+        True for a pathomics modality whose ``pooling`` option is ``"abmil"`` (the default pooling is mean).
+
+    Examples
+    --------
+    >>> from multisurv.registry import make_modality
+    >>> uses_abmil(make_modality("pathomics")), uses_abmil(make_modality("pathomics", {"pooling": "abmil"}))
+    (False, True)
+    """
     return modality.kind == "pathomics" and modality.options.get("pooling", "mean") == "abmil"
 
 
@@ -36,6 +53,25 @@ def build_scores(modalities: Sequence[Modality], selection, seed: int,
     has written it (:func:`multisurv.study.run.fit_and_evaluate`). ``mil=False`` gives every modality a
     ``ModalityScore`` on its table features (the mean-pooled ``wsi__`` columns for pathomics): the input of the
     fusions that fuse features rather than scores (early, intermediate).
+
+    Parameters
+    ----------
+    modalities : sequence of Modality
+        The study's modalities, in order.
+    selection : SelectionConfig
+        LASSO settings (``l1_ratio``, ``cv``, ``rule``, ``max_features``) of every score.
+    seed : int
+        ``random_state`` of every score and selector.
+    reproducibility : mapping, optional
+        Modality name -> its reproducibility result; a modality with ``robustness`` settings listed here gets a
+        :class:`~multisurv.selection.robustness.RobustnessFilter` before its LASSO.
+    mil : bool, default=True
+        False builds a ``ModalityScore`` for the ``pooling: abmil`` modalities too.
+
+    Returns
+    -------
+    list
+        One unfitted score per modality, in order, named after the modality's score (``radscore``...).
 
     Examples
     --------
