@@ -40,6 +40,14 @@ class AUCResult(ResultRecord):
     confidence : float
     method : str
         ``"delong"``.
+
+    Examples
+    --------
+    Returned by :func:`roc_auc`:
+
+    >>> res = roc_auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
+    >>> res.auc, res.method, round(res.standard_error, 4)
+    (0.75, 'delong', 0.3536)
     """
 
     auc: float
@@ -61,6 +69,14 @@ class AUCComparison(ResultRecord):
     auc_a, auc_b, difference, standard_error, lower, upper, z, p_value, correlation : float
     n_events, n_non_events : int
     confidence : float
+
+    Examples
+    --------
+    Returned by :func:`compare_auc`:
+
+    >>> cmp = compare_auc([0, 0, 0, 1, 1, 1], [0.1, 0.2, 0.3, 0.4, 0.5, 0.6], [0.1, 0.5, 0.3, 0.4, 0.2, 0.6])
+    >>> cmp.auc_a, round(cmp.auc_b, 4), round(cmp.p_value, 4)
+    (1.0, 0.6667, 0.2207)
     """
 
     auc_a: float
@@ -91,6 +107,16 @@ class HosmerLemeshowResult(ResultRecord):
     table : pandas.DataFrame
         ``group``, ``n``, ``observed``, ``expected`` (events), ``observed_non_events``, ``expected_non_events``,
         ``mean_probability``.
+
+    Examples
+    --------
+    Returned by :func:`hosmer_lemeshow`:
+
+    >>> rng = np.random.default_rng(0)
+    >>> p = rng.uniform(0.05, 0.95, 200)
+    >>> res = hosmer_lemeshow(rng.uniform(size=200) < p, p, n_groups=4)
+    >>> res.df, res.table["n"].tolist()  # df = n_groups - 2
+    (2, [50, 50, 50, 50])
     """
 
     statistic: float
@@ -100,7 +126,21 @@ class HosmerLemeshowResult(ResultRecord):
     table: pd.DataFrame
 
     def to_frame(self) -> pd.DataFrame:
-        """Return the per-group table."""
+        """Return the per-group table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            A copy of ``table``.
+
+        Examples
+        --------
+        >>> rng = np.random.default_rng(0)
+        >>> p = rng.uniform(0.05, 0.95, 200)
+        >>> res = hosmer_lemeshow(rng.uniform(size=200) < p, p, n_groups=4)
+        >>> list(res.to_frame().columns)
+        ['group', 'n', 'observed', 'expected', 'observed_non_events', 'expected_non_events', 'mean_probability']
+        """
         return self.table.copy()
 
 
@@ -122,6 +162,14 @@ class BinaryCalibrationResult(ResultRecord):
     mean_probability, event_rate : float
     n, n_events : int
     confidence : float
+
+    Examples
+    --------
+    Returned by :func:`logistic_calibration`:
+
+    >>> cal = logistic_calibration([0, 0, 1, 0, 1, 1, 0, 1], [0.1, 0.2, 0.3, 0.4, 0.6, 0.7, 0.8, 0.9])
+    >>> round(cal.slope, 3), round(cal.brier, 4), cal.n_events
+    (0.805, 0.2, 4)
     """
 
     intercept: float

@@ -43,6 +43,18 @@ class BinaryValidationResult(ResultRecord):
     n_bootstrap : int
     n_failed : int
         Resamples whose refit failed (e.g. a selection step found nothing); they are left out.
+
+    Examples
+    --------
+    Returned by :func:`validate_binary`:
+
+    >>> from multisurv.scores.logistic import LogisticModel
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame(rng.normal(size=(100, 2)), columns=["a", "b"])
+    >>> y = rng.uniform(size=100) < 1 / (1 + np.exp(-X["a"]))
+    >>> res = validate_binary(LogisticModel(), X, y, n_bootstrap=10, random_state=0)
+    >>> list(res.table.index), res.n_bootstrap, res.n_failed
+    (['auc', 'dxy', 'intercept', 'slope', 'brier'], 10, 0)
     """
 
     table: pd.DataFrame
@@ -50,11 +62,53 @@ class BinaryValidationResult(ResultRecord):
     n_failed: int
 
     def to_frame(self) -> pd.DataFrame:
-        """Return the table with the index names as a column."""
+        """Return the table with the index names as a column.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``table`` with its index as a first column ``index``.
+
+        Examples
+        --------
+        >>> from multisurv.scores.logistic import LogisticModel
+        >>> rng = np.random.default_rng(0)
+        >>> X = pd.DataFrame(rng.normal(size=(100, 2)), columns=["a", "b"])
+        >>> y = rng.uniform(size=100) < 1 / (1 + np.exp(-X["a"]))
+        >>> res = validate_binary(LogisticModel(), X, y, n_bootstrap=10, random_state=0)
+        >>> list(res.to_frame().columns)
+        ['index', 'apparent', 'training', 'test', 'optimism', 'corrected', 'n']
+        """
         return self.table.reset_index()
 
     def corrected(self, index: str) -> float:
-        """The optimism-corrected value of one index."""
+        """The optimism-corrected value of one index.
+
+        Parameters
+        ----------
+        index : str
+            A row of ``table``: ``"auc"``, ``"dxy"``, ``"intercept"``, ``"slope"`` or ``"brier"``.
+
+        Returns
+        -------
+        float
+            ``table.loc[index, "corrected"]``.
+
+        Raises
+        ------
+        KeyError
+            If ``index`` is not a row of ``table``.
+
+        Examples
+        --------
+        >>> from multisurv.scores.logistic import LogisticModel
+        >>> rng = np.random.default_rng(0)
+        >>> X = pd.DataFrame(rng.normal(size=(100, 2)), columns=["a", "b"])
+        >>> y = rng.uniform(size=100) < 1 / (1 + np.exp(-X["a"]))
+        >>> res = validate_binary(LogisticModel(), X, y, n_bootstrap=10, random_state=0)
+        >>> res.table.loc["auc", ["apparent", "optimism"]].round(3).tolist(), round(res.corrected("auc"), 3)
+        ([0.695, -0.001], 0.696)
+        """
         return float(self.table.loc[index, "corrected"])
 
 
@@ -72,6 +126,18 @@ class CalibrationCurveResult(ResultRecord):
     apparent_mean_abs_error, apparent_q90_abs_error : float
         The same for the apparent curve.
     n_bootstrap, n_failed : int
+
+    Examples
+    --------
+    Returned by :func:`calibrate_binary`:
+
+    >>> from multisurv.scores.logistic import LogisticModel
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame(rng.normal(size=(100, 2)), columns=["a", "b"])
+    >>> y = rng.uniform(size=100) < 1 / (1 + np.exp(-X["a"]))
+    >>> cal = calibrate_binary(LogisticModel(), X, y, n_bootstrap=10, random_state=0)
+    >>> cal.table.shape, cal.n_bootstrap, round(cal.mean_abs_error, 3)
+    ((50, 5), 10, 0.029)
     """
 
     table: pd.DataFrame
@@ -83,7 +149,23 @@ class CalibrationCurveResult(ResultRecord):
     n_failed: int
 
     def to_frame(self) -> pd.DataFrame:
-        """Return the curve table."""
+        """Return the curve table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            A copy of ``table``.
+
+        Examples
+        --------
+        >>> from multisurv.scores.logistic import LogisticModel
+        >>> rng = np.random.default_rng(0)
+        >>> X = pd.DataFrame(rng.normal(size=(100, 2)), columns=["a", "b"])
+        >>> y = rng.uniform(size=100) < 1 / (1 + np.exp(-X["a"]))
+        >>> cal = calibrate_binary(LogisticModel(), X, y, n_bootstrap=10, random_state=0)
+        >>> list(cal.to_frame().columns)
+        ['predicted', 'apparent', 'corrected', 'optimism', 'n']
+        """
         return self.table.copy()
 
 
