@@ -68,38 +68,49 @@ PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 class EncoderSpec:
     """What a registered encoder is: architecture, preprocessing and provenance (no torch needed to read it).
 
-    Attributes
+    Parameters
     ----------
     name : str
         Registry name (column names ``wsi__<name>_0000``, store folder names).
     dim : int
         Length of the feature vector of one tile.
     family : {"torchvision", "timm"}
+        The library whose architecture is built.
     arch : mapping
         torchvision: ``{"constructor": "resnet50", "cut": None | "layer3"}``; timm: the keyword arguments of
         ``timm.models.vision_transformer.VisionTransformer`` as the model's authors publish them (``mlp_layer``
         and ``act_layer`` by name).
-    pool : {"gap", "token", "cls+mean"}
+    pool : {"gap", "token", "cls+mean"}, default="gap"
         How the tile vector is read: the CNN's global average pool, the ViT's class token, or the class token
         concatenated with the mean of the patch tokens (registers excluded; Virchow2).
-    input_size : int
+    input_size : int, default=224
         Side of the tiles the model was trained on, in pixels (the default tile size).
-    mean, std : tuple of float
+    mean, std : tuple of float, default=ImageNet's
         Per-channel normalisation of RGB values scaled to [0, 1].
-    mpp : float or None
+    mpp : float or None, default=None
         Microns per pixel of the tiles the model was trained on (0.5 = 20x); tiles are cut at this resolution
         unless the caller asks for another one. None: no preferred resolution (the ResNets).
-    resize : bool
+    resize : bool, default=False
         Resize tiles of another size to ``input_size`` on the device (the ViTs); the CNNs take any size.
-    crop : float
+    crop : float, default=1.0
         Fraction of the tile side kept (centred) before resizing: Prov-GigaPath's published transform resizes
         to 256 and centre-crops 224, i.e. keeps 224/256 of the tile.
-    hub : str or None
+    hub : str or None, default=None
         timm ``hf-hub:`` id of the published weights (``weights="hub"``).
-    imagenet : str or None
+    imagenet : str or None, default=None
         torchvision weights enum (``weights="imagenet"``).
-    source : str
+    source : str, default=""
         Where to download the weights by hand (named in error messages).
+
+    See Also
+    --------
+    encoder_spec : The spec of a registered encoder.
+
+    Examples
+    --------
+    >>> spec = encoder_spec("resnet50")
+    >>> spec.family, spec.dim, spec.pool, spec.mpp
+    ('torchvision', 2048, 'gap', None)
     """
 
     name: str
@@ -119,7 +130,13 @@ class EncoderSpec:
 
     @property
     def label(self) -> str:
-        """How messages name the architecture, e.g. ``"torchvision's resnet50"``."""
+        """How messages name the architecture, e.g. ``"torchvision's resnet50"``.
+
+        Examples
+        --------
+        >>> encoder_spec("resnet50_trunc").label
+        "torchvision's resnet50 (cut after layer3)"
+        """
         if self.family == "torchvision":
             cut = self.arch.get("cut")
             return f"torchvision's {self.arch['constructor']}" + (f" (cut after {cut})" if cut else "")
@@ -127,13 +144,30 @@ class EncoderSpec:
                f"{self.arch.get('embed_dim')})"
 
     def preprocessing(self) -> dict[str, Any]:
-        """The preprocessing constants as a JSON-ready dict (recorded with the features)."""
+        """The preprocessing constants as a JSON-ready dict (recorded with the features).
+
+        Returns
+        -------
+        dict
+            ``input_size``, ``mean``, ``std`` (lists), ``mpp``, ``resize`` and ``crop``.
+
+        Examples
+        --------
+        >>> sorted(encoder_spec("uni").preprocessing())
+        ['crop', 'input_size', 'mean', 'mpp', 'resize', 'std']
+        """
         return {"input_size": self.input_size, "mean": list(self.mean), "std": list(self.std), "mpp": self.mpp,
                 "resize": self.resize, "crop": self.crop}
 
     @property
     def params_m(self) -> float:
-        """Approximate parameters in millions (sizes the GPU batch; see inference.machine_defaults)."""
+        """Approximate parameters in millions (sizes the GPU batch; see inference.machine_defaults).
+
+        Examples
+        --------
+        >>> encoder_spec("resnet50").params_m
+        25.6
+        """
         if self.family == "torchvision":
             return {"resnet18": 11.7, "resnet34": 21.8, "resnet50": 25.6}[self.arch["constructor"]]
         width, depth = self.arch["embed_dim"], self.arch["depth"]
@@ -199,6 +233,11 @@ CLASSIFIER_BACKBONES = ("resnet18", "resnet34", "resnet50")
 def available_encoders() -> tuple[str, ...]:
     """Names accepted by :func:`get_encoder`.
 
+    Returns
+    -------
+    tuple of str
+        The registered encoder names, sorted.
+
     Examples
     --------
     >>> available_encoders()
@@ -209,6 +248,15 @@ def available_encoders() -> tuple[str, ...]:
 
 def encoder_spec(name: str) -> EncoderSpec:
     """The :class:`EncoderSpec` of a registered encoder (no model is built).
+
+    Parameters
+    ----------
+    name : str
+        One of :func:`available_encoders`.
+
+    Returns
+    -------
+    EncoderSpec
 
     Raises
     ------
@@ -252,10 +300,13 @@ class Encoder:
     input_size : int, optional
         With ``resize``: tiles of another size are resized (bicubic, antialiased) to this side on the device.
     resize : bool, default=False
+        Resize tiles of another size to ``input_size``.
     crop : float, default=1.0
         Centre fraction of the tile kept before resizing.
     mpp : float, optional
         Resolution the model was trained at (see :class:`EncoderSpec`).
+    _consts : dict
+        Internal cache of the normalisation tensors per device; leave it out.
 
     Examples
     --------
@@ -282,7 +333,18 @@ class Encoder:
     _consts: dict = field(default_factory=dict, repr=False, compare=False)
 
     def preprocessing(self) -> dict[str, Any]:
-        """The preprocessing constants as a JSON-ready dict (part of the feature cache's settings)."""
+        """The preprocessing constants as a JSON-ready dict (part of the feature cache's settings).
+
+        Returns
+        -------
+        dict
+            ``input_size``, ``mean``, ``std`` (lists), ``mpp``, ``resize`` and ``crop``.
+
+        Examples
+        --------
+        >>> Encoder("tiny", model=None, dim=3).preprocessing()["crop"]
+        1.0
+        """
         return {"input_size": self.input_size, "mean": list(self.mean), "std": list(self.std), "mpp": self.mpp,
                 "resize": self.resize, "crop": self.crop}
 
@@ -292,6 +354,33 @@ class Encoder:
         The batch is on ``device``, in channels-last memory format (faster convolutions on CPU and tensor cores).
         ``stain``: a fitted stain normaliser (:mod:`~multisurv.features.wsi.stain`), applied to the RGB batch
         in [0, 1] on the device before cropping, resizing and the mean/std normalisation.
+
+        Parameters
+        ----------
+        tiles : ndarray or torch.Tensor of uint8, shape (N, H, W, 3)
+            RGB tiles.
+        stain : callable, optional
+            A fitted stain normaliser.
+
+        Returns
+        -------
+        torch.Tensor of float32, shape (N, 3, H', W')
+            The normalised batch (``H'``, ``W'`` after the crop and resize).
+
+        Raises
+        ------
+        ValueError
+            When ``tiles`` is not of shape (N, H, W, 3).
+        ImportError
+            When torch is not installed (``pip install "multisurv[wsi]"``).
+
+        Examples
+        --------
+        >>> import torch                                                          # doctest: +SKIP
+        >>> tiny = Encoder("tiny", torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten()),
+        ...                dim=3, device="cpu", weights="none")                  # doctest: +SKIP
+        >>> tuple(tiny.transform(np.zeros((2, 8, 8, 3), dtype=np.uint8)).shape)  # doctest: +SKIP
+        (2, 3, 8, 8)
         """
         torch = require("torch", extra="wsi")
         if not isinstance(tiles, torch.Tensor):
@@ -331,7 +420,30 @@ class Encoder:
     def encode(self, tiles, *, precision: str = "auto") -> np.ndarray:
         """Features of a batch of uint8 RGB tiles (N, H, W, 3) as a float32 array (N, dim).
 
-        ``precision``: see :func:`resolve_precision` ("auto": bf16 or fp16 autocast on CUDA, fp32 on the CPU).
+        Parameters
+        ----------
+        tiles : ndarray or torch.Tensor of uint8, shape (N, H, W, 3)
+            RGB tiles.
+        precision : {"auto", "bf16", "fp16", "fp32"}, default="auto"
+            See :func:`resolve_precision` ("auto": bf16 or fp16 autocast on CUDA, fp32 on the CPU).
+
+        Returns
+        -------
+        ndarray of float32, shape (N, dim)
+
+        Raises
+        ------
+        ValueError
+            When the model returns another number of features than ``dim``, the tiles have the wrong shape or
+            ``precision`` is unknown.
+
+        Examples
+        --------
+        >>> import torch                                                          # doctest: +SKIP
+        >>> tiny = Encoder("tiny", torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten()),
+        ...                dim=3, device="cpu", weights="none")                  # doctest: +SKIP
+        >>> tiny.encode(np.zeros((2, 8, 8, 3), dtype=np.uint8)).shape           # doctest: +SKIP
+        (2, 3)
         """
         torch = require("torch", extra="wsi")
         dtype = resolve_precision(precision, self.device)
@@ -351,7 +463,22 @@ def _autocast(torch, device: str, dtype):
 
 
 def resolve_device(device: str | None = None) -> str:
-    """``device`` as given, else ``"cuda"`` when a CUDA GPU is available, else ``"cpu"``."""
+    """``device`` as given, else ``"cuda"`` when a CUDA GPU is available, else ``"cpu"``.
+
+    Parameters
+    ----------
+    device : str, optional
+        A torch device name; returned unchanged when given (torch is then not imported).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> resolve_device("cuda:1")
+    'cuda:1'
+    """
     if device is not None:
         return str(device)
     torch = require("torch", extra="wsi")
@@ -363,6 +490,23 @@ def resolve_precision(precision: str, device: str):
 
     ``"auto"``: bfloat16 on CUDA GPUs that support it (Ampere and later), float16 on older GPUs, fp32 on the
     CPU (bit-for-bit the features of earlier multisurv versions there).
+
+    Parameters
+    ----------
+    precision : {"auto", "bf16", "fp16", "fp32"}
+        The requested precision.
+    device : str
+        The torch device the encoder runs on.
+
+    Returns
+    -------
+    torch.dtype or None
+        ``torch.bfloat16`` or ``torch.float16`` for autocast, None for fp32.
+
+    Raises
+    ------
+    ValueError
+        When ``precision`` is unknown.
 
     Examples
     --------
@@ -463,7 +607,29 @@ def _build_architecture(spec: EncoderSpec, overrides: Mapping[str, Any] | None =
 
 
 def random_weights_warning(name: str, *, stacklevel: int = 2) -> None:
-    """Warn that encoder ``name`` runs with random weights (saying how to give real ones)."""
+    """Warn that encoder ``name`` runs with random weights (saying how to give real ones).
+
+    Parameters
+    ----------
+    name : str
+        A registered encoder; the message names its weight sources.
+    stacklevel : int, default=2
+        Passed on to :func:`warnings.warn` (plus one for this function).
+
+    Warns
+    -----
+    MultisurvWarning
+        Always.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     random_weights_warning("resnet50")
+    >>> caught[0].category.__name__, "weights='imagenet'" in str(caught[0].message)
+    ('MultisurvWarning', True)
+    """
     spec = encoder_spec(name)
     warnings.warn(
         f"Encoder {name!r} is randomly initialised (weights=None): its features are not pretrained and carry "
@@ -487,6 +653,10 @@ def build_backbone(name: str, weights: str | os.PathLike | None, *, stacklevel: 
         One of :func:`available_encoders`.
     weights : None, "imagenet", "hub" or path
         See :func:`get_encoder`.
+    stacklevel : int, default=2
+        Stack level of the random-weights warning.
+    _arch, _digest
+        Internal: a smaller architecture (tests) and an already computed weights digest.
 
     Returns
     -------
@@ -494,6 +664,19 @@ def build_backbone(name: str, weights: str | os.PathLike | None, *, stacklevel: 
         Maps (N, 3, H, W) to the (N, dim) tile features.
     tag : str
         ``"random"``, ``"imagenet"``, ``"hub"`` or ``"sha256:<hex>"`` of the weights file.
+
+    Raises
+    ------
+    ValueError
+        When the encoder has no such weight source, or a weights file does not fit the architecture.
+    FileNotFoundError
+        When ``weights`` is a path that does not exist.
+
+    Examples
+    --------
+    >>> model, tag = build_backbone("resnet50", "weights/resnet50.pth")  # doctest: +SKIP
+    >>> tag  # doctest: +SKIP
+    'sha256:...'
     """
     torch = require("torch", extra="wsi")
     spec = encoder_spec(name)
@@ -564,6 +747,7 @@ def weights_digest(name: str, weights: str | os.PathLike | None, *, cache: str |
     name : str
         Registered encoder (the folder case looks for its checkpoint the way :func:`get_encoder` does).
     weights : None, "imagenet", "hub" or path
+        See :func:`get_encoder`.
     cache : path, optional
         JSON file remembering the SHA-256 of each weights file by path, size and ``mtime_ns``, so that a multi-GB
         checkpoint is hashed once, not on every run.
@@ -571,6 +755,11 @@ def weights_digest(name: str, weights: str | os.PathLike | None, *, cache: str |
     Returns
     -------
     str
+
+    Examples
+    --------
+    >>> weights_digest("resnet50", None), weights_digest("uni", "hub")
+    ('random', 'hub')
     """
     if weights is None:
         return "random"
@@ -728,6 +917,9 @@ def get_encoder(name: str = "resnet50", *, weights: str | os.PathLike | None = N
         and shape by shape against the architecture, then loaded strictly (the ResNets' ``fc.*`` head ignored).
     device : str, optional
         Default: ``"cuda"`` when available, else ``"cpu"``.
+    _stacklevel, _arch, _digest
+        Internal: the random-weights warning's stack level, a smaller architecture (tests) and an already
+        computed weights digest.
 
     Returns
     -------
