@@ -46,6 +46,16 @@ class ConcordanceComparisonResult(ResultRecord):
         Confidence level of both intervals.
     method : str
         Bootstrap interval type.
+
+    Examples
+    --------
+    Returned by :func:`compare_concordance`:
+
+    >>> from multisurv._validation import make_y
+    >>> y = make_y([1.0, 2.0, 3.0, 4.0, 5.0], [1, 1, 0, 1, 1])
+    >>> res = compare_concordance(y, [5, 4, 3, 2, 1], [5, 4, 1, 2, 3], n_bootstrap=0)
+    >>> res.cindex_a, res.cindex_b, res.difference, round(res.p_value, 4)
+    (1.0, 0.875, 0.125, 0.3883)
     """
 
     cindex_a: float

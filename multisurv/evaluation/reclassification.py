@@ -51,6 +51,14 @@ class NRIResult(ResultRecord):
         The time of a survival NRI; None for a binary outcome.
     method : str
         ``"binary"`` or ``"km"`` (survival: Kaplan-Meier weighting of Pencina, Steyerberg and D'Agostino 2011).
+
+    Examples
+    --------
+    Returned by :func:`nri` and :func:`nri_at`:
+
+    >>> res = nri([1, 1, 0, 0], [0.2, 0.2, 0.2, 0.2], [0.4, 0.1, 0.1, 0.1], cutoffs=[0.15, 0.3], n_bootstrap=0)
+    >>> res.nri, res.kind, res.cutoffs, round(res.standard_error, 4)
+    (1.0, 'categorical', (0.15, 0.3), 0.7071)
     """
 
     nri: float
@@ -94,6 +102,14 @@ class IDIResult(ResultRecord):
     t0 : float or None
     method : str
         ``"binary"`` or ``"ipcw"`` (survival: inverse-probability-of-censoring weights).
+
+    Examples
+    --------
+    Returned by :func:`idi`:
+
+    >>> res = idi([1, 1, 0, 0], [0.5, 0.5, 0.5, 0.5], [0.7, 0.6, 0.4, 0.3], n_bootstrap=0)
+    >>> round(res.idi, 6), res.slope_old, round(res.slope_new, 6), res.method
+    (0.3, 0.0, 0.3, 'binary')
     """
 
     idi: float

@@ -62,6 +62,21 @@ class ValidationResult:
         One row per resample: ``repeat``, ``fold`` (CV), ``n_train``, ``n_test``, ``c_train`` (model on its
         own training rows), ``c_test`` (bootstrap: on the original rows; CV: on the held-out fold),
         ``optimism`` (bootstrap), ``n_warnings`` and ``error``.
+
+    Examples
+    --------
+    Returned by :func:`validate` and :func:`nested_cv`:
+
+    >>> from multisurv._validation import make_y
+    >>> from sksurv.linear_model import CoxPHSurvivalAnalysis
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame(rng.normal(size=(60, 2)), columns=["a", "b"])
+    >>> y = make_y(rng.exponential(np.exp(-X["a"])), np.ones(60, bool))
+    >>> res = validate(CoxPHSurvivalAnalysis(), X, y, n_resamples=5, random_state=0)
+    >>> res.method, res.n_resamples, res.n_failed, res.n
+    ('bootstrap', 5, 0, 60)
+    >>> round(res.apparent, 3), round(res.corrected, 3)
+    (0.745, 0.739)
     """
 
     method: str
@@ -76,13 +91,47 @@ class ValidationResult:
     resamples: pd.DataFrame = field(repr=False)
 
     def to_dict(self) -> dict:
-        """The scalar fields as a plain dict (without the per-resample table)."""
+        """The scalar fields as a plain dict (without the per-resample table).
+
+        Returns
+        -------
+        dict
+            Every field but ``resamples``.
+
+        Examples
+        --------
+        >>> from multisurv._validation import make_y
+        >>> from sksurv.linear_model import CoxPHSurvivalAnalysis
+        >>> rng = np.random.default_rng(0)
+        >>> X = pd.DataFrame(rng.normal(size=(60, 2)), columns=["a", "b"])
+        >>> y = make_y(rng.exponential(np.exp(-X["a"])), np.ones(60, bool))
+        >>> res = validate(CoxPHSurvivalAnalysis(), X, y, n_resamples=5, random_state=0)
+        >>> sorted(res.to_dict())
+        ['apparent', 'corrected', 'method', 'n', 'n_events', 'n_failed', 'n_resamples', 'optimism', 'sd']
+        """
         out = asdict(self)
         out.pop("resamples")
         return out
 
     def to_frame(self) -> pd.DataFrame:
-        """One-row DataFrame of the scalar fields."""
+        """One-row DataFrame of the scalar fields.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row, one column per key of :meth:`to_dict`.
+
+        Examples
+        --------
+        >>> from multisurv._validation import make_y
+        >>> from sksurv.linear_model import CoxPHSurvivalAnalysis
+        >>> rng = np.random.default_rng(0)
+        >>> X = pd.DataFrame(rng.normal(size=(60, 2)), columns=["a", "b"])
+        >>> y = make_y(rng.exponential(np.exp(-X["a"])), np.ones(60, bool))
+        >>> res = validate(CoxPHSurvivalAnalysis(), X, y, n_resamples=5, random_state=0)
+        >>> list(res.to_frame().columns)
+        ['method', 'apparent', 'optimism', 'corrected', 'sd', 'n_resamples', 'n_failed', 'n', 'n_events']
+        """
         return pd.DataFrame([self.to_dict()])
 
 

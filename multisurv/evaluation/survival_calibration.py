@@ -41,6 +41,18 @@ class CoxCalibrationResult(ResultRecord):
     cuts : ndarray
         Group boundaries on predicted survival (rms's).
     n_bootstrap, n_failed : int
+
+    Examples
+    --------
+    Returned by :func:`calibrate_cox_at`:
+
+    >>> from multisurv._validation import make_y
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame({"a": rng.normal(size=100)})
+    >>> y = make_y(rng.exponential(np.exp(-X["a"])), np.ones(100, bool))
+    >>> res = calibrate_cox_at(X, y, 1.0, m=50, n_bootstrap=5, random_state=0)
+    >>> res.u, res.table.shape, res.n_bootstrap, res.n_failed  # m=50 of 100 patients: two groups
+    (1.0, (2, 7), 5, 0)
     """
 
     u: float
@@ -54,7 +66,23 @@ class CoxCalibrationResult(ResultRecord):
     n_failed: int
 
     def to_frame(self) -> pd.DataFrame:
-        """Return the per-group table with ``u``."""
+        """Return the per-group table with ``u``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``table`` with a last column ``u``.
+
+        Examples
+        --------
+        >>> from multisurv._validation import make_y
+        >>> rng = np.random.default_rng(0)
+        >>> X = pd.DataFrame({"a": rng.normal(size=100)})
+        >>> y = make_y(rng.exponential(np.exp(-X["a"])), np.ones(100, bool))
+        >>> res = calibrate_cox_at(X, y, 1.0, m=50, n_bootstrap=5, random_state=0)
+        >>> list(res.to_frame().columns)
+        ['group', 'mean_predicted', 'km', 'apparent_error', 'optimism', 'km_corrected', 'n', 'u']
+        """
         return self.table.assign(u=self.u)
 
 
