@@ -36,6 +36,18 @@ _ZIP_MAGIC, _OLE_MAGIC = b"PK\x03\x04", b"\xd0\xcf\x11\xe0"
 def read_csv_table(path: str | os.PathLike, *, what: str = "table") -> pd.DataFrame:
     """Read a CSV as text (``dtype=str``, empty cells as ``""``), refusing unreadable files in the house form.
 
+    Parameters
+    ----------
+    path : str or Path
+        The CSV file (UTF-8, a byte-order mark allowed).
+    what : str, default="table"
+        What the file is, named in the messages (``"manifest"``, ``"feature table"``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Every column as text, empty cells as ``""``, default RangeIndex.
+
     Raises
     ------
     FileNotFoundError
@@ -104,6 +116,26 @@ def parse_event(values: pd.Series, *, source: str | None, column: str = "event",
     ``yes``/``no`` (any case) and ``1.0``/``0.0``, for the prediction tables of other tools that ``km`` and
     ``evaluate`` read; a multisurv manifest takes ``0``/``1`` only.
 
+    Parameters
+    ----------
+    values : pandas.Series
+        The column as read.
+    source : str or None
+        The file name starting each problem.
+    column : str, default="event"
+        The column's name in the problems.
+    ids : sequence of str, optional
+        The patient of each row, named in the problems.
+    words : bool, default=False
+        Also accept true/false, yes/no and 1.0/0.0.
+
+    Returns
+    -------
+    event : ndarray of bool
+        True where the cell means an event (False for censored and for invalid cells).
+    problems : list of str
+        One per invalid cell, with its row (the file's line: row 2 is the first data row).
+
     Examples
     --------
     >>> event, problems = parse_event(pd.Series(["1", "0", "2", ""]), source="m.csv", ids=["a", "b", "c", "d"])
@@ -129,6 +161,24 @@ def parse_time(values: pd.Series, *, source: str, column: str = "time",
                ids: Sequence[str] | None = None) -> tuple[np.ndarray, list[str]]:
     """Follow-up time as float, and a problem per cell that is not a finite number > 0.
 
+    Parameters
+    ----------
+    values : pandas.Series
+        The column as read.
+    source : str
+        The file name starting each problem.
+    column : str, default="time"
+        The column's name in the problems.
+    ids : sequence of str, optional
+        The patient of each row, named in the problems.
+
+    Returns
+    -------
+    time : ndarray of float
+        The parsed times (NaN where the cell is not a number).
+    problems : list of str
+        One per cell that is not a finite number > 0.
+
     Examples
     --------
     >>> time, problems = parse_time(pd.Series(["12.5", "-3", "soon"]), source="m.csv")
@@ -150,6 +200,20 @@ def _who(ids: Sequence[str] | None, k: int) -> str:
 
 def check_ids(ids: pd.Series, *, source: str, column: str = "patient_id") -> list[str]:
     """Problems of the id column: empty ids, and each id given more than once (with all its rows).
+
+    Parameters
+    ----------
+    ids : pandas.Series
+        The id column as read (stripped before comparing).
+    source : str
+        The file name starting each problem.
+    column : str, default="patient_id"
+        The column's name in the problems.
+
+    Returns
+    -------
+    list of str
+        The problems (empty when every id is filled in and unique).
 
     Examples
     --------
@@ -174,9 +238,16 @@ def read_outcome_table(path: str | os.PathLike, *, outcome: bool = True, time_co
 
     Parameters
     ----------
+    path : str or Path
+        The CSV file.
     outcome : bool, default=True
         Require ``time_col`` and ``event_col`` and parse them (``time`` float > 0, ``event`` bool from 0/1).
         With False (scoring a new cohort) they are neither required nor read.
+    time_col, event_col, id_col : str
+        The columns of the time (default ``"time"``), the event (``"event"``) and the patient id
+        (``"patient_id"``).
+    what : str, default="manifest"
+        What the file is, named in the messages.
 
     Returns
     -------
@@ -189,6 +260,17 @@ def read_outcome_table(path: str | os.PathLike, *, outcome: bool = True, time_co
     ManifestError
         Listing every problem: missing columns, empty or duplicated ids, events other than 0/1, times that are
         not numbers > 0 (plus the unreadable-file problems of :func:`read_csv_table`).
+    FileNotFoundError
+        When ``path`` does not exist.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "outcomes.csv"
+    >>> _ = path.write_text("patient_id,time,event,age\\n007,12.5,1,61\\n008,30,0,70\\n", encoding="utf-8")
+    >>> table = read_outcome_table(path)
+    >>> table.index.tolist(), table["event"].tolist(), table["time"].tolist()
+    (['007', '008'], [True, False], [12.5, 30.0])
     """
     path = Path(path)
     frame = read_csv_table(path, what=what)
@@ -220,11 +302,31 @@ def read_outcome_table(path: str | os.PathLike, *, outcome: bool = True, time_co
 def read_feature_table(path: str | os.PathLike, *, id_col: str = "patient_id") -> pd.DataFrame:
     """A feature table (CSV or Parquet) indexed by ``patient_id`` (text), every other column a number.
 
+    Parameters
+    ----------
+    path : str or Path
+        A CSV file, or a ``.parquet`` file (its index may hold the ids).
+    id_col : str, default="patient_id"
+        The id column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``id_col`` (text); every other column as float, empty cells NaN.
+
     Raises
     ------
     ManifestError
         Listing the unreadable-file problems of :func:`read_csv_table`, a missing id column, empty or duplicated
         ids, and cells that are not numbers (at most 10, then how many more).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "radiomics.csv"
+    >>> _ = path.write_text("patient_id,ct__a,ct__b\\nP1,0.5,\\nP2,1.5,2\\n", encoding="utf-8")
+    >>> read_feature_table(path).to_dict("index")
+    {'P1': {'ct__a': 0.5, 'ct__b': nan}, 'P2': {'ct__a': 1.5, 'ct__b': 2.0}}
     """
     path = Path(path)
     name = path.name
@@ -258,6 +360,20 @@ def check_feature_overlap(ids: Sequence[str], tables: Mapping[str, pd.DataFrame]
     A patient missing from one table only lacks that modality (a legitimate case); a table that matches nobody
     would silently score everyone as having no such data.
 
+    Parameters
+    ----------
+    ids : sequence of str
+        The manifest's patient ids.
+    tables : mapping of str to pandas.DataFrame
+        Feature tables by name (the name starts each problem), indexed by patient id.
+    source : str
+        The manifest, named in the problems.
+
+    Returns
+    -------
+    list of str
+        One problem per non-empty table that shares no id with a non-empty manifest.
+
     Examples
     --------
     >>> t = pd.DataFrame({"ct__a": [1.0]}, index=pd.Index(["1"], name="patient_id"))
@@ -277,6 +393,20 @@ def check_feature_overlap(ids: Sequence[str], tables: Mapping[str, pd.DataFrame]
 
 def check_categories(frame: pd.DataFrame, levels: Mapping[str, Sequence[str]], *, source: str) -> list[str]:
     """A problem per cell of a categorical column whose level is not in ``levels`` (those a model was fitted on).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The table, indexed by patient id; empty cells are allowed (they are imputed).
+    levels : mapping of str to sequence of str
+        Column -> its known levels; columns absent from ``frame`` are skipped.
+    source : str
+        The file name starting each problem.
+
+    Returns
+    -------
+    list of str
+        One problem per cell with an unknown level.
 
     Examples
     --------
