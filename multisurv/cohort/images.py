@@ -33,6 +33,17 @@ MAX_ROI_PIECES = 20
 def mask_problems(mask: np.ndarray) -> list[str]:
     """Why ``mask`` (voxel array) is not a label map; empty when it is one.
 
+    Parameters
+    ----------
+    mask : ndarray
+        The mask's voxels.
+
+    Returns
+    -------
+    list of str
+        At most one sentence: NaN or infinite values, non-integer or negative values, or more than
+        :data:`MAX_MASK_LABELS` distinct labels.
+
     Examples
     --------
     >>> mask_problems(np.array([0, 1, 1, 2]))
@@ -68,6 +79,18 @@ def mask_problems(mask: np.ndarray) -> list[str]:
 def image_problems(image: np.ndarray, mask: np.ndarray | None = None) -> list[str]:
     """Why ``image`` (voxel array) is not a usable CT/MR image; empty when it is.
 
+    Parameters
+    ----------
+    image : ndarray
+        The image's voxels.
+    mask : ndarray, optional
+        Its mask: counts the NaN voxels inside it, and detects the same file given twice.
+
+    Returns
+    -------
+    list of str
+        The problems: NaN or infinite voxels, too few distinct values (a label map), identical to the mask.
+
     Examples
     --------
     >>> print(image_problems(np.array([0, 1, 1, 0]))[0])  # doctest: +ELLIPSIS
@@ -97,6 +120,18 @@ def image_problems(image: np.ndarray, mask: np.ndarray | None = None) -> list[st
 
 def roi_pieces(mask: np.ndarray, label: int) -> int:
     """Number of connected pieces (26-connectivity) of the voxels equal to ``label``.
+
+    Parameters
+    ----------
+    mask : ndarray
+        The label map.
+    label : int
+        The ROI's label.
+
+    Returns
+    -------
+    int
+        0 when no voxel has the label.
 
     Examples
     --------
@@ -135,12 +170,32 @@ def check_manifest_images(path: str | os.PathLike, *, pairs: Sequence[tuple[str,
     small integer label map, the image is not one, they are not the same voxels, the image has no NaN, and the
     ROI (``label``) is not in more than :data:`MAX_ROI_PIECES` pieces.
 
+    Parameters
+    ----------
+    path : str or Path
+        The manifest CSV; relative paths in it are read from its folder.
+    pairs : sequence of (str, str), default=(("ct_image", "ct_mask"),)
+        (image column, mask column) pairs; rows with an empty cell in a pair are skipped.
+    label : int or None, default=1
+        The ROI label whose pieces are counted (None: no count).
+
     Returns
     -------
     problems : list of str
         ``"<manifest> row R (patient_id='P'), column 'ct_mask': <what>. <fix>"``, one per problem.
     warnings : list of str
         Suspicious but usable (an ROI in many pieces), in the same form.
+
+    Raises
+    ------
+    ImportError
+        When SimpleITK is not installed (``pip install "multisurv[radiomics]"``).
+
+    Examples
+    --------
+    >>> problems, warnings = check_manifest_images("cohort/manifest.csv")  # doctest: +SKIP
+    >>> print(problems[0])  # doctest: +SKIP
+    manifest.csv row 5 (patient_id='GIST-004'), column 'ct_mask': the mask holds negative values ...
     """
     path = Path(path)
     frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", skip_blank_lines=False)

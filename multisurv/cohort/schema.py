@@ -640,6 +640,18 @@ def _path_problems(text: str, prop: Mapping[str, Any], base_dir: Path, where: st
 def split_paths(text: str, prop: Mapping[str, Any]) -> list[str]:
     """The paths of one path cell: split at the column's ``x-separator`` (slide columns: ';'), blanks dropped.
 
+    Parameters
+    ----------
+    text : str
+        The cell.
+    prop : mapping
+        The column's schema property; its ``x-separator`` (if any) separates several paths.
+
+    Returns
+    -------
+    list of str
+        The paths, stripped (``[]`` for a blank cell).
+
     Examples
     --------
     >>> split_paths("a.svs; b.svs;", {"x-separator": ";"}), split_paths("ct.nrrd", {})
