@@ -25,7 +25,23 @@ __all__ = ["open_slide", "iter_tiles", "rgba_to_rgb", "slide_errors", "slide_mpp
 
 
 def slide_errors() -> tuple[type[BaseException], ...]:
-    """The exception types OpenSlide raises for unreadable slides (to catch them without importing openslide)."""
+    """The exception types OpenSlide raises for unreadable slides (to catch them without importing openslide).
+
+    Returns
+    -------
+    tuple of type
+        ``(openslide.OpenSlideError, openslide.OpenSlideUnsupportedFormatError)``.
+
+    Raises
+    ------
+    ImportError
+        When OpenSlide is not installed (``pip install "multisurv[wsi]"``).
+
+    Examples
+    --------
+    >>> [e.__name__ for e in slide_errors()]  # doctest: +SKIP
+    ['OpenSlideError', 'OpenSlideUnsupportedFormatError']
+    """
     openslide = require("openslide", extra="wsi")
     return (openslide.OpenSlideError, openslide.OpenSlideUnsupportedFormatError)
 
@@ -102,6 +118,7 @@ def iter_tiles(slide: "openslide.OpenSlide", coords: Iterable, tile_size: int,
     Parameters
     ----------
     slide : openslide.OpenSlide
+        An open slide (:func:`open_slide`).
     coords : iterable of (x, y)
         Top-left corners in level-0 pixel coordinates (as returned by
         :func:`multisurv.features.wsi.tissue.tile_grid`).
@@ -122,6 +139,13 @@ def iter_tiles(slide: "openslide.OpenSlide", coords: Iterable, tile_size: int,
     ------
     ExtractionError
         If OpenSlide fails to read a tile; the message names the slide and the tile.
+
+    Examples
+    --------
+    >>> with open_slide("slides/P1.svs") as slide:  # doctest: +SKIP
+    ...     tiles = list(iter_tiles(slide, [(0, 0), (224, 0)], 224))
+    >>> tiles[0].shape, tiles[0].dtype  # doctest: +SKIP
+    ((224, 224, 3), dtype('uint8'))
     """
     errors = slide_errors()
     for x, y in coords:
@@ -156,6 +180,16 @@ def slide_mpp(slide: "openslide.OpenSlide") -> float | None:
     Falls back on the TIFF resolution tags (``tiff.XResolution`` with ``tiff.ResolutionUnit`` centimeter or
     inch), which generic tiled TIFFs carry instead of the vendor property.
 
+    Parameters
+    ----------
+    slide : openslide.OpenSlide
+        An open slide (only its ``properties`` are read).
+
+    Returns
+    -------
+    float or None
+        Rounded to 6 decimals.
+
     Examples
     --------
     >>> class S:
@@ -187,6 +221,15 @@ slide_mpp_of = slide_mpp  # plan_tiles' parameter of the same name shadows the f
 def slide_magnification(slide: "openslide.OpenSlide") -> float | None:
     """Objective power of level 0 (``openslide.objective-power``, e.g. 20 or 40); None when not recorded.
 
+    Parameters
+    ----------
+    slide : openslide.OpenSlide
+        An open slide (only its ``properties`` are read).
+
+    Returns
+    -------
+    float or None
+
     Examples
     --------
     >>> class S:
@@ -199,9 +242,9 @@ def slide_magnification(slide: "openslide.OpenSlide") -> float | None:
 
 @dataclass(frozen=True)
 class TilePlan:
-    """How to cut a slide into tiles of a given size at a given resolution.
+    """How to cut a slide into tiles of a given size at a given resolution (made by :func:`plan_tiles`).
 
-    Attributes
+    Parameters
     ----------
     tile_size : int
         Side of the tiles handed to the model, in pixels.
@@ -215,6 +258,12 @@ class TilePlan:
         Microns per pixel of the output tiles (None when the slide does not record it).
     magnification : float or None
         Equivalent objective power of the output tiles (None when the slide does not record it).
+
+    Examples
+    --------
+    >>> plan = TilePlan(tile_size=224, level=1, read_size=224, downsample=4.0, mpp=1.0)
+    >>> plan.footprint, plan.magnification
+    (896.0, None)
     """
 
     tile_size: int
@@ -226,11 +275,28 @@ class TilePlan:
 
     @property
     def footprint(self) -> float:
-        """Side of one tile in level-0 pixels."""
+        """Side of one tile in level-0 pixels.
+
+        Examples
+        --------
+        >>> TilePlan(tile_size=224, level=0, read_size=448, downsample=1.0).footprint
+        448.0
+        """
         return self.read_size * self.downsample
 
     def to_dict(self) -> dict[str, Any]:
-        """The plan as a JSON-ready dict (recorded with each slide's features)."""
+        """The plan as a JSON-ready dict (recorded with each slide's features).
+
+        Returns
+        -------
+        dict
+            ``tile_size``, ``level``, ``read_size``, ``downsample``, ``mpp`` and ``magnification``.
+
+        Examples
+        --------
+        >>> TilePlan(tile_size=224, level=0, read_size=448, downsample=1.0, mpp=0.5).to_dict()["mpp"]
+        0.5
+        """
         return {"tile_size": self.tile_size, "level": self.level, "read_size": self.read_size,
                 "downsample": self.downsample, "mpp": self.mpp, "magnification": self.magnification}
 
@@ -242,6 +308,7 @@ def plan_tiles(slide: "openslide.OpenSlide", tile_size: int = 224, *, mpp: float
     Parameters
     ----------
     slide : openslide.OpenSlide
+        An open slide (its properties, level count and downsamples are read).
     tile_size : int, default=224
         Side of the output tiles in pixels.
     mpp : float, optional
@@ -276,6 +343,16 @@ def plan_tiles(slide: "openslide.OpenSlide", tile_size: int = 224, *, mpp: float
     ``target_mpp / slide_mpp`` (so tiles are only ever shrunk, never enlarged, except as warned above); the
     region read at that level is ``round(tile_size * wanted / level_downsample)`` pixels, resized to
     ``tile_size``.
+
+    Examples
+    --------
+    >>> class S:  # a stand-in for an OpenSlide handle: a 40x scan with three levels
+    ...     properties = {"openslide.mpp-x": "0.25", "openslide.mpp-y": "0.25"}
+    ...     level_count, level_downsamples = 3, (1.0, 4.0, 16.0)
+    >>> plan_tiles(S(), 224, mpp=0.5)  # 20x tiles: a 448 px region of level 0, shrunk to 224
+    TilePlan(tile_size=224, level=0, read_size=448, downsample=1.0, mpp=0.5, magnification=None)
+    >>> plan_tiles(S(), 224, mpp=2.0).level
+    1
     """
     if mpp is not None and magnification is not None:
         raise ValueError("Give either 'mpp' or 'magnification', not both.")
