@@ -74,6 +74,14 @@ class ModelSpec:
         Wrap the encoder's network in ``torch.compile``.
     digest : str or None
         The weights' ``sha256:`` tag when already known (saves hashing a multi-GB file again).
+
+    Examples
+    --------
+    >>> import pickle
+    >>> spec = ModelSpec(encoder="uni", weights="weights/uni.safetensors", device="cuda")
+    >>> pickle.loads(pickle.dumps(spec)) == spec
+    True
+    >>> encoder, classifier = spec.build()  # doctest: +SKIP
     """
 
     encoder: str | None = "resnet50"
@@ -84,7 +92,21 @@ class ModelSpec:
     digest: str | None = None
 
     def build(self) -> tuple[Encoder, Any]:
-        """``(encoder, classifier or None)``, cached per process."""
+        """``(encoder, classifier or None)``, cached per process.
+
+        Returns
+        -------
+        encoder : Encoder
+            The tile encoder (with ``encoder=None``, the classifier's backbone).
+        classifier : TileClassifier or None
+            The tissue classifier, when ``classifier`` is set.
+
+        Examples
+        --------
+        >>> encoder, classifier = ModelSpec(encoder="resnet50", weights="imagenet").build()  # doctest: +SKIP
+        >>> encoder.dim, classifier  # doctest: +SKIP
+        (2048, None)
+        """
         return _build_models(self)
 
 
@@ -211,9 +233,11 @@ def extract_pathomics(
     cohort : Cohort
         Patients with a ``wsi`` path (``cohort.has_wsi``) are processed; others are skipped. A patient whose
         ``wsi`` cell lists several slides (``;``-separated) gets one vector pooled over the tiles of all of them.
-    out_dir, encoder, weights, classifier, threshold, tile_size, level, mpp, magnification, slide_mpp, min_tissue,
-    max_tiles, pooling, batch_size, loader_workers, device, precision, compile, stain, full_hash, n_workers, client,
-    progress
+    out_dir, encoder, weights, classifier, threshold, tile_size, level, mpp, magnification, slide_mpp
+        As in :func:`extract_pathomics_cases`.
+    min_tissue, max_tiles, pooling, batch_size, loader_workers, device, precision, compile, stain, full_hash
+        As in :func:`extract_pathomics_cases`.
+    n_workers, client, progress
         As in :func:`extract_pathomics_cases`.
 
     Returns
@@ -244,6 +268,16 @@ def slide_input(value: Any) -> str | list[str]:
     (``a.svs;b.svs`` in the manifest; see :func:`multisurv.cohort.cohort.slide_paths`).
 
     A single slide stays a plain path, so the cache of single-slide patients is the same as before lists existed.
+
+    Parameters
+    ----------
+    value : str, list or None
+        A cell of the slide column.
+
+    Returns
+    -------
+    str or list of str
+        The path of a single slide, else the list of paths (empty for an empty cell).
 
     Examples
     --------
@@ -355,6 +389,8 @@ def extract_pathomics_cases(
     qc : bool, default=True
         Write a QC thumbnail per slide next to its patch file (``patches/<patient_id>.qc.png``): tiles coloured
         by predicted class (one colour without a classifier), pooled tiles outlined.
+    _stacklevel : int, default=2
+        Internal: stack level of the random-weights warning (for the callers in this module).
 
     Returns
     -------
@@ -381,6 +417,14 @@ def extract_pathomics_cases(
     (not ``batch_size``, ``loader_workers``, ``device`` nor ``precision``, which change features only to float
     rounding; the precision used is in each slide's ``info``). The cache is looked up before any model is built
     or any GPU touched: a fully cached rerun builds nothing.
+
+    Examples
+    --------
+    >>> cases = [("P1", {"wsi": "slides/P1.svs"}), ("P2", {"wsi": ["slides/P2_A.svs", "slides/P2_B.svs"]})]
+    >>> res = extract_pathomics_cases(cases, out_dir="features", encoder="uni",
+    ...                               weights="weights/uni.safetensors", max_tiles=2000)  # doctest: +SKIP
+    >>> res.features.shape  # doctest: +SKIP
+    (2, 1024)
     """
     name_ = "extract_pathomics"
     check_param(name_, "tile_size", tile_size, kind="int", low=1)
@@ -557,8 +601,9 @@ def extract_slide(patient_id: str, inputs: Mapping[str, Any], *, encoder: Encode
         the in-process run (models built on first need, one decoding pool for every slide).
     classifier : TileClassifier, optional
         With an Encoder: the tissue classifier (tiles with ``P(tumour) >= threshold`` are pooled).
-    threshold, tile_size, level, mpp, magnification, slide_mpp, min_tissue, max_tiles, pooling, batch_size,
-    loader_workers, precision, stain
+    threshold, tile_size, level, mpp, magnification, slide_mpp, min_tissue, max_tiles, pooling
+        As in :func:`extract_pathomics_cases`.
+    batch_size, loader_workers, precision, stain
         As in :func:`extract_pathomics_cases` (None: the machine's default).
     decode_pool : DecodePool, optional
         Decoding processes to use (default: the run's, or, for a lone call, a pool of ``loader_workers`` started
@@ -577,6 +622,22 @@ def extract_slide(patient_id: str, inputs: Mapping[str, Any], *, encoder: Encode
     info : dict
         ``n_tiles``, ``n_tissue_tiles``, ``n_kept``, ``width``, ``height``, ``mpp_x``, ``mpp_y``, the plan
         (``level``, ``read_size``, ``tile_mpp``), ``patch_file``, ``qc_thumbnail``, ``precision``, ``seconds``.
+
+    Raises
+    ------
+    ExtractionError
+        When a slide cannot be opened or read, or has no tissue (or tumour) tile.
+    ValueError
+        When ``pooling="median"`` without ``patch_dir``.
+
+    Examples
+    --------
+    >>> from multisurv.features.wsi.encoders import get_encoder
+    >>> encoder = get_encoder("resnet50", weights="imagenet")  # doctest: +SKIP
+    >>> features, info = extract_slide("P1", {"wsi": "slides/P1.svs"}, encoder=encoder,
+    ...                                patch_dir="features/patches")  # doctest: +SKIP
+    >>> info["n_tiles"], features.index[0]  # doctest: +SKIP
+    (1312, 'wsi__resnet50_0000')
     """
     if pooling == "median" and patch_dir is None:
         raise ValueError("pooling='median' reads the patch file back; pass 'patch_dir'.")
