@@ -37,6 +37,16 @@ class ComparatorSpec:
         Standardise features first (SVM).
     grid : dict
         Hyper-parameter grid searched by inner cross-validation (keys without the ``model__`` prefix).
+
+    Examples
+    --------
+    The entries of :data:`COMPARATORS`:
+
+    >>> spec = COMPARATORS["svm"]
+    >>> spec.label, spec.scale, sorted(spec.grid)
+    ('SVM (RBF)', True, ['estimator__C', 'estimator__gamma'])
+    >>> type(spec.build(0)).__name__
+    'CalibratedClassifierCV'
     """
 
     label: str
@@ -115,6 +125,29 @@ def make_comparator(name: str, random_state=None, *, inner_cv: int = 5, scoring:
 def make_comparators(random_state=None, *, names: Sequence[str] | None = None, inner_cv: int = 5,
                      scoring: str = "roc_auc", n_jobs: int | None = None) -> dict[str, GridSearchCV]:
     """The comparators by name (default all of :data:`COMPARATORS`), each tuned by inner cross-validation.
+
+    Parameters
+    ----------
+    random_state : int or None
+        Seeds every model and its inner folds.
+    names : sequence of str or None, default=None
+        Keys of :data:`COMPARATORS`; None means all of them, in registry order.
+    inner_cv : int, default=5
+        Stratified inner folds of each grid search.
+    scoring : str, default="roc_auc"
+        scikit-learn scorer of the grid searches.
+    n_jobs : int or None
+        Passed to each GridSearchCV.
+
+    Returns
+    -------
+    dict of str to sklearn.model_selection.GridSearchCV
+        Name -> unfitted :func:`make_comparator`.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name (the message lists the valid ones) or ``inner_cv`` < 2.
 
     Examples
     --------
