@@ -377,7 +377,7 @@ def evaluate_binary(predictions: pd.DataFrame, *, development: str, models: Sequ
 
     known = predictions[predictions["outcome"].notna()]
     groups = evaluation_groups(known["cohort"], development)
-    rows, pairs, roc, calibration, curves = [], [], {}, {}, {}
+    rows, pairs, roc, calibration, curves, skipped = [], [], {}, {}, {}, []
     for label, ids in groups.items():
         part = known.loc[ids]
         y_all = part["outcome"].to_numpy(float)
@@ -394,6 +394,8 @@ def evaluate_binary(predictions: pd.DataFrame, *, development: str, models: Sequ
         common = part[list(models)].notna().all(axis=1).to_numpy()
         y = y_all[common]
         if common.sum() < 2 or y.min() == y.max():
+            skipped.append(f"decision curves and paired DeLong tests, {label}: {int(common.sum())} patient(s) "
+                           f"scored by every model, {int(y.sum())} with the event; both outcomes are needed.")
             continue
         curves[label] = [binary_decision_curve(y, part[name].to_numpy(float)[common], name=labels.get(name, name),
                                                horizon=horizon) for name in models]
@@ -404,7 +406,7 @@ def evaluate_binary(predictions: pd.DataFrame, *, development: str, models: Sequ
                               **{k: v for k, v in cmp.to_dict().items() if k not in ("n_events", "n_non_events")},
                               "events": cmp.n_events})
     return {"metrics": pd.DataFrame(rows), "comparisons": pd.DataFrame(pairs), "roc": roc,
-            "calibration": calibration, "decision_curves": curves}
+            "calibration": calibration, "decision_curves": curves, "skipped": skipped}
 
 
 def _available(features: pd.DataFrame, modality: Modality, ids) -> pd.Series:
@@ -571,6 +573,7 @@ def fit_and_evaluate_binary(cohort, run_dir: str | Path, *, endpoint, models: Ma
     labels = binary_labels(modalities, names)
     evaluation = evaluate_binary(predictions, development=development, models=names, labels=labels,
                                  horizon=end.horizon)
+    notes.extend(evaluation["skipped"])
     primary = dict(figure_options or {}).get("primary", "late_fusion")
     primary = primary if primary in models else names[-1]
     validated = {k: v for k, v in models.items()

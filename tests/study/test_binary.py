@@ -183,13 +183,19 @@ def _check_outputs(run: Path, models: list[str], comparators: list[str] = (),
     for table in tables:
         assert (run / "tables" / f"{table}.csv").is_file(), table
     html = (run / "report.html").read_text()
-    stems = [f"{kind}_{c}" for kind in ("roc", "calibration", "decision_curve") for c in cohorts]
+    report = (run / "report.md").read_text()
+    stems = [f"{kind}_{c}" for kind in ("roc", "calibration") for c in cohorts]
+    for c in cohorts:  # decision curves need both outcomes among the patients every model scores; else a warning
+        if not (run / "figures" / f"decision_curve_{c}.png").is_file():
+            assert f"decision curves and paired DeLong tests, {c}: " in report, c
+        else:
+            stems.append(f"decision_curve_{c}")
+    assert (run / "figures" / "decision_curve_development.png").is_file()
     stems += ["nomogram_late_fusion", *(f"shap_{c}" for c in comparators)]
     for stem in stems:
         for ext in ("png", "pdf", "svg"):
             assert (run / "figures" / f"{stem}.{ext}").is_file(), f"{stem}.{ext}"
         assert f'alt="{stem}"' in html, stem
-    report = (run / "report.md").read_text()
     for section in ("## Endpoint", "## Internal validation (bootstrap)", "## Model comparison (paired DeLong)",
                     "## ROC curves", "## Calibration curves", "## Decision curves", "## Nomogram",
                     *(["## Comparators: SHAP"] if comparators else [])):
