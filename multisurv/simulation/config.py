@@ -65,7 +65,23 @@ _FIELDS: dict[str, tuple[float | None, float | None, str]] = {
 
 
 class SimulationConfigError(MultisurvError, ValueError):
-    """A simulation config does not satisfy ``simulation_config.v1``; ``.problems`` lists every problem."""
+    """A simulation config does not satisfy ``simulation_config.v1``; ``.problems`` lists every problem.
+
+    Parameters
+    ----------
+    problems : iterable of str
+        Every problem found, each with its key path and the fix; kept as the list ``.problems``.
+    source : str, optional
+        The config file (kept as ``.source``), named in the message.
+
+    Examples
+    --------
+    >>> try:
+    ...     SimulationConfig.from_dict({"schema": "simulation_config.v1", "name": "s", "out": "o", "seed": -1})
+    ... except SimulationConfigError as exc:
+    ...     print(exc.problems)
+    ["key 'seed': must be a whole number >= 0; got -1. Write a whole number such as 0."]
+    """
 
     def __init__(self, problems, source=None):
         self.problems = list(problems)
@@ -79,8 +95,25 @@ class SimulationConfigError(MultisurvError, ValueError):
 class SelectorSettings:
     """Settings of every LassoCoxSelector in the models (cheaper than the study defaults when wanted).
 
-    ``alpha``: ``"cv"`` or a fixed penalty; ``cv``: folds; ``n_alphas``: penalties on the path; ``rule``:
-    ``"min"`` or ``"1se"``; ``alpha_min_ratio``; ``max_features`` (None: no cap).
+    Parameters
+    ----------
+    alpha : "cv" or float, default="cv"
+        Penalty chosen by cross-validation, or a fixed penalty > 0 (the cheapest setting).
+    cv : int, default=3
+        Folds of the cross-validation (at least 2).
+    n_alphas : int, default=20
+        Penalties on the path (at least 2).
+    alpha_min_ratio : float, default=0.01
+        Smallest penalty of the path relative to the largest, in (0, 1).
+    rule : {"min", "1se"}, default="min"
+        The penalty with the best cross-validated fit, or the largest within one standard error of it.
+    max_features : int, optional
+        At most this many selected features; None: no cap.
+
+    Examples
+    --------
+    >>> SelectorSettings(alpha=0.05)
+    SelectorSettings(alpha=0.05, cv=3, n_alphas=20, alpha_min_ratio=0.01, rule='min', max_features=None)
     """
 
     alpha: float | str = "cv"
@@ -93,7 +126,25 @@ class SelectorSettings:
 
 @dataclass(frozen=True)
 class Scenario:
-    """One data-generating mechanism of the study, with its name and the factor levels that define it."""
+    """One data-generating mechanism of the study, with its name and the factor levels that define it.
+
+    Parameters
+    ----------
+    name : str
+        E.g. ``"shift_ct=1.0, n_external=200"`` for a crossed design, or the name given in a listed one.
+    mechanism : Mechanism
+        The base mechanism with the scenario's levels applied.
+    levels : mapping, default={}
+        Mechanism field -> the value this scenario sets.
+
+    Examples
+    --------
+    >>> cfg = SimulationConfig.from_dict({"schema": "simulation_config.v1", "name": "s", "out": "runs/s",
+    ...                                   "factors": {"shift_ct": [0.0, 1.0]}})
+    >>> s = cfg.scenarios[1]
+    >>> s.name, dict(s.levels), s.mechanism.shift_ct
+    ('shift_ct=1.0', {'shift_ct': 1.0}, 1.0)
+    """
 
     name: str
     mechanism: Mechanism
@@ -102,7 +153,51 @@ class Scenario:
 
 @dataclass(frozen=True)
 class SimulationConfig:
-    """A checked ``simulation_config.v1`` file (see the module docstring for the keys)."""
+    """A checked ``simulation_config.v1`` file (see the module docstring for the keys).
+
+    Build one with :meth:`from_yaml` or :meth:`from_dict`, which check every key; the constructor checks nothing.
+
+    Parameters
+    ----------
+    name : str
+        The simulation's name.
+    out : Path
+        Output folder (resolved against the config's folder).
+    scenarios : tuple of Scenario
+        The data-generating mechanisms compared.
+    seed : int, default=0
+        Seed of the whole study (each replicate's seed derives from it, see
+        :func:`multisurv.simulation.runner.replicate_seed`).
+    replicates : int, default=100
+        Simulated studies per scenario (at least 2).
+    n_bootstrap : int, default=500
+        Bootstrap resamples per external C-index interval.
+    confidence : float, default=0.95
+        Level of the intervals, in (0, 1).
+    n_truth : int, default=10000
+        Size of the large external sample that gives the estimand (the true C).
+    models : tuple of str, default=("radscore", "patscore", "clinscore", "early", "late", "truth")
+        Models fitted in every replicate (names of :data:`MODELS`).
+    selector : SelectorSettings
+        Settings of every LASSO-Cox selector.
+    late_cv : int, default=3
+        Folds of late fusion's out-of-fold scores.
+    early_penalizer : float, default=0.1
+        Ridge penalty of early fusion's Cox model.
+    intermediate : mapping, default={}
+        Settings of the ``intermediate`` model.
+    description : str, default=""
+        Free text for the report.
+    source : Path, optional
+        The YAML file the config was read from.
+
+    Examples
+    --------
+    >>> cfg = SimulationConfig.from_dict({"schema": "simulation_config.v1", "name": "s", "out": "runs/s",
+    ...                                   "replicates": 50, "factors": {"n_external": [42, 200]}})
+    >>> cfg.replicates, len(cfg.scenarios), cfg.selector.cv
+    (50, 2, 3)
+    """
 
     name: str
     out: Path
@@ -125,12 +220,28 @@ class SimulationConfig:
     def from_yaml(cls, path: str | Path) -> SimulationConfig:
         """Read and check a config file; raise :class:`SimulationConfigError` listing every problem.
 
+        Parameters
+        ----------
+        path : str or Path
+            A ``simulation_config.v1`` YAML file; ``out`` is read from its folder.
+
+        Returns
+        -------
+        SimulationConfig
+            With ``source`` set to the file's absolute path.
+
         Raises
         ------
         FileNotFoundError
             When the file does not exist.
         SimulationConfigError
             When it is not YAML or does not satisfy ``simulation_config.v1``.
+
+        Examples
+        --------
+        >>> cfg = SimulationConfig.from_yaml("experiments/fusion_simulation/simulation.yaml")  # doctest: +SKIP
+        >>> cfg.name  # doctest: +SKIP
+        'fusion_simulation'
         """
         path = Path(path).expanduser().resolve()
         if not path.is_file():
@@ -147,6 +258,24 @@ class SimulationConfig:
     def from_dict(cls, raw: Any, *, base: str | Path | None = None,
                   source: str | Path | None = None) -> SimulationConfig:
         """Build from a parsed mapping (``base``: the folder ``out`` is read from; default the working folder).
+
+        Parameters
+        ----------
+        raw : mapping
+            The parsed ``simulation_config.v1`` document (anything else is reported as a problem).
+        base : str or Path, optional
+            The folder ``out`` is read from.
+        source : str or Path, optional
+            The file the mapping came from, named in problems and kept as ``source``.
+
+        Returns
+        -------
+        SimulationConfig
+
+        Raises
+        ------
+        SimulationConfigError
+            Listing every problem of the mapping.
 
         Examples
         --------
@@ -169,7 +298,22 @@ class SimulationConfig:
         return config
 
     def to_dict(self) -> dict[str, Any]:
-        """The resolved config (every scenario's full mechanism), JSON- and YAML-ready."""
+        """The resolved config (every scenario's full mechanism), JSON- and YAML-ready.
+
+        Returns
+        -------
+        dict
+            ``schema``, the settings, ``selector``, ``fusion`` and one entry per scenario (``name``, ``levels``,
+            ``key`` and the full ``mechanism``).
+
+        Examples
+        --------
+        >>> cfg = SimulationConfig.from_dict({"schema": "simulation_config.v1", "name": "s", "out": "runs/s",
+        ...                                   "factors": {"shift_ct": [0.0, 1.0]}})
+        >>> resolved = cfg.to_dict()
+        >>> resolved["schema"], [s["name"] for s in resolved["scenarios"]]
+        ('simulation_config.v1', ['shift_ct=0.0', 'shift_ct=1.0'])
+        """
         return {
             "schema": SCHEMA, "name": self.name, "description": self.description, "out": str(self.out),
             "seed": self.seed, "replicates": self.replicates, "n_bootstrap": self.n_bootstrap,
