@@ -39,6 +39,19 @@ def patch_file_for(patches: Mapping | str | os.PathLike, patient_id) -> Path | N
 
     Returns None when the mapping has no entry (the patient has no slide).
 
+    Parameters
+    ----------
+    patches : mapping or str or Path
+        ``patient_id -> path``, or the folder of patch files.
+    patient_id : object
+        The patient; in a folder, its ``str`` is percent-encoded into the file name as extraction does.
+
+    Returns
+    -------
+    Path or None
+        The mapped path (None when the mapping has no entry or NaN), or ``<folder>/<encoded id>.h5`` (which need not
+        exist).
+
     Examples
     --------
     >>> patch_file_for({"P1": "a/P1.h5"}, "P1").as_posix(), patch_file_for({"P1": "a/P1.h5"}, "P2")
@@ -60,6 +73,18 @@ def patch_file_for(patches: Mapping | str | os.PathLike, patient_id) -> Path | N
 def patch_files_for(patches: Mapping | str | os.PathLike, patient_id) -> list[Path]:
     """Every existing patch file of ``patient_id``: ``<id>.h5`` then, for a patient with several slides,
     ``<id>__2.h5``, ``<id>__3.h5``... as extraction names them (a mapping gives one file, or several joined by ';').
+
+    Parameters
+    ----------
+    patches : mapping or str or Path
+        ``patient_id -> path`` (several paths joined by ``;``), or the folder of patch files.
+    patient_id : object
+        The patient.
+
+    Returns
+    -------
+    list of Path
+        The files that exist, in slide order; empty for a patient without a slide.
 
     Examples
     --------
@@ -241,6 +266,25 @@ class AttentionMILScore(BaseEstimator):
         ------
         ValueError
             If ``patches`` is missing, a parameter is out of range, or too few training patients have a slide.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> from multisurv._validation import make_y
+        >>> from multisurv.features.wsi.patch_store import PatchWriter
+        >>> tmp = tempfile.TemporaryDirectory()
+        >>> rng, folder = np.random.default_rng(0), pathlib.Path(tmp.name)
+        >>> ids = [f"P{i}" for i in range(20)]
+        >>> corners = np.array([[0, 0], [224, 0], [0, 224], [224, 224]])
+        >>> for i, pid in enumerate(ids[:18]):  # P18 and P19 have no slide
+        ...     with PatchWriter(folder / f"{pid}.h5", 4, 3, coords=corners, tissue=np.ones(4)) as w:
+        ...         w.write(np.arange(4), rng.normal(size=(4, 3)) + i % 2, keep=np.ones(4, bool))
+        >>> y = make_y([1.0 + (i % 2 == 0) + rng.random() for i in range(20)], np.ones(20, bool))
+        >>> X = pd.DataFrame(index=pd.Index(ids, name="patient_id"))
+        >>> score = AttentionMILScore(patches=folder, hidden=8, epochs=5, random_state=0).fit(X, y)
+        >>> score.n_train_, len(score.history_)  # 18 patients with a slide, 5 epochs
+        (18, 5)
+        >>> tmp.cleanup()
         """
         self._check_params()
         X = _check_frame(X)
@@ -362,6 +406,26 @@ class AttentionMILScore(BaseEstimator):
         Returns
         -------
         ndarray, shape (n_samples,)
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> from multisurv._validation import make_y
+        >>> from multisurv.features.wsi.patch_store import PatchWriter
+        >>> tmp = tempfile.TemporaryDirectory()
+        >>> rng, folder = np.random.default_rng(0), pathlib.Path(tmp.name)
+        >>> ids = [f"P{i}" for i in range(20)]
+        >>> corners = np.array([[0, 0], [224, 0], [0, 224], [224, 224]])
+        >>> for i, pid in enumerate(ids[:18]):  # P18 and P19 have no slide
+        ...     with PatchWriter(folder / f"{pid}.h5", 4, 3, coords=corners, tissue=np.ones(4)) as w:
+        ...         w.write(np.arange(4), rng.normal(size=(4, 3)) + i % 2, keep=np.ones(4, bool))
+        >>> y = make_y([1.0 + (i % 2 == 0) + rng.random() for i in range(20)], np.ones(20, bool))
+        >>> X = pd.DataFrame(index=pd.Index(ids, name="patient_id"))
+        >>> score = AttentionMILScore(patches=folder, hidden=8, epochs=5, random_state=0).fit(X, y)
+        >>> risk = score.predict(X)
+        >>> risk.shape, int(np.isnan(risk).sum())  # NaN for the 2 patients without a slide
+        ((20,), 2)
+        >>> tmp.cleanup()
         """
         check_is_fitted(self, "network_")
         X = _check_frame(X)
@@ -378,6 +442,36 @@ class AttentionMILScore(BaseEstimator):
         The embedding can replace the mean-pooled ``wsi__`` columns as the pathomics input of early or
         intermediate fusion; it was trained with the outcome, so fit it on training rows only (inside each
         resample).
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Index ``patient_id``; the columns are not used.
+
+        Returns
+        -------
+        pandas.DataFrame, shape (n_samples, hidden)
+            Index of ``X``; columns ``<prefix>abmil_000`` ...; NaN rows for patients without a slide.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> from multisurv._validation import make_y
+        >>> from multisurv.features.wsi.patch_store import PatchWriter
+        >>> tmp = tempfile.TemporaryDirectory()
+        >>> rng, folder = np.random.default_rng(0), pathlib.Path(tmp.name)
+        >>> ids = [f"P{i}" for i in range(20)]
+        >>> corners = np.array([[0, 0], [224, 0], [0, 224], [224, 224]])
+        >>> for i, pid in enumerate(ids[:18]):  # P18 and P19 have no slide
+        ...     with PatchWriter(folder / f"{pid}.h5", 4, 3, coords=corners, tissue=np.ones(4)) as w:
+        ...         w.write(np.arange(4), rng.normal(size=(4, 3)) + i % 2, keep=np.ones(4, bool))
+        >>> y = make_y([1.0 + (i % 2 == 0) + rng.random() for i in range(20)], np.ones(20, bool))
+        >>> X = pd.DataFrame(index=pd.Index(ids, name="patient_id"))
+        >>> score = AttentionMILScore(patches=folder, hidden=8, epochs=5, random_state=0).fit(X, y)
+        >>> emb = score.transform(X)
+        >>> emb.shape, list(emb.columns[:2]), int(emb.isna().all(axis=1).sum())
+        ((20, 8), ['wsi__abmil_000', 'wsi__abmil_001'], 2)
+        >>> tmp.cleanup()
         """
         check_is_fitted(self, "network_")
         X = _check_frame(X)
@@ -392,6 +486,11 @@ class AttentionMILScore(BaseEstimator):
     def tile_attention(self, patient_id) -> pd.DataFrame:
         """Attention weight of each tile of a patient's slide (they sum to 1).
 
+        Parameters
+        ----------
+        patient_id : object
+            A patient with a patch file.
+
         Returns
         -------
         pandas.DataFrame
@@ -403,6 +502,26 @@ class AttentionMILScore(BaseEstimator):
         ------
         ValueError
             If the patient has no patch file.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> from multisurv._validation import make_y
+        >>> from multisurv.features.wsi.patch_store import PatchWriter
+        >>> tmp = tempfile.TemporaryDirectory()
+        >>> rng, folder = np.random.default_rng(0), pathlib.Path(tmp.name)
+        >>> ids = [f"P{i}" for i in range(20)]
+        >>> corners = np.array([[0, 0], [224, 0], [0, 224], [224, 224]])
+        >>> for i, pid in enumerate(ids[:18]):  # P18 and P19 have no slide
+        ...     with PatchWriter(folder / f"{pid}.h5", 4, 3, coords=corners, tissue=np.ones(4)) as w:
+        ...         w.write(np.arange(4), rng.normal(size=(4, 3)) + i % 2, keep=np.ones(4, bool))
+        >>> y = make_y([1.0 + (i % 2 == 0) + rng.random() for i in range(20)], np.ones(20, bool))
+        >>> X = pd.DataFrame(index=pd.Index(ids, name="patient_id"))
+        >>> score = AttentionMILScore(patches=folder, hidden=8, epochs=5, random_state=0).fit(X, y)
+        >>> att = score.tile_attention("P0")
+        >>> att[["x", "y"]].values.tolist(), round(float(att["attention"].sum()), 6)
+        ([[0, 0], [224, 0], [0, 224], [224, 224]], 1.0)
+        >>> tmp.cleanup()
         """
         check_is_fitted(self, "network_")
         bag = self._bag(patient_id)
@@ -416,7 +535,44 @@ class AttentionMILScore(BaseEstimator):
         return table
 
     def score(self, X: pd.DataFrame, y: np.ndarray) -> float:
-        """Harrell's C of the slide risk on the patients who have a slide."""
+        """Harrell's C of the slide risk on the patients who have a slide.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Index ``patient_id``.
+        y : structured array, shape (n_samples,)
+            Fields ``event`` (bool) and ``time`` (float).
+
+        Returns
+        -------
+        float
+            scikit-survival's ``concordance_index_censored`` of :meth:`predict` over the patients with a slide.
+
+        Raises
+        ------
+        ValueError
+            If the sizes differ or ``y`` of the patients with a slide is not a valid survival outcome.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> from multisurv._validation import make_y
+        >>> from multisurv.features.wsi.patch_store import PatchWriter
+        >>> tmp = tempfile.TemporaryDirectory()
+        >>> rng, folder = np.random.default_rng(0), pathlib.Path(tmp.name)
+        >>> ids = [f"P{i}" for i in range(20)]
+        >>> corners = np.array([[0, 0], [224, 0], [0, 224], [224, 224]])
+        >>> for i, pid in enumerate(ids[:18]):  # P18 and P19 have no slide
+        ...     with PatchWriter(folder / f"{pid}.h5", 4, 3, coords=corners, tissue=np.ones(4)) as w:
+        ...         w.write(np.arange(4), rng.normal(size=(4, 3)) + i % 2, keep=np.ones(4, bool))
+        >>> y = make_y([1.0 + (i % 2 == 0) + rng.random() for i in range(20)], np.ones(20, bool))
+        >>> X = pd.DataFrame(index=pd.Index(ids, name="patient_id"))
+        >>> score = AttentionMILScore(patches=folder, hidden=8, epochs=5, random_state=0).fit(X, y)
+        >>> 0.0 <= score.score(X, y) <= 1.0
+        True
+        >>> tmp.cleanup()
+        """
         risk = self.predict(X)
         y = np.asarray(y)
         check_consistent_length(X=X, y=y)
