@@ -55,7 +55,7 @@ RECORD_COLUMNS = ("c_development", "c_external", "lower", "upper", "n_external",
 class SimulationResult:
     """What :func:`run_simulation` returns.
 
-    Attributes
+    Parameters
     ----------
     out : Path
         The run folder.
@@ -71,6 +71,19 @@ class SimulationResult:
         Wall-clock time of the run.
     replicate_seconds : float
         Sum of the computed replicates' own times (the CPU work, whatever the number of workers).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from multisurv.simulation.config import SimulationConfig
+    >>> folder = tempfile.mkdtemp()
+    >>> cfg = SimulationConfig.from_dict({"schema": "simulation_config.v1", "name": "tiny", "out": folder,
+    ...                                   "replicates": 2, "n_bootstrap": 0, "n_truth": 0,
+    ...                                   "models": ["clinscore", "truth"], "selector": {"alpha": 0.05},
+    ...                                   "base": {"n_development": 60, "n_external": 40}})
+    >>> res = run_simulation(cfg, write=False)
+    >>> res.n_computed, res.n_cached, res.records.shape
+    (2, 0, (4, 14))
     """
 
     out: Path
@@ -90,6 +103,31 @@ def build_models(names: Sequence[str], *, selector: SelectorSettings = SelectorS
 
     Fusions are built by the builders of :data:`multisurv.registry.FUSION_STRATEGIES`, as in a study, with the
     options ``cv`` = ``late_cv``, ``penalizer`` = ``early_penalizer`` and ``intermediate``.
+
+    Parameters
+    ----------
+    names : sequence of str
+        Model names (:data:`multisurv.simulation.config.MODELS`).
+    selector : SelectorSettings, default=SelectorSettings()
+        Settings of every LASSO-Cox selector.
+    late_cv : int, default=3
+        Folds of the fusions' out-of-fold scores.
+    early_penalizer : float, default=0.1
+        Ridge penalty of the fusion Cox models.
+    intermediate : dict, optional
+        Settings of the ``intermediate`` model.
+    random_state : int, optional
+        Seed of every estimator.
+
+    Returns
+    -------
+    dict of str to estimator or None
+        Unfitted estimators by name, in the order of ``names``; None for ``"truth"``.
+
+    Raises
+    ------
+    ValueError
+        When a name is unknown; the message lists the valid ones.
 
     Examples
     --------
@@ -128,6 +166,19 @@ def replicate_seed(seed: int, mechanism: Mechanism, replicate: int) -> np.random
     So a replicate's data do not depend on which other scenarios or replicates the config holds, or on the
     order they run in.
 
+    Parameters
+    ----------
+    seed : int
+        The study seed (``config.seed``).
+    mechanism : Mechanism
+        The scenario's mechanism (its :meth:`~multisurv.simulation.generator.Mechanism.key`).
+    replicate : int
+        The replicate's number.
+
+    Returns
+    -------
+    numpy.random.SeedSequence
+
     Examples
     --------
     >>> a = replicate_seed(1, Mechanism(), 3).generate_state(1)[0]
@@ -153,6 +204,28 @@ def run_replicate(mechanism: Mechanism, models: Sequence[str], *, seed: np.rando
 
     A model that fails (for example too few events for its cross-validation) gets NaN values and its error
     message in ``error``; warnings raised while fitting are counted in ``n_warnings`` and logged, not raised.
+
+    Parameters
+    ----------
+    mechanism : Mechanism
+        The data-generating mechanism.
+    models : sequence of str
+        Model names (see :func:`build_models`).
+    seed : numpy.random.SeedSequence
+        The replicate's seed (:func:`replicate_seed`): spawns the data, model and bootstrap seeds.
+    selector, late_cv, early_penalizer, intermediate
+        As in :func:`build_models`.
+    n_bootstrap : int, default=500
+        Bootstrap resamples of the external C-index interval.
+    confidence : float, default=0.95
+        Level of that interval.
+    n_truth : int, default=10000
+        Size of the large external sample giving the true C (0: none).
+
+    Returns
+    -------
+    list of dict
+        One record per model: ``model``, :data:`RECORD_COLUMNS` and ``error``.
 
     Examples
     --------
@@ -220,10 +293,32 @@ def _cache_dir(out: Path, config: SimulationConfig, scenario: Scenario) -> Path:
 def load_replicates(config: SimulationConfig, *, out: str | Path | None = None) -> pd.DataFrame:
     """The replicate records already cached for ``config`` (nothing is computed): a partial run's table.
 
+    Parameters
+    ----------
+    config : SimulationConfig
+        The simulation.
+    out : str or Path, optional
+        Run folder; default ``config.out``.
+
     Returns
     -------
     pandas.DataFrame
         Columns ``scenario``, ``replicate``, ``model`` and :data:`RECORD_COLUMNS`, as ``replicates.csv``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from multisurv.simulation.config import SimulationConfig
+    >>> folder = tempfile.mkdtemp()
+    >>> cfg = SimulationConfig.from_dict({"schema": "simulation_config.v1", "name": "tiny", "out": folder,
+    ...                                   "replicates": 2, "n_bootstrap": 0, "n_truth": 0,
+    ...                                   "models": ["clinscore", "truth"], "selector": {"alpha": 0.05},
+    ...                                   "base": {"n_development": 60, "n_external": 40}})
+    >>> len(load_replicates(cfg))  # nothing run yet
+    0
+    >>> _ = run_simulation(cfg, write=False)
+    >>> load_replicates(cfg)["model"].tolist()
+    ['clinscore', 'truth', 'clinscore', 'truth']
     """
     out = Path(config.out if out is None else out)
     rows = []
@@ -266,6 +361,7 @@ def run_simulation(config: SimulationConfig, *, out: str | Path | None = None, w
     Parameters
     ----------
     config : SimulationConfig
+        The simulation (:meth:`SimulationConfig.from_yaml`).
     out : str or Path, optional
         Run folder; default ``config.out``.
     workers : int, default 1
@@ -279,6 +375,7 @@ def run_simulation(config: SimulationConfig, *, out: str | Path | None = None, w
     Returns
     -------
     SimulationResult
+        The records, performance and win tables, and how many replicates were computed or read from the cache.
 
     Notes
     -----
@@ -287,6 +384,20 @@ def run_simulation(config: SimulationConfig, *, out: str | Path | None = None, w
     scenario's mechanism or any model setting gives new keys (nothing stale is reused). Replicate ``r`` of a
     scenario is seeded from (``seed``, mechanism, ``r``) alone (:func:`replicate_seed`), so results do not depend
     on the number of workers or on the order of scenarios.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from multisurv.simulation.config import SimulationConfig
+    >>> folder = tempfile.mkdtemp()
+    >>> cfg = SimulationConfig.from_dict({"schema": "simulation_config.v1", "name": "tiny", "out": folder,
+    ...                                   "replicates": 2, "n_bootstrap": 0, "n_truth": 0,
+    ...                                   "models": ["clinscore", "truth"], "selector": {"alpha": 0.05},
+    ...                                   "base": {"n_development": 60, "n_external": 40}})
+    >>> first = run_simulation(cfg, write=False)
+    >>> again = run_simulation(cfg, write=False)  # every replicate is read from the cache
+    >>> (first.n_computed, first.n_cached), (again.n_computed, again.n_cached)
+    ((2, 0), (0, 2))
     """
     from multisurv._validation import check_param
 
