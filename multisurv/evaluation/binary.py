@@ -99,9 +99,12 @@ class HosmerLemeshowResult(ResultRecord):
 
     Parameters
     ----------
-    statistic, p_value : float
+    statistic : float
+        The Hosmer-Lemeshow chi-squared statistic.
     df : int
         ``n_groups - 2`` (as ``ResourceSelection::hoslem.test``, even when tied quantiles merge groups).
+    p_value : float
+        Upper-tail chi-squared probability of ``statistic`` on ``df`` degrees of freedom.
     n_groups : int
         Groups asked for; ``table`` has one row per group actually formed.
     table : pandas.DataFrame
