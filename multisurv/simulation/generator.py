@@ -108,6 +108,12 @@ class Mechanism:
     -----
     Fields added after ``feature_level.v1`` (``heavy_share_ct``, ``heavy_ratio_ct``) enter :meth:`key` only when
     they differ from their defaults, so the caches of existing studies stay valid.
+
+    Examples
+    --------
+    >>> mech = Mechanism(n_external=200, shift_ct=1.0)
+    >>> mech.n_development, mech.n_external, mech.replace(shift_ct=0.0).shift_ct
+    (200, 200, 0.0)
     """
 
     n_development: int = 200
@@ -142,16 +148,61 @@ class Mechanism:
 
     # ----------------------------------------------------------------------------------------- helpers
     def replace(self, **changes: Any) -> Mechanism:
-        """A copy with some fields changed (tuples may be given as lists)."""
+        """A copy with some fields changed (tuples may be given as lists).
+
+        Parameters
+        ----------
+        **changes
+            Field -> new value.
+
+        Returns
+        -------
+        Mechanism
+
+        Raises
+        ------
+        TypeError
+            When a name is not a field.
+
+        Examples
+        --------
+        >>> Mechanism().replace(n_external=200, communality_ct=[0.5, 0.9]).communality_ct
+        (0.5, 0.9)
+        """
         changes = {k: tuple(v) if isinstance(v, list) else v for k, v in changes.items()}
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        """Every field, JSON-ready (tuples as lists)."""
+        """Every field, JSON-ready (tuples as lists).
+
+        Returns
+        -------
+        dict
+            Field -> value, in declaration order.
+
+        Examples
+        --------
+        >>> list(Mechanism().to_dict())[:3]
+        ['n_development', 'n_external', 'signal_ct']
+        """
         return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
 
     def key(self) -> str:
-        """A 12-character hash of the mechanism (and :data:`MECHANISM_VERSION`): its cache and seed key."""
+        """A 12-character hash of the mechanism (and :data:`MECHANISM_VERSION`): its cache and seed key.
+
+        Fields added in later versions enter the hash only when they differ from their default, so the keys
+        (and caches) of earlier mechanisms stay valid.
+
+        Returns
+        -------
+        str
+            Twelve lowercase hex digits.
+
+        Examples
+        --------
+        >>> Mechanism().key() == Mechanism().key(), Mechanism().key() == Mechanism(signal_ct=2.0).key()
+        (True, False)
+        """
         values = self.to_dict()
         default = Mechanism().to_dict()
         for name in _LATER_FIELDS:  # added later: in the key only when set, so existing caches stay valid
@@ -161,7 +212,19 @@ class Mechanism:
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
     def coefficients(self) -> dict[str, float]:
-        """True log-hazard ratios of this mechanism (the image-level ones times the signal multipliers)."""
+        """True log-hazard ratios of this mechanism (the image-level ones times the signal multipliers).
+
+        Returns
+        -------
+        dict of str to float
+            Term -> log-hazard ratio: the clinical terms, ``u_ct``, ``u_path`` and the interaction ``u_path:large``.
+
+        Examples
+        --------
+        >>> coef = Mechanism(interaction=0.5).coefficients()
+        >>> coef["u_path:large"], coef["u_ct"] == 2 * Mechanism(signal_ct=0.5).coefficients()["u_ct"]
+        (0.5, True)
+        """
         coef = {k: v * self.signal_clinical for k, v in COEFFICIENTS.items() if k in _CLINICAL_TERMS}
         coef["u_ct"] = COEFFICIENTS["u_ct"] * self.signal_ct
         coef["u_path"] = COEFFICIENTS["u_path"] * self.signal_path
@@ -171,9 +234,9 @@ class Mechanism:
 
 @dataclass(frozen=True)
 class SimulatedCohort:
-    """One simulated centre.
+    """One simulated centre (made by :func:`simulate_cohort`).
 
-    Attributes
+    Parameters
     ----------
     X : pandas.DataFrame
         Index ``patient_id``; ``ct__``, ``wsi__`` and ``clin__`` columns (NaN rows where a modality is missing).
@@ -183,6 +246,12 @@ class SimulatedCohort:
         True linear predictor (higher = worse).
     latent : pandas.DataFrame
         The latent terms per patient (``z_size``, ``z_mitotic``, ``z_age``, ``u_ct``, ``u_path``, ...).
+
+    Examples
+    --------
+    >>> cohort = simulate_cohort(Mechanism(), 20, "development", np.random.default_rng(0))
+    >>> cohort.X.shape[0], cohort.y.dtype.names, cohort.true_lp.shape
+    (20, ('event', 'time'), (20,))
     """
 
     X: pd.DataFrame
