@@ -126,3 +126,21 @@ def test_stepwise_errors():
         StepwiseLogisticSelector().fit(X, np.arange(623))
     with pytest.raises(ValueError, match=r"^StepwiseLogisticSelector: 'p_enter' \(0\.2\) must not exceed"):
         StepwiseLogisticSelector(criterion="p", p_enter=0.2, p_remove=0.1).fit(X, Y)
+
+
+def test_compiled_and_pure_python_coordinate_descent_give_identical_paths(monkeypatch):
+    """numba (with the 'explain' extra) compiles the coordinate-descent loop; without it the same Python code runs:
+    the two give bit-identical paths."""
+    pytest.importorskip("numba")
+    import multisurv.selection.lasso_logistic as module
+
+    rng = np.random.default_rng(0)
+    Z = rng.normal(size=(80, 12))
+    y = (rng.random(80) < 1 / (1 + np.exp(-(Z[:, 0] - 0.5 * Z[:, 1])))).astype(float)
+    alphas = np.abs(Z.T @ (y - y.mean())).max() / 80 * np.logspace(0, -2, 20)
+    compiled = module.logistic_path(Z, y, alphas, tol=1e-9)
+    assert module._coordinate_descent is not module._cd_passes
+    monkeypatch.setattr(module, "_coordinate_descent", module._cd_passes)
+    pure = module.logistic_path(Z, y, alphas, tol=1e-9)
+    for a, b in zip(compiled, pure):
+        np.testing.assert_array_equal(a, b)
