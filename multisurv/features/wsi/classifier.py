@@ -86,9 +86,33 @@ class TileClassifier:
     weights : None, "imagenet" or path
         Initial backbone weights when ``backbone`` is not given.
     tile_size : int, default=224
+        Tile side in pixels the classifier was trained on.
     mpp : float, optional
         Resolution the classifier was trained at (recorded; applied when tiling is asked for the same).
     device : str, optional
+        Default: ``"cuda"`` when available, else ``"cpu"``.
+    digest : str, default="untrained"
+        SHA-256 of the checkpoint the classifier was loaded from (set by :meth:`load` and :meth:`save`).
+    metrics : dict, optional
+        Validation metrics recorded with the checkpoint.
+
+    Raises
+    ------
+    ValueError
+        When the backbone is not one of ``CLASSIFIER_BACKBONES``, the classes are fewer than two or repeated, or
+        no tumour class can be found.
+    ImportError
+        When torch is not installed (``pip install "multisurv[wsi]"``).
+
+    See Also
+    --------
+    train_tile_classifier : Fine-tunes one on labelled patches.
+
+    Examples
+    --------
+    >>> clf = TileClassifier("resnet18", ["stroma", "tumour"], weights="imagenet")  # doctest: +SKIP
+    >>> clf.tumour_class, clf.tumour_index  # doctest: +SKIP
+    ('tumour', 1)
     """
 
     def __init__(self, backbone_name: str, classes: Sequence[str], *, tumour_class: str | None = None,
@@ -118,7 +142,14 @@ class TileClassifier:
 
     @property
     def tumour_index(self) -> int:
-        """Position of ``tumour_class`` in ``classes``: the column of the tumour probability."""
+        """Position of ``tumour_class`` in ``classes``: the column of the tumour probability.
+
+        Examples
+        --------
+        >>> clf = TileClassifier.load("models/tissue_resnet50.pt", device="cpu")  # doctest: +SKIP
+        >>> clf.classes[clf.tumour_index] == clf.tumour_class  # doctest: +SKIP
+        True
+        """
         return self.classes.index(self.tumour_class)
 
     def to(self, device: str) -> "TileClassifier":
@@ -138,6 +169,12 @@ class TileClassifier:
         ------
         ImportError
             When torch (the ``wsi`` extra) is not installed.
+
+        Examples
+        --------
+        >>> clf = TileClassifier.load("models/tissue_resnet50.pt", device="cpu")  # doctest: +SKIP
+        >>> clf.to("cuda:0").device  # doctest: +SKIP
+        'cuda:0'
         """
         torch = require("torch", extra="wsi")
         self.device = str(device)
@@ -152,33 +189,104 @@ class TileClassifier:
         -------
         TileClassifier
             ``self``.
+
+        Examples
+        --------
+        >>> clf = TileClassifier.load("models/tissue_resnet50.pt", device="cpu")  # doctest: +SKIP
+        >>> clf.eval().head.training  # doctest: +SKIP
+        False
         """
         self.backbone.eval()
         self.head.eval()
         return self
 
     def as_encoder(self) -> Encoder:
-        """The fine-tuned backbone as a tile encoder (the study's features: its global-average-pooled layer)."""
+        """The fine-tuned backbone as a tile encoder (the study's features: its global-average-pooled layer).
+
+        Returns
+        -------
+        Encoder
+            Named ``<backbone>-tissue``, weights tagged ``sha256:<digest>``; the classifier is put in eval mode.
+
+        Examples
+        --------
+        >>> clf = TileClassifier.load("models/tissue_resnet50.pt", device="cpu")  # doctest: +SKIP
+        >>> clf.as_encoder().name  # doctest: +SKIP
+        'resnet50-tissue'
+        """
         self.eval()
         return Encoder(name=f"{self.backbone_name}-tissue", model=self.backbone, dim=self.dim, device=self.device,
                        weights=f"sha256:{self.digest}", mean=self.mean, std=self.std)
 
     def probabilities_from(self, features, x):
-        """Class probabilities (N, n_classes) from backbone ``features``, or from the input batch ``x`` if None."""
+        """Class probabilities (N, n_classes) from backbone ``features``, or from the input batch ``x`` if None.
+
+        Parameters
+        ----------
+        features : torch.Tensor or None
+            Backbone output of the batch (reused when the encoder already computed it).
+        x : torch.Tensor
+            The normalised input batch (N, 3, H, W); read only when ``features`` is None.
+
+        Returns
+        -------
+        torch.Tensor
+            Softmax probabilities, one column per class.
+
+        Examples
+        --------
+        >>> clf = TileClassifier.load("models/tissue_resnet50.pt", device="cpu")  # doctest: +SKIP
+        >>> batch = clf.as_encoder().transform(tiles)  # doctest: +SKIP
+        >>> clf.probabilities_from(None, batch).shape  # doctest: +SKIP
+        torch.Size([8, 2])
+        """
         torch = require("torch", extra="wsi")
         if features is None:
             features = self.backbone(x)
         return torch.softmax(self.head(features.reshape(features.shape[0], -1).float()), dim=1)
 
     def predict_proba(self, tiles) -> np.ndarray:
-        """Class probabilities of uint8 RGB tiles (N, H, W, 3) as a float array (N, n_classes)."""
+        """Class probabilities of uint8 RGB tiles (N, H, W, 3) as a float array (N, n_classes).
+
+        Parameters
+        ----------
+        tiles : ndarray or torch.Tensor of uint8, shape (N, H, W, 3)
+            RGB tiles.
+
+        Returns
+        -------
+        ndarray of float32, shape (N, n_classes)
+            Columns in the order of ``classes``.
+
+        Examples
+        --------
+        >>> clf = TileClassifier.load("models/tissue_resnet50.pt", device="cpu")  # doctest: +SKIP
+        >>> clf.predict_proba(tiles)[:, clf.tumour_index] >= 0.5  # doctest: +SKIP
+        """
         torch = require("torch", extra="wsi")
         encoder = self.as_encoder()
         with torch.inference_mode():
             return self.probabilities_from(None, encoder.transform(tiles)).float().cpu().numpy()
 
     def predict(self, tiles) -> np.ndarray:
-        """Predicted class names of uint8 RGB tiles (N, H, W, 3)."""
+        """Predicted class names of uint8 RGB tiles (N, H, W, 3).
+
+        Parameters
+        ----------
+        tiles : ndarray or torch.Tensor of uint8, shape (N, H, W, 3)
+            RGB tiles.
+
+        Returns
+        -------
+        ndarray of str (object dtype), shape (N,)
+            The most probable class of each tile.
+
+        Examples
+        --------
+        >>> clf = TileClassifier.load("models/tissue_resnet50.pt", device="cpu")  # doctest: +SKIP
+        >>> clf.predict(tiles[:2])  # doctest: +SKIP
+        array(['tumour', 'stroma'], dtype=object)
+        """
         return np.asarray(self.classes, dtype=object)[self.predict_proba(tiles).argmax(axis=1)]
 
     def save(self, path: str | os.PathLike) -> Path:
@@ -187,6 +295,21 @@ class TileClassifier:
         The file holds ``format``, ``backbone``, ``classes``, ``tumour_class``, ``tile_size``, ``mpp``,
         ``mean``, ``std``, ``metrics`` and ``state_dict`` (backbone keys as in torchvision, head keys ``fc.*``,
         so the file is also a torchvision state_dict of the whole classifier).
+
+        Parameters
+        ----------
+        path : str or Path
+            The checkpoint file to write.
+
+        Returns
+        -------
+        Path
+            The file written.
+
+        Examples
+        --------
+        >>> clf.save("models/tissue_resnet50.pt")  # doctest: +SKIP
+        PosixPath('models/tissue_resnet50.pt')
         """
         torch = require("torch", extra="wsi")
         state = {k: v.detach().cpu() for k, v in self.backbone.state_dict().items()}
@@ -205,12 +328,30 @@ class TileClassifier:
     def load(cls, path: str | os.PathLike, *, device: str | None = None) -> "TileClassifier":
         """Read a checkpoint written by :meth:`save`.
 
+        Parameters
+        ----------
+        path : str or Path
+            The checkpoint (read with ``torch.load(weights_only=True)``, so it cannot run code).
+        device : str, optional
+            Default: ``"cuda"`` when available, else ``"cpu"``.
+
+        Returns
+        -------
+        TileClassifier
+            In eval mode, its parameters frozen, ``digest`` the file's SHA-256.
+
         Raises
         ------
         FileNotFoundError
             If the file does not exist.
         ValueError
             If it is not a multisurv tile-classifier checkpoint (the message names the file).
+
+        Examples
+        --------
+        >>> clf = TileClassifier.load("models/tissue_resnet50.pt")  # doctest: +SKIP
+        >>> clf.classes, len(clf.digest)  # doctest: +SKIP
+        (['necrosis', 'normal', 'stroma', 'tumour'], 64)
         """
         torch = require("torch", extra="wsi")
         path = os.fspath(path)
@@ -284,9 +425,9 @@ def read_checkpoint_header(path: str | os.PathLike) -> dict:
 
 @dataclass(frozen=True)
 class TrainingReport:
-    """What fine-tuning gave.
+    """What fine-tuning gave (:func:`train_tile_classifier`).
 
-    Attributes
+    Parameters
     ----------
     accuracy : float
         Validation accuracy (share of validation patches whose arg-max class is the label).
@@ -295,8 +436,16 @@ class TrainingReport:
     history : pandas.DataFrame
         Per epoch: ``train_loss``, ``train_accuracy``, ``val_accuracy``, ``seconds``.
     n_train, n_val : int
+        Training and validation patches.
     chance : float
         Accuracy of always predicting the most frequent training class, on the validation set.
+
+    Examples
+    --------
+    >>> report = TrainingReport(accuracy=0.91, confusion=pd.DataFrame(), history=pd.DataFrame({"val_accuracy": [0.91]}),
+    ...                         n_train=800, n_val=200, chance=0.4)
+    >>> report.to_frame().to_dict("records")
+    [{'val_accuracy': 0.91, 'chance': 0.4, 'n_train': 800, 'n_val': 200, 'epochs': 1}]
     """
 
     accuracy: float
@@ -307,7 +456,18 @@ class TrainingReport:
     chance: float
 
     def to_frame(self) -> pd.DataFrame:
-        """One-row summary."""
+        """One-row summary.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``val_accuracy``, ``chance``, ``n_train``, ``n_val`` and ``epochs`` (rows of ``history``).
+
+        Examples
+        --------
+        >>> TrainingReport(0.9, pd.DataFrame(), pd.DataFrame(index=range(3)), 80, 20, 0.5).to_frame()["epochs"].item()
+        3
+        """
         return pd.DataFrame([{"val_accuracy": self.accuracy, "chance": self.chance, "n_train": self.n_train,
                               "n_val": self.n_val, "epochs": len(self.history)}])
 
@@ -411,6 +571,15 @@ def train_tile_classifier(patches: pd.DataFrame, *, backbone: str = "resnet50",
     The split is by patch, as in the study; patches of one slide then fall on both sides, so the validation
     accuracy says how well the classifier labels *new patches of these slides*. Split by slide (train on some
     slides' patch table, evaluate on others) to estimate performance on new slides.
+
+    Examples
+    --------
+    >>> from multisurv.features.wsi.annotations import make_patch_dataset
+    >>> patches = make_patch_dataset(...)  # labelled patches from annotated slides  # doctest: +SKIP
+    >>> clf, report = train_tile_classifier(patches, backbone="resnet50", weights="imagenet")  # doctest: +SKIP
+    >>> report.accuracy > report.chance  # doctest: +SKIP
+    True
+    >>> clf.save("models/tissue_resnet50.pt")  # doctest: +SKIP
     """
     torch = require("torch", extra="wsi")
     from sklearn.model_selection import train_test_split
