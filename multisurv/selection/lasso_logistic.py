@@ -34,7 +34,7 @@ def _cd_passes(gram, corr, diag, beta, g_beta, l1, l2, tol, passes, max_iter):
         passes += 1
         max_change = 0.0
         for j in range(p):
-            if not active[j]:
+            if not active[j] or diag[j] + l2 <= 0.0:  # a column constant in these rows keeps a coefficient of 0
                 continue
             old = beta[j]
             g = corr[j] - g_beta[j] + diag[j] * old

@@ -144,3 +144,12 @@ def test_compiled_and_pure_python_coordinate_descent_give_identical_paths(monkey
     pure = module.logistic_path(Z, y, alphas, tol=1e-9)
     for a, b in zip(compiled, pure):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_constant_column_keeps_a_zero_coefficient():
+    """A feature constant in the fitted rows (as in a CV fold) has no curvature: it stays at 0 instead of 0 / 0."""
+    rng = np.random.default_rng(1)
+    Z = np.column_stack([rng.normal(size=60), np.zeros(60)])
+    y = (rng.random(60) < 1 / (1 + np.exp(-Z[:, 0]))).astype(float)
+    b0, coef, ok = logistic_path(Z, y, np.array([0.05, 0.01]), tol=1e-9)
+    assert ok and np.isfinite(coef).all() and (coef[1] == 0).all() and (coef[0] != 0).all()
