@@ -59,6 +59,20 @@ def read_volume(path: str | os.PathLike, *, patient_id: str, role: str):
     ExtractionError
         If the path does not exist, the folder holds no or several DICOM series, a series has missing or
         unevenly spaced slices, or SimpleITK cannot read it.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import SimpleITK as sitk
+    >>> path = os.path.join(tempfile.mkdtemp(), "ct.nrrd")
+    >>> sitk.WriteImage(sitk.Image(8, 8, 4, sitk.sitkInt16), path)
+    >>> read_volume(path, patient_id="p1", role="ct_image").GetSize()
+    (8, 8, 4)
+    >>> try:
+    ...     read_volume("missing.nrrd", patient_id="p1", role="ct_image")
+    ... except ValueError as exc:
+    ...     print(exc)
+    Patient 'p1', column 'ct_image' ('missing.nrrd'): the file does not exist. Correct the 'ct_image' path in the manifest.
     """
     sitk = require("SimpleITK", extra="radiomics")
     path = os.fspath(path)
@@ -104,7 +118,29 @@ def read_volume(path: str | os.PathLike, *, patient_id: str, role: str):
 
 @dataclass(frozen=True)
 class Geometry:
-    """The voxel grid of a volume: size (voxels), spacing (mm), origin (mm) and direction cosines."""
+    """The voxel grid of a volume: size (voxels), spacing (mm), origin (mm) and direction cosines.
+
+    Parameters
+    ----------
+    size : tuple of int
+        Number of voxels along each axis, in SimpleITK's (x, y, z) order.
+    spacing : tuple of float
+        Voxel spacing along each axis, in mm.
+    origin : tuple of float
+        Physical position of the first voxel's centre, in mm.
+    direction : tuple of float
+        Direction cosines, row-major (9 values for a 3-D volume).
+
+    See Also
+    --------
+    check_geometry : Compares the geometries of an image and its mask.
+
+    Examples
+    --------
+    >>> import SimpleITK as sitk
+    >>> print(Geometry.of(sitk.Image(8, 8, 4, sitk.sitkInt16)))
+    size (8, 8, 4), spacing (1, 1, 1), origin (0, 0, 0), direction (1, 0, 0, 0, 1, 0, 0, 0, 1)
+    """
 
     size: tuple[int, ...]
     spacing: tuple[float, ...]
@@ -113,7 +149,23 @@ class Geometry:
 
     @classmethod
     def of(cls, image) -> "Geometry":
-        """The geometry of a ``SimpleITK.Image``."""
+        """The geometry of a ``SimpleITK.Image``.
+
+        Parameters
+        ----------
+        image : SimpleITK.Image
+            Any image; only its header (size, spacing, origin, direction) is read.
+
+        Returns
+        -------
+        Geometry
+
+        Examples
+        --------
+        >>> import SimpleITK as sitk
+        >>> Geometry.of(sitk.Image(8, 8, 4, sitk.sitkInt16)).size
+        (8, 8, 4)
+        """
         return cls(tuple(image.GetSize()), tuple(image.GetSpacing()), tuple(image.GetOrigin()),
                    tuple(image.GetDirection()))
 
@@ -130,6 +182,28 @@ class Geometry:
         Spacing and origin may differ by ``tolerance`` times the first spacing, direction cosines by
         ``tolerance``: the rule SimpleITK (ITK's ``VerifyInputInformation``) applies, which PyRadiomics'
         ``geometryTolerance`` setting changes.
+
+        Parameters
+        ----------
+        other : Geometry
+            The grid to compare with this one (typically the mask's).
+        tolerance : float
+            Relative tolerance (SimpleITK's default is 1e-6).
+
+        Returns
+        -------
+        list of str
+            Among ``"size"``, ``"spacing"``, ``"origin"`` and ``"direction"``, in that order; empty when the grids
+            match.
+
+        Examples
+        --------
+        >>> image = Geometry((8, 8, 4), (1.0, 1.0, 1.0), (0.0, 0.0, 0.0), (1, 0, 0, 0, 1, 0, 0, 0, 1))
+        >>> mask = Geometry((8, 8, 4), (1.0, 1.0, 1.0), (0.5, 0.0, 0.0), (1, 0, 0, 0, 1, 0, 0, 0, 1))
+        >>> image.differences(mask, 1e-6)
+        ['origin']
+        >>> image.differences(mask, 1.0)
+        []
         """
         coordinate_tol = abs(tolerance * self.spacing[0])
         out = []
@@ -148,6 +222,7 @@ def check_geometry(image, mask, *, patient_id: str, mask_path: str, settings: di
     Parameters
     ----------
     image, mask : SimpleITK.Image
+        The CT and its label map.
     patient_id, mask_path : str
         Named in the error message.
     settings : dict
@@ -164,6 +239,20 @@ def check_geometry(image, mask, *, patient_id: str, mask_path: str, settings: di
     ------
     ExtractionError
         If the grids differ and ``correctMask`` is not true; the message gives both geometries.
+
+    Examples
+    --------
+    >>> import SimpleITK as sitk
+    >>> image = sitk.Image(8, 8, 4, sitk.sitkInt16)
+    >>> mask = sitk.Image(8, 8, 4, sitk.sitkUInt8)
+    >>> mask.SetOrigin((0.5, 0.0, 0.0))
+    >>> check_geometry(image, mask, patient_id="p1", mask_path="m.nrrd", settings={"correctMask": True})
+    ['origin']
+    >>> try:
+    ...     check_geometry(image, mask, patient_id="p1", mask_path="m.nrrd", settings={})
+    ... except ValueError as exc:
+    ...     print(str(exc)[:80])
+    Patient 'p1': the mask does not lie on the image's voxel grid (different origin;
     """
     tolerance = settings.get("geometryTolerance")
     tolerance = DEFAULT_TOLERANCE if tolerance is None else float(tolerance)
@@ -184,6 +273,15 @@ def check_geometry(image, mask, *, patient_id: str, mask_path: str, settings: di
 def check_roi(mask, *, label: int, patient_id: str, mask_path: str) -> tuple[int, list[str]]:
     """Count the voxels of ``label`` in ``mask``; raise when there are none, warn when there are few.
 
+    Parameters
+    ----------
+    mask : SimpleITK.Image
+        The label map.
+    label : int
+        The mask value of the ROI.
+    patient_id, mask_path : str
+        Named in the messages.
+
     Returns
     -------
     n_voxels : int
@@ -194,6 +292,19 @@ def check_roi(mask, *, label: int, patient_id: str, mask_path: str) -> tuple[int
     ------
     ExtractionError
         If the mask is empty, or holds other labels but not ``label`` (the message lists them).
+
+    Examples
+    --------
+    >>> import SimpleITK as sitk
+    >>> mask = sitk.Image(8, 8, 4, sitk.sitkUInt8)
+    >>> mask[2:6, 2:6, 0:3] = 1
+    >>> check_roi(mask, label=1, patient_id="p1", mask_path="m.nrrd")
+    (48, [])
+    >>> try:
+    ...     check_roi(mask, label=2, patient_id="p1", mask_path="m.nrrd")
+    ... except ValueError as exc:
+    ...     print(str(exc)[:72])
+    Patient 'p1': the mask has no voxel with label 2; it holds label(s) [1].
     """
     sitk = require("SimpleITK", extra="radiomics")
     values = sitk.GetArrayViewFromImage(mask)
@@ -218,13 +329,43 @@ def check_roi(mask, *, label: int, patient_id: str, mask_path: str) -> tuple[int
 def check_image_and_mask(image, mask, *, patient_id: str, image_path: str, mask_path: str, label: int) -> list[str]:
     """Refuse a mask that is not a label map and an image that is one (swapped, or one file given twice).
 
-    Returns the warnings (an ROI in more than :data:`~multisurv.cohort.images.MAX_ROI_PIECES` pieces), also logged.
+    Parameters
+    ----------
+    image, mask : SimpleITK.Image
+        The CT and its label map.
+    patient_id : str
+        Named in the messages.
+    image_path, mask_path : str
+        The files, named in the messages; the same path for both is refused.
+    label : int
+        The mask value of the ROI (its pieces are counted).
+
+    Returns
+    -------
+    list of str
+        The warnings (an ROI in more than :data:`~multisurv.cohort.images.MAX_ROI_PIECES` pieces), also logged;
+        empty for a sound pair.
 
     Raises
     ------
     ExtractionError
         Naming the patient and the file at fault: the mask holds negative, non-integer or too many distinct
         values; the image holds only a few values or the same voxels as the mask; the image has NaN voxels.
+
+    Examples
+    --------
+    >>> import SimpleITK as sitk
+    >>> rng = np.random.default_rng(0)
+    >>> image = sitk.GetImageFromArray(rng.normal(0, 100, (4, 8, 8)).astype(np.int16))
+    >>> mask = sitk.Image(8, 8, 4, sitk.sitkUInt8)
+    >>> mask[2:5, 2:5, 1:3] = 1
+    >>> check_image_and_mask(image, mask, patient_id="p1", image_path="ct.nrrd", mask_path="m.nrrd", label=1)
+    []
+    >>> try:  # swapped
+    ...     check_image_and_mask(mask, image, patient_id="p1", image_path="ct.nrrd", mask_path="m.nrrd", label=1)
+    ... except ValueError as exc:
+    ...     print(str(exc)[:59])
+    Patient 'p1', mask 'm.nrrd': the mask holds negative values
     """
     sitk = require("SimpleITK", extra="radiomics")
     mask_values = sitk.GetArrayViewFromImage(mask)
@@ -252,6 +393,23 @@ def check_resampled_size(image, mask, *, label: int, settings: dict[str, Any], p
 
     PyRadiomics resamples the ROI's bounding box (plus ``padDistance`` voxels) to ``resampledPixelSpacing``; a
     wrong spacing in the image header (e.g. 1,000 mm) or a tiny target spacing asks for an absurd allocation.
+
+    Parameters
+    ----------
+    image, mask : SimpleITK.Image
+        The CT (its spacing is used) and its label map.
+    label : int
+        The mask value of the ROI whose bounding box is resampled.
+    settings : dict
+        PyRadiomics' ``setting`` section: ``resampledPixelSpacing`` (nothing is checked when absent or empty)
+        and ``padDistance`` (default 5 voxels).
+    patient_id, image_path : str
+        Named in the error message.
+
+    Raises
+    ------
+    ExtractionError
+        If the resampled grid would have more than :data:`MAX_RESAMPLED_VOXELS` voxels.
 
     Examples
     --------
