@@ -50,7 +50,38 @@ _CLIP = 1e-12
 
 # ------------------------------------------------------------------------------------------------ config
 def check_endpoint(checker, raw: dict, study: Mapping):
-    """Check the ``endpoint`` section (``checker`` collects the problems); return its EndpointConfig."""
+    """Check the ``endpoint`` section (``checker`` collects the problems); return its EndpointConfig.
+
+    Every problem is added to ``checker`` (nothing is raised here); a bad value falls back to its default so that
+    the check goes on. A binary endpoint also checks what it asks of the other sections (fusion strategies
+    "early" / "late" only, no harmonisation, internal validation "none" or "bootstrap", mean pooling).
+
+    Parameters
+    ----------
+    checker : multisurv.study.config._Checker
+        Collects the problems of the whole config (``add``, ``option``, ``number``... helpers).
+    raw : dict
+        The ``endpoint`` section as read from YAML.
+    study : mapping
+        The whole raw config (its ``fusion``, ``harmonisation``, ``validation`` and ``modalities`` sections).
+
+    Returns
+    -------
+    EndpointConfig
+        The checked section (defaults where a value was missing or wrong).
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from multisurv.study.config import _Checker
+    >>> checker = _Checker(Path("."))
+    >>> cfg = check_endpoint(checker, {"type": "binary", "horizon": 24, "comparators": ["svm"]}, {})
+    >>> cfg.type, cfg.horizon, cfg.comparators, checker.problems
+    ('binary', 24.0, ('svm',), [])
+    >>> _ = check_endpoint(checker, {"type": "binary", "horizon": 24, "column": "response"}, {})
+    >>> print(checker.problems[0][:70])
+    key 'endpoint': must be given exactly one of 'horizon' (event by t, fr
+    """
     from multisurv.evaluation.comparators import COMPARATORS
     from multisurv.study.config import ENDPOINT_TYPES, EndpointConfig
 
@@ -128,10 +159,30 @@ def _check_binary_study(checker, study: Mapping) -> None:
 def with_outcome_column(spec: Mapping, endpoint) -> dict:
     """The clinical spec with the endpoint's 0/1 column added, so that the manifest check reads and checks it.
 
+    Parameters
+    ----------
+    spec : mapping
+        Clinical spec, variable name -> its entry (``multisurv.cohort.synthetic_clinical`` layout).
+    endpoint : EndpointConfig
+        The study's endpoint; only ``endpoint.column`` is read.
+
+    Returns
+    -------
+    dict
+        A copy of ``spec``; with a ``column`` endpoint, one more entry: a required integer in [0, 1]. Unchanged
+        (a copy) for a ``horizon`` endpoint.
+
     Raises
     ------
     ValueError
         When the column is a clinical variable of the spec (it would be a predictor of itself).
+
+    Examples
+    --------
+    >>> from multisurv.study.config import EndpointConfig
+    >>> spec = with_outcome_column({"age": {"name": "age"}}, EndpointConfig(type="binary", column="response"))
+    >>> list(spec), spec["response"]["minimum"], spec["response"]["maximum"]
+    (['age', 'response'], 0, 1)
     """
     spec = dict(spec)
     column = endpoint.column
@@ -148,7 +199,31 @@ def with_outcome_column(spec: Mapping, endpoint) -> dict:
 
 
 def without_outcome_column(cohort, endpoint):
-    """The cohort with the endpoint column kept in its table but taken out of its clinical variables."""
+    """The cohort with the endpoint column kept in its table but taken out of its clinical variables.
+
+    Parameters
+    ----------
+    cohort : Cohort
+        The study cohort.
+    endpoint : EndpointConfig
+        The study's endpoint; only ``endpoint.column`` is read.
+
+    Returns
+    -------
+    Cohort
+        A new cohort without the column among ``clinical_columns`` and ``clinical_spec``, or ``cohort`` itself when
+        the endpoint has no column or the column is not a clinical variable.
+
+    Examples
+    --------
+    >>> from multisurv.cohort.cohort import Cohort
+    >>> from multisurv.study.config import EndpointConfig
+    >>> t = pd.DataFrame({"patient_id": ["a", "b"], "cohort": ["development"] * 2, "time": [5.0, 30.0],
+    ...                   "event": [True, False], "response": [1, 0], "age": [60, 70]}).set_index("patient_id")
+    >>> cohort = Cohort(t, clinical_columns=("age", "response"))
+    >>> without_outcome_column(cohort, EndpointConfig(type="binary", column="response")).clinical_columns
+    ('age',)
+    """
     from multisurv.cohort.cohort import Cohort
 
     column = endpoint.column
@@ -163,6 +238,21 @@ def without_outcome_column(cohort, endpoint):
 def build_binary_models(config) -> dict:
     """Unfitted models of a binary-endpoint study, by name: each modality's logistic model, the fusions, then the
     comparators (``ml_<name>``).
+
+    Parameters
+    ----------
+    config : StudyConfig
+        A study config with ``endpoint.type: binary``; its ``selection`` (LASSO settings), ``fusion`` (strategies,
+        penalizer, folds), ``modalities``, ``seed`` and ``endpoint`` (comparators, their features and inner CV) are
+        read.
+
+    Returns
+    -------
+    dict
+        Name -> unfitted model: ``LogisticModalityScore`` per modality, ``early_fusion``
+        (``EarlyFusionLogistic``) and ``late_fusion`` (``LateFusionLogistic``) as the strategies ask, and
+        ``ml_<name>`` per comparator (tuned by inner CV, behind the LASSO selection unless
+        ``comparator_features: all``).
 
     Examples
     --------
@@ -218,7 +308,7 @@ def binary_labels(modalities: Sequence[Modality], names: Sequence[str]) -> dict[
 class BinaryEndpoint:
     """The binary outcome of every patient of a cohort.
 
-    Attributes
+    Parameters
     ----------
     outcome : pandas.Series
         Index patient_id; 1.0 / 0.0, NaN where unknown (censored before the horizon).
@@ -226,8 +316,15 @@ class BinaryEndpoint:
         Per cohort label: ``n``, ``events``, ``non_events``, ``censored_before`` (left out), ``event_rate``.
     note : str
         The definition and what happened to the patients censored before the horizon (for the report).
-    horizon : float
-        NaN for a manifest column.
+    horizon : float, default=nan
+        The horizon of an "event by horizon" endpoint; NaN for a manifest column.
+
+    Examples
+    --------
+    >>> end = BinaryEndpoint(outcome=pd.Series([1.0, 0.0, np.nan], index=["a", "b", "c"]), table=pd.DataFrame(),
+    ...                      note="Endpoint: event by 24 months.", horizon=24.0)
+    >>> int(end.outcome.notna().sum()), end.horizon
+    (2, 24.0)
     """
 
     outcome: pd.Series
@@ -239,11 +336,38 @@ class BinaryEndpoint:
 def binary_endpoint(cohort, endpoint) -> BinaryEndpoint:
     """The binary outcome of a cohort from its endpoint config ("event by horizon" or a 0/1 column).
 
+    Parameters
+    ----------
+    cohort : Cohort
+        Every patient (development and external); ``time`` / ``event`` or the endpoint column are read.
+    endpoint : EndpointConfig
+        ``type: binary`` with a ``horizon`` (event by then, via
+        :func:`~multisurv.cohort.endpoint.binary_outcome` with ``censored_before`` and ``unit``) or a ``column``.
+
+    Returns
+    -------
+    BinaryEndpoint
+        The outcome of every patient (NaN: censored before the horizon and excluded, or not a number in the
+        column), the count table per cohort label and the note for the report.
+
     Raises
     ------
     ValueError
         With ``censored_before: refuse`` when a patient is censored before the horizon, or when the endpoint has one
         class only.
+
+    Examples
+    --------
+    >>> from multisurv.cohort.cohort import Cohort
+    >>> from multisurv.study.config import EndpointConfig
+    >>> t = pd.DataFrame({"patient_id": ["a", "b", "c", "d"], "cohort": ["development"] * 4,
+    ...                   "time": [5.0, 30.0, 10.0, 40.0], "event": [True, False, False, True]}).set_index("patient_id")
+    >>> end = binary_endpoint(Cohort(t), EndpointConfig(type="binary", horizon=24.0))
+    >>> end.outcome.tolist()
+    [1.0, 0.0, nan, 0.0]
+    >>> end.table[["cohort", "n", "events", "censored_before"]]
+            cohort  n  events  censored_before
+    0  development  3       1                1
     """
     from multisurv.cohort.endpoint import binary_outcome
 
@@ -274,7 +398,7 @@ def binary_endpoint(cohort, endpoint) -> BinaryEndpoint:
 class BinaryStudyResult:
     """Everything a binary-endpoint study computed (the report draws it; nothing is fitted there).
 
-    Attributes
+    Parameters
     ----------
     metrics : pandas.DataFrame
         One row per (model, cohort): ``n``, ``events``, ``auc`` with its DeLong ``auc_lower`` / ``auc_upper``,
@@ -303,11 +427,28 @@ class BinaryStudyResult:
     tuning : pandas.DataFrame
         Comparator -> the hyper-parameters inner CV chose and its CV AUC.
     endpoint : BinaryEndpoint
+        The outcome of every patient and its count table.
     labels : dict
+        Model name -> display label.
     primary : str
+        The model whose bootstrap calibration curve is drawn.
     n_bootstrap : int
-    notes : list of str
-    run_dir : Path or None
+        Resamples of the whole-pipeline bootstrap.
+    roc, calibration, calibration_curve, decision_curves, nomogram, odds_ratios, shap, tuning
+        As above; empty (or None) by default.
+    notes : list of str, default=[]
+        What went wrong or was left out (warnings, skipped evaluations), for the report.
+    run_dir : Path or None, default=None
+        Where the tables, figures and report were written.
+
+    Examples
+    --------
+    >>> res = BinaryStudyResult(metrics=pd.DataFrame({"model": ["late_fusion"], "auc": [0.71]}),
+    ...                         validation=pd.DataFrame(), comparisons=pd.DataFrame(), predictions=pd.DataFrame(),
+    ...                         endpoint=BinaryEndpoint(pd.Series(dtype=float), pd.DataFrame(), ""),
+    ...                         labels={"late_fusion": "Late fusion"}, primary="late_fusion", n_bootstrap=200)
+    >>> res.primary, res.roc, res.run_dir
+    ('late_fusion', {}, None)
     """
 
     metrics: pd.DataFrame
@@ -368,7 +509,50 @@ def evaluate_binary(predictions: pd.DataFrame, *, development: str, models: Sequ
     """Metrics, ROC curves, apparent calibration curves, paired DeLong tests and decision curves of every model in
     every cohort (development, each external label, pooled externals), from the study's predictions.
 
-    ``predictions``: index patient_id; ``cohort``, ``outcome`` (NaN: unknown) and one probability column per model.
+    Parameters
+    ----------
+    predictions : pandas.DataFrame
+        Index patient_id; ``cohort``, ``outcome`` (NaN: unknown, left out) and one probability column per model
+        (NaN: the patient was not scored by that model).
+    development : str
+        Cohort label of the development cohort; every other label is an external cohort, and with two or more
+        external labels they are also pooled (:func:`~multisurv.study.evaluate.evaluation_groups`).
+    models : sequence of str
+        Probability columns to evaluate, in report order.
+    labels : mapping
+        Model name -> display label of its decision curve (the name where missing).
+    horizon : float, default=nan
+        Horizon of an "event by horizon" endpoint, recorded on the decision curves.
+
+    Returns
+    -------
+    dict
+        ``metrics`` (DataFrame, one row per (model, cohort): ``n``, ``events``, ``auc`` with DeLong interval and
+        standard error, ``brier``, calibration ``slope`` / ``intercept`` / ``citl``, Hosmer-Lemeshow from 10
+        patients), ``comparisons`` (DataFrame of paired DeLong tests per cohort, on the patients every model scored),
+        ``roc`` ((model, cohort) -> DataFrame ``fpr``, ``tpr``, ``threshold``), ``calibration`` (cohort -> model ->
+        lowess curve), ``decision_curves`` (cohort -> list of DecisionCurveResult) and ``skipped`` (list of str:
+        the cohorts without both outcomes among the commonly scored patients).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> y = rng.integers(0, 2, 40).astype(float)
+    >>> pred = pd.DataFrame({"cohort": ["development"] * 20 + ["external"] * 20, "outcome": y,
+    ...                      "a": np.clip(0.3 * y + rng.uniform(0, 0.7, 40), 0, 1), "b": rng.uniform(0, 1, 40)})
+    >>> res = evaluate_binary(pred, development="development", models=["a", "b"], labels={"a": "A", "b": "B"})
+    >>> sorted(res)
+    ['calibration', 'comparisons', 'decision_curves', 'metrics', 'roc', 'skipped']
+    >>> res["metrics"][["model", "cohort", "n", "auc"]].round(3)
+      model       cohort   n    auc
+    0     a  development  20  0.702
+    1     b  development  20  0.548
+    2     a     external  20  0.848
+    3     b     external  20  0.374
+    >>> res["comparisons"][["cohort", "model_a", "model_b", "p_value"]].round(3)
+            cohort model_a model_b  p_value
+    0  development       a       b    0.401
+    1     external       a       b    0.004
     """
     from sklearn.metrics import roc_curve
 
@@ -502,20 +686,25 @@ def fit_and_evaluate_binary(cohort, run_dir: str | Path, *, endpoint, models: Ma
     Parameters
     ----------
     cohort : Cohort
+        Every patient, development and external.
     run_dir : path
+        Output folder (created).
     endpoint : EndpointConfig
         ``type: binary`` with a ``horizon`` or a ``column``.
     models : mapping
         From :func:`build_binary_models`.
     modalities : sequence of Modality
-    development : str
+        The study's modalities (features extracted, labels, availability per model).
+    development : str, default="development"
         Cohort label the models are fitted on.
     feature_dir : path, optional
         Feature cache (default ``run_dir/features``).
     n_bootstrap : int
         Resamples of the whole-pipeline bootstrap (rms's B; 1000 by default).
-    random_state : int
-    progress : bool
+    random_state : int, default=0
+        Seed of the bootstrap and of the SHAP background sample.
+    progress : bool, default=True
+        Show extraction progress.
     extra_report : mapping, optional
         Lines at the top of the report.
     figure_options : mapping, optional
@@ -528,6 +717,24 @@ def fit_and_evaluate_binary(cohort, run_dir: str | Path, *, endpoint, models: Ma
     Returns
     -------
     BinaryStudyResult
+        The evaluation objects; ``run_dir`` then holds ``tables/``, ``figures/``, ``failures.csv`` and
+        ``report.md``.
+
+    Raises
+    ------
+    ValueError
+        From :func:`binary_endpoint`: a patient censored before the horizon with ``censored_before: refuse``, or an
+        endpoint column with one class only.
+
+    Examples
+    --------
+    >>> from multisurv.study.config import StudyConfig
+    >>> cfg = StudyConfig.from_yaml("experiments/binary_demo/study.yaml")  # doctest: +SKIP
+    >>> result = fit_and_evaluate_binary(cohort, "runs/binary", endpoint=cfg.endpoint,
+    ...                                  models=build_binary_models(cfg), modalities=cfg.modalities,
+    ...                                  n_bootstrap=200)  # doctest: +SKIP
+    >>> result.metrics.columns[:4].tolist()  # doctest: +SKIP
+    ['model', 'cohort', 'n', 'events']
     """
     from multisurv._atomic import write_csv_atomic
     from multisurv.features.clinical import ClinicalPreprocessor
