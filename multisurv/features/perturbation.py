@@ -26,20 +26,30 @@ __all__ = ["Perturbation", "perturbation_plan", "perturb_volume", "estimate_nois
 class Perturbation:
     """One perturbed copy of an image and its mask.
 
-    Attributes
+    Parameters
     ----------
     name : str
         Short name, used in file names and as the rater name of the ICC (``"rtnc1"``, ``"erode"``).
-    rotation_deg : float
+    rotation_deg : float, default=0.0
         Rotation in the axial plane (about the image's third axis), through the ROI's centroid, in degrees.
-    translation : tuple of float
+    translation : tuple of float, default=(0.0, 0.0, 0.0)
         Shift along the image's (x, y, z) axes as fractions of a voxel.
-    noise : bool
+    noise : bool, default=False
         Add Gaussian noise with the image's estimated noise level (:func:`estimate_noise_sd`).
-    growth : int
+    growth : int, default=0
         Grow (+1) or shrink (-1) the mask by one voxel in the axial plane; 0 leaves it.
-    contour : bool
+    contour : bool, default=False
         Randomise the contour (:func:`randomise_contour`).
+
+    See Also
+    --------
+    perturbation_plan : The default set of perturbations.
+    perturb_volume : Applies one perturbation to an image and its mask.
+
+    Examples
+    --------
+    >>> Perturbation("erode", growth=-1)
+    Perturbation(name='erode', rotation_deg=0.0, translation=(0.0, 0.0, 0.0), noise=False, growth=-1, contour=False)
     """
 
     name: str
@@ -50,7 +60,19 @@ class Perturbation:
     contour: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        """The perturbation as a JSON-ready dict."""
+        """The perturbation as a JSON-ready dict.
+
+        Returns
+        -------
+        dict
+            The fields by name, ``translation`` as a list.
+
+        Examples
+        --------
+        >>> Perturbation("rtnc1", rotation_deg=-15.0, translation=(0.2, 0.25, 0.0), noise=True).to_dict()
+        {'name': 'rtnc1', 'rotation_deg': -15.0, 'translation': [0.2, 0.25, 0.0], 'noise': True, 'growth': 0, \
+'contour': False}
+        """
         out = asdict(self)
         out["translation"] = list(self.translation)
         return out
@@ -206,6 +228,16 @@ def randomise_contour(roi: np.ndarray, spacing_zyx, rng: np.random.Generator, *,
 def dice(a: np.ndarray, b: np.ndarray) -> float:
     """Dice overlap of two boolean masks (1 = identical; NaN when both are empty).
 
+    Parameters
+    ----------
+    a, b : array_like of bool
+        The masks, of the same shape (any number of dimensions); other values are cast to bool.
+
+    Returns
+    -------
+    float
+        ``2 |a & b| / (|a| + |b|)``, in [0, 1].
+
     Examples
     --------
     >>> dice(np.array([1, 1, 0], bool), np.array([1, 0, 0], bool))
@@ -240,6 +272,20 @@ def perturb_volume(image, mask, perturbation: Perturbation, *, label: int = 1, r
         UInt8, on the input grid (a moved mask is resampled linearly and thresholded at 0.5).
     info : dict
         ``noise_sd`` used (0 without noise) and ``roi_voxels`` of the new mask.
+
+    Examples
+    --------
+    >>> import SimpleITK as sitk
+    >>> rng = np.random.default_rng(0)
+    >>> image = sitk.GetImageFromArray(rng.normal(40, 10, (6, 24, 24)).astype(np.int16))
+    >>> mask = sitk.Image(24, 24, 6, sitk.sitkUInt8)
+    >>> mask[6:18, 6:18, 1:5] = 1  # 12 x 12 x 4 = 576 voxels
+    >>> for p in perturbation_plan(1):
+    ...     new_image, new_mask, info = perturb_volume(image, mask, p, rng=np.random.default_rng(0))
+    ...     print(p.name, new_image.GetPixelIDTypeAsString(), round(info["noise_sd"], 1), info["roi_voxels"])
+    rtnc1 32-bit float 10.0 418
+    erode 32-bit float 0.0 400
+    dilate 32-bit float 0.0 768
     """
     sitk = require("SimpleITK", extra="radiomics")
     from scipy import ndimage
