@@ -43,16 +43,29 @@ _TAGS = {
 class SUVFactor:
     """How a PET series' activity concentrations become body-weight SUV.
 
-    Attributes
+    Made by :func:`suv_factor` from a DICOM header; frozen.
+
+    Parameters
     ----------
     factor : float
         Multiply Bq/mL by this to get SUVbw (g/mL): ``weight_g / decayed_dose_bq``.
-    weight_kg, injected_dose_bq, half_life_s : float
-        From the header.
+    weight_kg : float
+        Patient weight at the scan (``PatientWeight``), in kg.
+    injected_dose_bq : float
+        Injected activity (``RadionuclideTotalDose``), in Bq.
+    half_life_s : float
+        Radionuclide half-life (``RadionuclideHalfLife``), in s.
     elapsed_s : float
         Time from injection to the series start (0 when the images are decay-corrected to the injection).
     decayed_dose_bq : float
         ``injected_dose_bq * 2 ** (-elapsed_s / half_life_s)``.
+
+    Examples
+    --------
+    >>> f = SUVFactor(factor=70_000 / 3.7e8, weight_kg=70.0, injected_dose_bq=3.7e8, half_life_s=6586.2,
+    ...               elapsed_s=0.0, decayed_dose_bq=3.7e8)
+    >>> round(5000 * f.factor, 3)  # 5 kBq/mL in SUVbw
+    0.946
     """
 
     factor: float
@@ -63,7 +76,19 @@ class SUVFactor:
     decayed_dose_bq: float
 
     def to_dict(self) -> dict[str, float]:
-        """The values as a JSON-ready dict."""
+        """The values as a JSON-ready dict.
+
+        Returns
+        -------
+        dict of str to float
+            The fields by name.
+
+        Examples
+        --------
+        >>> SUVFactor(factor=0.0002, weight_kg=70.0, injected_dose_bq=3.5e8, half_life_s=6586.2, elapsed_s=0.0,
+        ...           decayed_dose_bq=3.5e8).to_dict()["weight_kg"]
+        70.0
+        """
         return dict(self.__dict__)
 
 
@@ -146,8 +171,10 @@ def read_pet_suv(folder: str | os.PathLike, *, patient_id: str = "?", role: str 
     ----------
     folder : str or Path
         A folder holding the DICOM files of one PET series (files that are not DICOM are ignored).
-    patient_id, role : str
+    patient_id : str, default="?"
         Named in error messages.
+    role : str, default="pet_image"
+        Manifest column of the series, named in error messages.
 
     Returns
     -------
@@ -161,6 +188,19 @@ def read_pet_suv(folder: str | os.PathLike, *, patient_id: str = "?", role: str 
     ExtractionError
         If the folder holds no DICOM slice, several series, slices of unequal size, or a header lacks a tag that
         SUV needs (see :func:`suv_factor`).
+
+    See Also
+    --------
+    write_pet_suv : Writes the SUV volume as NRRD.
+
+    Examples
+    --------
+    >>> image, factor = read_pet_suv("data/p1/pet", patient_id="p1")  # doctest: +SKIP
+    >>> try:
+    ...     read_pet_suv("missing", patient_id="p1")
+    ... except ValueError as exc:
+    ...     print(str(exc)[:59])
+    Patient 'p1', column 'pet_image' ('missing'): not a folder.
     """
     pydicom = require("pydicom", extra="radiomics")
     sitk = require("SimpleITK", extra="radiomics")
@@ -218,6 +258,31 @@ def write_pet_suv(folder: str | os.PathLike, out_path: str | os.PathLike, *, pat
 
     The written file holds nothing time-dependent, so the same series always gives the same bytes (and its
     radiomics stay cached).
+
+    Parameters
+    ----------
+    folder : str or Path
+        A folder holding the DICOM files of one PET series (see :func:`read_pet_suv`).
+    out_path : str or Path
+        The NRRD file to write (``.nrrd``); its folder must exist. An existing file is replaced.
+    patient_id : str, default="?"
+        Named in error messages.
+    role : str, default="pet_image"
+        Manifest column of the series, named in error messages.
+
+    Returns
+    -------
+    SUVFactor
+        The factor the activity concentrations were multiplied by.
+
+    Raises
+    ------
+    ExtractionError
+        As :func:`read_pet_suv`.
+
+    Examples
+    --------
+    >>> write_pet_suv("data/p1/pet", "work/p1_suv.nrrd", patient_id="p1").factor  # doctest: +SKIP
     """
     sitk = require("SimpleITK", extra="radiomics")
     image, factor = read_pet_suv(folder, patient_id=patient_id, role=role)
