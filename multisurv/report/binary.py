@@ -36,7 +36,45 @@ def _save(fig, run_dir: Path, stem: str, written: dict) -> None:
 
 
 def write_binary_tables(run_dir: str | Path, result) -> dict[str, str]:
-    """Write metrics.csv, predictions.csv and the tidy CSV tables of a binary study; return name -> path."""
+    """Write metrics.csv, predictions.csv and the tidy CSV tables of a binary study; return name -> path.
+
+    ``metrics.csv`` and ``predictions.csv`` go in ``run_dir``; the endpoint counts, internal validation, AUC
+    comparisons, bootstrap calibration curve, decision curves, ROC curves, odds ratios, nomogram, SHAP and tuning
+    tables (those the result holds) in ``run_dir/tables``. Each file is written atomically.
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        The study's run folder (``tables/`` is created).
+    result : BinaryStudyResult
+        What the study computed (:func:`multisurv.study.binary.fit_and_evaluate_binary`).
+
+    Returns
+    -------
+    dict of str to str
+        Table name -> its path relative to ``run_dir`` (``predictions.csv`` is written but not listed).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from multisurv.study.binary import BinaryEndpoint, BinaryStudyResult
+    >>> metrics = pd.DataFrame({"model": ["late_fusion"], "cohort": ["development"], "n": [40], "events": [18],
+    ...                         "auc": [0.74], "auc_lower": [0.58], "auc_upper": [0.90], "brier": [0.21],
+    ...                         "slope": [0.9], "intercept": [0.05], "hl_p": [0.42]})
+    >>> result = BinaryStudyResult(
+    ...     metrics=metrics, validation=pd.DataFrame(), comparisons=pd.DataFrame(),
+    ...     predictions=pd.DataFrame({"cohort": ["development"], "outcome": [1.0], "late_fusion": [0.7]}),
+    ...     endpoint=BinaryEndpoint(pd.Series([1.0]), pd.DataFrame({"cohort": ["development"], "n": [40]}), ""),
+    ...     labels={"late_fusion": "Late fusion"}, primary="late_fusion", n_bootstrap=200)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     written = write_binary_tables(tmp, result)
+    >>> for name, path in written.items():
+    ...     print(name, path)
+    metrics metrics.csv
+    endpoint tables/endpoint.csv
+    internal_validation tables/internal_validation.csv
+    auc_comparison tables/auc_comparison.csv
+    """
     run_dir = Path(run_dir)
     tables = run_dir / "tables"
     out = {}
@@ -71,7 +109,33 @@ def write_binary_tables(run_dir: str | Path, result) -> dict[str, str]:
 
 
 def write_binary_figures(run_dir: str | Path, result, *, unit: str = "months") -> dict[str, list[str]]:
-    """Draw every figure of a binary study; return stem -> written paths (relative to ``run_dir``)."""
+    """Draw every figure of a binary study; return stem -> written paths (relative to ``run_dir``).
+
+    Per cohort of ``result.metrics``: ROC curves (``roc_<cohort>``) and calibration curves (``calibration_<cohort>``,
+    with the primary model's bias-corrected curve on the development cohort); per cohort with decision curves,
+    ``decision_curve_<cohort>``; the late-fusion nomogram and one SHAP bar chart per comparator when the result holds
+    them. Every figure is saved as PNG (300 dpi), PDF and SVG in ``run_dir/figures`` (matplotlib's Agg backend).
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        The study's run folder.
+    result : BinaryStudyResult
+        What the study computed (:func:`multisurv.study.binary.fit_and_evaluate_binary`).
+    unit : str, default="months"
+        Time unit of the horizon, in the axis labels ("the event by 24 months").
+
+    Returns
+    -------
+    dict of str to list of str
+        Figure stem -> the written files, relative to ``run_dir``.
+
+    Examples
+    --------
+    >>> written = write_binary_figures("runs/binary", result)  # doctest: +SKIP
+    >>> written["roc_development"]  # doctest: +SKIP
+    ['figures/roc_development.png', 'figures/roc_development.pdf', 'figures/roc_development.svg']
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -136,7 +200,34 @@ def _ci(value, lo, hi, fmt: str = ".3f") -> str:
 
 def binary_summary_table(result) -> pd.DataFrame:
     """One display row per model and cohort: n (events), AUC with its DeLong interval, Brier, calibration slope
-    and intercept, Hosmer-Lemeshow p."""
+    and intercept, Hosmer-Lemeshow p.
+
+    Parameters
+    ----------
+    result : BinaryStudyResult
+        What the study computed (:func:`multisurv.study.binary.fit_and_evaluate_binary`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``model`` (display label), ``cohort``, ``n (events)``, ``AUC (95% CI, DeLong)`` (text), ``Brier``,
+        ``slope``, ``intercept``, ``Hosmer-Lemeshow p`` (text); empty text where a metric is missing.
+
+    Examples
+    --------
+    >>> from multisurv.study.binary import BinaryEndpoint, BinaryStudyResult
+    >>> metrics = pd.DataFrame({"model": ["late_fusion"], "cohort": ["development"], "n": [40], "events": [18],
+    ...                         "auc": [0.74], "auc_lower": [0.58], "auc_upper": [0.90], "brier": [0.21],
+    ...                         "slope": [0.9], "intercept": [0.05], "hl_p": [0.42]})
+    >>> result = BinaryStudyResult(
+    ...     metrics=metrics, validation=pd.DataFrame(), comparisons=pd.DataFrame(),
+    ...     predictions=pd.DataFrame({"cohort": ["development"], "outcome": [1.0], "late_fusion": [0.7]}),
+    ...     endpoint=BinaryEndpoint(pd.Series([1.0]), pd.DataFrame({"cohort": ["development"], "n": [40]}), ""),
+    ...     labels={"late_fusion": "Late fusion"}, primary="late_fusion", n_bootstrap=200)
+    >>> binary_summary_table(result)[["model", "n (events)", "AUC (95% CI, DeLong)", "Hosmer-Lemeshow p"]]
+             model n (events) AUC (95% CI, DeLong) Hosmer-Lemeshow p
+    0  Late fusion    40 (18)  0.740 (0.580-0.900)              0.42
+    """
     return _metrics_table(result)
 
 
@@ -194,7 +285,42 @@ def _figures(written: Mapping[str, list[str]], prefix: str) -> list[str]:
 
 def write_binary_report(run_dir: str | Path, result, *, cohort, failures: pd.DataFrame, modalities: Sequence,
                         elapsed: float, extra: Mapping[str, object] | None = None) -> Path:
-    """Write the tables, figures, ``report.md`` and ``report.html`` of a binary-endpoint study."""
+    """Write the tables, figures, ``report.md`` and ``report.html`` of a binary-endpoint study.
+
+    Calls :func:`write_binary_tables` and :func:`write_binary_figures` (the time unit read from the endpoint note),
+    then writes the report: endpoint, cohorts (horizon endpoints only), models and their odds ratios,
+    discrimination and calibration, bootstrap validation, paired DeLong comparisons, the figures, failures and
+    warnings.
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        The study's run folder.
+    result : BinaryStudyResult
+        What the study computed (:func:`multisurv.study.binary.fit_and_evaluate_binary`).
+    cohort : Cohort
+        The study cohort (its source manifest and, for a horizon endpoint, its follow-up summary).
+    failures : pandas.DataFrame
+        Feature-extraction failures (one row per failed case).
+    modalities : sequence of Modality
+        The study's modalities (named in the models paragraph).
+    elapsed : float
+        Run time in seconds.
+    extra : mapping, optional
+        Lines at the top of the report (key -> value).
+
+    Returns
+    -------
+    Path
+        ``run_dir/report.md``.
+
+    Examples
+    --------
+    >>> path = write_binary_report("runs/binary", result, cohort=cohort, failures=failures,
+    ...                            modalities=modalities, elapsed=114.0)  # doctest: +SKIP
+    >>> path.name  # doctest: +SKIP
+    'report.md'
+    """
     from multisurv.report.report import write_html_report
 
     run_dir = Path(run_dir)
