@@ -35,7 +35,7 @@ MAX_SHAPE = (24, 64, 64)
 class ScannerProfile:
     """Acquisition settings of one centre's CT scanner.
 
-    Attributes
+    Parameters
     ----------
     inplane_spacing_mm : tuple of float
         Range (low, high) of the in-plane pixel spacing, drawn uniformly per scan.
@@ -45,6 +45,12 @@ class ScannerProfile:
         Standard deviation of the (slightly correlated) image noise, in HU.
     hu_offset : float
         Calibration offset added to every voxel, in HU.
+
+    Examples
+    --------
+    >>> scanner = ScannerProfile(inplane_spacing_mm=(1.0, 1.2), slice_thickness_mm=3.0, noise_hu=11.0, hu_offset=0.0)
+    >>> scanner == SCANNERS["development"]
+    True
     """
 
     inplane_spacing_mm: tuple[float, float]
@@ -53,7 +59,18 @@ class ScannerProfile:
     hu_offset: float
 
     def to_dict(self) -> dict:
-        """The settings as a JSON-ready dict."""
+        """The settings as a JSON-ready dict.
+
+        Returns
+        -------
+        dict
+            ``inplane_spacing_mm`` (a list), ``slice_thickness_mm``, ``noise_hu`` and ``hu_offset``.
+
+        Examples
+        --------
+        >>> SCANNERS["external"].to_dict()
+        {'inplane_spacing_mm': [1.1, 1.3], 'slice_thickness_mm': 2.5, 'noise_hu': 14.0, 'hu_offset': 6.0}
+        """
         return {"inplane_spacing_mm": list(self.inplane_spacing_mm), "slice_thickness_mm": self.slice_thickness_mm,
                 "noise_hu": self.noise_hu, "hu_offset": self.hu_offset}
 
@@ -72,7 +89,7 @@ SCANNERS = {
 class CTCase:
     """One synthetic CT crop.
 
-    Attributes
+    Parameters
     ----------
     image : numpy.ndarray of int16, shape (z, y, x)
         HU-like values.
@@ -82,6 +99,13 @@ class CTCase:
         Voxel spacing (x, y, z) in mm, in SimpleITK order.
     origin : tuple of float
         Physical position (x, y, z) of the first voxel, in mm.
+
+    Examples
+    --------
+    >>> case = CTCase(image=np.zeros((2, 3, 3), dtype=np.int16), mask=np.zeros((2, 3, 3), dtype=np.uint8),
+    ...               spacing=(1.0, 1.0, 3.0), origin=(0.0, 0.0, 0.0))
+    >>> case.image.shape, case.spacing
+    ((2, 3, 3), (1.0, 1.0, 3.0))
     """
 
     image: np.ndarray
@@ -100,10 +124,22 @@ def tumour_radius_mm(size_cm: float) -> float:
     The scale is compressed (logarithmic, 6-22 mm) so that every crop stays small; the ranking of tumour
     sizes is kept, which is all the models can use.
 
+    Parameters
+    ----------
+    size_cm : float
+        True largest tumour diameter, in cm (> 0).
+
+    Returns
+    -------
+    float
+        ``7 + 4.5 * log(size_cm)`` mm, clipped to [6, 22] mm.
+
     Examples
     --------
     >>> round(tumour_radius_mm(5.0), 2)
     14.24
+    >>> tumour_radius_mm(0.5), tumour_radius_mm(100.0)
+    (6.0, 22.0)
     """
     return float(np.clip(7.0 + 4.5 * np.log(size_cm), 6.0, 22.0))
 
@@ -131,6 +167,14 @@ def render_ct(rng: np.random.Generator, *, u_ct: float, size_cm: float, scanner:
     Returns
     -------
     CTCase
+        ``int16`` HU image and ``uint8`` mask on a grid of at most 24 x 64 x 64 voxels (z, y, x), with the drawn
+        in-plane spacing, the scanner's slice thickness and a random origin.
+
+    Examples
+    --------
+    >>> case = render_ct(np.random.default_rng(0), u_ct=0.0, size_cm=5.0, scanner=SCANNERS["development"])
+    >>> case.image.shape, case.image.dtype, int(case.mask.sum()), case.spacing
+    ((14, 46, 46), dtype('int16'), 2342, (1.127, 1.127, 3.0))
     """
     sx = round(float(rng.uniform(*scanner.inplane_spacing_mm)), 3)
     sz = scanner.slice_thickness_mm
@@ -247,7 +291,27 @@ def draw_second_reader(rng: np.random.Generator, case: CTCase, *, amplitude_mm: 
 
 
 def write_mask(mask: np.ndarray, case: CTCase, path: str | Path) -> None:
-    """Write another mask of ``case`` (e.g. a second reader's) on its grid, as :func:`write_ct` writes its own."""
+    """Write another mask of ``case`` (e.g. a second reader's) on its grid, as :func:`write_ct` writes its own.
+
+    Parameters
+    ----------
+    mask : numpy.ndarray, shape of ``case.image``
+        The labels to write (``uint8``, 1 in the tumour).
+    case : CTCase
+        The case whose spacing and origin the file gets.
+    path : str or Path
+        Output file (gzip-compressed NRRD, written atomically).
+
+    Raises
+    ------
+    ImportError
+        When SimpleITK is not installed (``pip install "multisurv[radiomics]"``).
+
+    Examples
+    --------
+    >>> second = draw_second_reader(np.random.default_rng(1), case)  # doctest: +SKIP
+    >>> write_mask(second, case, "ct/P001_mask_reader2.nrrd")  # doctest: +SKIP
+    """
     write_atomic(path, _nrrd_writer(mask, case))
 
 
@@ -272,6 +336,25 @@ def write_ct(case: CTCase, image_path: str | Path, mask_path: str | Path) -> Non
     """Write the image and the mask as gzip-compressed NRRD files, each atomically.
 
     The files hold nothing time-dependent, so the same case always gives byte-identical files.
+
+    Parameters
+    ----------
+    case : CTCase
+        The image, mask, spacing and origin to write.
+    image_path : str or Path
+        Output file of the image (``int16`` HU).
+    mask_path : str or Path
+        Output file of the mask (``uint8`` labels), on the same grid.
+
+    Raises
+    ------
+    ImportError
+        When SimpleITK is not installed (``pip install "multisurv[radiomics]"``).
+
+    Examples
+    --------
+    >>> case = render_ct(np.random.default_rng(0), u_ct=0.0, size_cm=5.0, scanner=SCANNERS["development"])
+    >>> write_ct(case, "ct/P001_image.nrrd", "ct/P001_mask.nrrd")  # doctest: +SKIP
     """
     write_atomic(image_path, _nrrd_writer(case.image, case))
     write_atomic(mask_path, _nrrd_writer(case.mask, case))
