@@ -56,7 +56,7 @@ MARGIN_MM = 30.0
 class ReproducibilityResult:
     """What :func:`reader_agreement` and :func:`perturbation_robustness` return.
 
-    Attributes
+    Parameters
     ----------
     icc : pandas.DataFrame
         One row per feature (index ``feature``), the columns of
@@ -76,6 +76,15 @@ class ReproducibilityResult:
         Images whose features were read from the store instead of being extracted.
     store_dir : Path
         The feature store of the extraction.
+
+    Examples
+    --------
+    >>> icc = pd.DataFrame({"icc2_1": [0.95, 0.3], "icc2_1_low": [0.9, 0.1]},
+    ...                    index=pd.Index(["ct__a", "ct__b"], name="feature"))
+    >>> result = ReproducibilityResult(icc=icc, features={}, cost=pd.DataFrame(), failures=pd.DataFrame(),
+    ...                                overlap=pd.DataFrame(), n_cached=0, store_dir=Path("features"))
+    >>> result.to_frame()["icc2_1"].to_dict()
+    {'ct__a': 0.95, 'ct__b': 0.3}
     """
 
     icc: pd.DataFrame
@@ -87,7 +96,20 @@ class ReproducibilityResult:
     store_dir: Path
 
     def to_frame(self) -> pd.DataFrame:
-        """The ICC table."""
+        """The ICC table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The ``icc`` field itself (index ``feature``), not a copy.
+
+        Examples
+        --------
+        >>> icc = pd.DataFrame({"icc2_1": [0.95]}, index=pd.Index(["ct__a"], name="feature"))
+        >>> empty = pd.DataFrame()
+        >>> ReproducibilityResult(icc, {}, empty, empty, empty, 0, Path("features")).to_frame().index.name
+        'feature'
+        """
         return self.icc
 
     def write(self, directory: str | os.PathLike, *, stem: str = "reproducibility", method: str = "icc2_1",
@@ -95,10 +117,33 @@ class ReproducibilityResult:
         """Write the tables a report shows: ``<stem>_icc.csv``, ``_summary.csv`` (Koo and Li bands and the count
         at ``icc_min``), ``_cost.csv`` (seconds per patient), ``_overlap.csv`` (Dice) and ``_failures.csv``.
 
+        Parameters
+        ----------
+        directory : str or Path
+            Folder to write into (created if needed).
+        stem : str, default="reproducibility"
+            Start of every file name.
+        method : {"icc2_1", "icc3_1"}, default="icc2_1"
+            The ICC counted in the summary (:func:`~multisurv.features.reproducibility.icc_summary`).
+        icc_min : float, default=0.75
+            Threshold of the summary's ``kept`` row.
+
         Returns
         -------
         list of Path
-            The files written (each atomically).
+            The files written (each atomically), in the order above.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> icc = pd.DataFrame({"icc2_1": [0.95, 0.3], "icc2_1_low": [0.9, 0.1]},
+        ...                    index=pd.Index(["ct__a", "ct__b"], name="feature"))
+        >>> empty = pd.DataFrame()
+        >>> result = ReproducibilityResult(icc, {}, empty, pd.DataFrame(columns=["patient_id"]), empty, 0,
+        ...                                Path("features"))
+        >>> [path.name for path in result.write(tempfile.mkdtemp())]  # doctest: +NORMALIZE_WHITESPACE
+        ['reproducibility_icc.csv', 'reproducibility_summary.csv', 'reproducibility_cost.csv',
+         'reproducibility_overlap.csv', 'reproducibility_failures.csv']
         """
         from multisurv._atomic import write_csv_atomic
         from multisurv.features.reproducibility import icc_summary
@@ -302,17 +347,58 @@ def perturb_case(patient_id: str, inputs: Mapping[str, str], *, plan: Sequence[P
     Files are gzip-compressed NRRD with nothing time-dependent in them, so the same inputs and seed give
     byte-identical files (their features stay cached).
 
+    Parameters
+    ----------
+    patient_id : str
+        The patient; names the output subfolder (URL-quoted) and seeds the perturbations.
+    inputs : mapping of str to str
+        ``ct_image`` and ``ct_mask`` paths.
+    plan : sequence of Perturbation
+        The perturbations (:func:`~multisurv.features.perturbation.perturbation_plan`).
+    folder : str
+        Output root: files go to ``<folder>/<patient_id>/<rater>_image.nrrd`` and ``<rater>_mask.nrrd``.
+    label : int
+        The mask value of the ROI.
+    random_state : int
+        Seed; combined with a CRC of ``patient_id``, then one child seed per perturbation.
+    noise_sd : float or None
+        Noise standard deviation in image units; None estimates it from the whole image
+        (:func:`~multisurv.features.perturbation.estimate_noise_sd`).
+    margin_mm : float, default=MARGIN_MM
+        Margin kept around the ROI's bounding box when cropping, in mm.
+
     Returns
     -------
     dice : pandas.Series
-        ``dice__<perturbation>`` per perturbation.
+        ``dice__<perturbation>`` per perturbation (named ``patient_id``).
     info : dict
-        ``multisurv_Seconds`` (time taken), ``noise_sd`` (image units) and ``roi_voxels__<perturbation>``.
+        ``multisurv_Seconds`` (time taken), ``noise_sd`` (image units), ``crop_size`` (x, y, z voxels) and
+        ``roi_voxels__<perturbation>``.
 
     Raises
     ------
     ExtractionError
         If a file cannot be read, the mask is empty or lacks the label, or the mask is not on the image's grid.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import SimpleITK as sitk
+    >>> from multisurv.features.perturbation import perturbation_plan
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> rng = np.random.default_rng(0)
+    >>> ct = sitk.GetImageFromArray(rng.normal(40, 10, (6, 24, 24)).astype(np.int16))
+    >>> sitk.WriteImage(ct, str(folder / "ct.nrrd"))
+    >>> mask = sitk.Image(24, 24, 6, sitk.sitkUInt8)
+    >>> mask[6:18, 6:18, 1:5] = 1
+    >>> sitk.WriteImage(mask, str(folder / "mask.nrrd"))
+    >>> dice, info = perturb_case("p1", {"ct_image": str(folder / "ct.nrrd"), "ct_mask": str(folder / "mask.nrrd")},
+    ...                           plan=perturbation_plan(1), folder=str(folder / "out"), label=1, random_state=0,
+    ...                           noise_sd=None)
+    >>> dice.round(3).to_dict()
+    {'dice__rtnc1': 0.82, 'dice__erode': 0.82, 'dice__dilate': 0.857}
+    >>> sorted(path.name for path in (folder / "out" / "p1").iterdir())[:4]
+    ['dilate_image.nrrd', 'dilate_mask.nrrd', 'erode_image.nrrd', 'erode_mask.nrrd']
     """
     sitk = require("SimpleITK", extra="radiomics")
     from multisurv.features.perturbation import estimate_noise_sd
@@ -402,8 +488,37 @@ def _write_nrrd(image, path: Path) -> None:
 def cohort_rows(cohort, columns: Sequence[str]) -> list[tuple[str, dict[str, str]]]:
     """``(patient_id, {column: path})`` for every patient with all ``columns`` filled in (others logged, skipped).
 
-    ``cohort``: a Cohort (its ``table``), a DataFrame indexed by ``patient_id`` (or with that column), or a list of
-    ``(patient_id, {column: path})`` pairs. Raises ValueError naming any column that is absent altogether.
+    Parameters
+    ----------
+    cohort : Cohort, pandas.DataFrame or list of (str, dict)
+        A Cohort (its ``table``), a DataFrame indexed by ``patient_id`` (or with that column), or a list of
+        ``(patient_id, {column: path})`` pairs.
+    columns : sequence of str
+        The path columns every returned patient must have (a non-empty string or path in each).
+
+    Returns
+    -------
+    list of (str, dict of str to str)
+        One pair per complete patient, in the cohort's order; paths as strings.
+
+    Raises
+    ------
+    ValueError
+        Naming any column that is absent altogether.
+    TypeError
+        If ``cohort`` is none of the accepted types.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"patient_id": ["p1", "p2"], "ct_image": ["p1.nrrd", "p2.nrrd"],
+    ...                       "ct_mask": ["p1_mask.nrrd", None]})
+    >>> cohort_rows(table, ["ct_image", "ct_mask"])  # p2 has no mask
+    [('p1', {'ct_image': 'p1.nrrd', 'ct_mask': 'p1_mask.nrrd'})]
+    >>> try:
+    ...     cohort_rows(table, ["pet_image"])
+    ... except ValueError as exc:
+    ...     print(str(exc)[:52])
+    The cohort table lacks column(s) 'pet_image'; it has
     """
     if isinstance(cohort, (list, tuple)):
         rows = [(str(pid), {c: inputs.get(c) for c in columns}) for pid, inputs in cohort]
