@@ -54,12 +54,19 @@ def _unit(v) -> tuple[float, float, float]:
 class StainProfile:
     """The staining of one centre's lab.
 
-    Attributes
+    Parameters
     ----------
     haematoxylin, eosin : tuple of float
         Unit optical-density vectors (R, G, B) of the two stains.
     haematoxylin_strength, eosin_strength : float
         Multipliers of the stain amounts (1 = the development lab).
+
+    Examples
+    --------
+    >>> lab = StainProfile(haematoxylin=(0.65, 0.704, 0.286), eosin=(0.0721, 0.9918, 0.1052),
+    ...                    haematoxylin_strength=1.0, eosin_strength=1.0)
+    >>> lab == STAINS["development"]
+    True
     """
 
     haematoxylin: tuple[float, float, float]
@@ -68,7 +75,18 @@ class StainProfile:
     eosin_strength: float
 
     def to_dict(self) -> dict:
-        """The settings as a JSON-ready dict."""
+        """The settings as a JSON-ready dict.
+
+        Returns
+        -------
+        dict
+            ``haematoxylin`` and ``eosin`` (lists), ``haematoxylin_strength`` and ``eosin_strength``.
+
+        Examples
+        --------
+        >>> STAINS["development"].to_dict()["eosin"]
+        [0.0721, 0.9918, 0.1052]
+        """
         return {"haematoxylin": list(self.haematoxylin), "eosin": list(self.eosin),
                 "haematoxylin_strength": self.haematoxylin_strength, "eosin_strength": self.eosin_strength}
 
@@ -161,6 +179,12 @@ def render_slide(rng: np.random.Generator, *, u_path: float, mitotic_count: floa
     -------
     numpy.ndarray of uint8, shape (896, 1120, 3)
         RGB level-0 image.
+
+    Examples
+    --------
+    >>> rgb = render_slide(np.random.default_rng(0), u_path=0.0, mitotic_count=3.0, stain=STAINS["development"])
+    >>> rgb.shape, rgb.dtype
+    ((896, 1120, 3), dtype('uint8'))
     """
     shape = SLIDE_SHAPE
     h, w = shape
@@ -245,6 +269,24 @@ def write_slide(rgb: np.ndarray, path: str | Path) -> None:
 
     Level 0 is the image, level 1 its ``LEVEL1_DOWNSAMPLE``-fold block mean. The resolution tags record
     :data:`MPP` microns per pixel; no date or software tag is written, so the file is reproducible byte for byte.
+
+    Parameters
+    ----------
+    rgb : numpy.ndarray of uint8, shape (height, width, 3)
+        Level-0 RGB image; height and width divisible by ``LEVEL1_DOWNSAMPLE``.
+    path : str or Path
+        Output file (``.tiff``).
+
+    Raises
+    ------
+    ImportError
+        When tifffile is not installed (``pip install "multisurv[wsi]"``).
+
+    Examples
+    --------
+    >>> rgb = render_slide(np.random.default_rng(0), u_path=0.0, mitotic_count=3.0,
+    ...                    stain=STAINS["development"])  # doctest: +SKIP
+    >>> write_slide(rgb, "wsi/P001.tiff")  # doctest: +SKIP
     """
     tifffile = require("tifffile", extra="wsi")
     f = LEVEL1_DOWNSAMPLE
@@ -284,6 +326,7 @@ def render_tissue_classes(rng: np.random.Generator, *, grid: tuple[int, int] = (
     Parameters
     ----------
     rng : numpy.random.Generator
+        The random stream (block order, nuclei, fibres, noise).
     grid : (int, int), default=(4, 5)
         Blocks per column and per row.
     block : int, default=224
@@ -299,6 +342,15 @@ def render_tissue_classes(rng: np.random.Generator, *, grid: tuple[int, int] = (
     rgb : ndarray of uint8, shape (grid[0] * block, grid[1] * block, 3)
     labels : ndarray of str, shape grid
         The class of each block.
+
+    Examples
+    --------
+    >>> rgb, labels = render_tissue_classes(np.random.default_rng(0), grid=(2, 3), block=64)
+    >>> rgb.shape
+    (128, 192, 3)
+    >>> labels
+    array([['muscle', 'mucosa', 'background'],
+           ['necrosis', 'tumour', 'stroma']], dtype=object)
     """
     stain = stain or STAINS["development"]
     rows, cols = grid
@@ -345,10 +397,38 @@ def write_annotated_slide(path: str | Path, geojson: str | Path, *, random_state
     ``FeatureCollection`` of ``Feature`` objects with ``objectType: "annotation"``; coordinates in level-0
     pixels).
 
+    Parameters
+    ----------
+    path : str or Path
+        Output slide (pyramidal TIFF, :func:`write_slide`).
+    geojson : str or Path
+        Output annotations (GeoJSON text).
+    random_state : int, default=0
+        Seed of the slide and of the annotations.
+    grid : (int, int), default=(4, 5)
+        Blocks per column and per row.
+    block : int, default=224
+        Block side in pixels (level 0).
+    classes : sequence of str, default=all of TISSUE_CLASSES
+        The classes the blocks get (see :func:`render_tissue_classes`).
+    annotated : float, default=0.8
+        Probability that a block is annotated.
+
     Returns
     -------
     ndarray of str, shape grid
         The class of each block.
+
+    Raises
+    ------
+    ImportError
+        When tifffile is not installed (``pip install "multisurv[wsi]"``).
+
+    Examples
+    --------
+    >>> labels = write_annotated_slide("slides/classes.tiff", "slides/classes.geojson")  # doctest: +SKIP
+    >>> labels.shape  # doctest: +SKIP
+    (4, 5)
     """
     rng = np.random.default_rng(random_state)
     rgb, labels = render_tissue_classes(rng, grid=grid, block=block, classes=classes)
