@@ -60,11 +60,33 @@ def convert_pet_cases(cases: Sequence[tuple[str, Mapping[str, str]]], *, out_dir
                       n_workers: int = 1, progress: bool = True) -> ExtractionResult:
     """Convert each case's DICOM PET folder (``pet_image``) to an SUVbw NRRD, cached by the series' content.
 
+    Parameters
+    ----------
+    cases : sequence of (str, mapping)
+        ``(patient_id, {"pet_image": folder})`` pairs (other keys are ignored).
+    out_dir : str or Path
+        Root of the feature stores; the factors go to ``<out_dir>/pet/suv_bw_<hash8>/`` and the NRRD files to its
+        ``images/`` subfolder. A cached record whose NRRD was deleted is recomputed.
+    n_workers : int, default=1
+        Processes (:func:`~multisurv.features.batch.run_batch`).
+    progress : bool, default=True
+        Show a progress bar.
+
     Returns
     -------
     ExtractionResult
         ``features``: the SUV factor per patient (``factor``, ``weight_kg``, ``injected_dose_bq``, ``half_life_s``,
         ``elapsed_s``, ``decayed_dose_bq``); ``info.suv_path``: the NRRD written; failures name the missing tag.
+
+    See Also
+    --------
+    multisurv.features.pet.write_pet_suv : The conversion of one series.
+
+    Examples
+    --------
+    >>> converted = convert_pet_cases([("p1", {"pet_image": "data/p1/pet"})],
+    ...                               out_dir="features")  # doctest: +SKIP
+    >>> converted.info.loc["p1", "suv_path"]  # doctest: +SKIP
     """
     store = FeatureStore(out_dir, modality="pet", name="suv_bw", settings={"suv": "body weight", "format": 1})
     folder = store.directory / "images"
@@ -82,7 +104,34 @@ def extract_pet_modality(modality, cohort, *, feature_dir, progress: bool = True
 
     The mask must lie on the PET grid. Options: ``params`` (default :data:`PET_PARAMS`), ``workers``. Feature
     columns ``<prefix><feature>``; a patient whose series lacks an SUV tag is a failure naming the tag. The SUV
-    factors are in ``info`` (``suv_factor``, ``suv_elapsed_s``...).
+    factors are in ``info`` (``suv_factor``, ``suv_elapsed_s``...). The extractor of the ``pet`` kind in
+    :data:`multisurv.registry.MODALITY_KINDS`.
+
+    Parameters
+    ----------
+    modality : Modality
+        A modality of kind ``pet``.
+    cohort : Cohort
+        Its patients with both a PET folder and a mask are extracted.
+    feature_dir : str or Path
+        The study's feature cache (see :func:`~multisurv.features.modalities.store_folder`); the SUV NRRD files
+        and the radiomics are both stored under the modality's folder.
+    progress : bool, default=True
+        Show a progress bar.
+    n_workers : int, optional
+        Processes; default the modality's ``workers`` option, else 1.
+
+    Returns
+    -------
+    ExtractionResult
+        Features with the modality's prefix; ``failures`` holds the SUV conversion's failures, then the
+        extraction's.
+
+    Examples
+    --------
+    >>> from multisurv.registry import make_modality
+    >>> result = extract_pet_modality(make_modality("pet", {"kind": "pet"}), cohort,
+    ...                               feature_dir="features")  # doctest: +SKIP
     """
     from multisurv.features.radiomics import extract_radiomics_cases
 
@@ -109,7 +158,32 @@ def extract_deep_radiology_modality(modality, cohort, *, feature_dir, progress: 
 
     Options: ``encoder`` (default ``resnet18``), ``weights`` (a local file; None: random with a warning),
     ``window`` ([low, high] HU), ``n_slices``, ``crop_size``, ``margin_mm``, ``device``, ``workers``. Feature columns
-    ``<prefix><encoder>_0000``...
+    ``<prefix><encoder>_0000``... The extractor of the ``deep_radiology`` kind in
+    :data:`multisurv.registry.MODALITY_KINDS`.
+
+    Parameters
+    ----------
+    modality : Modality
+        A modality of kind ``deep_radiology``.
+    cohort : Cohort
+        Its patients with both an image and a mask are extracted.
+    feature_dir : str or Path
+        The study's feature cache (see :func:`~multisurv.features.modalities.store_folder`).
+    progress : bool, default=True
+        Show a progress bar.
+    n_workers : int, optional
+        Processes; default the modality's ``workers`` option, else 1.
+
+    Returns
+    -------
+    ExtractionResult
+        As :func:`~multisurv.features.deep_radiomics.extract_deep_radiomics`, with the modality's prefix.
+
+    Examples
+    --------
+    >>> from multisurv.registry import make_modality
+    >>> result = extract_deep_radiology_modality(make_modality("ctdeep", {"kind": "deep_radiology"}), cohort,
+    ...                                          feature_dir="features")  # doctest: +SKIP
     """
     from multisurv.features.deep_radiomics import extract_deep_radiomics
 
@@ -152,6 +226,13 @@ def modality_reproducibility(modality, cohort, *, feature_dir, readers: Sequence
     -------
     ReproducibilityResult
         Feature names (columns of ``features`` tables and the ICC index) carry the modality's prefix.
+
+    Examples
+    --------
+    >>> from multisurv.registry import make_modality
+    >>> result = modality_reproducibility(make_modality("radiomics"), development,
+    ...                                   feature_dir="features")  # doctest: +SKIP
+    >>> result.icc["icc2_1"].describe()  # doctest: +SKIP
     """
     from multisurv.features.robustness import perturbation_robustness, reader_agreement
 
