@@ -104,6 +104,17 @@ def comparisons(models) -> list[tuple[str, str]]:
     """The (a, b) pairs whose win probability is reported: each fusion vs each single modality, late vs early,
     intermediate vs early and vs late.
 
+    Parameters
+    ----------
+    models : iterable of str
+        The models of the study (``truth`` and unknown names are ignored).
+
+    Returns
+    -------
+    list of (str, str)
+        (a, b) pairs, in this order: each fusion present against each single-modality score present, each late
+        fusion against early, then intermediate against early and late.
+
     Examples
     --------
     >>> comparisons(["clinscore", "early", "late", "truth"])

@@ -117,7 +117,29 @@ def plot_win_heatmap(wins: pd.DataFrame, *, ax: Axes | None = None, column: str 
 
 
 def write_figures(performance: pd.DataFrame, wins: pd.DataFrame, folder: str | Path) -> list[Path]:
-    """Write ``cindex_by_scenario`` and the win heatmaps (external and true C) as PNG (300 dpi) and PDF."""
+    """Write ``cindex_by_scenario`` and the win heatmaps (external and true C) as PNG (300 dpi) and PDF.
+
+    Parameters
+    ----------
+    performance : pandas.DataFrame
+        :func:`~multisurv.simulation.performance.performance_table`.
+    wins : pandas.DataFrame
+        :func:`~multisurv.simulation.performance.win_table` (may be empty).
+    folder : str or Path
+        Output folder.
+
+    Returns
+    -------
+    list of Path
+        The written files: ``cindex_by_scenario``, then (when ``wins`` has rows) ``win_probability_external`` and
+        ``win_probability_true``, each as ``.png`` and ``.pdf``.
+
+    Examples
+    --------
+    >>> paths = write_figures(perf, wins, "runs/sim/figures")  # doctest: +SKIP
+    >>> [p.name for p in paths][:2]  # doctest: +SKIP
+    ['cindex_by_scenario.png', 'cindex_by_scenario.pdf']
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -144,6 +166,19 @@ def _pm(value: float, se: float, digits: int = 3) -> str:
 
 def headline_table(performance: pd.DataFrame, wins: pd.DataFrame) -> pd.DataFrame:
     """Per scenario: each fusion's mean external C and the win probabilities, each as ``value (MC SE)``.
+
+    Parameters
+    ----------
+    performance : pandas.DataFrame
+        :func:`~multisurv.simulation.performance.performance_table`.
+    wins : pandas.DataFrame
+        :func:`~multisurv.simulation.performance.win_table` (may be empty).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per scenario: ``Scenario``, ``<fusion label>: mean C`` for each fusion model present (early, late,
+        late in-sample, late pattern, intermediate) and ``P(a > b)`` per comparison, as text.
 
     Examples
     --------
@@ -175,7 +210,43 @@ def _markdown(frame: pd.DataFrame) -> str:
 
 def simulation_report(config: SimulationConfig, performance: pd.DataFrame, wins: pd.DataFrame, *,
                       figures: Sequence[Path] = ()) -> str:
-    """The markdown report section: aims, mechanisms, estimand, methods, performance measures, tables."""
+    """The markdown report section: aims, mechanisms, estimand, methods, performance measures, tables.
+
+    Parameters
+    ----------
+    config : SimulationConfig
+        The study's config (name, description, scenarios, replicates, seed, methods' settings).
+    performance : pandas.DataFrame
+        :func:`~multisurv.simulation.performance.performance_table`.
+    wins : pandas.DataFrame
+        :func:`~multisurv.simulation.performance.win_table` (may be empty).
+    figures : sequence of Path, default=()
+        Written figures; the PNGs are listed under "Figures".
+
+    Returns
+    -------
+    str
+        Markdown: the ADEMP plan (Morris, White and Crowther 2019), the headline fusion comparisons, performance per
+        scenario and model, the win probabilities and the figures.
+
+    Examples
+    --------
+    >>> from multisurv.simulation.config import SimulationConfig
+    >>> from multisurv.simulation.performance import performance_table, win_table
+    >>> cfg = SimulationConfig.from_dict({"schema": "simulation_config.v1", "name": "s", "out": "runs/s",
+    ...                                   "replicates": 2})
+    >>> rec = pd.DataFrame({"scenario": "s", "replicate": [0, 1, 0, 1], "model": ["early", "early", "late", "late"],
+    ...                     "c_external": [0.6, 0.7, 0.65, 0.7], "lower": [0.5, 0.6, 0.55, 0.6],
+    ...                     "upper": [0.7, 0.8, 0.75, 0.8], "c_true": [0.6, 0.6, 0.7, 0.7], "c_development": 0.75})
+    >>> text = simulation_report(cfg, performance_table(rec), win_table(rec))
+    >>> for line in text.splitlines():
+    ...     if line.startswith("#"):
+    ...         print(line)
+    # Simulation study: s
+    ## Headline: fusion comparisons
+    ## Performance per scenario and model
+    ## Win probabilities
+    """
     lines = [f"# Simulation study: {config.name}", ""]
     if config.description:
         lines += [config.description.strip(), ""]
