@@ -113,6 +113,28 @@ def deep_radiomics_case(patient_id: str, inputs: Mapping[str, str], *, encoder: 
                         window: tuple[float, float], prefix: str = PREFIX) -> tuple[pd.Series, dict[str, Any]]:
     """Deep features of one patient (top-level, hence picklable for worker processes).
 
+    Used by :func:`extract_deep_radiomics` through :func:`~multisurv.features.batch.run_batch`; the encoder is
+    built once per worker process.
+
+    Parameters
+    ----------
+    patient_id : str
+        Named in error messages and as the returned Series' name.
+    inputs : mapping of str to str
+        ``ct_image`` and ``ct_mask`` paths.
+    encoder : str
+        A 2D encoder of the registry (:func:`~multisurv.features.wsi.encoders.available_encoders`).
+    weights : str or None
+        A local weights file; None: random initialisation under a fixed seed (with a warning).
+    device : str or None
+        ``"cpu"``, ``"cuda"``...; None: CUDA when available.
+    label : int
+        Mask value of the tumour.
+    n_slices, crop_size, margin_mm, window
+        See :func:`tumour_crops`.
+    prefix : str, default=PREFIX
+        Column prefix (``"ctdeep__"``).
+
     Returns
     -------
     features : pandas.Series
@@ -124,6 +146,14 @@ def deep_radiomics_case(patient_id: str, inputs: Mapping[str, str], *, encoder: 
     ------
     ExtractionError
         Unreadable files, an empty mask or a mask off the image grid (as for radiomics).
+
+    Examples
+    --------
+    >>> features, info = deep_radiomics_case(
+    ...     "p1", {"ct_image": "p1/ct.nrrd", "ct_mask": "p1/mask.nrrd"}, encoder="resnet18", weights="resnet18.pth",
+    ...     device="cpu", label=1, n_slices=3, crop_size=224, margin_mm=10.0,
+    ...     window=(-160.0, 240.0))  # doctest: +SKIP
+    >>> info["slices"]  # doctest: +SKIP
     """
     sitk = require("SimpleITK", extra="radiomics")
     start = time.perf_counter()

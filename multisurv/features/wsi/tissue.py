@@ -122,6 +122,8 @@ def tile_grid(slide: "openslide.OpenSlide", tile_size: int = 224, level: int = 0
     Parameters
     ----------
     slide : openslide.OpenSlide
+        An open slide (anything with ``level_count``, ``level_dimensions``, ``level_downsamples``,
+        ``dimensions`` and ``get_thumbnail``).
     tile_size : int, default=224
         Tile side in pixels at ``level``.
     level : int, default=0
@@ -143,6 +145,27 @@ def tile_grid(slide: "openslide.OpenSlide", tile_size: int = 224, level: int = 0
     -----
     The tissue fraction of each tile is the mean of :func:`tissue_mask` over the tile's footprint on a
     thumbnail with about 8 thumbnail pixels per tile side (at most 4096 pixels on its longer side).
+
+    Examples
+    --------
+    A duck-typed stand-in for ``openslide.OpenSlide``: a 448 px square slide with tissue in its top-left tile.
+
+    >>> from PIL import Image
+    >>> class Slide:
+    ...     level_count, level_dimensions, level_downsamples, dimensions = 1, [(448, 448)], [1.0], (448, 448)
+    ...     def get_thumbnail(self, size):
+    ...         rgb = np.full((448, 448, 3), 245, np.uint8)
+    ...         rgb[:224, :224] = (180, 90, 160)
+    ...         image = Image.fromarray(rgb)
+    ...         image.thumbnail(size)
+    ...         return image
+    >>> tile_grid(Slide()).tolist()
+    [[0, 0]]
+    >>> tile_grid(Slide(), min_tissue=0).tolist()
+    [[0, 0], [224, 0], [0, 224], [224, 224]]
+    >>> coords, fraction = tile_grid(Slide(), return_fraction=True)
+    >>> fraction.round(3).tolist()
+    [0.766]
     """
     check_param("tile_grid", "tile_size", tile_size, kind="int", low=1)
     check_param("tile_grid", "min_tissue", min_tissue, kind="float", low=0, high=1)
