@@ -27,7 +27,8 @@ def write_attention_figures(run_dir: str | Path, maps: Sequence, *, top_k: int =
 
     Parameters
     ----------
-    run_dir : path
+    run_dir : str or Path
+        The run folder; figures go to ``figures/`` (PNG and PDF, 150 dpi) and ``qc/attention/<modality>/``.
     maps : sequence of AttentionMap
         As :func:`multisurv.study.attention.attention_maps` computed them.
     top_k : int, default=6
@@ -39,7 +40,26 @@ def write_attention_figures(run_dir: str | Path, maps: Sequence, *, top_k: int =
         ``modality, patient_id, cohort, role, among, rank, risk, figure`` (PNG path relative to ``run_dir``),
         ``qc`` (the QC copy, relative to ``run_dir``).
     skipped : list of str
-        One line per map whose slide could not be read (moved or unreadable since extraction).
+        One line per map whose slide could not be read (moved or unreadable since extraction); each is also logged
+        as a warning.
+
+    Examples
+    --------
+    A map whose slide is gone is reported, not drawn:
+
+    >>> import pandas as pd
+    >>> from multisurv.study.attention import AttentionMap
+    >>> a = pd.DataFrame({"x": [0, 224], "y": [0, 0], "attention": [0.25, 0.75]})
+    >>> m = AttentionMap("pathomics", "P001", "external", "highest risk", "external", 1, 1.2, a, "gone.tiff", 224.0)
+    >>> rows, skipped = write_attention_figures("runs/x", [m])
+    >>> rows, skipped
+    ([], ["attention map of 'P001' (pathomics): its slide 'gone.tiff', recorded in the patch file, does not exist"])
+
+    With the run's maps (:func:`multisurv.study.attention.attention_maps`):
+
+    >>> rows, skipped = write_attention_figures("runs/gist", maps)  # doctest: +SKIP
+    >>> rows[0]["figure"]  # doctest: +SKIP
+    'figures/attention_pathomics_high_1.png'
     """
     import matplotlib.pyplot as plt
 
@@ -76,8 +96,20 @@ def write_attention_figures(run_dir: str | Path, maps: Sequence, *, top_k: int =
 def attention_section(rows: Sequence[dict], models: Sequence[dict] = (), skipped: Sequence[str] = ()) -> list[str]:
     """Markdown: how each attention-MIL score was trained and its attention figures.
 
-    ``models`` holds one dict per attention-MIL modality (``modality, score, n_train, best_epoch, loss,
-    epochs, table``, optionally ``seconds``: the development fit); ``rows`` are :func:`write_attention_figures`' rows.
+    Parameters
+    ----------
+    rows : sequence of dict
+        :func:`write_attention_figures`' rows; each becomes a caption and an image link.
+    models : sequence of dict, default=()
+        One dict per attention-MIL modality: ``modality, score, n_train, best_epoch, loss, epochs, table``,
+        optionally ``seconds`` (the development fit).
+    skipped : sequence of str, default=()
+        Maps that could not be drawn (:func:`write_attention_figures`), listed in one "Not drawn" line.
+
+    Returns
+    -------
+    list of str
+        Markdown lines, starting with the section heading.
 
     Examples
     --------
