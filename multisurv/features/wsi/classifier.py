@@ -479,7 +479,24 @@ class PatchDataset:
     ----------
     table : pandas.DataFrame
         From :func:`~multisurv.features.wsi.annotations.make_patch_dataset` (``slide, x, y, level, read_size,
-        tile_size``) with an integer ``target`` column.
+        tile_size``) with an integer ``target`` column. Its index is reset.
+
+    Notes
+    -----
+    ``dataset[i]`` is ``(tile, target)``: the patch as a uint8 RGB array of shape ``(tile_size, tile_size, 3)``
+    and its integer label. Pickling (worker processes) drops the open slide handles; each process opens its own.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"slide": ["slides/P1.svs"] * 2, "x": [0, 448], "y": [0, 0], "level": 0,
+    ...                       "read_size": 448, "tile_size": 224, "target": [1, 0]})
+    >>> dataset = PatchDataset(table)
+    >>> len(dataset)
+    2
+    >>> tile, target = dataset[0]  # doctest: +SKIP
+    >>> tile.shape, target  # doctest: +SKIP
+    ((224, 224, 3), 1)
+    >>> dataset.close()
     """
 
     def __init__(self, table: pd.DataFrame):
@@ -504,7 +521,16 @@ class PatchDataset:
         return {"table": self.table, "_slides": {}}
 
     def close(self) -> None:
-        """Close the slides opened in this process."""
+        """Close the slides opened in this process (the dataset stays usable: a later read reopens them).
+
+        Examples
+        --------
+        >>> dataset = PatchDataset(pd.DataFrame(columns=["slide", "x", "y", "level", "read_size", "tile_size",
+        ...                                              "target"]))
+        >>> dataset.close()
+        >>> len(dataset)
+        0
+        """
         for slide in self._slides.values():
             slide.close()
         self._slides.clear()
