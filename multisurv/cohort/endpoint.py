@@ -17,9 +17,9 @@ HANDLINGS = ("exclude", "ipcw", "refuse")
 
 @dataclass(frozen=True)
 class BinaryOutcome:
-    """A binary endpoint "event by t" derived from survival data.
+    """A binary endpoint "event by t" derived from survival data (made by :func:`binary_outcome`).
 
-    Attributes
+    Parameters
     ----------
     outcome : ndarray of int, shape (n_samples,)
         1 = event at or before ``t``; 0 = event-free at ``t`` (followed beyond ``t``, or censored exactly at
@@ -30,10 +30,22 @@ class BinaryOutcome:
         1 for every known patient (``"exclude"``), or inverse-probability-of-censoring weights (``"ipcw"``); 0
         outside ``mask``.
     horizon : float
-    handling : str
+        The time ``t``, in the unit of the survival times.
+    handling : {"exclude", "ipcw", "refuse"}
+        What was done with the patients censored before ``t``.
     n_events, n_non_events, n_censored_before : int
+        Patients with the event by ``t``, known event-free at ``t``, and censored before ``t``.
     note : str
         One sentence for the report: the definition and what happened to the censored patients.
+
+    Examples
+    --------
+    >>> from multisurv._validation import make_y
+    >>> out = binary_outcome(make_y([100.0, 200.0, 900.0, 800.0, 730.0], [1, 0, 1, 0, 0]), 730, unit="days")
+    >>> out.n_events, out.n_non_events, out.n_censored_before, out.handling
+    (1, 3, 1, 'exclude')
+    >>> out.weights.tolist()
+    [1.0, 0.0, 1.0, 1.0, 1.0]
     """
 
     outcome: np.ndarray

@@ -90,7 +90,44 @@ def add_null_clinical_variables(table: pd.DataFrame, n: int, *, random_state: in
 
 def write_clinical_spec(path: str | Path, spec: dict[str, dict[str, Any]], extra: list[dict[str, Any]], *,
                         description: str) -> Path:
-    """Write ``spec`` (as returned by ``load_clinical_spec``) plus ``extra`` variables as a clinical spec YAML."""
+    """Write ``spec`` (as returned by ``load_clinical_spec``) plus ``extra`` variables as a clinical spec YAML.
+
+    Keys whose value is None, and ``required: false``, are left out of each variable (they are the defaults).
+
+    Parameters
+    ----------
+    path : str or Path
+        Output YAML file (written atomically).
+    spec : dict of str to dict
+        Variable name -> its entry (``name``, ``type``, ``unit``, bounds, ``categories``, ``required``...).
+    extra : list of dict
+        More variables, written after those of ``spec``.
+    description : str
+        The document's ``description``.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     out = write_clinical_spec(Path(d) / "spec.yaml",
+    ...                               {"age": {"name": "age", "type": "number", "unit": "years", "required": False}},
+    ...                               [{"name": "stage", "type": "category", "categories": None}], description="Demo.")
+    ...     print(out.read_text())
+    schema: clinical_variables.v1
+    description: Demo.
+    variables:
+    - name: age
+      type: number
+      unit: years
+    - name: stage
+      type: category
+    <BLANKLINE>
+    """
     variables = []
     for entry in [*spec.values(), *extra]:
         clean = {k: v for k, v in entry.items() if v is not None and not (k == "required" and v is False)}
