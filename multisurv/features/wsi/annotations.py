@@ -31,14 +31,53 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, eq=False)
 class Annotation:
-    """One classified polygon: ``exterior`` ring and optional ``holes``, (k, 2) arrays of level-0 ``(x, y)``."""
+    """One classified polygon: ``exterior`` ring and optional ``holes``, (k, 2) arrays of level-0 ``(x, y)``.
+
+    Made by :func:`read_qupath_geojson`; frozen, compared by identity.
+
+    Parameters
+    ----------
+    name : str
+        The class (after ``class_map``), e.g. ``"tumour"``.
+    exterior : ndarray of shape (k, 2)
+        The outer ring's vertices, level-0 ``(x, y)`` pixels.
+    holes : list of ndarray of shape (m, 2), default=[]
+        Inner rings cut out of the polygon.
+
+    Examples
+    --------
+    >>> square = Annotation("tumour", np.array([[0, 0], [100, 0], [100, 100], [0, 100]], float),
+    ...                     holes=[np.array([[40, 40], [60, 40], [60, 60], [40, 60]], float)])
+    >>> square.contains(np.array([[10, 10], [50, 50], [150, 50]])).tolist()
+    [True, False, False]
+    >>> [float(v) for v in square.bounds]
+    [0.0, 0.0, 100.0, 100.0]
+    """
 
     name: str
     exterior: np.ndarray
     holes: list[np.ndarray] = field(default_factory=list)
 
     def contains(self, points: np.ndarray) -> np.ndarray:
-        """Boolean mask of the (n, 2) ``points`` inside the polygon (and outside its holes)."""
+        """Boolean mask of the (n, 2) ``points`` inside the polygon (and outside its holes).
+
+        Parameters
+        ----------
+        points : ndarray of shape (n, 2)
+            Level-0 ``(x, y)`` positions.
+
+        Returns
+        -------
+        ndarray of bool, shape (n,)
+            True inside the exterior ring and outside every hole (matplotlib's ``Path.contains_points``; points
+            exactly on an edge may fall either way).
+
+        Examples
+        --------
+        >>> triangle = Annotation("stroma", np.array([[0, 0], [10, 0], [0, 10]], float))
+        >>> triangle.contains(np.array([[1, 1], [9, 9]])).tolist()
+        [True, False]
+        """
         from matplotlib.path import Path
 
         inside = Path(self.exterior).contains_points(points)
@@ -48,7 +87,18 @@ class Annotation:
 
     @property
     def bounds(self) -> tuple[float, float, float, float]:
-        """``(xmin, ymin, xmax, ymax)``."""
+        """``(xmin, ymin, xmax, ymax)`` of the exterior ring, level-0 pixels.
+
+        Returns
+        -------
+        tuple of float
+            NumPy floats (``numpy.float64`` for a float ring).
+
+        Examples
+        --------
+        >>> [float(v) for v in Annotation("tumour", np.array([[5, 2], [30, 8], [12, 40]], float)).bounds]
+        [5.0, 2.0, 30.0, 40.0]
+        """
         return (*self.exterior.min(axis=0), *self.exterior.max(axis=0))
 
 
@@ -203,8 +253,14 @@ def make_patch_dataset(pairs: Sequence[tuple[str | os.PathLike, str | os.PathLik
     Parameters
     ----------
     pairs : sequence of (slide path, GeoJSON path)
-    tile_size, mpp, magnification, level
-        Tiling, as in :func:`~multisurv.features.wsi.reader.plan_tiles`.
+        Each slide with its QuPath annotation export.
+    tile_size : int, default=224
+        Patch side in pixels after resizing.
+    mpp, magnification : float, optional
+        Target resolution (microns per pixel, or objective power); by default tiles are read at ``level``.
+    level : int, default=0
+        Pyramid level, when neither ``mpp`` nor ``magnification`` is given. Tiling as in
+        :func:`~multisurv.features.wsi.reader.plan_tiles`.
     min_overlap : float, default=0.5
         See :func:`label_tiles`.
     class_map : mapping, optional
@@ -221,6 +277,12 @@ def make_patch_dataset(pairs: Sequence[tuple[str | os.PathLike, str | os.PathLik
     ------
     ValueError
         If no patch of any slide is labelled (the message lists the slides).
+
+    Examples
+    --------
+    >>> patches = make_patch_dataset([("slides/P1.svs", "annotations/P1.geojson")], mpp=0.5,
+    ...                              class_map={"Tumor": "tumour"})  # doctest: +SKIP
+    >>> patches["label"].value_counts()  # doctest: +SKIP
     """
     from multisurv.features.wsi.reader import open_slide, plan_tiles
     from multisurv.features.wsi.tissue import tile_grid
