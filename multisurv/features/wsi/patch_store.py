@@ -47,10 +47,13 @@ class PatchWriter:
     path : str or Path
         Final file name (``.h5``).
     n_tiles : int
+        Number of tiles (rows of every dataset).
     dim : int
         Feature length.
-    coords : ndarray of shape (n_tiles, 2)
-    tissue : ndarray of shape (n_tiles,)
+    coords : array_like of shape (n_tiles, 2)
+        Level-0 top-left corners ``(x, y)``, stored as int64.
+    tissue : array_like of shape (n_tiles,)
+        Tissue fraction of each tile, stored as float32.
     classes : sequence of str, optional
         Class names of the tissue classifier; adds the ``probabilities`` dataset.
     attrs : mapping, optional
@@ -88,7 +91,40 @@ class PatchWriter:
 
     def write(self, index: np.ndarray, features: np.ndarray, *, keep: np.ndarray,
               probabilities: np.ndarray | None = None) -> None:
-        """Store the rows ``index`` (consecutive, ascending) of features, keep flags and probabilities."""
+        """Store the rows ``index`` (consecutive, ascending) of features, keep flags and probabilities.
+
+        Parameters
+        ----------
+        index : ndarray of int, shape (n,)
+            Tile rows to fill: a consecutive ascending run (a batch of the slide's tiles); empty does nothing.
+        features : array_like of shape (n, dim)
+            Encoder features of those tiles (stored as float32).
+        keep : array_like of bool, shape (n,)
+            Whether each tile is used for the slide vector.
+        probabilities : array_like of shape (n, n_classes), optional
+            Tissue-classifier probabilities (only when the writer was given ``classes``).
+
+        Raises
+        ------
+        ValueError
+            If ``index`` is not a consecutive run.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "p1.h5"
+        >>> writer = PatchWriter(path, 3, 2, coords=[[0, 0], [224, 0], [448, 0]], tissue=[1.0, 0.6, 0.9],
+        ...                      classes=["tumour", "stroma"])
+        >>> writer.write(np.array([0, 1]), [[1.0, 0.0], [2.0, 5.0]], keep=[True, True],
+        ...              probabilities=[[0.9, 0.1], [0.8, 0.2]])
+        >>> writer.write(np.array([2]), [[6.0, 1.0]], keep=[False], probabilities=[[0.2, 0.8]])
+        >>> writer.write(np.array([0, 2]), np.ones((2, 2)), keep=[True, True])
+        Traceback (most recent call last):
+        ...
+        ValueError: PatchWriter.write expects a consecutive run of tile indices.
+        >>> writer.close().name
+        'p1.h5'
+        """
         index = np.asarray(index)
         if index.size == 0:
             return
@@ -102,7 +138,27 @@ class PatchWriter:
         self._written += index.size
 
     def close(self) -> Path:
-        """Write the file atomically (temporary file + ``os.replace``); returns the final path."""
+        """Write the file atomically (temporary file + ``os.replace``); returns the final path.
+
+        Returns
+        -------
+        Path
+            The ``path`` given to the writer, now holding the complete file.
+
+        Raises
+        ------
+        OSError
+            If the file cannot be written (e.g. a full disk); no partial file is left under ``path``.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> writer = PatchWriter(pathlib.Path(tempfile.mkdtemp()) / "p1.h5", 1, 2, coords=[[0, 0]], tissue=[1.0])
+        >>> writer.write(np.array([0]), [[0.5, 0.5]], keep=[True])
+        >>> path = writer.close()
+        >>> path.name, path.is_file()
+        ('p1.h5', True)
+        """
         self._file.flush()
         image = self._file.id.get_file_image()
         self._file.close()
@@ -110,7 +166,19 @@ class PatchWriter:
         return self.path
 
     def abort(self) -> None:
-        """Discard the file (after a failure); nothing was written to disk."""
+        """Discard the file (after a failure); nothing was written to disk.
+
+        Called by the context manager when its block raises; calling it twice is harmless.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "p1.h5"
+        >>> writer = PatchWriter(path, 1, 2, coords=[[0, 0]], tissue=[1.0])
+        >>> writer.abort()
+        >>> path.exists()
+        False
+        """
         if self._file.id.valid:
             self._file.close()
 
@@ -126,7 +194,33 @@ class PatchWriter:
 
 @dataclass(frozen=True)
 class PatchTable:
-    """The content of one slide's patch file (see the module docstring)."""
+    """The content of one slide's patch file (see the module docstring), as :func:`read_patches` returns it.
+
+    Parameters
+    ----------
+    coords : ndarray of shape (n, 2), int64
+        Level-0 top-left corner ``(x, y)`` of each tile.
+    features : ndarray of shape (n, dim), float32
+        Encoder features (shape ``(n, 0)`` when read with ``features=False``).
+    tissue : ndarray of shape (n,), float32
+        Tissue fraction of each tile.
+    keep : ndarray of shape (n,), bool
+        Tiles used for the slide vector.
+    probabilities : ndarray of shape (n, n_classes), float32, or None
+        Tissue-classifier probabilities; None when the slide was encoded without a classifier.
+    classes : list of str
+        Class names of the classifier (empty without one).
+    attrs : dict
+        The other file attributes (``patient_id``, ``slide``, ``encoder``, the tiling plan); JSON values decoded.
+
+    Examples
+    --------
+    >>> table = PatchTable(coords=np.array([[0, 0], [224, 0]]), features=np.ones((2, 3), np.float32),
+    ...                    tissue=np.array([1.0, 0.6], np.float32), keep=np.array([True, False]),
+    ...                    probabilities=None, classes=[], attrs={"patient_id": "P1"})
+    >>> table.features[table.keep].shape
+    (1, 3)
+    """
 
     coords: np.ndarray
     features: np.ndarray
@@ -143,6 +237,7 @@ def read_patches(path: str | os.PathLike, *, features: bool = True) -> PatchTabl
     Parameters
     ----------
     path : str or Path
+        An ``.h5`` file written by :class:`PatchWriter`.
     features : bool, default=True
         Read the feature matrix (False leaves an empty ``(n, 0)`` array, for a cheap look at coordinates,
         classes and keep flags).
@@ -150,6 +245,20 @@ def read_patches(path: str | os.PathLike, *, features: bool = True) -> PatchTabl
     Returns
     -------
     PatchTable
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "p1.h5"
+    >>> with PatchWriter(path, 2, 3, coords=[[0, 0], [224, 0]], tissue=[1.0, 0.6], classes=["tumour", "stroma"],
+    ...                  attrs={"patient_id": "P1", "tile_size": 224}) as writer:
+    ...     writer.write(np.array([0, 1]), np.ones((2, 3)), keep=[True, False],
+    ...                  probabilities=[[0.9, 0.1], [0.2, 0.8]])
+    >>> table = read_patches(path)
+    >>> table.classes, table.attrs, table.probabilities.shape
+    (['tumour', 'stroma'], {'patient_id': 'P1', 'tile_size': 224}, (2, 2))
+    >>> read_patches(path, features=False).features.shape
+    (2, 0)
     """
     h5py = require("h5py", extra="wsi")
     with h5py.File(path, "r") as f:

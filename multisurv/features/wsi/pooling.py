@@ -25,11 +25,18 @@ def pool_features(features: np.ndarray, method: str = "mean") -> np.ndarray:
     Parameters
     ----------
     features : ndarray of shape (n_patches, dim)
+        One row per patch.
     method : {"mean", "median", "max"}, default="mean"
+        The pooling.
 
     Returns
     -------
     ndarray of shape (dim,), float64
+
+    Raises
+    ------
+    ValueError
+        If ``method`` is unknown or ``features`` is not a non-empty 2-D matrix.
 
     Examples
     --------
@@ -55,6 +62,11 @@ def _check_method(method: str) -> None:
 
 class RunningPool:
     """Mean and max of patch features, updated one batch at a time (float64 sums: order-independent to 1e-12).
+
+    Parameters
+    ----------
+    dim : int
+        Feature length.
 
     Examples
     --------
@@ -91,7 +103,34 @@ class RunningPool:
         self.count += features.shape[0]
 
     def result(self, method: str) -> np.ndarray:
-        """The pooled vector (``"mean"`` or ``"max"``; the median needs :func:`median_from_patches`)."""
+        """The pooled vector (``"mean"`` or ``"max"``; the median needs :func:`median_from_patches`).
+
+        Parameters
+        ----------
+        method : {"mean", "max"}
+            The pooling.
+
+        Returns
+        -------
+        ndarray of shape (dim,), float64
+            A new array (later updates do not change it).
+
+        Raises
+        ------
+        ValueError
+            If ``method`` is neither ``"mean"`` nor ``"max"``, or no patch was pooled.
+
+        Examples
+        --------
+        >>> pool = RunningPool(2)
+        >>> pool.update(np.array([[1.0, 0.0], [3.0, 4.0]]))
+        >>> pool.result("mean").tolist(), pool.result("max").tolist()
+        ([2.0, 2.0], [3.0, 4.0])
+        >>> RunningPool(2).result("mean")
+        Traceback (most recent call last):
+        ...
+        ValueError: No patch was pooled.
+        """
         if method not in ("mean", "max"):
             raise ValueError(f"RunningPool gives 'mean' or 'max'; got {method!r}. Use median_from_patches.")
         if self.count == 0:
@@ -113,6 +152,21 @@ def median_from_patches(path, *, block: int = 64) -> np.ndarray:
     Returns
     -------
     ndarray of shape (dim,), float64
+
+    Raises
+    ------
+    ValueError
+        If no patch of the file(s) is marked ``keep``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from multisurv.features.wsi.patch_store import PatchWriter
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "p1.h5"
+    >>> with PatchWriter(path, 3, 2, coords=[[0, 0], [224, 0], [448, 0]], tissue=[1.0, 0.6, 0.9]) as writer:
+    ...     writer.write(np.arange(3), [[1.0, 0.0], [2.0, 5.0], [6.0, 1.0]], keep=[True, True, False])
+    >>> median_from_patches(path).tolist()  # the kept rows only
+    [1.5, 2.5]
     """
     h5py = require("h5py", extra="wsi")
     paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
