@@ -34,6 +34,18 @@ TISSUE_COLOUR = (55, 126, 184)
 def class_colours(classes: Sequence[str], tumour_class: str | None = None) -> dict[str, tuple[int, int, int]]:
     """One RGB colour per class: the tumour class red, the others the next Set1 colours in order.
 
+    Parameters
+    ----------
+    classes : sequence of str
+        Class names, in the classifier's order.
+    tumour_class : str, optional
+        The class drawn in red; None gives every class a non-red colour.
+
+    Returns
+    -------
+    dict of str to (int, int, int)
+        Class -> RGB, in the order of ``classes``. ColorBrewer Set1 colours, cycled past eight non-tumour classes.
+
     Examples
     --------
     >>> class_colours(["stroma", "tumour"], "tumour")
@@ -44,7 +56,22 @@ def class_colours(classes: Sequence[str], tumour_class: str | None = None) -> di
 
 
 def qc_path(patch_file: str | os.PathLike) -> Path:
-    """Where the QC thumbnail of a patch file goes: ``<folder>/<stem>.qc.png``."""
+    """Where the QC thumbnail of a patch file goes: ``<folder>/<stem>.qc.png``.
+
+    Parameters
+    ----------
+    patch_file : str or Path
+        A per-slide patch file (``<patient>.h5``).
+
+    Returns
+    -------
+    Path
+
+    Examples
+    --------
+    >>> qc_path("features/wsi/P1.h5").as_posix()
+    'features/wsi/P1.qc.png'
+    """
     patch_file = Path(patch_file)
     return patch_file.with_name(patch_file.stem + ".qc.png")
 
@@ -75,6 +102,24 @@ def write_qc_thumbnail(patch_file: str | os.PathLike, out: str | os.PathLike | N
     ------
     FileNotFoundError
         If the slide recorded in the patch file has moved (pass ``slide``).
+
+    Examples
+    --------
+    >>> write_qc_thumbnail("features/wsi/P1.h5")  # doctest: +SKIP
+    PosixPath('features/wsi/P1.qc.png')
+
+    A patch file whose slide has moved:
+
+    >>> import tempfile
+    >>> from multisurv.features.wsi.patch_store import PatchWriter
+    >>> path = Path(tempfile.mkdtemp()) / "P1.h5"
+    >>> with PatchWriter(path, 1, 2, coords=[[0, 0]], tissue=[1.0], attrs={"slide": "moved.svs"}) as writer:
+    ...     writer.write(np.array([0]), [[0.0, 1.0]], keep=[True])
+    >>> try:
+    ...     write_qc_thumbnail(path)
+    ... except FileNotFoundError as exc:
+    ...     print(str(exc)[-59:])
+    'moved.svs') does not exist; pass slide=<its current path>.
     """
     from multisurv.features.wsi.patch_store import read_patches
 
@@ -102,6 +147,8 @@ def write_qc_image(out: str | os.PathLike, slide: str | os.PathLike, coords: np.
     out : str or Path
         PNG to write (atomically).
     slide : str or Path
+        The slide whose thumbnail is drawn on (opened with
+        :func:`~multisurv.features.wsi.reader.open_slide`).
     coords : ndarray of shape (n_tiles, 2)
         Level-0 top-left corners.
     footprint : float
@@ -111,14 +158,25 @@ def write_qc_image(out: str | os.PathLike, slide: str | os.PathLike, coords: np.
     predicted : ndarray of int, shape (n_tiles,), optional
         Index into ``classes`` of each tile's predicted class; None colours every tile alike.
     classes : sequence of str, optional
+        Class names that ``predicted`` indexes.
     tumour_class : str, optional
         Drawn in red.
-    max_size, alpha
-        See :func:`write_qc_thumbnail`.
+    max_size : int, default=1024
+        Longest side of the thumbnail in pixels.
+    alpha : float, default=0.45
+        Opacity of the tile colours.
 
     Returns
     -------
     Path
+        ``out`` (written atomically): the thumbnail with a legend strip below it.
+
+    Examples
+    --------
+    >>> write_qc_image("P1.qc.png", "slides/P1.svs", np.array([[0, 0], [224, 0]]), 224.0,
+    ...                keep=np.array([True, False]), predicted=np.array([1, 0]), classes=["stroma", "tumour"],
+    ...                tumour_class="tumour")  # doctest: +SKIP
+    PosixPath('P1.qc.png')
     """
     from PIL import Image, ImageDraw
 
