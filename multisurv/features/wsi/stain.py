@@ -48,10 +48,20 @@ def _torch():
 def rgb_to_lab(rgb):
     """CIE L*a*b* (D65) of sRGB values in [0, 1]; ``rgb`` is a tensor (..., 3, H, W) with channels on dim -3.
 
+    Parameters
+    ----------
+    rgb : torch.Tensor of shape (..., 3, H, W)
+        sRGB values in [0, 1], floating point, on any device.
+
+    Returns
+    -------
+    torch.Tensor
+        Same shape, dtype and device: L* in [0, 100], a* and b* about [-128, 127].
+
     Examples
     --------
-    >>> import torch                                                                      # doctest: +SKIP
-    >>> rgb_to_lab(torch.ones(1, 3, 1, 1)).flatten().round(decimals=3).tolist()          # doctest: +SKIP
+    >>> import torch
+    >>> rgb_to_lab(torch.ones(1, 3, 1, 1)).flatten().round(decimals=3).tolist()  # white
     [100.0, 0.0, 0.0]
     """
     torch = _torch()
@@ -65,7 +75,25 @@ def rgb_to_lab(rgb):
 
 
 def lab_to_rgb(lab):
-    """sRGB in [0, 1] (clipped) of CIE L*a*b* (D65) values; the inverse of :func:`rgb_to_lab`."""
+    """sRGB in [0, 1] (clipped) of CIE L*a*b* (D65) values; the inverse of :func:`rgb_to_lab`.
+
+    Parameters
+    ----------
+    lab : torch.Tensor of shape (..., 3, H, W)
+        L*, a*, b* on dim -3, floating point, on any device.
+
+    Returns
+    -------
+    torch.Tensor
+        sRGB in [0, 1], same shape, dtype and device; colours outside the sRGB gamut are clipped.
+
+    Examples
+    --------
+    >>> import torch
+    >>> rgb = torch.tensor([0.8, 0.4, 0.6], dtype=torch.float64).view(1, 3, 1, 1)
+    >>> lab_to_rgb(rgb_to_lab(rgb)).flatten().round(decimals=6).tolist()
+    [0.8, 0.4, 0.6]
+    """
     torch = _torch()
     l, a, b = lab.unbind(dim=-3)
     fy = (l + 16) / 116
@@ -81,7 +109,19 @@ def lab_to_rgb(lab):
 
 
 class StainNormalizer:
-    """Base of the stain normalisers: fit on a reference image, then call on float RGB batches (N, 3, H, W)."""
+    """Base of the stain normalisers: fit on a reference image, then call on float RGB batches (N, 3, H, W).
+
+    Subclasses set ``method`` and implement ``_fit`` (reference batch -> fitted tensors) and ``_apply``; calling an
+    unfitted normaliser raises ``ValueError``. Use :class:`ReinhardNormalizer` or :class:`MacenkoNormalizer`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> ref = np.random.default_rng(0).integers(60, 250, (32, 32, 3), dtype=np.uint8)
+    >>> norm = ReinhardNormalizer().fit(ref)
+    >>> isinstance(norm, StainNormalizer), norm(torch.rand(2, 3, 16, 16)).shape
+    (True, torch.Size([2, 3, 16, 16]))
+    """
 
     method = "none"
 
@@ -92,9 +132,30 @@ class StainNormalizer:
     def fit(self, reference) -> "StainNormalizer":
         """Fit on a reference image: a uint8 RGB array (H, W, 3), or the path of an image file (PNG, JPEG, TIFF).
 
+        Parameters
+        ----------
+        reference : str, Path or ndarray of shape (H, W, 3), uint8
+            The reference image; its SHA-256 (of the pixels and shape) is kept in ``reference_sha256``.
+
         Returns
         -------
         self
+
+        Raises
+        ------
+        ValueError
+            If the file does not exist or cannot be read, the array is not uint8 RGB, or (Macenko) the reference
+            has too few stained pixels.
+
+        Examples
+        --------
+        >>> ref = np.random.default_rng(0).integers(60, 250, (32, 32, 3), dtype=np.uint8)
+        >>> ReinhardNormalizer().fit(ref).reference_sha256[:12]
+        '07f0a3568cf8'
+        >>> ReinhardNormalizer().fit(np.zeros((4, 4), np.uint8))
+        Traceback (most recent call last):
+        ...
+        ValueError: A stain reference must be a uint8 RGB image of shape (H, W, 3); got uint8 of shape (4, 4).
         """
         torch = _torch()
         array, digest = _read_reference(reference)
@@ -115,7 +176,21 @@ class StainNormalizer:
             return self._apply(batch.to(dtype), params)
 
     def settings(self) -> dict[str, Any]:
-        """Method, reference digest and fitted values (rounded to 6 digits): what the feature store records."""
+        """Method, reference digest and fitted values (rounded to 6 digits): what the feature store records.
+
+        Returns
+        -------
+        dict
+            ``method``, ``reference_sha256`` and each fitted tensor as a (nested) list of floats (Reinhard:
+            ``mean`` and ``std`` of L*, a*, b*; Macenko: ``stains`` and ``max_c``).
+
+        Examples
+        --------
+        >>> ref = np.random.default_rng(0).integers(60, 250, (32, 32, 3), dtype=np.uint8)
+        >>> settings = ReinhardNormalizer().fit(ref).settings()
+        >>> settings["method"], [round(v, 2) for v in settings["mean"]]
+        ('reinhard', [65.75, 3.18, 1.51])
+        """
         return {"method": self.method, "reference_sha256": self.reference_sha256,
                 **{k: np.round(v.double().numpy(), 6).tolist() for k, v in self._params.items()}}
 
@@ -170,6 +245,23 @@ class MacenkoNormalizer(StainNormalizer):
     Optical density is ``-log((255 * I + 1) / 256)``; the haematoxylin vector is the one with the larger red
     component. Concentrations are the least-squares solution for the two stain vectors, their 99th percentiles
     the "maximum" concentrations that are matched to the reference's.
+
+    Examples
+    --------
+    >>> import torch
+    >>> rng = np.random.default_rng(0)
+    >>> ref = np.zeros((32, 32, 3), np.uint8)
+    >>> ref[:] = (150, 80, 160)  # eosin-like
+    >>> ref[:, :16] = (90, 40, 140)  # haematoxylin-like
+    >>> ref = np.clip(ref + rng.integers(-10, 10, ref.shape), 0, 255).astype(np.uint8)
+    >>> norm = MacenkoNormalizer().fit(ref)
+    >>> norm(torch.rand(2, 3, 16, 16)).shape
+    torch.Size([2, 3, 16, 16])
+    >>> MacenkoNormalizer().fit(np.full((16, 16, 3), 250, np.uint8))  # glass only
+    Traceback (most recent call last):
+    ...
+    ValueError: The stain reference has fewer than 64 stained pixels (optical density >= 0.15 in every channel); \
+choose a reference image showing H&E tissue.
     """
 
     method = "macenko"
@@ -192,6 +284,15 @@ class MacenkoNormalizer(StainNormalizer):
         -------
         dict
             What the feature store records for this normaliser.
+
+        Examples
+        --------
+        >>> ref = np.zeros((32, 32, 3), np.uint8)
+        >>> ref[:] = (150, 80, 160)
+        >>> ref[:, :16] = (90, 40, 140)
+        >>> ref = np.clip(ref + np.random.default_rng(0).integers(-10, 10, ref.shape), 0, 255).astype(np.uint8)
+        >>> sorted(MacenkoNormalizer(beta=0.15).fit(ref).settings())
+        ['alpha', 'beta', 'max_c', 'method', 'reference_sha256', 'stains']
         """
         return {**super().settings(), "beta": self.beta, "alpha": self.alpha}
 
@@ -267,6 +368,18 @@ STAIN_METHODS = {"reinhard": ReinhardNormalizer, "macenko": MacenkoNormalizer}
 def load_stain_normalizer(method: str, reference) -> StainNormalizer:
     """A normaliser of ``method`` fitted on ``reference`` (an image path or a uint8 RGB array).
 
+    Parameters
+    ----------
+    method : {"macenko", "reinhard"}
+        A key of :data:`STAIN_METHODS` (default settings of that normaliser).
+    reference : str, Path or ndarray of shape (H, W, 3), uint8
+        The reference image (see :meth:`StainNormalizer.fit`).
+
+    Returns
+    -------
+    StainNormalizer
+        Fitted.
+
     Raises
     ------
     ValueError
@@ -278,6 +391,9 @@ def load_stain_normalizer(method: str, reference) -> StainNormalizer:
     Traceback (most recent call last):
     ...
     ValueError: Unknown stain normalisation 'vahadane'. Choose one of: 'macenko', 'reinhard'.
+    >>> ref = np.random.default_rng(0).integers(60, 250, (32, 32, 3), dtype=np.uint8)
+    >>> type(load_stain_normalizer("reinhard", ref)).__name__
+    'ReinhardNormalizer'
     """
     if method not in STAIN_METHODS:
         raise ValueError(f"Unknown stain normalisation {method!r}. Choose one of: "
