@@ -219,7 +219,33 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``multisurv`` console script; returns the exit code."""
+    """Entry point of the ``multisurv`` console script; returns the exit code.
+
+    Parses the arguments, sets up logging (INFO, WARNING with ``--quiet``) and runs the sub-command. Errors written
+    for the user are printed to stderr as one line instead of a traceback.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The arguments after ``multisurv``; default: ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        The exit code: the sub-command's (0 on success), 2 for a data or setup error (``ValueError``,
+        ``FileNotFoundError``, ``ImportError``), 3 for a fault of the machine (disk, memory, permissions: a
+        ``ResourceError`` or a recognised ``OSError`` / ``MemoryError``). Any other exception propagates.
+
+    Examples
+    --------
+    >>> main(["validate", "cohort.csv"])  # doctest: +SKIP
+    0
+    >>> main(["km", "missing.csv", "--time-col", "t", "--event-col", "e"])  # doctest: +SKIP
+    2
+
+    (The second prints ``multisurv km: error: FileNotFoundError: missing.csv does not exist ...`` to stderr;
+    ``multisurv validate`` returns 1 when the manifest has problems.)
+    """
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")

@@ -17,7 +17,22 @@ __all__ = ["add_commands", "read_annotation_list"]
 
 
 def add_commands(subparsers) -> None:
-    """Add ``train-classifier`` to the ``multisurv`` parser's ``subparsers``."""
+    """Add ``train-classifier`` to the ``multisurv`` parser's ``subparsers``.
+
+    Parameters
+    ----------
+    subparsers : argparse._SubParsersAction
+        What ``ArgumentParser.add_subparsers()`` returned for the ``multisurv`` command.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> parser = argparse.ArgumentParser(prog="multisurv")
+    >>> add_commands(parser.add_subparsers(dest="command"))
+    >>> args = parser.parse_args(["train-classifier", "annotations.csv", "--out", "classifier"])
+    >>> args.epochs, args.lr, args.val_fraction, args.func.__name__
+    (10, 0.0001, 0.3, '_cmd_train')
+    """
     p = subparsers.add_parser("train-classifier", help="Fine-tune the tissue-type tile classifier on QuPath "
                                                        "annotations (keeps tumour tiles in pathomics).",
                               description=__doc__.split("\n\n")[1])
@@ -48,7 +63,37 @@ def add_commands(subparsers) -> None:
 
 
 def read_annotation_list(path: Path) -> list[tuple[Path, Path]]:
-    """The (slide, GeoJSON) pairs of an annotation list; raise one ValueError listing every problem."""
+    """The (slide, GeoJSON) pairs of an annotation list; raise one ValueError listing every problem.
+
+    Parameters
+    ----------
+    path : Path
+        CSV with columns ``slide`` and ``annotations`` (a QuPath GeoJSON export), one annotated slide per row;
+        relative paths are read from the CSV's folder.
+
+    Returns
+    -------
+    list of (Path, Path)
+        The resolved (slide, GeoJSON) paths, in the CSV's order.
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``path`` is not a file.
+    ValueError
+        When a column is missing, the list is empty, or any path is not a file (every such row listed at once,
+        numbered as in a spreadsheet: the header is row 1).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     _ = (Path(d) / "s1.tiff").write_text(""), (Path(d) / "s1.geojson").write_text("{}")
+    ...     _ = (Path(d) / "list.csv").write_text("slide,annotations\\ns1.tiff,s1.geojson\\n")
+    ...     pairs = read_annotation_list(Path(d) / "list.csv")
+    >>> [(slide.name, geojson.name) for slide, geojson in pairs]
+    [('s1.tiff', 's1.geojson')]
+    """
     import pandas as pd
 
     path = Path(path)

@@ -26,7 +26,22 @@ _MAX_EXAMPLES = 5
 
 
 def add_commands(subparsers) -> None:
-    """Add ``evaluate`` to the ``multisurv`` parser's ``subparsers``."""
+    """Add ``evaluate`` to the ``multisurv`` parser's ``subparsers``.
+
+    Parameters
+    ----------
+    subparsers : argparse._SubParsersAction
+        What ``ArgumentParser.add_subparsers()`` returned for the ``multisurv`` command.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> parser = argparse.ArgumentParser(prog="multisurv")
+    >>> add_commands(parser.add_subparsers(dest="command"))
+    >>> args = parser.parse_args(["evaluate", "pred.csv", "--time-col", "t", "--event-col", "e", "--score-col", "s"])
+    >>> args.n_bootstrap, args.ci, args.confidence, args.func.__name__
+    (1000, 'percentile', 0.95, '_cmd_evaluate')
+    """
     p = subparsers.add_parser(
         "evaluate", help="Evaluate any model's predictions: C-indices, time-dependent AUC, Brier scores, with CIs.",
         description=__doc__.split("\n\n")[0].split(": ", 1)[1],
@@ -114,6 +129,49 @@ def read_predictions(path: Path, *, time_col: str, event_col: str, score_col: st
 
     Every problem is collected first, then one ``ValueError`` lists them all (file, column, line, value, fix).
     ``group`` is ``"all"`` without ``group_col``.
+
+    Parameters
+    ----------
+    path : Path
+        The predictions CSV, one row per patient.
+    time_col : str
+        Column of follow-up times (numbers > 0).
+    event_col : str
+        Column of event indicators (1/0 or true/false).
+    score_col : str
+        Column of risk scores (higher = worse); a missing score is an error.
+    group_col : str, optional
+        Column whose values are evaluated separately (no label may be empty).
+    surv_cols : sequence of str, default=()
+        Columns of predicted survival probabilities (numbers in [0, 1]).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``time`` (float), ``event`` (bool), ``score`` (float), ``group`` (str) and one per ``surv_cols``,
+        in the file's row order.
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``path`` is not a file.
+    ValueError
+        When the file is not a readable CSV, a named column is missing, it has no rows, a value is invalid, or a
+        group (the file without ``group_col``) has no event.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     path = Path(d) / "pred.csv"
+    ...     _ = path.write_text("id,months,dead,score\\na,5,1,0.9\\nb,12,0,0.1\\nc,7,1,0.5\\nd,20,1,0.2\\n")
+    ...     data = read_predictions(path, time_col="months", event_col="dead", score_col="score")
+    >>> data
+       time  event  score group
+    0   5.0   True    0.9   all
+    1  12.0  False    0.1   all
+    2   7.0   True    0.5   all
+    3  20.0   True    0.2   all
     """
     import pandas as pd
 

@@ -35,7 +35,22 @@ CONNECT_TIMEOUT = "30s"
 
 
 def add_commands(subparsers) -> None:
-    """Add ``extract`` and its sub-commands to the ``multisurv`` parser's ``subparsers``."""
+    """Add ``extract`` and its sub-commands to the ``multisurv`` parser's ``subparsers``.
+
+    Parameters
+    ----------
+    subparsers : argparse._SubParsersAction
+        What ``ArgumentParser.add_subparsers()`` returned for the ``multisurv`` command.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> parser = argparse.ArgumentParser(prog="multisurv")
+    >>> add_commands(parser.add_subparsers(dest="command"))
+    >>> args = parser.parse_args(["extract", "radiomics", "cohort.csv", "--out", "features"])
+    >>> args.modality, args.params, args.workers, args.func.__name__
+    ('radiomics', 'radiomics_ct', 1, '_cmd_radiomics')
+    """
     p = subparsers.add_parser("extract", help="Extract features for every patient of a manifest (cached, resumable).",
                               description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="modality", required=True, metavar="{" + ",".join(_EXTRACTORS) + "}")
@@ -44,7 +59,24 @@ def add_commands(subparsers) -> None:
 
 
 def add_batch_options(p: argparse.ArgumentParser) -> None:
-    """The options every ``extract`` sub-command shares."""
+    """The options every ``extract`` sub-command shares.
+
+    Adds the positional ``manifest`` and the options ``--out`` (required), ``--workers`` (default 1),
+    ``--scheduler`` (a Dask address) and ``--no-progress``.
+
+    Parameters
+    ----------
+    p : argparse.ArgumentParser
+        A sub-command's parser.
+
+    Examples
+    --------
+    >>> parser = argparse.ArgumentParser(prog="multisurv extract radiomics")
+    >>> add_batch_options(parser)
+    >>> args = parser.parse_args(["cohort.csv", "--out", "features"])
+    >>> args.manifest, args.out, args.workers, args.scheduler, args.no_progress
+    (PosixPath('cohort.csv'), PosixPath('features'), 1, None, False)
+    """
     p.add_argument("manifest", type=Path, help="CSV with 'patient_id' and the modality's input columns "
                                                 "(other columns are ignored; relative paths are read from its folder).")
     p.add_argument("--out", type=Path, required=True, help="Output folder: tables, and the per-patient cache.")
@@ -227,6 +259,7 @@ def write_tables(result, out: Path, stage: str) -> dict[str, Path]:
     Parameters
     ----------
     result : ExtractionResult
+        What the extraction returned (its ``features``, ``info`` and ``failures``).
     out : Path
         Output folder.
     stage : str
@@ -236,6 +269,12 @@ def write_tables(result, out: Path, stage: str) -> dict[str, Path]:
     -------
     dict
         ``{"features", "features_csv", "diagnostics", "errors"}`` -> path written.
+
+    Examples
+    --------
+    >>> paths = write_tables(result, Path("features"), "radiomics")  # doctest: +SKIP
+    >>> paths["features"].name  # doctest: +SKIP
+    'radiomics_features.parquet'
     """
     from multisurv._atomic import write_atomic, write_csv_atomic
 

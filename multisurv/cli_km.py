@@ -33,7 +33,22 @@ MAX_LISTED = 20
 
 
 def add_commands(subparsers) -> None:
-    """Add ``km`` to the ``multisurv`` parser's ``subparsers``."""
+    """Add ``km`` to the ``multisurv`` parser's ``subparsers``.
+
+    Parameters
+    ----------
+    subparsers : argparse._SubParsersAction
+        What ``ArgumentParser.add_subparsers()`` returned for the ``multisurv`` command.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> parser = argparse.ArgumentParser(prog="multisurv")
+    >>> add_commands(parser.add_subparsers(dest="command"))
+    >>> args = parser.parse_args(["km", "data.csv", "--time-col", "t", "--event-col", "e"])
+    >>> args.conf_type, args.group_col, args.func.__name__
+    ('log', None, '_cmd_km')
+    """
     p = subparsers.add_parser(
         "km", help="Kaplan-Meier figure (PNG + PDF) with log-rank test, HR and medians, and its numbers as JSON/CSV.",
         description="Draw a publication Kaplan-Meier figure from a CSV (one row per patient): 95%% bands, "
@@ -100,6 +115,53 @@ def read_km_data(path: Path, *, time_col: str, event_col: str, group_col: str | 
 
     Every problem in the file is collected and reported at once (a :class:`multisurv.exceptions.ManifestError`
     listing file, row, column, value and fix). Rows are numbered as in a spreadsheet: the header is row 1.
+
+    Parameters
+    ----------
+    path : Path
+        The CSV, one row per patient.
+    time_col : str
+        Column of follow-up times.
+    event_col : str
+        Column of event indicators (as ``multisurv validate`` reads them).
+    group_col : str, optional
+        Column of group labels (2 to ``MAX_GROUPS`` distinct values).
+    score_col : str, optional
+        Column of risk scores, split into ``"high"`` (> cut-off) and ``"low"``.
+    cutoff : "median" or float, default="median"
+        Cut-off of ``score_col``: its median or a value leaving patients on both sides.
+
+    Returns
+    -------
+    y : numpy.ndarray
+        Structured survival array, fields ``event`` (bool) and ``time`` (float).
+    groups : numpy.ndarray
+        Group label per patient: ``"all"`` without a group or score column, ``"high"`` / ``"low"`` for a score,
+        else the column's labels (integers when every label is one).
+    split : dict
+        How the groups were made: ``kind`` (``"all"``, ``"column"`` or ``"score"``) and, for a score, ``column``,
+        ``cutoff``, ``cutoff_rule`` and ``rule``.
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``path`` does not exist.
+    ManifestError
+        When a named column is missing, or any value is invalid (every problem listed).
+    ValueError
+        When the file is a folder, empty or unreadable, or the split leaves fewer than two groups (or too many).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     path = Path(d) / "data.csv"
+    ...     _ = path.write_text("id,months,dead,score\\na,5,1,0.9\\nb,12,0,0.1\\nc,7,1,0.5\\nd,20,1,0.2\\n")
+    ...     y, groups, split = read_km_data(path, time_col="months", event_col="dead", score_col="score")
+    >>> y["time"].tolist(), groups.tolist()
+    ([5.0, 12.0, 7.0, 20.0], ['high', 'low', 'high', 'low'])
+    >>> split["cutoff"], split["rule"]
+    (0.35, "'score' > 0.35 is 'high', otherwise 'low'")
     """
     from multisurv._validation import make_y
     from multisurv.cohort.outcomes import parse_event
@@ -224,7 +286,56 @@ def _cutoff_value(cutoff, score: np.ndarray, *, name: str, score_col: str) -> fl
 def run_km(data: Path, out: Path, *, time_col: str, event_col: str, group_col: str | None = None,
            score_col: str | None = None, cutoff: str | float = "median", conf_type: str = "log",
            times: list[float] | None = None, time_unit: str | None = None, title: str | None = None) -> dict:
-    """Do what ``multisurv km`` does and return the summary written to ``km.json``."""
+    """Do what ``multisurv km`` does and return the summary written to ``km.json``.
+
+    Reads the data with :func:`read_km_data`, computes a Kaplan-Meier curve per group (log-rank test and Cox hazard
+    ratios against the first group when there are two or more), draws the curves and writes ``km.png`` (300 dpi),
+    ``km.pdf``, ``km_table.csv``, ``km_times.csv`` (with ``times``) and ``km.json`` into ``out``.
+
+    Parameters
+    ----------
+    data : Path
+        The CSV, one row per patient.
+    out : Path
+        Output folder (created).
+    time_col, event_col : str
+        Columns of follow-up times and event indicators.
+    group_col : str, optional
+        Column of group labels.
+    score_col : str, optional
+        Column of risk scores, split at ``cutoff`` into high and low risk.
+    cutoff : "median" or float, default="median"
+        Cut-off of ``score_col``.
+    conf_type : str, default="log"
+        Transformation of the pointwise confidence band (as R's ``survfit(conf.type=)``).
+    times : list of float, optional
+        Times at which each curve's survival is also tabulated.
+    time_unit : str, optional
+        Unit of the time axis label.
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    dict
+        The JSON-ready summary: ``input``, ``settings``, ``groups`` (n, events, median with interval, the curve),
+        ``logrank`` and ``hazard_ratios`` (None for one group), ``notes`` (non-estimable hazard ratios) and
+        ``files`` (the paths written).
+
+    Raises
+    ------
+    ValueError
+        From :func:`read_km_data`, or when the groups cannot be compared (zero log-rank variance).
+    FileNotFoundError
+        When ``data`` does not exist.
+
+    Examples
+    --------
+    >>> summary = run_km(Path("data.csv"), Path("km_out"), time_col="months", event_col="dead",
+    ...                  score_col="score")  # doctest: +SKIP
+    >>> summary["logrank"]["p_value"], summary["files"]["figure_png"]  # doctest: +SKIP
+    (0.021, 'km_out/km.png')
+    """
     import warnings
 
     import matplotlib.pyplot as plt

@@ -26,7 +26,23 @@ CONFIG_SCHEMA = "model_config.v1"
 
 
 class ConfigError(ValueError):
-    """A model config has problems; the message lists every one."""
+    """A model config has problems; the message lists every one.
+
+    Parameters
+    ----------
+    problems : list of str
+        Every problem found, one sentence each (kept as ``problems``).
+    source : str
+        Where the config came from (its file name), for the first line of the message.
+
+    Examples
+    --------
+    >>> err = ConfigError(["key 'selector': unknown.", "key 'alpha': must be > 0."], "model.yaml")
+    >>> print(err)
+    2 problem(s) in model.yaml:
+      - key 'selector': unknown.
+      - key 'alpha': must be > 0.
+    """
 
     def __init__(self, problems: list[str], source: str):
         self.problems = problems
@@ -71,6 +87,18 @@ def load_model_config(path: str | Path) -> dict:
         Listing every problem found (missing keys, unknown selector or model names, bad types).
     FileNotFoundError
         When the config file does not exist.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     path = Path(d) / "model.yaml"
+    ...     _ = path.write_text("schema: model_config.v1\\nmanifest: cohort.csv\\n")
+    ...     try:
+    ...         load_model_config(path)
+    ...     except ConfigError as exc:
+    ...         print(exc.problems[1])
+    'modalities' must be a non-empty list of {name, prefix, model, selector}.
     """
     path = Path(path)
     if not path.is_file():
@@ -157,6 +185,12 @@ def build_estimator(config: Mapping[str, Any]):
         One :class:`~multisurv.scores.modality_score.ModalityScore` (or non-linear score) per modality, fused by
         :class:`~multisurv.fusion.strategies.FusionCox` with the config's strategy; the single score when the
         strategy is ``none``.
+
+    Examples
+    --------
+    >>> config = load_model_config("model.yaml")  # doctest: +SKIP
+    >>> build_estimator(config)  # doctest: +SKIP
+    FusionCox(...)
     """
     from sklearn.pipeline import Pipeline
 
@@ -240,6 +274,12 @@ def fit_from_config(config: Mapping[str, Any]):
     ------
     ValueError
         When the manifest or a feature table fails its checks, or no patient has the development label.
+
+    Examples
+    --------
+    >>> model, data, facts = fit_from_config(load_model_config("model.yaml"))  # doctest: +SKIP
+    >>> sorted(facts)  # doctest: +SKIP
+    ['apparent_cindex', 'n_events', 'n_patients']
     """
     from multisurv._validation import make_y
     from multisurv.evaluation.resampling import harrell_c
@@ -349,6 +389,15 @@ def add_commands(subparsers) -> None:
     ----------
     subparsers : argparse._SubParsersAction
         What ``ArgumentParser.add_subparsers()`` returned for the ``multisurv`` command.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> parser = argparse.ArgumentParser(prog="multisurv")
+    >>> add_commands(parser.add_subparsers(dest="command"))
+    >>> args = parser.parse_args(["fit", "study.yaml", "--out", "model"])
+    >>> args.config, args.out, args.func.__name__
+    (PosixPath('study.yaml'), PosixPath('model'), '_cmd_fit')
     """
     p = subparsers.add_parser("fit", help="Fit a study model from a config and save it (model.skops + manifest.json).")
     p.add_argument("config", type=Path, help="Study config (study_config.v1 YAML, as 'multisurv run' takes: its "

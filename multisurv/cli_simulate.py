@@ -9,7 +9,22 @@ __all__ = ["add_commands"]
 
 
 def add_commands(subparsers) -> None:
-    """Add ``simulate`` to the ``multisurv`` parser's ``subparsers``."""
+    """Add ``simulate`` to the ``multisurv`` parser's ``subparsers``.
+
+    Parameters
+    ----------
+    subparsers : argparse._SubParsersAction
+        What ``ArgumentParser.add_subparsers()`` returned for the ``multisurv`` command.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> parser = argparse.ArgumentParser(prog="multisurv")
+    >>> add_commands(parser.add_subparsers(dest="command"))
+    >>> args = parser.parse_args(["simulate", "simulation.yaml", "--workers", "2"])
+    >>> args.config, args.out, args.workers, args.func.__name__
+    (PosixPath('simulation.yaml'), None, 2, '_cmd_simulate')
+    """
     p = subparsers.add_parser(
         "simulate", help="Simulation study: scenarios x replicates of feature-level cohorts, every model fitted on "
                          "each, performance with Monte-Carlo SEs (cached per replicate, resumable).",
