@@ -31,7 +31,30 @@ logger = logging.getLogger(__name__)
 
 
 class BatchResult:
-    """Per-tile outputs of :func:`encode_batches`: encoded count, pooled (kept) flags, predicted classes."""
+    """Per-tile outputs of :func:`encode_batches`: encoded count, pooled (kept) flags, predicted classes.
+
+    Parameters
+    ----------
+    n_tiles : int
+        Number of tiles of the slide (length of ``kept`` and ``predicted``).
+    with_classes : bool
+        Whether a tissue classifier runs (then ``predicted`` is an array, else None).
+
+    Attributes
+    ----------
+    n_encoded : int
+        Tiles encoded so far.
+    kept : ndarray of bool, shape (n_tiles,)
+        Tiles pooled into the slide vector (all encoded tiles without a classifier).
+    predicted : ndarray of int16, shape (n_tiles,), or None
+        Arg-max class index of each tile, with a classifier.
+
+    Examples
+    --------
+    >>> result = BatchResult(4, with_classes=True)
+    >>> result.n_encoded, result.kept.tolist(), result.predicted.tolist()
+    (0, [False, False, False, False], [0, 0, 0, 0])
+    """
 
     def __init__(self, n_tiles: int, with_classes: bool):
         self.n_encoded = 0
@@ -50,6 +73,8 @@ def encode_batches(batches: Iterable[tuple[np.ndarray, Any]], encoder: Encoder, 
     batches : iterable of (ndarray, tensor)
         Tile indices and uint8 tiles (N, H, W, 3), in order (e.g. :meth:`~.loader.DecodePool.batches`).
     encoder : Encoder
+        The tile encoder (:func:`~.encoders.get_encoder`); its ``device`` decides whether prefetching and
+        asynchronous copies are used (CUDA).
     n_tiles : int
         Total number of tiles (sizes the per-tile outputs).
     on_features : callable
@@ -57,6 +82,8 @@ def encode_batches(batches: Iterable[tuple[np.ndarray, Any]], encoder: Encoder, 
         probabilities (or None): the HDF5 write and pooling.
     classifier : TileClassifier, optional
         Tiles with ``P(tumour) >= threshold`` are kept; others are written but not pooled.
+    threshold : float, default=0.5
+        Tumour-probability threshold of the classifier.
     precision : {"auto", "bf16", "fp16", "fp32"}, default="auto"
         Autocast precision of the forward pass (:func:`~.encoders.resolve_precision`).
     stain : callable, optional
@@ -67,6 +94,24 @@ def encode_batches(batches: Iterable[tuple[np.ndarray, Any]], encoder: Encoder, 
     Returns
     -------
     BatchResult
+
+    Raises
+    ------
+    ValueError
+        If the encoder returns another number of features than ``encoder.dim``. An error raised by
+        ``on_features`` in the writer thread is re-raised here.
+
+    Examples
+    --------
+    >>> from multisurv.features.wsi.encoders import Encoder
+    >>> tiny = Encoder("tiny", torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten()), dim=3,
+    ...                device="cpu", weights="none")
+    >>> tiles = np.zeros((5, 8, 8, 3), np.uint8)
+    >>> rows = []
+    >>> result = encode_batches([(np.arange(3), tiles[:3]), (np.arange(3, 5), tiles[3:])], tiny, n_tiles=5,
+    ...                         on_features=lambda index, feats, keep, probs: rows.append(feats.shape))
+    >>> rows, result.n_encoded, bool(result.kept.all())
+    ([(3, 3), (2, 3)], 5, True)
     """
     cuda = str(encoder.device).startswith("cuda")
     dtype = resolve_precision(precision, encoder.device)
@@ -239,7 +284,9 @@ def machine_defaults(device: str, *, encoder_dim: int = 2048, encoder_params_m: 
     Parameters
     ----------
     device : str
-        Where the model runs.
+        Where the model runs (``"cpu"``, ``"cuda"``, ``"cuda:1"``...).
+    encoder_dim : int, default=2048
+        Feature length of the encoder (not used by the current rule).
     encoder_params_m : float, optional
         Parameters of the encoder in millions (larger models get smaller batches on a GPU).
 
@@ -254,6 +301,12 @@ def machine_defaults(device: str, *, encoder_dim: int = 2048, encoder_params_m: 
     the defaults of earlier versions. CUDA: every core but one decodes (up to 32), the batch grows with the GPU's
     memory (ResNet-50: 512 at 24 GiB and more; ViT-L: 256; ViT-H/g: 128; halved per halving of memory), bf16 on
     GPUs that support it, else fp16.
+
+    Examples
+    --------
+    >>> defaults = machine_defaults("cpu")
+    >>> defaults["batch_size"], defaults["precision"]
+    (32, 'fp32')
     """
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if not str(device).startswith("cuda"):
