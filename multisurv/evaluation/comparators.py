@@ -194,6 +194,24 @@ def comparator_shap(model, X: pd.DataFrame, *, background: pd.DataFrame, max_eva
     ------
     ImportError
         When ``shap`` is not installed: ``pip install "multisurv[explain]"``.
+
+    Examples
+    --------
+    Skipped in the doctests: importing shap compiles its numba functions (about 6 s).
+
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame(rng.normal(size=(60, 3)), columns=["a", "b", "c"])
+    >>> y = (X["a"] + 0.3 * rng.normal(size=60) > 0).astype(int)
+    >>> clf = LogisticRegression().fit(X, y)
+    >>> table, values = comparator_shap(clf, X.iloc[:10], background=X, random_state=0)  # doctest: +SKIP
+    >>> table.round(3)  # doctest: +SKIP
+      feature  mean_abs_shap
+    0       a          0.333
+    1       b          0.036
+    2       c          0.015
+    >>> values.shape  # doctest: +SKIP
+    (10, 3)
     """
     return shap_importance(_EventProbability(model), X, background=background, max_evals=max_evals,
                            random_state=random_state)

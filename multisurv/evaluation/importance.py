@@ -232,6 +232,24 @@ def shap_importance(estimator, X: pd.DataFrame, *, background: pd.DataFrame, max
     -----
     Uses ``shap.PermutationExplainer`` on the risk function with an independent masker of the background; each
     patient's SHAP values add up to its risk minus the mean background risk (checked by the tests).
+
+    Examples
+    --------
+    Skipped in the doctests: importing shap compiles its numba functions (about 6 s). A linear risk
+    ``2 a - c``: feature ``b`` gets no SHAP value.
+
+    >>> from sklearn.linear_model import LinearRegression
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame(rng.normal(size=(60, 3)), columns=["a", "b", "c"])
+    >>> model = LinearRegression().fit(X, 2 * X["a"] - X["c"])
+    >>> table, values = shap_importance(model, X.iloc[:10], background=X, random_state=0)  # doctest: +SKIP
+    >>> table.round(3)  # doctest: +SKIP
+      feature  mean_abs_shap
+    0       a          1.959
+    1       c          0.504
+    2       b          0.000
+    >>> values.shape  # doctest: +SKIP
+    (10, 3)
     """
     from multisurv._optional import require
 
