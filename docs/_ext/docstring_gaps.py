@@ -17,6 +17,23 @@ import warnings
 from pathlib import Path
 
 
+#: Dataclasses whose fields stay under "Attributes" because msdocs reads the config reference from that section
+#: (see the comment above the class): PR01 counts as met when every field is documented there.
+ATTRIBUTES_AS_PARAMETERS = {"multisurv.registry.Modality"}
+
+
+def _fields_in_attributes(name: str) -> bool:
+    """True when every parameter of the class ``name`` is documented in its ``Attributes`` section."""
+    from numpydoc.docscrape import NumpyDocString
+
+    module_name, _, cls_name = name.rpartition(".")
+    cls = getattr(importlib.import_module(module_name), cls_name)
+    documented = {n.strip() for p in NumpyDocString(inspect.getdoc(cls) or "")["Attributes"]
+                  for n in p.name.split(",")}
+    parameters = [p for p in inspect.signature(cls).parameters if p != "self"]
+    return set(parameters) <= documented
+
+
 def public_names() -> list[str]:
     """Dotted names of every public class, function and public method of the API reference's modules."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -47,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     names = public_names()
     for name in names:
         for code, _message in validate(name)["errors"]:
+            if code == "PR01" and name in ATTRIBUTES_AS_PARAMETERS and _fields_in_attributes(name):
+                continue
             if code in codes:
                 found[code].append(name)
     print(f"{len(names)} public names; " + ", ".join(f"{c}: {len(found[c])}" for c in codes))
