@@ -52,6 +52,19 @@ class SlideTiles(IterableDataset):
     A read failure does not raise inside the worker (the DataLoader would re-raise it with the worker's
     traceback folded into the message); the worker yields ``{"error": message}`` and stops, and
     :func:`iter_tile_batches` raises an :class:`~multisurv.exceptions.ExtractionError` naming the slide.
+
+    Examples
+    --------
+    A 512 px tiled TIFF (OpenSlide reads it as a generic TIFF slide), read in this process:
+
+    >>> import tempfile, tifffile
+    >>> from multisurv.features.wsi.reader import TilePlan
+    >>> path = os.path.join(tempfile.mkdtemp(), "slide.tiff")
+    >>> tifffile.imwrite(path, np.full((512, 512, 3), 200, np.uint8), tile=(256, 256), photometric="rgb")
+    >>> plan = TilePlan(tile_size=224, level=0, read_size=224, downsample=1.0)
+    >>> dataset = SlideTiles(path, [[0, 0], [224, 0], [0, 224]], plan, batch_size=2)
+    >>> len(dataset), [batch["index"].tolist() for batch in dataset]
+    (2, [[0, 1], [2]])
     """
 
     def __init__(self, path: str, coords: np.ndarray, plan: TilePlan, batch_size: int):
@@ -105,7 +118,9 @@ def iter_tile_batches(path: str, coords: np.ndarray, plan: TilePlan, *, batch_si
     coords : ndarray of shape (n_tiles, 2)
         Level-0 top-left corners.
     plan : TilePlan
+        Level, read size and output size of the tiles (:func:`~multisurv.features.wsi.reader.plan_tiles`).
     batch_size : int, default=64
+        Tiles per batch (the last batch may be smaller).
     num_workers : int, default=1
         Decoding processes; 0 decodes in this process (no overlap with the model). Inside a daemonic process
         (e.g. a Dask worker process), which may not start children, 0 is used.
@@ -122,6 +137,24 @@ def iter_tile_batches(path: str, coords: np.ndarray, plan: TilePlan, *, batch_si
     ------
     ExtractionError
         If the slide cannot be opened or a tile cannot be read (the message names the slide and the tile).
+
+    Examples
+    --------
+    >>> import tempfile, tifffile
+    >>> from multisurv.features.wsi.reader import TilePlan
+    >>> path = os.path.join(tempfile.mkdtemp(), "slide.tiff")
+    >>> tifffile.imwrite(path, np.full((512, 512, 3), 200, np.uint8), tile=(256, 256), photometric="rgb")
+    >>> plan = TilePlan(tile_size=224, level=0, read_size=224, downsample=1.0)
+    >>> coords = np.array([[0, 0], [224, 0], [0, 224]])
+    >>> for index, tiles in iter_tile_batches(path, coords, plan, batch_size=2, num_workers=0):
+    ...     print(index.tolist(), tuple(tiles.shape), tiles.dtype)
+    [0, 1] (2, 224, 224, 3) torch.uint8
+    [2] (1, 224, 224, 3) torch.uint8
+    >>> try:
+    ...     next(iter_tile_batches("missing.svs", coords, plan, num_workers=0))
+    ... except ValueError as exc:
+    ...     print(str(exc)[:35])
+    Slide 'missing.svs' does not exist.
     """
     if num_workers > 0 and multiprocessing.current_process().daemon:
         logger.info("Decoding tiles of %s in this (daemonic) process: it may not start worker processes.", path)
@@ -200,10 +233,38 @@ class DecodePool:
                 ) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
         """Yield ``(index, tiles)`` for the tiles of one slide, in slide order (as :func:`iter_tile_batches`).
 
+        Parameters
+        ----------
+        path : str
+            Slide file (each worker opens it once and keeps it while it decodes this slide's batches).
+        coords : ndarray of shape (n_tiles, 2)
+            Level-0 top-left corners.
+        plan : TilePlan
+            Level, read size and output size of the tiles.
+        batch_size : int
+            Tiles per batch (the last batch may be smaller).
+
+        Yields
+        ------
+        index : ndarray of shape (n,), int64
+            Rows of ``coords`` in this batch.
+        tiles : torch.Tensor of shape (n, tile_size, tile_size, 3), uint8
+            In shared memory.
+
         Raises
         ------
         ExtractionError
             If the slide cannot be opened or a tile cannot be read (the message names the slide and the tile).
+        RuntimeError
+            If the pool is closed, or a worker process died.
+
+        Examples
+        --------
+        >>> with DecodePool(2) as pool:  # doctest: +SKIP
+        ...     for index, tiles in pool.batches("slides/P1.svs", coords, plan, batch_size=2):
+        ...         print(index.tolist(), tuple(tiles.shape))
+        [0, 1] (2, 224, 224, 3)
+        [2] (1, 224, 224, 3)
         """
         if self.closed:
             raise RuntimeError("This DecodePool is closed.")
@@ -251,7 +312,15 @@ class DecodePool:
         return self._stash.pop((job, k))
 
     def close(self) -> None:
-        """Stop the workers (idempotent)."""
+        """Stop the workers (idempotent); also called on leaving a ``with`` block.
+
+        Examples
+        --------
+        >>> pool = DecodePool(2)  # doctest: +SKIP
+        >>> pool.close()  # doctest: +SKIP
+        >>> pool.closed  # doctest: +SKIP
+        True
+        """
         if self.closed:
             return
         self.closed = True
