@@ -57,8 +57,13 @@ autodoc_member_order = "bysource"
 autosummary_generate = False         # the pages are written by msdocs; autosummary only draws the tables
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
-numpydoc_validation_checks = {"GL08"}
-numpydoc_validation_exclude = {r"\.__init__$", r"\.__call__$"}
+numpydoc_validation_checks = {"GL08", "PR01", "RT01", "EX01"}  # docstring, parameters, Returns, Examples
+numpydoc_validation_exclude = {
+    r"\.__init__$", r"\.__call__$",
+    r"\.[A-Z][A-Z0-9_]*$",  # module constants need no Examples
+    r"\.FusionStrategy\.inputs$", r"\.SimulationConfig\.intermediate$",  # fields documented by '#:' comments
+    r"\.registry\.Modality$",  # fields under 'Attributes': the config reference reads them from there
+}
 
 # Tutorials and the figures gallery: executed during the build; an example that raises fails the build.
 sphinx_gallery_conf = {
@@ -81,11 +86,8 @@ sphinx_gallery_conf = {
 # reference, two figure-gallery examples executed, the tutorials rendered without running. References to API
 # objects cannot resolve without the API pages, so only those warnings are suppressed; the full build
 # (the slow test and the README command) checks them.
-if os.environ.get("MULTISURV_DOCS_FAST") == "1":
-    msdocs_api_pages = False
+if os.environ.get("MULTISURV_DOCS_FAST") == "1":  # the default test run: every page but most executed examples
     sphinx_gallery_conf["filename_pattern"] = r"/plot_0[12]_"
-    suppress_warnings = [f"ref.{role}" for role in ("func", "class", "obj", "meth", "mod", "data", "attr", "exc")]
-    numpydoc_validation_checks = set()
 
 # Matplotlib without a display; library warnings in tutorials are shown as text, never raised.
 os.environ.setdefault("MPLBACKEND", "Agg")

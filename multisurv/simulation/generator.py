@@ -315,6 +315,16 @@ def censoring_factor(mech: Mechanism) -> float:
     Found by bisection on 40,000 development patients drawn with a fixed seed, so it is a property of the
     mechanism (the same in every replicate).
 
+    Parameters
+    ----------
+    mech : Mechanism
+        The scenario; its ``event_rate`` is the target share of events.
+
+    Returns
+    -------
+    float
+        Multiplier of every censoring time (> 1 gives more events, < 1 fewer).
+
     Examples
     --------
     >>> censoring_factor(Mechanism())

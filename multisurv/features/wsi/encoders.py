@@ -614,7 +614,7 @@ def random_weights_warning(name: str, *, stacklevel: int = 2) -> None:
     name : str
         A registered encoder; the message names its weight sources.
     stacklevel : int, default=2
-        Passed on to :func:`warnings.warn` (plus one for this function).
+        Passed on to ``warnings.warn`` (plus one for this function).
 
     Warns
     -----
