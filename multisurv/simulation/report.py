@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 
 from multisurv.plotting.export import save_figure
+from multisurv.registry import FUSION_STRATEGIES
+from multisurv.simulation.performance import FUSIONS
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -17,11 +19,9 @@ if TYPE_CHECKING:
 
 __all__ = ["plot_cindex_by_scenario", "plot_win_heatmap", "write_figures", "simulation_report", "headline_table"]
 
-#: Display labels of the models.
-LABELS = {"radscore": "Radiomics", "patscore": "Pathomics", "clinscore": "Clinical", "early": "Early fusion",
-          "late": "Late fusion", "late_insample": "Late fusion (in-sample)",
-          "late_pattern": "Late fusion (per missing pattern)", "intermediate": "Intermediate fusion",
-          "truth": "True LP"}
+#: Display labels of the models: the fusions' from the fusion registry.
+LABELS = {"radscore": "Radiomics", "patscore": "Pathomics", "clinscore": "Clinical",
+          **{name: strategy.label for name, strategy in FUSION_STRATEGIES.items()}, "truth": "True LP"}
 
 
 def plot_cindex_by_scenario(performance: pd.DataFrame, *, ax: Axes | None = None, z: float = 1.96) -> Axes:
@@ -192,7 +192,7 @@ def headline_table(performance: pd.DataFrame, wins: pd.DataFrame) -> pd.DataFram
     for scenario in dict.fromkeys(performance["scenario"]):
         perf = performance[performance["scenario"] == scenario].set_index("model")
         row = {"Scenario": scenario}
-        for model in ("early", "late", "late_insample", "late_pattern", "intermediate"):
+        for model in FUSIONS:
             if model in perf.index:
                 row[f"{LABELS[model]}: mean C"] = _pm(perf.at[model, "mean_c"], perf.at[model, "mcse_c"])
         for _, w in wins[wins["scenario"] == scenario].iterrows():

@@ -32,7 +32,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from multisurv._validation import make_y
-from multisurv.study.evaluate import POOLED_EXTERNAL, evaluation_groups
+from multisurv.study.evaluate import evaluation_groups
 
 __all__ = ["CalibrationCurves", "CutoffGroups", "CutoffRule", "DecisionCurves", "FusionImportance", "HazardRatios",
            "NomogramResult", "PermutationImportance", "PredictedSurvival", "RocCurves", "StudyAssessment",
@@ -684,9 +684,10 @@ def _predicted_survival(out: StudyAssessment, predictions: pd.DataFrame, dev: pd
 
 
 def _members(predictions: pd.DataFrame, label: str, development: str) -> pd.Series:
-    """Rows of cohort ``label``; :data:`~multisurv.study.evaluate.POOLED_EXTERNAL` is every non-development row."""
-    cohort = predictions["cohort"].astype(str)
-    return cohort != development if label == POOLED_EXTERNAL else cohort == label
+    """Rows of cohort ``label`` as :func:`~multisurv.study.evaluate.evaluation_groups` defines it (the pooled
+    external cohort included)."""
+    ids = evaluation_groups(predictions["cohort"], development).get(label, [])
+    return pd.Series(predictions.index.isin(ids), index=predictions.index)
 
 
 def _calibration(survival: PredictedSurvival, predictions: pd.DataFrame, cohorts: Sequence[str],
