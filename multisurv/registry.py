@@ -24,7 +24,8 @@ from typing import Any, Mapping
 
 __all__ = ["ModalityKind", "Modality", "FusionStrategy", "MODALITY_KINDS", "BUILTIN_MODALITIES",
            "FUSION_STRATEGIES", "DEFAULT_MODALITIES", "make_modality", "model_labels", "path_columns",
-           "image_mask_pairs", "with_options", "load_object", "TRUE_LP", "TRUE_LP_LABEL", "PATHOMICS_POOLINGS"]
+           "image_mask_pairs", "with_options", "load_object", "TRUE_LP", "TRUE_LP_LABEL", "PATHOMICS_POOLINGS",
+           "SelectorStep", "SELECTORS", "SCORE_MODELS", "MODEL_OPTIONS"]
 
 
 @dataclass(frozen=True)
@@ -248,6 +249,61 @@ FUSION_STRATEGIES: dict[str, FusionStrategy] = {s.name: s for s in (
                    "a network: one encoder per modality, a fusion layer, a Cox head (inner-split early stopping)",
                    inputs="features"),
 )}
+
+@dataclass(frozen=True)
+class SelectorStep:
+    """A feature-selection step a modality's ``selector`` list may name (``modalities.<name>.selector``).
+
+    Parameters
+    ----------
+    name : str
+        The word in the config (``- correlation: {threshold: 0.9}``).
+    target : str
+        ``"module:Class"`` of the scikit-learn-style selector (imported only when a study builds it).
+    defaults : mapping, default={}
+        Parameters set unless the config gives them (``elastic_net`` is the LASSO class with ``l1_ratio=0.5``).
+    description : str, default=""
+        One line for the docs.
+
+    Examples
+    --------
+    >>> SELECTORS["elastic_net"].target, dict(SELECTORS["elastic_net"].defaults)
+    ('multisurv.selection.lasso_cox:LassoCoxSelector', {'l1_ratio': 0.5})
+    """
+
+    name: str
+    target: str
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+
+#: Selection steps of a modality's ``selector`` list, run in order inside every fit (each refitted per resample).
+SELECTORS: dict[str, SelectorStep] = {s.name: s for s in (
+    SelectorStep("variance", "multisurv.selection.filters:VarianceFilter", {}, "drop near-constant features"),
+    SelectorStep("correlation", "multisurv.selection.filters:CorrelationFilter", {},
+                 "drop one of each pair correlated above a threshold"),
+    SelectorStep("univariate_cox", "multisurv.selection.univariate_cox:UnivariateCoxSelector", {},
+                 "keep features whose univariate Cox p-value passes a threshold"),
+    SelectorStep("lasso", "multisurv.selection.lasso_cox:LassoCoxSelector", {}, "LASSO-Cox, penalty by CV"),
+    SelectorStep("elastic_net", "multisurv.selection.lasso_cox:LassoCoxSelector", {"l1_ratio": 0.5},
+                 "elastic-net Cox (l1_ratio 0.5 unless given)"),
+    SelectorStep("rsf", "multisurv.selection.rsf:RSFPermutationSelector", {},
+                 "random-survival-forest permutation importance"),
+    SelectorStep("stepwise", "multisurv.selection.stepwise:StepwiseCoxSelector", {}, "stepwise Cox by AIC, BIC or p"),
+)}
+
+#: The model of a modality's score (``modalities.<name>.model``) -> ``"module:Class"``: ``linear`` is a Cox model on
+#: the selected features (its linear predictor is the score); ``rsf`` and ``gbm`` are a random survival forest and a
+#: gradient-boosted Cox model (``model_params``: their settings).
+SCORE_MODELS: dict[str, str] = {"linear": "multisurv.scores.modality_score:ModalityScore",
+                                "rsf": "multisurv.scores.nonlinear:NonlinearScore",
+                                "gbm": "multisurv.scores.nonlinear:NonlinearScore"}
+
+#: Keys of a modality's config entry that choose its score's selection and model, for every kind: ``selector``
+#: (a list of :data:`SELECTORS` steps; default the study's ``selection`` LASSO), ``model`` (a key of
+#: :data:`SCORE_MODELS`; default ``linear``) and ``model_params`` (settings of an ``rsf`` or ``gbm`` model).
+MODEL_OPTIONS = ("selector", "model", "model_params")
+
 
 #: The true linear predictor of a synthetic cohort, evaluated as the ceiling.
 TRUE_LP = "true_lp"

@@ -1,4 +1,5 @@
-"""``multisurv fit`` and ``multisurv predict``: config checks, fit -> save -> load -> predict, refusals."""
+"""``multisurv fit`` and ``multisurv predict``: a retired model config read as a study config, fit -> save -> load ->
+predict, refusals."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 import yaml
 
 from multisurv.cli import main
-from multisurv.cli_model import ConfigError, fit_from_config, load_model_config
+from multisurv.cli_model import ConfigError, load_model_config
 from multisurv.cohort.schema import schemas_dir
 from multisurv.cohort.synthetic import make_synthetic_table
 from multisurv.persistence import load_model
@@ -68,28 +69,37 @@ def test_shipped_example_config_is_valid(tmp_path):
 
 
 def test_fit_then_predict_gives_identical_scores(study, capsys):
+    """The old config is written as a study config and fitted by the study core; the saved model scores a cohort
+    after save -> load exactly as the in-memory fit of the same study config does."""
+    from multisurv.cli_model import read_outcomes, read_table
+    from multisurv.study.config import StudyConfig
+    from multisurv.study.run import fit_study
+
     root, config = study
-    model, manifest = load_model(root / "model")
-    assert manifest["format"] == "multisurv-model.v2"
-    assert set(manifest["data"]) == {"manifest", "features[0]", "features[1]"}
-    assert manifest["versions"]["scikit-learn"] and manifest["model_class"].endswith("FusionCox")
-    # in-memory model scores = scores after save -> load -> predict, bit for bit
-    cfg = load_model_config(config)
-    fresh, _, facts = fit_from_config(cfg)
-    assert facts["apparent_cindex"] == pytest.approx(manifest["extra"]["apparent_cindex"], abs=0)
+    written = yaml.safe_load((root / "model" / "study_config.yaml").read_text())
+    assert written["schema"] == "study_config.v1" and written["figures"]["primary"] == "late_fusion"
+    assert {n: m["kind"] for n, m in written["modalities"].items()} == \
+        {"radscore": "table", "patscore": "table", "clinscore": "clinical"}
+    assert written["modalities"]["patscore"]["selector"][1] == {"univariate_cox": {"p_threshold": 0.1,
+                                                                                  "max_features": 200}}
+    model, manifest = load_model(root / "model" / "model")
+    assert manifest["format"] == "multisurv-model.v2" and manifest["extra"]["model"] == "late_fusion"
+    assert manifest["versions"]["scikit-learn"] and manifest["model_class"].endswith("LateFusionCox")
+    assert manifest["extra"]["n_patients"] == 120  # the development cohort only
     out = root / "scores.csv"
-    code = main(["predict", str(root / "model"), str(root / "manifest.csv"), "--features",
+    code = main(["predict", str(root / "model" / "model"), str(root / "manifest.csv"), "--features",
                  str(root / "features" / "radiomics.csv"), str(root / "features" / "pathomics.csv"),
                  "--out", str(out)])
     assert code == 0 and "Scored 180 patients" in capsys.readouterr().out
     scores = pd.read_csv(out, dtype={"patient_id": str}, float_precision="round_trip").set_index("patient_id")
     assert list(scores.columns) == ["radscore", "patscore", "clinscore", "risk"]
-    from multisurv.cli_model import read_outcomes, read_table
-
-    X = fresh.features(read_outcomes(root / "manifest.csv"),
-                       [read_table(root / "features" / "radiomics.csv"), read_table(root / "features" / "pathomics.csv")])
-    np.testing.assert_array_equal(scores["risk"].to_numpy(), fresh.estimator.predict(X))
+    tables = [read_table(root / "features" / "radiomics.csv"), read_table(root / "features" / "pathomics.csv")]
+    X = model.features(read_outcomes(root / "manifest.csv"), tables)
     np.testing.assert_array_equal(scores["risk"].to_numpy(), model.estimator.predict(X))
+    # the same study config fitted again in memory gives the same risks (nothing random left unseeded)
+    fresh = fit_study(StudyConfig.from_yaml(root / "model" / "study_config.yaml"), root / "refit", progress=False)
+    refit, _ = load_model(fresh.run_dir / "model")
+    np.testing.assert_array_equal(refit.estimator.predict(X), model.estimator.predict(X))
     # patients without CT have no radscore but do have a fused risk
     no_ct = ~scores.index.isin(read_table(root / "features" / "radiomics.csv").index)
     assert scores.loc[no_ct, "radscore"].isna().all() and scores["risk"].notna().all()
@@ -98,7 +108,7 @@ def test_fit_then_predict_gives_identical_scores(study, capsys):
 def test_tampered_model_file_is_refused(study, tmp_path, capsys):
     root, _ = study
     copy = tmp_path / "model"
-    shutil.copytree(root / "model", copy)
+    shutil.copytree(root / "model" / "model", copy)
     data = bytearray((copy / "model.skops").read_bytes())
     data[len(data) // 2] ^= 0xFF
     (copy / "model.skops").write_bytes(bytes(data))
@@ -111,7 +121,7 @@ def test_tampered_model_file_is_refused(study, tmp_path, capsys):
 def test_model_from_another_version_is_refused(study, tmp_path, capsys):
     root, _ = study
     copy = tmp_path / "model"
-    shutil.copytree(root / "model", copy)
+    shutil.copytree(root / "model" / "model", copy)
     manifest = json.loads((copy / "manifest.json").read_text())
     manifest["versions"]["scikit-learn"] = "0.24.2"
     (copy / "manifest.json").write_text(json.dumps(manifest))
@@ -128,7 +138,8 @@ def test_model_from_another_version_is_refused(study, tmp_path, capsys):
 
 def test_predict_names_missing_features(study, tmp_path, capsys):
     root, _ = study
-    code = main(["predict", str(root / "model"), str(root / "manifest.csv"), "--out", str(tmp_path / "s.csv")])
+    model = str(root / "model" / "model")
+    code = main(["predict", model, str(root / "manifest.csv"), "--out", str(tmp_path / "s.csv")])
     assert code == 2 and "The feature tables lack 16 column(s) the model was fitted with: 'ct__f0'" in \
         capsys.readouterr().err
 
@@ -152,7 +163,24 @@ def test_config_problems_are_listed_together(tmp_path):
     assert main(["fit", str(config), "--out", str(tmp_path / "m")]) == 2
 
 
-def test_single_modality_config_and_nonlinear_branch(tmp_path):
+def _study_config(root: Path, radiomics: dict, **extra) -> Path:
+    """A study config on write_study's tables: a radiomics table modality with ``radiomics`` settings, clinical."""
+    doc = {"schema": "study_config.v1", "name": "one_score", "out": "run",
+           "cohort": {"manifest": "study_manifest.csv"},
+           "modalities": {"radiomics": {"kind": "table", "path": "features/radiomics.csv", "prefix": "ct__",
+                                        "score": "radscore", **radiomics},
+                          "clinical": {}},
+           "fusion": {"strategies": ["late"], "cv": 3}, **extra}
+    manifest = pd.read_csv(root / "manifest.csv")
+    manifest.drop(columns=["ct_image", "ct_mask", "wsi"]).to_csv(root / "study_manifest.csv", index=False)
+    path = root / "study.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def test_single_modality_is_a_primary_model_and_the_nonlinear_branch(tmp_path, capsys):
+    """One score alone: the old 'strategy: none' is refused with the way to say it in a study config (a primary
+    model), which fits that score alone (here a gradient-boosted Cox model on univariate-Cox-selected features)."""
     config = write_study(tmp_path, n_dev=80, n_ext=0)
     doc = yaml.safe_load(config.read_text())
     doc["modalities"] = [{"name": "radscore", "prefix": "ct__", "model": "gbm", "params": {"n_estimators": 30},
@@ -160,22 +188,30 @@ def test_single_modality_config_and_nonlinear_branch(tmp_path):
     doc["fusion"] = {"strategy": "none"}
     doc.pop("clinical")
     config.write_text(yaml.safe_dump(doc))
-    model, _, facts = fit_from_config(load_model_config(config))
-    assert type(model.estimator).__name__ == "NonlinearScore" and facts["apparent_cindex"] > 0.6
+    assert main(["fit", str(config), "--out", str(tmp_path / "old")]) == 2
+    assert "set 'figures.primary: radscore': 'multisurv fit' fits and saves that model alone" in \
+        capsys.readouterr().err
+    study = _study_config(tmp_path, {"model": "gbm", "model_params": {"n_estimators": 30},
+                                     "selector": [{"univariate_cox": {"max_features": 3}}]},
+                          figures={"primary": "radiomics"})
+    assert main(["fit", str(study), "--out", str(tmp_path / "fit"), "--no-progress"]) == 0
+    model, manifest = load_model(tmp_path / "fit" / "model")
+    assert type(model.estimator).__name__ == "NonlinearScore" and manifest["extra"]["apparent_cindex"] > 0.6
+    assert model.estimator.model == "gbm" and model.estimator.n_estimators == 30
 
 
 def test_reference_study_recipe_elastic_net_then_stepwise(tmp_path):
-    """The published recipe as a config: penalised selection, then stepwise Cox (BIC) on what it kept; the
+    """The published recipe in a study config: penalised selection, then stepwise Cox (BIC) on what it kept; the
     score's formula lists exactly the stepwise selection, which is a subset of the elastic net's."""
-    config = write_study(tmp_path, n_dev=120, n_ext=0)
-    doc = yaml.safe_load(config.read_text())
-    doc["modalities"] = [{"name": "radscore", "prefix": "ct__", "model": "linear",
-                          "selector": [{"variance": {}}, {"elastic_net": {"cv": 3}},
-                                       {"stepwise": {"criterion": "bic"}}]}]
-    doc["fusion"] = {"strategy": "none"}
-    doc.pop("clinical")
-    config.write_text(yaml.safe_dump(doc))
-    model, _, _ = fit_from_config(load_model_config(config))
+    from multisurv.study.config import StudyConfig
+    from multisurv.study.run import fit_study
+
+    write_study(tmp_path, n_dev=120, n_ext=0)
+    study = _study_config(tmp_path, {"selector": [{"variance": {}}, {"elastic_net": {"cv": 3}},
+                                                  {"stepwise": {"criterion": "bic"}}]},
+                          figures={"primary": "radiomics"})
+    fit_study(StudyConfig.from_yaml(study), tmp_path / "fit", progress=False)
+    model, _ = load_model(tmp_path / "fit" / "model")
     score = model.estimator
     steps = score.selector_.named_steps
     assert steps["elastic_net"].l1_ratio == 0.5

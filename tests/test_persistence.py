@@ -248,9 +248,11 @@ def test_trusted_types_are_only_multisurv_and_its_numerical_stack():
 
 @pytest.mark.slow
 def test_every_fit_config_saves_with_trusted_types_only(tmp_path):
-    """Each selector x fusion (and each non-linear model) that ``multisurv fit`` builds saves and reloads."""
-    from multisurv.cli_model import build_estimator
+    """Each selector x fusion (and each non-linear model) a study config can ask for saves and reloads."""
     from multisurv.features.clinical import ClinicalPreprocessor
+    from multisurv.registry import FUSION_STRATEGIES
+    from multisurv.study.config import StudyConfig
+    from multisurv.study.models import build_models
 
     rng = np.random.default_rng(1)
     X = pd.DataFrame(rng.normal(size=(80, 8)), columns=[f"{p}f{i}" for p in ("ct__", "wsi__") for i in range(4)])
@@ -259,22 +261,33 @@ def test_every_fit_config_saves_with_trusted_types_only(tmp_path):
     clinical_raw = pd.DataFrame({"age": rng.normal(60, 5, 80), "sex": rng.choice(["female", "male"], 80)},
                                 index=X.index)
     clinical = ClinicalPreprocessor(numeric=["age"], categorical=["sex"]).fit(clinical_raw)
+    (tmp_path / "t.csv").write_text("patient_id,f0\nP1,1.0\n")  # the config checks that a table exists
+
+    def models(radiomics: dict, pathomics: dict, strategies: list[str]) -> dict:
+        table = {"kind": "table", "path": str(tmp_path / "t.csv")}
+        return build_models(StudyConfig.from_dict({
+            "schema": "study_config.v1", "name": "s", "out": str(tmp_path), "cohort": {"synthetic": {}},
+            "modalities": {"ct": {**table, "prefix": "ct__", **radiomics},
+                           "wsi": {**table, "prefix": "wsi__", **pathomics}},
+            "fusion": {"strategies": strategies, "cv": 3}}))
+
     selectors = {"variance": {}, "correlation": {"threshold": 0.9}, "univariate_cox": {"p_threshold": 0.5},
                  "lasso": {"cv": 3}, "elastic_net": {"cv": 3}, "stepwise": {},
                  "rsf": {"n_features": 2, "n_estimators": 10, "n_repeats": 2}}
-    configs = [{"modalities": [{"name": "radscore", "prefix": "ct__", "selector": [{name: params}]},
-                               {"name": "patscore", "prefix": "wsi__", "selector": [{"lasso": {"cv": 3}}]}],
-                "fusion": {"strategy": strategy, **({"cv": 3} if strategy != "early" else {})}}
-               for name, params in selectors.items() for strategy in ("early", "late", "late_insample")]
-    configs += [{"modalities": [{"name": "patscore", "prefix": "wsi__", "model": model, "params": {"n_estimators": 10},
-                                 "selector": [{"variance": {}}]},
-                                {"name": "radscore", "prefix": "ct__", "selector": [{"lasso": {"cv": 3}}]}],
-                 "fusion": {"strategy": "late", "cv": 3, "missing": "pattern"}} for model in ("rsf", "gbm")]
-    configs.append({"modalities": [{"name": "radscore", "prefix": "ct__", "selector": [
-        {"variance": {}}, {"correlation": {}}, {"lasso": {"cv": 3}}]}], "fusion": {"strategy": "none"}})
-    for i, config in enumerate(configs):
-        estimator = build_estimator(config).fit(X, y)
-        model = StudyModel(estimator=estimator, feature_columns=list(X.columns), clinical=clinical, config=config)
+    lasso = {"selector": [{"lasso": {"cv": 3}}]}
+    estimators = []
+    for name, params in selectors.items():
+        built = models({"selector": [{name: params}]}, lasso, ["early", "late", "late_insample"])
+        estimators += [built[FUSION_STRATEGIES[s].model] for s in ("early", "late", "late_insample")]
+    for model in ("rsf", "gbm"):
+        built = models(lasso, {"model": model, "model_params": {"n_estimators": 10}, "selector": [{"variance": {}}]},
+                       ["late", "late_pattern"])
+        estimators += [built["late_fusion_pattern"], built["wsi"]]
+    estimators.append(models({"selector": [{"variance": {}}, {"correlation": {}}, {"lasso": {"cv": 3}}]}, lasso,
+                             ["late"])["ct"])
+    for i, estimator in enumerate(estimators):
+        estimator.fit(X, y)
+        model = StudyModel(estimator=estimator, feature_columns=list(X.columns), clinical=clinical, config={"i": i})
         save_model(model, tmp_path / str(i))
         assert model_types(tmp_path / str(i) / "model.skops") <= set(TRUSTED_TYPES)
         loaded, _ = load_model(tmp_path / str(i))

@@ -16,8 +16,8 @@ after it is the same.
 # %%
 # 1. The manifest
 # ---------------
-# One row per patient: ``patient_id``, ``cohort``, ``time``, ``event``, the image paths (empty here: the
-# features are given as tables) and the clinical variables of the spec.
+# One row per patient: ``patient_id``, ``cohort``, ``time``, ``event``, then each modality's image paths and the
+# clinical variables of the spec. The features are given as tables here, so the manifest has no image column.
 import tempfile
 from pathlib import Path
 
@@ -29,7 +29,7 @@ from multisurv.cohort.synthetic import make_synthetic_table
 work = Path(tempfile.mkdtemp(prefix="multisurv_tutorial_"))
 manifest, truth = make_synthetic_table(n_development=150, n_external=75, random_state=1)
 has_ct, has_wsi = manifest["ct_image"].notna().to_numpy(), manifest["wsi"].notna().to_numpy()
-manifest[["ct_image", "ct_mask", "wsi"]] = None
+manifest = manifest.drop(columns=["ct_image", "ct_mask", "wsi"])
 manifest.to_csv(work / "manifest.csv", index=False)
 manifest.head()
 
@@ -37,10 +37,12 @@ manifest.head()
 # 2. Validate it
 # --------------
 # :func:`~multisurv.cohort.manifest.validate_manifest` returns every problem at once (an empty list when the
-# manifest is clean). The default clinical spec is the demo's (``data_schemas/clinical_gist.v1.yaml``).
+# manifest is clean). The default clinical spec is the demo's (``data_schemas/clinical_gist.v1.yaml``);
+# ``path_columns={}``: this study reads no image (``multisurv validate`` and ``multisurv run`` ask the study's
+# modalities which columns they read).
 from multisurv.cohort.manifest import validate_manifest
 
-print(validate_manifest(work / "manifest.csv"))
+print(validate_manifest(work / "manifest.csv", path_columns={}))
 
 # %%
 # A manifest with mistakes gets one sentence per problem: where, what was expected, what was found, the fix.
@@ -49,7 +51,7 @@ broken.loc[3, "time"] = -3
 broken.loc[5, "event"] = "yes"
 broken.loc[8, "sex"] = "M"
 broken.to_csv(work / "broken.csv", index=False)
-for problem in validate_manifest(work / "broken.csv"):
+for problem in validate_manifest(work / "broken.csv", path_columns={}):
     print("-", problem)
 
 # %%
@@ -75,39 +77,42 @@ feature_table("wsi__", ["z_mitotic", "u_path", "u_path"], 57, has_wsi).to_csv(wo
 print(f"{has_ct.sum()} patients with CT features, {has_wsi.sum()} with slide features, {len(manifest)} in all")
 
 # %%
-# 4. The model config
+# 4. The study config
 # -------------------
-# A ``model_config.v1`` file (``data_schemas/model_config.v1.yaml`` is the commented template): the manifest,
-# the feature tables, the clinical encoding, one score per modality (a selection pipeline and a Cox model) and
-# the fusion. ``late`` is late fusion fitted on out-of-fold scores.
+# One ``study_config.v1`` file (``data_schemas/study_config.v1.yaml`` is the commented reference) says the whole
+# study: the manifest, the modalities (here two ``table`` modalities reading the feature tables, and the clinical
+# variables of the spec), each modality's selection pipeline (``selector``; without it, the ``selection``
+# section's LASSO), the fusions and ``figures.primary``, the model that is saved. ``late`` is late fusion fitted
+# on out-of-fold scores.
 config = """
-schema: model_config.v1
-manifest: manifest.csv
-development: development
-features: [radiomics.csv, pathomics.csv]
-clinical:
-  numeric: [age, tumour_size_cm, mitotic_count, ki67_percent]
-  categorical: [sex, site, tki_therapy]
+schema: study_config.v1
+name: tutorial
+out: run
+cohort: {manifest: manifest.csv, development: development}
 modalities:
-  - {name: radscore, prefix: "ct__", model: linear, selector: [{variance: {}}, {lasso: {cv: 5, n_alphas: 30}}]}
-  - {name: patscore, prefix: "wsi__", model: linear, selector: [{variance: {}}, {lasso: {cv: 5, n_alphas: 30}}]}
-  - {name: clinscore, prefix: "clin__", model: linear, selector: [{lasso: {cv: 5, n_alphas: 30}}]}
-fusion: {strategy: late, missing: mean, cv: 5}
+  radiomics: {kind: table, path: radiomics.csv, prefix: "ct__", score: radscore,
+              selector: [{variance: {}}, {lasso: {cv: 5, n_alphas: 30}}]}
+  pathomics: {kind: table, path: pathomics.csv, prefix: "wsi__", score: patscore,
+              selector: [{variance: {}}, {lasso: {cv: 5, n_alphas: 30}}]}
+  clinical: {selector: [{lasso: {cv: 5, n_alphas: 30}}]}
+fusion: {strategies: [late], missing: mean, cv: 5}
+figures: {primary: late_fusion}
 seed: 0
 """
-(work / "model.yaml").write_text(config)
+(work / "study.yaml").write_text(config)
 
 # %%
 # 5. Fit on the development centre, score everyone
 # ------------------------------------------------
-# ``multisurv fit`` checks the config (every problem listed), fits on the development patients only and saves
-# the model folder; ``multisurv predict`` scores any cohort with it. The same in Python:
-# :func:`multisurv.cli_model.fit_from_config` and :func:`multisurv.persistence.save_model`.
+# ``multisurv fit`` checks the config (every problem listed), fits the primary model on the development patients
+# only and saves it in ``model/``; ``multisurv predict`` scores any cohort with it. (``multisurv run`` on the same
+# file also evaluates every model and writes the report.) The same in Python:
+# :func:`multisurv.study.run.fit_study` and :func:`multisurv.persistence.load_model`.
 from multisurv.cli import main
 
-code = main(["fit", str(work / "model.yaml"), "--out", str(work / "model")])
-code += main(["predict", str(work / "model"), str(work / "manifest.csv"), "--features", str(work / "radiomics.csv"),
-      str(work / "pathomics.csv"), "--out", str(work / "scores.csv")])
+code = main(["fit", str(work / "study.yaml"), "--out", str(work / "fitted"), "--no-progress"])
+code += main(["predict", str(work / "fitted" / "model"), str(work / "manifest.csv"), "--features",
+              str(work / "radiomics.csv"), str(work / "pathomics.csv"), "--out", str(work / "scores.csv")])
 assert code == 0, "fit or predict failed; its message is printed above"
 scores = pd.read_csv(work / "scores.csv", dtype={"patient_id": str}).set_index("patient_id")
 scores.head()

@@ -32,7 +32,7 @@ def write_centre(name, n, seed):
     """Manifest and radiomics table of one centre (features simulated from the hidden CT driver)."""
     manifest, truth = make_synthetic_table(n_development=n, n_external=0, random_state=seed)
     manifest["patient_id"] = [f"{name}-{i:03d}" for i in range(n)]
-    manifest[["ct_image", "ct_mask", "wsi"]] = None
+    manifest = manifest.drop(columns=["ct_image", "ct_mask", "wsi"])  # features come as a table: no image column
     manifest.to_csv(work / f"{name}.csv", index=False)
     features = {"ct__signal_0": truth["z_size"] + rng.normal(0, 0.6, n),
                 "ct__signal_1": truth["u_ct"] + rng.normal(0, 0.6, n)}
@@ -42,28 +42,30 @@ def write_centre(name, n, seed):
 
 
 write_centre("development", 160, seed=3)
-(work / "model.yaml").write_text("""
-schema: model_config.v1
-manifest: development.csv
-features: [development_radiomics.csv]
-clinical: {numeric: [age, tumour_size_cm, mitotic_count, ki67_percent], categorical: [sex, site, tki_therapy]}
+(work / "study.yaml").write_text("""
+schema: study_config.v1
+name: saved_model
+out: run
+cohort: {manifest: development.csv}
 modalities:
-  - {name: radscore, prefix: "ct__", model: linear, selector: [{lasso: {cv: 5, n_alphas: 20}}]}
-  - {name: clinscore, prefix: "clin__", model: linear, selector: [{lasso: {cv: 5, n_alphas: 20}}]}
-fusion: {strategy: late, cv: 3}
+  radiomics: {kind: table, path: development_radiomics.csv, prefix: "ct__", score: radscore,
+              selector: [{lasso: {cv: 5, n_alphas: 20}}]}
+  clinical: {selector: [{lasso: {cv: 5, n_alphas: 20}}]}
+fusion: {strategies: [late], cv: 3}
 seed: 0
 """)
-assert main(["fit", str(work / "model.yaml"), "--out", str(work / "model")]) == 0
+assert main(["fit", str(work / "study.yaml"), "--out", str(work / "fitted"), "--no-progress"]) == 0
+model_dir = work / "fitted" / "model"
 
 # %%
 # What the model folder records
 # -----------------------------
-# ``manifest.json`` holds the config (paths made absolute), the Python and package versions, the SHA-256 of the
-# model file and of every training table, and facts such as the apparent C-index.
+# ``manifest.json`` holds the study config (paths made absolute), the Python and package versions, the SHA-256 of
+# the model file and of the development features it was fitted on, and facts such as the apparent C-index.
 import json
 
-record = json.loads((work / "model" / "manifest.json").read_text())
-print(sorted(p.name for p in (work / "model").iterdir()))
+record = json.loads((model_dir / "manifest.json").read_text())
+print(sorted(p.name for p in model_dir.iterdir()))
 print({k: record[k] for k in record if k not in ("config", "data", "versions", "feature_columns")})
 print(len(record["feature_columns"]), "feature columns, e.g.", record["feature_columns"][:3])
 print("versions:", record.get("versions"))
@@ -75,7 +77,7 @@ print("versions:", record.get("versions"))
 # model unchanged (the clinical imputation and encoding learned on development included) and writes one row per
 # patient: the fused risk and each modality's score.
 new_manifest, new_truth = write_centre("new_centre", 90, seed=11)
-assert main(["predict", str(work / "model"), str(work / "new_centre.csv"), "--features",
+assert main(["predict", str(model_dir), str(work / "new_centre.csv"), "--features",
              str(work / "new_centre_radiomics.csv"), "--out", str(work / "new_centre_scores.csv")]) == 0
 scores = pd.read_csv(work / "new_centre_scores.csv", dtype={"patient_id": str}).set_index("patient_id")
 scores.head()
@@ -84,7 +86,7 @@ scores.head()
 # The same in Python, with the model object in hand:
 from multisurv.persistence import load_model
 
-model, manifest = load_model(work / "model")
+model, manifest = load_model(model_dir)
 X_new = model.features(new_manifest.set_index("patient_id"),
                        [pd.read_csv(work / "new_centre_radiomics.csv", dtype={"patient_id": str})
                         .set_index("patient_id")])
@@ -124,9 +126,9 @@ ax.figure.set_size_inches(6.5, 4.8)
 # the scores could differ.
 from multisurv.persistence import ModelLoadError
 
-model_file = next(p for p in (work / "model").iterdir() if p.name != "manifest.json")
+model_file = next(p for p in model_dir.iterdir() if p.name != "manifest.json")
 model_file.write_bytes(model_file.read_bytes() + b"\0")
 try:
-    load_model(work / "model")
+    load_model(model_dir)
 except ModelLoadError as error:
     print(error)

@@ -81,8 +81,9 @@ def study(root: Path, n: int = 60, seed: int = 0) -> pd.DataFrame:
     features.to_csv(root / "radiomics.csv", index=False)
     config = {"schema": "model_config.v1", "manifest": "manifest.csv", "features": ["radiomics.csv"],
               "clinical": {"numeric": ["age"], "categorical": ["sex"]},
-              "modalities": [{"name": "radscore", "prefix": "ct__", "selector": [{"lasso": {"alpha": 0.05}}]}],
-              "fusion": {"strategy": "none"}, "seed": 0}
+              "modalities": [{"name": "radscore", "prefix": "ct__", "selector": [{"lasso": {"alpha": 0.05}}]},
+                             {"name": "clinscore", "prefix": "clin__", "selector": [{"lasso": {"alpha": 0.05}}]}],
+              "fusion": {"strategy": "late", "cv": 3}, "seed": 0}
     (root / "model.yaml").write_text(yaml.safe_dump(config))
     return manifest
 
@@ -125,7 +126,8 @@ def predict_duplicate_ids(tmp):
     m = pd.read_csv(root / "manifest.csv")
     m.loc[3, "patient_id"] = "P000"
     m.to_csv(tmp / "new.csv", index=False)
-    return refused(*cli("predict", root / "model", tmp / "new.csv", "--features", root / "radiomics.csv", "--out",
+    return refused(*cli("predict", root / "model" / "model", tmp / "new.csv", "--features", root / "radiomics.csv",
+                        "--out",
                         tmp / "s.csv"), r"rows 2, 5, column 'patient_id': must be unique")
 
 
@@ -135,7 +137,7 @@ def predict_ids_match_no_feature_row(tmp):
     f = pd.read_csv(root / "radiomics.csv")
     f["patient_id"] = range(len(f))
     f.to_csv(tmp / "radiomics.csv", index=False)
-    return refused(*cli("predict", root / "model", root / "manifest.csv", "--features", tmp / "radiomics.csv",
+    return refused(*cli("predict", root / "model" / "model", root / "manifest.csv", "--features", tmp / "radiomics.csv",
                         "--out", tmp / "s.csv"), r"radiomics.csv: no patient_id matches one of manifest.csv")
 
 
@@ -145,7 +147,8 @@ def predict_unknown_category(tmp):
     m = pd.read_csv(root / "manifest.csv")
     m.loc[5, "sex"] = "M"
     m.to_csv(tmp / "new.csv", index=False)
-    return refused(*cli("predict", root / "model", tmp / "new.csv", "--features", root / "radiomics.csv", "--out",
+    return refused(*cli("predict", root / "model" / "model", tmp / "new.csv", "--features", root / "radiomics.csv",
+                        "--out",
                         tmp / "s.csv"), r"row 7 \(patient_id='P005'\), column 'sex': must be one of 'female', 'male'")
 
 
@@ -185,7 +188,7 @@ def _register_file_cases():
                     (tmp / "model.yaml").write_text(yaml.safe_dump(cfg))
                     args = ["fit", tmp / "model.yaml", "--out", tmp / "out"]
                 elif command == "predict":
-                    args = ["predict", fitted_model() / "model", path, "--out", tmp / "s.csv"]
+                    args = ["predict", fitted_model() / "model" / "model", path, "--out", tmp / "s.csv"]
                 elif command == "validate":
                     args = ["validate", path]
                 else:
@@ -413,7 +416,7 @@ def predict_skops_calling_os_system(tmp):
 
 @case("4 model files that run code")
 def predict_tampered_model(tmp):
-    shutil.copytree(fitted_model() / "model", tmp / "m")
+    shutil.copytree(fitted_model() / "model" / "model", tmp / "m")
     data = bytearray((tmp / "m" / "model.skops").read_bytes())
     data[len(data) // 2] ^= 0xFF
     (tmp / "m" / "model.skops").write_bytes(bytes(data))

@@ -199,7 +199,8 @@ def extract_table_modality(modality, cohort, *, feature_dir=None, progress: bool
                            n_workers: int | None = None) -> ExtractionResult:
     """Features of a ``table`` modality for the cohort (``path`` option; ``id_column``, ``columns`` optional).
 
-    Columns become ``<prefix><column>``; patients of the cohort without a row get no row (the modality is missing
+    Columns become ``<prefix><column>`` (a column that already starts with the prefix, as in a table written by
+    ``multisurv extract``, keeps its name); patients of the cohort without a row get no row (the modality is missing
     for them). ``feature_dir``, ``progress`` and ``n_workers`` are accepted for a common signature and unused
     (reading fits and caches nothing).
 
@@ -251,6 +252,8 @@ def extract_table_modality(modality, cohort, *, feature_dir=None, progress: bool
     if len(present) < len(cohort):
         logger.info("%s: %d of %d patients have no row in %s; the modality is missing for them.", modality.name,
                     len(cohort) - len(present), len(cohort), Path(path).name)
-    features = table.loc[present].add_prefix(modality.prefix)
+    # a column that already has the prefix keeps its name (a table written by 'multisurv extract', ct__...)
+    features = table.loc[present].rename(columns=lambda c: c if str(c).startswith(modality.prefix)
+                                         else f"{modality.prefix}{c}")
     failures = pd.DataFrame(columns=["patient_id", "path", "stage", "error_type", "message"])
     return ExtractionResult(features=features, failures=failures, n_cached=0, store_dir=Path(path))

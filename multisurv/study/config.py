@@ -17,7 +17,8 @@ import yaml
 
 from multisurv.exceptions import MultisurvError
 from multisurv.registry import (BUILTIN_MODALITIES, DEFAULT_MODALITIES, FUSION_STRATEGIES as _FUSIONS,
-                                MODALITY_KINDS, PATHOMICS_POOLINGS, TRUE_LP, Modality, make_modality)
+                                MODALITY_KINDS, MODEL_OPTIONS, PATHOMICS_POOLINGS, SCORE_MODELS, SELECTORS, TRUE_LP,
+                                Modality, load_object, make_modality)
 
 __all__ = ["StudyConfig", "CohortConfig", "SyntheticCohortConfig", "RadiomicsConfig", "PathomicsConfig",
            "SelectionConfig", "FusionConfig", "ValidationConfig", "FiguresConfig", "HarmonisationConfig",
@@ -758,6 +759,11 @@ class _Checker:
             if m.options.get("pooling") == "abmil" and endpoint.get("type") == "binary":
                 self.add(f"modalities.{m.name}.pooling", "'mean' with a binary endpoint (the attention-MIL score is "
                          "trained with a survival loss)", "abmil", "Use 'pooling: mean', or a survival endpoint.")
+            own = [k for k in MODEL_OPTIONS if k in m.options]
+            if own and endpoint.get("type") == "binary":
+                self.add(f"modalities.{m.name}", "no " + ", ".join(repr(k) for k in MODEL_OPTIONS) + " with a binary "
+                         "endpoint (each modality's model is a LASSO-logistic model; 'selection' sets its LASSO)", own,
+                         "Remove them, or use a survival endpoint.")
         description = raw.get("description")
         if description is not None and not isinstance(description, str):
             self.add("description", "a text", description, "Write the description as a text.")
@@ -807,7 +813,7 @@ class _Checker:
                          "Add e.g. 'kind: table' or 'kind: radiomics'.")
                 continue
             spec = MODALITY_KINDS[kind]
-            allowed = {"kind", "prefix", "score", "label", *spec.roles, *spec.options,
+            allowed = {"kind", "prefix", "score", "label", *spec.roles, *spec.options, *MODEL_OPTIONS,
                        "pooling", "abmil"}  # checked by self.pooling (it says why only pathomics has them)
             entry = self.mapping(entry, key, allowed)
             for text_key in ("prefix", "score", "label", *spec.roles):
@@ -834,6 +840,7 @@ class _Checker:
                 entry["stain_reference"] = self.file(entry, "stain_reference", f"{key}.stain_reference",
                                                      required=True, what="a reference H&E image")
             self.pooling(entry, key, kind)
+            self.score_model(entry, key)
             if kind == "table":
                 entry["path"] = self.file(entry, "path", f"{key}.path", required=True,
                                           what="a feature table (CSV/TSV/Parquet, or a folder of <patient_id>.csv)")
@@ -848,6 +855,67 @@ class _Checker:
             out.append(make_modality(name, entry))
         self._check_unique(out)
         return tuple(out)
+
+    def score_model(self, entry: dict, key: str) -> None:
+        """A modality's own ``selector`` steps, ``model`` and ``model_params`` (names and parameters checked now)."""
+        import inspect
+
+        def accepted(target: str) -> set[str]:
+            return set(inspect.signature(load_object(target)).parameters) - {"self"}
+
+        if "selector" in entry:
+            steps, clean = entry["selector"], []
+            if not isinstance(steps, list) or not steps:
+                self.add(f"{key}.selector", "a non-empty list of steps, each 'name: {parameters}'", steps,
+                         "Write e.g. [{variance: {}}, {correlation: {threshold: 0.9}}, {lasso: {cv: 5}}].")
+                steps = []
+            for i, step in enumerate(steps):
+                where = f"{key}.selector[{i}]"
+                if not (isinstance(step, Mapping) and len(step) == 1):
+                    self.add(where, "one 'name: {parameters}' mapping", step, "Write e.g. '- lasso: {cv: 5}'.")
+                    continue
+                (name, params), = step.items()
+                if name not in SELECTORS:
+                    close = difflib.get_close_matches(str(name), SELECTORS, n=1)
+                    self.add(where, "a selector step from " + ", ".join(repr(n) for n in SELECTORS), name,
+                             f"Did you mean {close[0]!r}?" if close else "Use one of them.")
+                    continue
+                params = {} if params is None else params
+                if not isinstance(params, Mapping):
+                    self.add(f"{where}.{name}", "a mapping of the step's parameters", params,
+                             "Write e.g. '{threshold: 0.9}', or '{}' for the defaults.")
+                    continue
+                unknown = sorted(set(map(str, params)) - accepted(SELECTORS[name].target))
+                if unknown:
+                    self.add(f"{where}.{name}", "parameters of " + SELECTORS[name].target.split(":")[1] + ": "
+                             + ", ".join(sorted(accepted(SELECTORS[name].target))), unknown,
+                             "Remove or correct " + ", ".join(repr(u) for u in unknown) + ".")
+                    continue
+                clean.append({name: dict(params)})
+            names = [next(iter(step)) for step in clean]
+            for name in sorted({n for n in names if names.count(n) > 1}):
+                self.add(f"{key}.selector", "each step at most once", names,
+                         f"Merge the parameters of the {names.count(name)} {name!r} steps into one.")
+            entry["selector"] = clean
+        model = entry.get("model", "linear")
+        if model not in SCORE_MODELS:
+            self.add(f"{key}.model", "one of " + ", ".join(repr(m) for m in SCORE_MODELS), model, "Use one of them.")
+            entry.pop("model")
+            model = "linear"
+        if "model_params" in entry:
+            params = entry["model_params"]
+            allowed = accepted(SCORE_MODELS[model]) - {"name", "prefix", "model", "selector", "random_state"}
+            if model == "linear":
+                self.add(f"{key}.model_params", "absent with 'model: linear' (settings of an 'rsf' or 'gbm' model)",
+                         params, "Remove 'model_params', or set 'model: rsf' or 'model: gbm'.")
+                entry.pop("model_params")
+            elif not isinstance(params, Mapping) or set(map(str, params)) - allowed:
+                self.add(f"{key}.model_params", f"a mapping of {model} settings from " + ", ".join(sorted(allowed)),
+                         params, "Correct or remove the unknown settings.")
+                entry.pop("model_params")
+        if entry.get("pooling") == "abmil" and any(k in entry for k in MODEL_OPTIONS):
+            self.add(key, "no 'selector', 'model' or 'model_params' with 'pooling: abmil' (the attention-MIL network "
+                     "is the score)", [k for k in MODEL_OPTIONS if k in entry], "Remove them, or use 'pooling: mean'.")
 
     def robustness(self, raw: Any, path: str) -> dict:
         """A radiomics modality's robustness filter: ICC from readers' masks, or from perturbations."""

@@ -12,7 +12,7 @@ from typing import Mapping, Sequence
 
 from multisurv.registry import FUSION_STRATEGIES, Modality, load_object
 
-__all__ = ["build_scores", "build_models", "ABMIL_OPTIONS", "uses_abmil"]
+__all__ = ["build_scores", "build_models", "build_selector", "ABMIL_OPTIONS", "uses_abmil"]
 
 #: Settings of the attention-MIL pathomics score a study config may give (``modalities.<name>.abmil``), with their
 #: types: keywords of :class:`~multisurv.scores.mil.AttentionMILScore`.
@@ -41,6 +41,47 @@ def uses_abmil(modality: Modality) -> bool:
     (False, True)
     """
     return modality.kind == "pathomics" and modality.options.get("pooling", "mean") == "abmil"
+
+
+def build_selector(steps: Sequence[Mapping[str, Mapping]], seed: int):
+    """The selector a modality's ``selector`` list describes: one step, or a scikit-learn Pipeline of steps.
+
+    Parameters
+    ----------
+    steps : sequence of mapping
+        Steps in order, each ``{name: parameters}`` with a name of :data:`multisurv.registry.SELECTORS` (as the
+        study config writes them: ``[{variance: {}}, {lasso: {cv: 5}}]``).
+    seed : int
+        ``random_state`` of every step that takes one (unless the step's parameters set it).
+
+    Returns
+    -------
+    estimator
+        The unfitted selector (a ``Pipeline`` named by the steps when there are several).
+
+    Examples
+    --------
+    >>> selector = build_selector([{"variance": {}}, {"elastic_net": {"cv": 3}}], seed=0)
+    >>> [(name, type(step).__name__) for name, step in selector.steps]
+    [('variance', 'VarianceFilter'), ('elastic_net', 'LassoCoxSelector')]
+    >>> selector.named_steps["elastic_net"].l1_ratio, selector.named_steps["elastic_net"].random_state
+    (0.5, 0)
+    """
+    import inspect
+
+    from sklearn.pipeline import Pipeline
+
+    from multisurv.registry import SELECTORS
+
+    built = []
+    for step in steps:
+        (name, params), = step.items()
+        cls = load_object(SELECTORS[name].target)
+        kwargs = {**SELECTORS[name].defaults, **dict(params or {})}
+        if "random_state" in inspect.signature(cls).parameters:
+            kwargs.setdefault("random_state", seed)
+        built.append((name, cls(**kwargs)))
+    return built[0][1] if len(built) == 1 else Pipeline(built)
 
 
 def build_scores(modalities: Sequence[Modality], selection, seed: int,
@@ -84,19 +125,25 @@ def build_scores(modalities: Sequence[Modality], selection, seed: int,
     from multisurv.selection.lasso_cox import LassoCoxSelector
 
     def selector(m: Modality):
-        lasso = LassoCoxSelector(l1_ratio=selection.l1_ratio, cv=selection.cv, rule=selection.rule,
-                                 max_features=selection.max_features, random_state=seed)
+        if m.options.get("selector"):  # the modality's own steps
+            own = build_selector(m.options["selector"], seed)
+            steps = list(own.steps) if hasattr(own, "steps") else [(next(iter(m.options["selector"][0])), own)]
+        else:
+            steps = [("lasso", LassoCoxSelector(l1_ratio=selection.l1_ratio, cv=selection.cv, rule=selection.rule,
+                                                max_features=selection.max_features, random_state=seed))]
         robustness = m.options.get("robustness")
-        if not robustness or m.name not in (reproducibility or {}):
-            return lasso
+        if robustness and m.name in (reproducibility or {}):
+            from multisurv.selection.robustness import RobustnessFilter
+
+            # the ICC is recomputed on each fit's training rows from the reproducibility features
+            steps.insert(0, ("robustness", RobustnessFilter(
+                icc=reproducibility[m.name], icc_min=robustness["icc_min"], method=robustness["method"],
+                criterion=robustness["criterion"], prefix=m.prefix)))
+        if len(steps) == 1:
+            return steps[0][1]
         from sklearn.pipeline import Pipeline
 
-        from multisurv.selection.robustness import RobustnessFilter
-
-        # the ICC is recomputed on each fit's training rows from the reproducibility features
-        robust = RobustnessFilter(icc=reproducibility[m.name], icc_min=robustness["icc_min"],
-                                  method=robustness["method"], criterion=robustness["criterion"], prefix=m.prefix)
-        return Pipeline([("robustness", robust), ("lasso", lasso)])
+        return Pipeline(steps)
 
     def score(m: Modality):
         if mil and uses_abmil(m):
@@ -104,6 +151,12 @@ def build_scores(modalities: Sequence[Modality], selection, seed: int,
 
             return AttentionMILScore(patches=None, name=m.score, prefix=m.prefix, random_state=seed,
                                      **dict(m.options.get("abmil") or {}))
+        model = m.options.get("model", "linear")
+        if model != "linear":
+            from multisurv.scores.nonlinear import NonlinearScore
+
+            return NonlinearScore(name=m.score, prefix=m.prefix, model=model, selector=selector(m), random_state=seed,
+                                  **dict(m.options.get("model_params") or {}))
         return ModalityScore(name=m.score, prefix=m.prefix, selector=selector(m), random_state=seed)
 
     return [score(m) for m in modalities]

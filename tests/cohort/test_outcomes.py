@@ -30,8 +30,9 @@ def _study(root, n=60, seed=0):
     features.to_csv(root / "radiomics.csv", index=False)
     config = {"schema": "model_config.v1", "manifest": "manifest.csv", "features": ["radiomics.csv"],
               "clinical": {"numeric": ["age"], "categorical": ["sex"]},
-              "modalities": [{"name": "radscore", "prefix": "ct__", "selector": [{"lasso": {"alpha": 0.05}}]}],
-              "fusion": {"strategy": "none"}, "seed": 0}
+              "modalities": [{"name": "radscore", "prefix": "ct__", "selector": [{"lasso": {"alpha": 0.05}}]},
+                             {"name": "clinscore", "prefix": "clin__", "selector": [{"lasso": {"alpha": 0.05}}]}],
+              "fusion": {"strategy": "late", "cv": 3}, "seed": 0}
     (root / "model.yaml").write_text(yaml.safe_dump(config))
     return manifest, features
 
@@ -90,7 +91,7 @@ def test_predict_refuses_ids_that_match_no_feature_row(fitted, tmp_path, capsys)
     root, manifest, features = fitted
     other = features.assign(patient_id=[str(i) for i in range(len(features))])  # ids written differently
     other.to_csv(tmp_path / "radiomics.csv", index=False)
-    code = main(["predict", str(root / "model"), str(root / "manifest.csv"), "--features",
+    code = main(["predict", str(root / "model" / "model"), str(root / "manifest.csv"), "--features",
                  str(tmp_path / "radiomics.csv"), "--out", str(tmp_path / "s.csv")])
     err = capsys.readouterr().err
     assert code == 2 and "radiomics.csv: no patient_id matches one of manifest.csv (its ids look like '0'" in err
@@ -103,7 +104,8 @@ def test_predict_refuses_unknown_categories_and_duplicates(fitted, tmp_path, cap
     bad.loc[5, "sex"] = "M"
     bad.loc[6, "patient_id"] = "P000"
     bad.to_csv(tmp_path / "new.csv", index=False)
-    args = ["predict", str(root / "model"), str(tmp_path / "new.csv"), "--features", str(root / "radiomics.csv"),
+    args = ["predict", str(root / "model" / "model"), str(tmp_path / "new.csv"), "--features",
+            str(root / "radiomics.csv"),
             "--out", str(tmp_path / "s.csv")]
     assert main(args) == 2
     assert "new.csv rows 2, 8, column 'patient_id': must be unique" in capsys.readouterr().err
