@@ -95,7 +95,8 @@ FITTING_LIBRARIES = ("lifelines", "sklearn", "sksurv", "statsmodels", "scipy.opt
 COMPUTING_NAMES = {"BreslowBaseline", "RiskCutoff", "CoxPHFitter", "LinearRisk", "permutation_importance_cindex",
                    "standardised_coefficients", "calibration_at", "decision_curve", "time_dependent_roc",
                    "time_dependent_auc", "cox_nomogram", "nomogram_values", "maxstat_cutoff", "logrank",
-                   "concordance", "compare_concordance", "cox_ph"}
+                   "concordance", "compare_concordance", "cox_ph", "nri", "idi", "nri_at", "idi_at",
+                   "reclassify_models"}
 
 
 def _report_violations(source: str) -> list[str]:

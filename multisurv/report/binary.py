@@ -39,8 +39,8 @@ def write_binary_tables(run_dir: str | Path, result) -> dict[str, str]:
     """Write metrics.csv, predictions.csv and the tidy CSV tables of a binary study; return name -> path.
 
     ``metrics.csv`` and ``predictions.csv`` go in ``run_dir``; the endpoint counts, internal validation, AUC
-    comparisons, bootstrap calibration curve, decision curves, ROC curves, odds ratios, nomogram, SHAP and tuning
-    tables (those the result holds) in ``run_dir/tables``. Each file is written atomically.
+    comparisons, bootstrap calibration curve, decision curves, ROC curves, odds ratios, nomogram, SHAP, tuning and
+    reclassification tables (those the result holds) in ``run_dir/tables``. Each file is written atomically.
 
     Parameters
     ----------
@@ -105,6 +105,9 @@ def write_binary_tables(run_dir: str | Path, result) -> dict[str, str]:
         write(f"shap_{name}", table)
     if len(result.tuning):
         write("comparator_tuning", result.tuning)
+    reclassification = getattr(result, "reclassification", None)
+    if reclassification is not None and len(reclassification.table):
+        write("reclassification", reclassification.table)
     return out
 
 
@@ -289,8 +292,8 @@ def write_binary_report(run_dir: str | Path, result, *, cohort, failures: pd.Dat
 
     Calls :func:`write_binary_tables` and :func:`write_binary_figures` (the time unit read from the endpoint note),
     then writes the report: endpoint, cohorts (horizon endpoints only), models and their odds ratios,
-    discrimination and calibration, bootstrap validation, paired DeLong comparisons, the figures, failures and
-    warnings.
+    discrimination and calibration, bootstrap validation, paired DeLong comparisons, the figures, the
+    reclassification over the reference model, failures and warnings.
 
     Parameters
     ----------
@@ -381,6 +384,11 @@ def write_binary_report(run_dir: str | Path, result, *, cohort, failures: pd.Dat
     lines += _figures(written, "calibration_")
     lines += ["## Decision curves", "", "Net benefit over threshold probabilities, every model on the same "
               "patients.", ""] + _figures(written, "decision_curve_")
+    if getattr(result, "reclassification", None) is not None:
+        from multisurv.report.report import reclassification_section
+
+        lines += reclassification_section(result.reclassification, labels,
+                                          table=tables.get("reclassification", "tables/reclassification.csv"))
     if result.nomogram is not None:
         lines += ["## Nomogram", "", "Late fusion: points per modality score (log-odds), total points and the "
                   "predicted probability.", ""] + _figures(written, "nomogram_")

@@ -42,6 +42,9 @@ class EvaluationFigures:
         Times of the ROC curves.
     cutoffs : dict of str to str, default={}
         Cut-off rule -> its description.
+    reclassification : Reclassification, optional
+        The assessment's NRI and IDI over the reference model (:class:`~multisurv.study.evaluate.Reclassification`),
+        for the report's section; its table is ``tables/reclassification.csv``.
 
     Examples
     --------
@@ -57,6 +60,7 @@ class EvaluationFigures:
     primary: str | None = None
     roc_times: tuple = ()
     cutoffs: dict[str, str] = field(default_factory=dict)
+    reclassification: object = None
 
     def write_table(self, run_dir: Path, name: str, frame: pd.DataFrame) -> None:
         """Write ``frame`` to ``run_dir/tables/<name>.csv`` and record it under ``tables[name]``.
@@ -267,6 +271,9 @@ def write_evaluation_figures(run_dir: str | Path, assessment, *, labels: Mapping
     if assessment.nomogram is not None:
         _draw_nomogram(assessment.nomogram, labels, time_unit, save)
         write("nomogram_late_fusion")
+    if "reclassification" in tables:
+        out.reclassification = assessment.reclassification
+        write("reclassification")
     return out
 
 

@@ -12,7 +12,7 @@ from multisurv.registry import BUILTIN_MODALITIES, model_labels
 from multisurv.report.tables import cohort_summary, format_p, slide_count_lines, to_markdown
 
 __all__ = ["write_report", "write_html_report", "summary_table", "model_specifications", "tripod_checklist",
-           "fusion_comparison_section", "robustness_section",
+           "fusion_comparison_section", "robustness_section", "reclassification_section",
            "internal_validation_section", "internal_validation_table", "MODEL_LABELS"]
 
 #: Display name of every model of the reference design (from :mod:`multisurv.registry`), in report order.
@@ -332,6 +332,89 @@ def fusion_comparison_section(comparison: pd.DataFrame, labels: Mapping[str, str
             "interval. Table: `tables/fusion_comparison.csv`.", "", to_markdown(table), ""]
 
 
+def _with_ci(value: float, lower: float, upper: float) -> str:
+    if pd.isna(value):
+        return "n/a"
+    if pd.isna(lower) or pd.isna(upper):
+        return f"{value:+.3f}"
+    return f"{value:+.3f} ({lower:+.3f} to {upper:+.3f})"
+
+
+def reclassification_section(result, labels: Mapping[str, str] | None = None, *,
+                             table: str = "tables/reclassification.csv") -> list[str]:
+    """Markdown: the NRI and IDI of every model over the reference model on each external cohort.
+
+    Parameters
+    ----------
+    result : Reclassification
+        :func:`multisurv.study.evaluate.reclassify_models`' result (survival when ``result.t0`` is set, else a
+        binary endpoint).
+    labels : mapping of str to str, optional
+        Display name per model; default :data:`MODEL_LABELS`.
+    table : str, default="tables/reclassification.csv"
+        The CSV the section points to.
+
+    Returns
+    -------
+    list of str
+        The section's Markdown lines (none when the result holds no comparison).
+
+    Examples
+    --------
+    >>> from multisurv.study.evaluate import Reclassification
+    >>> row = {"model": "late_fusion", "cohort": "external", "kind": "continuous", "cutoffs": "", "n": 40,
+    ...        "n_events": 12, "nri": 0.41, "lower": 0.05, "upper": 0.8, "nri_events": 0.2, "events_lower": -0.3,
+    ...        "events_upper": 0.6, "nri_non_events": 0.21, "non_events_lower": -0.1, "non_events_upper": 0.5,
+    ...        "idi": 0.06, "idi_lower": 0.01, "idi_upper": 0.12}
+    >>> res = Reclassification(reference="clinical", t0=36.0, cutoffs=(), nri={}, idi={}, table=pd.DataFrame([row]))
+    >>> lines = reclassification_section(res)
+    >>> lines[0]
+    '## Reclassification'
+    >>> lines[-2].splitlines()[2].split(" | ")[:4]
+    ['| Late fusion', 'external', '40 (12)', '+0.410 (+0.050 to +0.800)']
+    """
+    labels = MODEL_LABELS if labels is None else labels
+    frame = result.table
+    if frame is None or not len(frame):
+        return []
+    ref = labels.get(result.reference, result.reference)
+    survival = result.t0 is not None
+    when = f" by t0 = {result.t0:g}" if survival else ""
+    categories = ""
+    if result.cutoffs:
+        bounds = [0.0, *result.cutoffs, 1.0]
+        categories = ("; the categorical NRI counts only moves between the risk categories "
+                      + ", ".join(f"{a:.0%}-{b:.0%}" for a, b in zip(bounds, bounds[1:])))
+    head = ["## Reclassification", "",
+            f"A positive net reclassification improvement (NRI) means that, compared with the reference model {ref}, "
+            f"a model raises the predicted risk of the patients who have the event{when} and lowers it for "
+            "those who do not more often than the reverse (the net share of patients with the event moved up plus "
+            "the net share of patients without it moved down, from -2 to 2), and a positive integrated "
+            "discrimination improvement (IDI) means that it widens the gap in average predicted risk between the two "
+            "groups.", "",
+            ("Event probabilities by t0 come from each model's Breslow baseline fitted on the development cohort; "
+             "censoring is handled by Kaplan-Meier weights for the NRI (Pencina, D'Agostino and Steyerberg 2011) and "
+             "by inverse-probability-of-censoring weights for the IDI (Uno et al. 2013); n (events) counts the events "
+             "by t0. " if survival else "NRI and IDI from the predicted probabilities of the outcome (Pencina et al. "
+             "2008). ")
+            + "External patients only, each model on the patients it and the reference both score; 95% bootstrap "
+            "percentile intervals. The continuous NRI(>0) counts any change of risk" + categories + ". An NRI can be "
+            f"positive for an uninformative added marker (Pepe et al. 2015): read it with the C-index and calibration. "
+            f"Table: `{table}`.", ""]
+    rows = []
+    for _, r in frame.iterrows():
+        row = {"Model": labels.get(r["model"], r["model"]), "Cohort": r["cohort"]}
+        if result.cutoffs:
+            row["NRI type"] = r["kind"]
+        row.update({"n (events)": f"{int(r['n'])} ({int(r['n_events'])})",
+                    "NRI (95% CI)": _with_ci(r["nri"], r["lower"], r["upper"]),
+                    "NRI events": _with_ci(r["nri_events"], r["events_lower"], r["events_upper"]),
+                    "NRI non-events": _with_ci(r["nri_non_events"], r["non_events_lower"], r["non_events_upper"]),
+                    "IDI (95% CI)": _with_ci(r["idi"], r["idi_lower"], r["idi_upper"])})
+        rows.append(row)
+    return [*head, to_markdown(pd.DataFrame(rows)), ""]
+
+
 def _evaluation_sections(evaluation, labels: Mapping[str, str] = MODEL_LABELS) -> list[str]:
     """Markdown sections for the figures of :func:`multisurv.report.figures.write_evaluation_figures`."""
     t0 = f"{evaluation.t0:g}"
@@ -354,6 +437,10 @@ def _evaluation_sections(evaluation, labels: Mapping[str, str] = MODEL_LABELS) -
                   "Net benefit of treating the patients whose predicted probability of the event by t0 reaches each "
                   "threshold (Vickers et al. 2008), every model on the same complete-case patients. Table: "
                   "`tables/decision_curve.csv`.", "", *images("decision_curve_"), ""]
+    if getattr(evaluation, "reclassification", None) is not None:
+        lines += reclassification_section(evaluation.reclassification, labels,
+                                          table=evaluation.tables.get("reclassification",
+                                                                      "tables/reclassification.csv"))
     if "forest_late_fusion" in figs:
         lines += ["## Hazard ratios of the fused scores", "",
                   "Multivariable Cox model of the out-of-fold modality scores in the development cohort (patients "

@@ -12,7 +12,9 @@
   (:class:`CutoffRule`);
 - the primary model's time-dependent ROC curves per cohort (:class:`RocCurves`);
 - late fusion's importance, standardised coefficients and permutation importance per external cohort
-  (:class:`FusionImportance`), and its nomogram (:class:`NomogramResult`).
+  (:class:`FusionImportance`), and its nomogram (:class:`NomogramResult`);
+- with a ``reference`` model, the reclassification (NRI and IDI at ``t0``) of every other model over it on each
+  external cohort (:class:`~multisurv.study.evaluate.Reclassification`).
 
 Every fitted quantity (baselines, cut-offs, the Cox model of the scores, the nomogram's baseline) is fitted on
 development patients only and applied unchanged to every other cohort: each external label on its own and, when
@@ -32,7 +34,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from multisurv._validation import make_y
-from multisurv.study.evaluate import evaluation_groups
+from multisurv.study.evaluate import Reclassification, evaluation_groups, reclassify_models
 
 __all__ = ["CalibrationCurves", "CutoffGroups", "CutoffRule", "DecisionCurves", "FusionImportance", "HazardRatios",
            "NomogramResult", "PermutationImportance", "PredictedSurvival", "RocCurves", "StudyAssessment",
@@ -483,6 +485,8 @@ class StudyAssessment:
         Late fusion's importance.
     nomogram : NomogramResult, optional
         Late fusion's nomogram.
+    reclassification : Reclassification, optional
+        NRI and IDI at ``t0`` of every other model over the reference model, per external cohort.
     skipped : list of str, default=[]
         What could not be computed, and why (also logged).
 
@@ -510,6 +514,7 @@ class StudyAssessment:
     roc: list[RocCurves] = field(default_factory=list)
     importance: FusionImportance | None = None
     nomogram: NomogramResult | None = None
+    reclassification: Reclassification | None = None
     skipped: list[str] = field(default_factory=list)
 
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -519,8 +524,8 @@ class StudyAssessment:
         -------
         dict of str to pandas.DataFrame
             Only the results that were computed: ``calibration``, ``decision_curve``,
-            ``late_fusion_hazard_ratios``, ``risk_group_cutoffs``, ``td_roc_auc``, ``late_fusion_importance`` and
-            ``nomogram_late_fusion``.
+            ``late_fusion_hazard_ratios``, ``risk_group_cutoffs``, ``td_roc_auc``, ``late_fusion_importance``,
+            ``nomogram_late_fusion`` and ``reclassification``.
 
         Examples
         --------
@@ -557,6 +562,8 @@ class StudyAssessment:
             out["late_fusion_importance"] = self.importance.table
         if self.nomogram is not None:
             out["nomogram_late_fusion"] = self.nomogram.table
+        if self.reclassification is not None and len(self.reclassification.table):
+            out["reclassification"] = self.reclassification.table
         return out
 
 
@@ -570,8 +577,11 @@ def assess_study(predictions: pd.DataFrame, *, development: str, models: Sequenc
                  n_groups: int = 4, primary: str = "late_fusion", roc_times: Sequence[float] | None = None,
                  cutoff_methods: Sequence[str] = ("median", "tertiles", "maxstat"), fixed_cutoff: float | None = None,
                  fusion_formula: pd.DataFrame | None = None, score_models: Mapping[str, str] | None = None,
-                 labels: Mapping[str, str] | None = None, random_state: int = 0) -> StudyAssessment:
-    """Baselines, calibration, decision curves, hazard ratios, cut-off rules, ROC curves, importance and nomogram.
+                 labels: Mapping[str, str] | None = None, random_state: int = 0, reference: str | None = None,
+                 reclassified: Sequence[str] | None = None, nri_cutoffs: Sequence[float] = (),
+                 n_bootstrap: int = 1000) -> StudyAssessment:
+    """Baselines, calibration, decision curves, hazard ratios, cut-off rules, ROC curves, importance, nomogram and
+    reclassification.
 
     Parameters
     ----------
@@ -609,7 +619,17 @@ def assess_study(predictions: pd.DataFrame, *, development: str, models: Sequenc
     labels : mapping, optional
         Display name per model: the name of its decision curve (the ``model`` column of that table).
     random_state : int
-        Seeds the permutation importance.
+        Seeds the permutation importance and the reclassification's bootstrap.
+    reference : str, optional
+        The "old" model of the reclassification: NRI and IDI at ``t0`` of every model of ``reclassified`` over it,
+        from the event probabilities ``1 - S(t0)`` of the development baselines, on each external cohort
+        (:func:`~multisurv.study.evaluate.reclassify_models`). None: no reclassification.
+    reclassified : sequence of str, optional
+        The "new" models; default every model of ``models`` but the reference.
+    nri_cutoffs : sequence of float, default=()
+        Risk categories (event probabilities by ``t0``) of the categorical NRI; empty: continuous NRI only.
+    n_bootstrap : int, default=1000
+        Resamples of the NRI and IDI intervals.
 
     Returns
     -------
@@ -627,6 +647,16 @@ def assess_study(predictions: pd.DataFrame, *, development: str, models: Sequenc
     ...                    cutoff_methods=("median",), roc_times=())
     >>> [c.cohorts for c in res.calibration], [r.method for r in res.cutoff_rules]
     ([('development', 'external')], ['median'])
+
+    With a reference model, every other model's NRI and IDI over it at ``t0`` on the external cohort:
+
+    >>> pred["clinical"] = 0.3 * lp + rng.normal(size=90)
+    >>> res = assess_study(pred, development="development", models=["clinical", "late_fusion"],
+    ...                    complete_ids=list(pred.index), cutoff_methods=(), roc_times=(), reference="clinical",
+    ...                    n_bootstrap=0)
+    >>> res.reclassification.table[["model", "reference", "cohort", "kind", "t0"]]
+             model reference    cohort        kind    t0
+    0  late_fusion  clinical  external  continuous  28.0
     """
     dev = predictions[predictions["cohort"] == development]
     # each other label on its own, then every external patient pooled when there is more than one label
@@ -656,9 +686,28 @@ def assess_study(predictions: pd.DataFrame, *, development: str, models: Sequenc
         columns = _score_columns(coef, score_models, predictions)
         out.importance = _fusion_importance(out, predictions, cohorts, coef, scores, columns, random_state)
         out.nomogram = _fusion_nomogram(out, predictions, dev, coef, scores, columns)
+    if reference is not None:
+        others = [m for m in (models if reclassified is None else reclassified) if m != reference]
+        out.reclassification = _reclassification(out, predictions, reference, others, nri_cutoffs, n_bootstrap,
+                                                  random_state)
     for note in out.skipped:
         logger.warning("Evaluation figures: %s", note)
     return out
+
+
+def _reclassification(out: StudyAssessment, predictions: pd.DataFrame, reference: str, models: Sequence[str],
+                      cutoffs: Sequence[float], n_bootstrap: int, random_state: int) -> Reclassification | None:
+    """NRI and IDI at t0 of each model over the reference, from the development baselines' event probabilities."""
+    surv = out.survival.surv
+    if reference not in surv.columns:
+        out.skipped.append(f"reclassification: the reference model {reference} has no survival at t0 (see above).")
+        return None
+    usable = [m for m in models if m in surv.columns]
+    probs = (1.0 - surv[[reference, *usable]]).join(predictions[["cohort", "time", "event"]])
+    found = reclassify_models(probs, development=out.development, reference=reference, models=usable, t0=out.t0,
+                              cutoffs=cutoffs, n_bootstrap=n_bootstrap, random_state=random_state)
+    out.skipped.extend(found.skipped)
+    return found
 
 
 def _predicted_survival(out: StudyAssessment, predictions: pd.DataFrame, dev: pd.DataFrame, models: Sequence[str],

@@ -440,6 +440,9 @@ class BinaryStudyResult:
         What went wrong or was left out (warnings, skipped evaluations), for the report.
     run_dir : Path or None, default=None
         Where the tables, figures and report were written.
+    reclassification : Reclassification or None, default=None
+        NRI and IDI of every other model over the reference model on each external cohort
+        (:class:`~multisurv.study.evaluate.Reclassification`), from the predicted probabilities.
 
     Examples
     --------
@@ -469,6 +472,7 @@ class BinaryStudyResult:
     tuning: pd.DataFrame = field(default_factory=pd.DataFrame)
     notes: list = field(default_factory=list)
     run_dir: Path | None = None
+    reclassification: object = None
 
 
 def _prob(model, X: pd.DataFrame) -> np.ndarray:
@@ -679,7 +683,7 @@ def fit_and_evaluate_binary(cohort, run_dir: str | Path, *, endpoint, models: Ma
                             feature_dir: str | Path | None = None, n_bootstrap: int = 1000, random_state: int = 0,
                             progress: bool = True, extra_report: Mapping | None = None,
                             figure_options: Mapping | None = None, n_workers: int | None = None,
-                            **ignored) -> BinaryStudyResult:
+                            reclassification: Mapping | None = None, **ignored) -> BinaryStudyResult:
     """Fit every model of a binary-endpoint study on the development cohort, evaluate it everywhere, write the
     tables, figures and report.
 
@@ -711,6 +715,10 @@ def fit_and_evaluate_binary(cohort, run_dir: str | Path, *, endpoint, models: Ma
         ``primary``: the model whose bootstrap calibration curve is drawn (default late fusion).
     n_workers : int, optional
         Feature extraction workers.
+    reclassification : mapping, optional
+        ``reference`` ("auto": the clinical modality's model when the study has one; "none"; or a model name) and
+        ``cutoffs`` (risk categories of the categorical NRI): NRI and IDI of every other model over the reference
+        on each external cohort, with ``n_bootstrap`` resamples. Default ``{"reference": "auto"}``.
     **ignored
         Options of the survival study that a binary endpoint does not use (``truth``, ``config``...).
 
@@ -724,7 +732,7 @@ def fit_and_evaluate_binary(cohort, run_dir: str | Path, *, endpoint, models: Ma
     ------
     ValueError
         From :func:`binary_endpoint`: a patient censored before the horizon with ``censored_before: refuse``, or an
-        endpoint column with one class only.
+        endpoint column with one class only; or when the reclassification's reference is not one of ``models``.
 
     Examples
     --------
@@ -739,8 +747,11 @@ def fit_and_evaluate_binary(cohort, run_dir: str | Path, *, endpoint, models: Ma
     from multisurv._atomic import write_csv_atomic
     from multisurv.features.clinical import ClinicalPreprocessor
     from multisurv.report.binary import write_binary_report
+    from multisurv.study.evaluate import _reclassification_reference, reclassify_models
     from multisurv.study.run import _collect_warnings, extract_features
 
+    reclassification = dict(reclassification or {})
+    reference = _reclassification_reference(reclassification.get("reference", "auto"), modalities, list(models))
     started = time.perf_counter()
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -781,6 +792,13 @@ def fit_and_evaluate_binary(cohort, run_dir: str | Path, *, endpoint, models: Ma
     evaluation = evaluate_binary(predictions, development=development, models=names, labels=labels,
                                  horizon=end.horizon)
     notes.extend(evaluation["skipped"])
+    reclassified = None
+    if reference is not None:
+        with _collect_warnings(notes, "reclassification"):
+            reclassified = reclassify_models(predictions, development=development, reference=reference, models=names,
+                                             cutoffs=tuple(reclassification.get("cutoffs", ())),
+                                             n_bootstrap=n_bootstrap, random_state=random_state)
+        notes.extend(reclassified.skipped)
     primary = dict(figure_options or {}).get("primary", "late_fusion")
     primary = primary if primary in models else names[-1]
     validated = {k: v for k, v in models.items()
@@ -798,7 +816,7 @@ def fit_and_evaluate_binary(cohort, run_dir: str | Path, *, endpoint, models: Ma
         predictions=predictions, endpoint=end, labels=labels, primary=primary, n_bootstrap=n_bootstrap,
         roc=evaluation["roc"], calibration=evaluation["calibration"], calibration_curve=curve,
         decision_curves=evaluation["decision_curves"], nomogram=nomogram, odds_ratios=odds, shap=shap_tables,
-        tuning=tuning, notes=notes, run_dir=run_dir)
+        tuning=tuning, notes=notes, run_dir=run_dir, reclassification=reclassified)
     write_binary_report(run_dir, result, cohort=cohort, failures=failures, modalities=modalities,
                         elapsed=time.perf_counter() - started, extra=dict(extra_report or {}))
     logger.info("Binary study finished in %.0f s; report: %s", time.perf_counter() - started, run_dir / "report.md")

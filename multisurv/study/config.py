@@ -275,10 +275,16 @@ class ValidationConfig:
     (``n_splits`` folds) or "repeated_cv" (``n_repeats`` x ``n_splits``); the whole pipeline, clinical
     imputation and encoding included, is refitted in every resample.
 
+    ``reclassification``: the net reclassification improvement (NRI) and integrated discrimination improvement
+    (IDI) of every other model over a ``reference`` model (the "old" one) on each external cohort, with intervals
+    from ``n_bootstrap`` resamples: ``reference`` is "auto" (the clinical modality's model when the study has
+    one, else none), "none" (no reclassification) or a model name; ``cutoffs`` are optional risk categories
+    (event probabilities, increasing, in (0, 1)) for the categorical NRI besides the continuous NRI(>0).
+
     Parameters
     ----------
     n_bootstrap : int, default=1000
-        Bootstrap resamples of the C-index confidence intervals (0 or more).
+        Bootstrap resamples of the C-index confidence intervals (0 or more), and of the NRI and IDI intervals.
     internal : {"none", "bootstrap", "cv", "repeated_cv"}, default="none"
         The internal validation method.
     n_resamples : int, default=200
@@ -287,11 +293,15 @@ class ValidationConfig:
         Folds of ``"cv"`` and ``"repeated_cv"`` (at least 2).
     n_repeats : int, default=5
         Repeats of ``"repeated_cv"``.
+    reclassification : dict, default={"reference": "auto", "cutoffs": ()}
+        ``reference`` (str) and ``cutoffs`` (tuple of float) of the reclassification.
 
     Examples
     --------
-    >>> ValidationConfig(internal="cv", n_splits=10)
-    ValidationConfig(n_bootstrap=1000, internal='cv', n_resamples=200, n_splits=10, n_repeats=5)
+    >>> ValidationConfig(internal="cv", n_splits=10).n_splits
+    10
+    >>> ValidationConfig().reclassification
+    {'reference': 'auto', 'cutoffs': ()}
     """
 
     n_bootstrap: int = 1000
@@ -299,6 +309,7 @@ class ValidationConfig:
     n_resamples: int = 200
     n_splits: int = 5
     n_repeats: int = 5
+    reclassification: dict = field(default_factory=lambda: {"reference": "auto", "cutoffs": ()})
 
 
 @dataclass(frozen=True)
@@ -1130,12 +1141,34 @@ class _Checker:
             method=self.option(raw, "method", "harmonisation.method", "none", ("none", "combat")), empirical_bayes=eb)
 
     def validation(self, raw: dict) -> ValidationConfig:
+        # reclassification: the reference model ("auto", "none" or a name; whether a name is one of the study's
+        # models is checked when the run starts) and the categorical NRI's cut-offs
+        path = "validation.reclassification"
+        reclass = self.mapping(raw.get("reclassification"), path, {"reference", "cutoffs"})
+        reference = reclass.get("reference", "auto")
+        if reference is None:
+            reference = "none"
+        if not isinstance(reference, str) or not reference.strip():
+            self.add(f"{path}.reference", "'auto', 'none' or the name of a model of the study (the 'old' model "
+                     "every other model is compared with)", reference,
+                     "Write e.g. 'reference: clinical', or 'auto' (the clinical modality's model when there is one).")
+            reference = "auto"
+        cutoffs = reclass.get("cutoffs")
+        cutoffs = () if cutoffs is None else cutoffs
+        if not (isinstance(cutoffs, (list, tuple)) and all(
+                isinstance(c, (int, float)) and not isinstance(c, bool) and 0 < c < 1 for c in cutoffs)
+                and all(a < b for a, b in zip(cutoffs, cutoffs[1:]))):
+            self.add(f"{path}.cutoffs", "null or a list of increasing event probabilities strictly between 0 and 1 "
+                     "(the risk categories of the categorical NRI)", cutoffs,
+                     "Write e.g. [0.1, 0.3], or remove the key for the continuous NRI only.")
+            cutoffs = ()
         return ValidationConfig(
             n_bootstrap=self.integer(raw, "n_bootstrap", "validation.n_bootstrap", 1000, 0),
             internal=self.option(raw, "internal", "validation.internal", "none", INTERNAL_METHODS),
             n_resamples=self.integer(raw, "n_resamples", "validation.n_resamples", 200, 1),
             n_splits=self.integer(raw, "n_splits", "validation.n_splits", 5, 2),
-            n_repeats=self.integer(raw, "n_repeats", "validation.n_repeats", 5, 1))
+            n_repeats=self.integer(raw, "n_repeats", "validation.n_repeats", 5, 1),
+            reclassification={"reference": reference, "cutoffs": tuple(float(c) for c in cutoffs)})
 
     def figures(self, raw: dict, models: tuple[str, ...]) -> FiguresConfig:
         primary = self.option(raw, "primary", "figures.primary", "late_fusion", models)

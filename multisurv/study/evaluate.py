@@ -21,8 +21,8 @@ import pandas as pd
 
 from multisurv._validation import make_y
 
-__all__ = ["POOLED_EXTERNAL", "RiskGroups", "StudyEvaluation", "evaluation_groups", "evaluate_study",
-           "compare_models", "complete_cases"]
+__all__ = ["POOLED_EXTERNAL", "Reclassification", "RiskGroups", "StudyEvaluation", "evaluation_groups",
+           "evaluate_study", "compare_models", "complete_cases", "reclassify_models"]
 
 logger = logging.getLogger(__name__)
 
@@ -305,3 +305,177 @@ def compare_models(predictions: pd.DataFrame, pairs: Sequence[tuple[str, str]], 
                          "lower": res.lower, "upper": res.upper, "p_value": res.p_value,
                          "boot_lower": res.boot_lower, "boot_upper": res.boot_upper, "boot_p_value": res.boot_p_value})
     return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------------------------------ reclassification
+#: Fewest patients (scored by both models) a cohort needs for NRI and IDI, as for the decision curves.
+MIN_RECLASSIFIED = 10
+
+
+@dataclass(frozen=True)
+class Reclassification:
+    """NRI and IDI of every model over the reference ("old") model on each external cohort (the report draws it).
+
+    Parameters
+    ----------
+    reference : str
+        The reference model.
+    t0 : float or None
+        Survival: the time point of the event probabilities; None for a binary endpoint.
+    cutoffs : tuple of float
+        Risk categories of the categorical NRI (empty: continuous NRI only).
+    nri : dict
+        ``(model, cohort, kind) -> NRIResult`` (``kind``: ``"continuous"`` or ``"categorical"``).
+    idi : dict
+        ``(model, cohort) -> IDIResult``.
+    table : pandas.DataFrame
+        One row per NRI (``tables/reclassification.csv``): ``model, reference, cohort, kind, cutoffs, t0, n,
+        n_events, nri`` with ``lower, upper, se, p_value``, its components ``nri_events`` and ``nri_non_events`` with
+        their intervals, ``idi`` with ``idi_lower, idi_upper, idi_se, idi_p_value``, the discrimination slopes
+        ``slope_reference`` and ``slope_model``, ``method``, ``n_bootstrap``, ``confidence``.
+    skipped : tuple of str
+        The (model, cohort) pairs that could not be computed, and why.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> y = rng.integers(0, 2, 60).astype(float)
+    >>> pred = pd.DataFrame({"cohort": ["development"] * 20 + ["external"] * 40, "outcome": y,
+    ...                      "old": np.full(60, 0.5), "new": 0.3 + 0.4 * y})
+    >>> res = reclassify_models(pred, development="development", reference="old", models=["new"], n_bootstrap=0)
+    >>> res.table[["model", "reference", "cohort", "kind", "n", "nri", "idi"]].round(3)
+      model reference    cohort        kind   n  nri  idi
+    0   new       old  external  continuous  40  2.0  0.4
+    """
+
+    reference: str
+    t0: float | None
+    cutoffs: tuple
+    nri: dict
+    idi: dict
+    table: pd.DataFrame
+    skipped: tuple = ()
+
+
+def reclassify_models(predictions: pd.DataFrame, *, development: str, reference: str, models: Sequence[str],
+                      t0: float | None = None, cutoffs: Sequence[float] = (), n_bootstrap: int = 1000,
+                      random_state: int = 0) -> Reclassification:
+    """NRI (continuous, and categorical with ``cutoffs``) and IDI of each model over ``reference`` on each cohort
+    other than development (each external label, and the pooled externals when there are several).
+
+    Each model is compared with the reference on the patients both score (and, for a binary endpoint, whose
+    outcome is known), cohorts with fewer than 10 such patients are skipped. Survival (``t0`` given): the columns
+    hold the probability of the event by ``t0`` and censoring is handled by
+    :func:`~multisurv.evaluation.reclassification.nri_at` (Kaplan-Meier) and
+    :func:`~multisurv.evaluation.reclassification.idi_at` (IPCW); binary (``t0`` None):
+    :func:`~multisurv.evaluation.reclassification.nri` and :func:`~multisurv.evaluation.reclassification.idi`.
+    Every call uses ``random_state``, so every comparison on a cohort draws the same resamples.
+
+    Parameters
+    ----------
+    predictions : pandas.DataFrame
+        Index patient_id; ``cohort``, the outcome (``time`` and ``event`` with ``t0``; else ``outcome``, 0/1 or NaN
+        for unknown) and one event-probability column per model.
+    development : str
+        The development label (left out: the models were fitted there).
+    reference : str
+        The "old" model's column.
+    models : sequence of str
+        The "new" models' columns (the reference, if listed, is left out).
+    t0 : float, optional
+        Survival: the time point of the probabilities. None: a binary outcome.
+    cutoffs : sequence of float, default=()
+        Risk categories (increasing event probabilities in (0, 1)) of the categorical NRI; empty for none.
+    n_bootstrap : int, default=1000
+        Resamples of the percentile intervals (0: none).
+    random_state : int, default=0
+        Seed of the resamples.
+
+    Returns
+    -------
+    Reclassification
+        Results, their table and what was skipped.
+
+    Examples
+    --------
+    >>> from multisurv._validation import make_y
+    >>> rng = np.random.default_rng(1)
+    >>> lp = rng.normal(size=90)
+    >>> time = rng.exponential(20 * np.exp(-lp)) + 0.5
+    >>> pred = pd.DataFrame({"cohort": ["development"] * 30 + ["external"] * 60, "time": np.minimum(time, 40),
+    ...                      "event": time < 40, "old": 1 - np.exp(-0.5 * np.exp(0.3 * lp)),
+    ...                      "new": 1 - np.exp(-0.5 * np.exp(lp))})
+    >>> res = reclassify_models(pred, development="development", reference="old", models=["new"], t0=10.0,
+    ...                         cutoffs=[0.2, 0.5], n_bootstrap=0)
+    >>> res.table[["cohort", "kind", "t0", "method"]]
+         cohort         kind    t0 method
+    0  external   continuous  10.0     km
+    1  external  categorical  10.0     km
+    >>> bool(res.nri[("new", "external", "continuous")].nri > 0), bool(res.idi[("new", "external")].idi > 0)
+    (True, True)
+    """
+    from multisurv.evaluation.reclassification import idi, idi_at, nri, nri_at
+
+    survival = t0 is not None
+    known = predictions if survival else predictions[predictions["outcome"].notna()]
+    groups = evaluation_groups(known["cohort"], development)
+    kinds = [("continuous", None)] + ([("categorical", tuple(float(c) for c in cutoffs))] if len(cutoffs) else [])
+    boot = {"n_bootstrap": n_bootstrap, "random_state": random_state}
+    nris, idis, rows, skipped = {}, {}, [], []
+    for label, ids in groups.items():
+        if label == development:
+            continue
+        for name in models:
+            if name == reference:
+                continue
+            part = known.loc[ids]
+            part = part[part[reference].notna() & part[name].notna()]
+            old, new = part[reference].to_numpy(float), part[name].to_numpy(float)
+            if len(part) < MIN_RECLASSIFIED:
+                skipped.append(f"reclassification of {name} over {reference}, {label}: {len(part)} patients scored "
+                               f"by both (at least {MIN_RECLASSIFIED} needed).")
+                continue
+            try:
+                if survival:
+                    y = make_y(part["time"].to_numpy(float), part["event"].to_numpy(bool))
+                    found = [(kind, nri_at(y, old, new, t0, cutoffs=c, **boot)) for kind, c in kinds]
+                    gain = idi_at(y, old, new, t0, **boot)
+                else:
+                    y = part["outcome"].to_numpy(float)
+                    found = [(kind, nri(y, old, new, cutoffs=c, **boot)) for kind, c in kinds]
+                    gain = idi(y, old, new, **boot)
+            except ValueError as exc:  # e.g. no event by t0, or a single outcome class
+                skipped.append(f"reclassification of {name} over {reference}, {label}: {exc}")
+                continue
+            idis[(name, label)] = gain
+            for kind, res in found:
+                nris[(name, label, kind)] = res
+                rows.append({
+                    "model": name, "reference": reference, "cohort": label, "kind": kind,
+                    "cutoffs": ";".join(f"{c:g}" for c in res.cutoffs), "t0": np.nan if t0 is None else float(t0),
+                    "n": res.n, "n_events": res.n_events, "nri": res.nri, "lower": res.lower, "upper": res.upper,
+                    "se": res.standard_error, "p_value": res.p_value, "nri_events": res.nri_events,
+                    "events_lower": res.events_lower, "events_upper": res.events_upper,
+                    "nri_non_events": res.nri_non_events, "non_events_lower": res.non_events_lower,
+                    "non_events_upper": res.non_events_upper, "idi": gain.idi, "idi_lower": gain.lower,
+                    "idi_upper": gain.upper, "idi_se": gain.standard_error, "idi_p_value": gain.p_value,
+                    "slope_reference": gain.slope_old, "slope_model": gain.slope_new, "method": res.method,
+                    "n_bootstrap": res.n_bootstrap, "confidence": res.confidence})
+    return Reclassification(reference=reference, t0=None if t0 is None else float(t0),
+                            cutoffs=tuple(float(c) for c in cutoffs), nri=nris, idi=idis, table=pd.DataFrame(rows),
+                            skipped=tuple(skipped))
+
+
+def _reclassification_reference(reference: str | None, modalities: Sequence, models: Sequence[str]) -> str | None:
+    """The reference model of ``validation.reclassification.reference``: "auto" -> the study's clinical modality's
+    model (None without one), "none" or None -> None, else the named model, which must be one of ``models``."""
+    if reference is None or reference == "none":
+        return None
+    if reference == "auto":
+        clinical = next((m.name for m in modalities if m.kind == "clinical"), None)
+        return clinical if clinical in models else None
+    if reference not in models:
+        raise ValueError(f"key 'validation.reclassification.reference': must be 'auto', 'none' or a model of the "
+                         f"study ({', '.join(repr(m) for m in models)}); got {reference!r}. Name the model every "
+                         "other model is compared with (the 'old' model, e.g. the clinical one).")
+    return reference

@@ -59,6 +59,9 @@ class StudyResult:
         The folder holding metrics.csv, predictions.csv, figures/, failures.csv, report.md and model/.
     internal : pandas.DataFrame or None, default=None
         Internal validation on the development cohort, one row per model (when requested).
+    reclassification : Reclassification or None, default=None
+        NRI and IDI at the figures' horizon of every other model over the reference model on each external cohort
+        (:class:`~multisurv.study.evaluate.Reclassification`; its table is ``tables/reclassification.csv``).
 
     Examples
     --------
@@ -74,6 +77,7 @@ class StudyResult:
     predictions: pd.DataFrame
     run_dir: Path
     internal: pd.DataFrame | None = None
+    reclassification: object = None
 
 
 # ---------------------------------------------------------------------------------------------- features
@@ -409,6 +413,7 @@ def fit_and_evaluate(
     config: Mapping | None = None,
     reproducibility: Mapping[str, tuple] | None = None,
     evaluate: bool = True,
+    reclassification: Mapping[str, object] | None = None,
 ) -> StudyResult:
     """Extract, fit on development, score every cohort, evaluate, draw and report (the core of :func:`run_study`).
 
@@ -465,18 +470,25 @@ def fit_and_evaluate(
         False fits only the primary model (``figure_options["primary"]``, default late fusion) on development and
         saves it to ``run_dir/model`` (what :func:`fit_study` and ``multisurv fit STUDY.yaml`` do): no metrics,
         figures or report.
+    reclassification : mapping, optional
+        ``reference`` ("auto": the clinical modality's model when the study has one; "none"; or a model name) and
+        ``cutoffs`` (risk categories of the categorical NRI) of the reclassification: NRI and IDI at the figures'
+        horizon of every other model over the reference, on each external cohort, with ``n_bootstrap`` resamples
+        (``tables/reclassification.csv`` and a report section). Default ``{"reference": "auto"}``.
 
     Returns
     -------
     StudyResult
-        The metrics and predictions tables, the run folder and (when requested) the internal validation.
+        The metrics and predictions tables, the run folder, (when requested) the internal validation, and the
+        reclassification.
 
     Raises
     ------
     NotADirectoryError
         When ``run_dir`` is an existing file.
     ValueError
-        When a modality has ``pooling: abmil`` but fewer than 4 development patients have a tile store.
+        When a modality has ``pooling: abmil`` but fewer than 4 development patients have a tile store, or the
+        reclassification's reference is not one of ``models``.
 
     Notes
     -----
@@ -497,7 +509,7 @@ def fit_and_evaluate(
     from multisurv.report.figures import write_evaluation_figures, write_km_figures
     from multisurv.report.report import write_report
     from multisurv.study.assessment import assess_study
-    from multisurv.study.evaluate import compare_models, complete_cases, evaluate_study
+    from multisurv.study.evaluate import _reclassification_reference, compare_models, complete_cases, evaluate_study
 
     started = time.perf_counter()
     run_dir = Path(run_dir)
@@ -541,6 +553,8 @@ def fit_and_evaluate(
             "own imaging features (not outcomes) when it is scored.")}
     primary = dict(figure_options or {}).get("primary", "late_fusion")
     primary = primary if primary in models else "late_fusion"
+    reclassification = dict(reclassification or {})
+    reference = _reclassification_reference(reclassification.get("reference", "auto"), modalities, list(models))
     if not evaluate:  # fit: the saved model only
         models = {primary: models[primary]}
     predictions = cohort.table.loc[:, ["cohort", "time", "event"]].copy()
@@ -607,7 +621,8 @@ def fit_and_evaluate(
             predictions, development=development, models=evaluated, labels=labels,
             complete_ids=[i for i in cohort.ids if complete.loc[i]], fusion_scores=fusion_scores,
             fusion_formula=fusion_formula, score_models={m.score: m.name for m in modalities},
-            random_state=random_state, **figure_options)
+            random_state=random_state, reference=reference, reclassified=[m for m in models if m != reference],
+            nri_cutoffs=tuple(reclassification.get("cutoffs", ())), n_bootstrap=n_bootstrap, **figure_options)
         figures = write_evaluation_figures(run_dir, assessment, labels=labels, metrics=metrics)
     dev_metrics = metrics[(metrics["model"] == primary) & (metrics["cohort"] == development)
                           & (metrics["subset"] == "available")]
@@ -627,7 +642,8 @@ def fit_and_evaluate(
                  available=_availability(cohort, features, modalities), comparison=comparison,
                  robustness=robustness, attention=attention)
     logger.info("Study finished in %.0f s; report: %s", elapsed, run_dir / "report.md")
-    return StudyResult(metrics=metrics, predictions=predictions, run_dir=run_dir, internal=internal)
+    return StudyResult(metrics=metrics, predictions=predictions, run_dir=run_dir, internal=internal,
+                       reclassification=assessment.reclassification)
 
 
 # ---------------------------------------------------------------------------------------------- from a config
@@ -784,6 +800,7 @@ def _run_config(cfg, run_dir: str | Path | None, *, progress: bool = True, evalu
     if not evaluate and cfg.endpoint.type == "binary":
         raise ValueError(f"{cfg.source or 'the study config'}: 'multisurv fit' fits survival studies; this one has "
                          "a binary endpoint. Run it with 'multisurv run', which fits and evaluates it.")
+    _check_reclassification(cfg)
     started = time.perf_counter()
     out = Path(run_dir).resolve() if run_dir is not None else cfg.out
     if out.exists() and not out.is_dir():
@@ -857,10 +874,28 @@ def _run_config(cfg, run_dir: str | Path | None, *, progress: bool = True, evalu
             "n_repeats": val.n_repeats},
         harmonisation=None if cfg.harmonisation.method == "none" else {
             "empirical_bayes": cfg.harmonisation.empirical_bayes},
-        config=resolved, **({} if binary else {"evaluate": evaluate}))
+        config=resolved, reclassification=dict(val.reclassification),
+        **({} if binary else {"evaluate": evaluate}))
     record["elapsed_s"] = round(time.perf_counter() - started, 1)
     write_json_atomic(out / "run.json", json.loads(json.dumps(record, default=str)))
     return result
+
+
+def _check_reclassification(cfg) -> None:
+    """A reclassification reference named in the config must be one of the study's models (the config's own check
+    cannot see the models); refused before anything is extracted or fitted."""
+    from multisurv.study.config import StudyConfigError, model_names
+    from multisurv.study.evaluate import _reclassification_reference
+
+    names = list(model_names(cfg.fusion.strategies, cfg.modalities))
+    if cfg.endpoint.type == "binary":
+        from multisurv.study.binary import COMPARATOR_PREFIX
+
+        names += [COMPARATOR_PREFIX + c for c in cfg.endpoint.comparators]
+    try:
+        _reclassification_reference(cfg.validation.reclassification.get("reference"), cfg.modalities, names)
+    except ValueError as exc:
+        raise StudyConfigError([str(exc)], source=str(cfg.source) if cfg.source else None) from None
 
 
 def _reproducibility(cfg, cohort: Cohort, *, progress: bool) -> dict:

@@ -113,3 +113,39 @@ def test_what_cannot_be_computed_is_skipped_with_a_reason(study):
     assert res.survival.baselines == {} and res.calibration == [] and res.cutoff_rules == []
     assert "no_events: too few development patients with events for a baseline hazard." in res.skipped
     assert any(s.startswith("maxstat cut-off of no_events:") for s in res.skipped)
+
+
+def test_reclassification_is_nri_at_and_idi_at_on_the_development_baselines(study):
+    """Each row of the reclassification table is nri_at / idi_at called on the same event probabilities by t0
+    (1 - the development baselines' survival), on each external centre and on the pooled externals."""
+    from multisurv.evaluation.reclassification import idi_at, nri_at
+    from multisurv.study.evaluate import evaluation_groups
+
+    pred, options = study
+    res = assess_study(pred, **{**options, "cutoff_methods": (), "fixed_cutoff": None, "roc_times": ()},
+                       reference="clinical", nri_cutoffs=(0.2, 0.5), n_bootstrap=40, random_state=3)
+    table = res.reclassification.table
+    assert res.reclassification.reference == "clinical" and res.reclassification.t0 == res.t0
+    assert list(dict.fromkeys(table["cohort"])) == ["centre_A", "centre_B", POOLED_EXTERNAL]
+    assert set(table["model"]) == {"radiomics", "late_fusion"} and set(table["reference"]) == {"clinical"}
+    assert len(table) == 3 * 2 * 2  # cohorts x models x (continuous, categorical)
+    groups = evaluation_groups(pred["cohort"], "development")
+    risk = 1.0 - res.survival.surv
+    for _, row in table.iterrows():
+        part = pred.loc[groups[row["cohort"]]]
+        y = make_y(part.time, part.event)
+        cutoffs = (0.2, 0.5) if row["kind"] == "categorical" else None
+        want = nri_at(y, risk.loc[part.index, "clinical"], risk.loc[part.index, row["model"]], res.t0,
+                      cutoffs=cutoffs, n_bootstrap=40, random_state=3)
+        gain = idi_at(y, risk.loc[part.index, "clinical"], risk.loc[part.index, row["model"]], res.t0,
+                      n_bootstrap=40, random_state=3)
+        assert res.reclassification.nri[(row["model"], row["cohort"], row["kind"])] == want
+        assert res.reclassification.idi[(row["model"], row["cohort"])] == gain
+        assert (row["nri"], row["lower"], row["upper"], row["nri_events"], row["nri_non_events"]) == \
+            (want.nri, want.lower, want.upper, want.nri_events, want.nri_non_events)
+        assert (row["idi"], row["idi_lower"], row["idi_upper"]) == (gain.idi, gain.lower, gain.upper)
+        assert (row["n"], row["n_events"], row["t0"]) == (40 if row["cohort"] != POOLED_EXTERNAL else 80,
+                                                          want.n_events, res.t0)
+    assert res.tables()["reclassification"] is table
+    # no reference: no reclassification
+    assert assess_study(pred, **{**options, "cutoff_methods": (), "roc_times": ()}).reclassification is None

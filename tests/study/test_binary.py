@@ -146,7 +146,7 @@ def _table_study(folder: Path, *, poison: bool = False, comparators=(), n_bootst
               "modalities": {"genes_a": {"kind": "table", "path": "genes_a.csv"},
                              "genes_b": {"kind": "table", "path": "genes_b.csv"}, "clinical": {}},
               "selection": {"cv": 3}, "fusion": {"cv": 3},
-              "validation": {"n_bootstrap": n_bootstrap},
+              "validation": {"n_bootstrap": n_bootstrap, "reclassification": {"cutoffs": [0.2, 0.5]}},
               "endpoint": {"type": "binary", "column": "response", "comparators": list(comparators), "inner_cv": 2}}
     path = folder / "study.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -223,6 +223,36 @@ def test_comparators_are_tuned_validated_and_explained(tmp_path):
     assert set(pd.read_csv(run / "tables" / "internal_validation.csv")["model"]) >= set(comparators)
     shap = pd.read_csv(run / "tables" / "shap_ml_svm.csv")
     assert shap["feature"].str.contains("__").all() and (shap["mean_abs_shap"] >= 0).all()
+
+
+def test_reclassification_over_the_clinical_model_is_nri_and_idi_of_the_probabilities(tables_run):
+    """Default reference: the clinical model; each row is nri / idi on the predicted probabilities of the external
+    patients both models score, with the run's resamples and seed (validation.n_bootstrap = 2 here)."""
+    from multisurv.evaluation.reclassification import idi, nri
+
+    table = pd.read_csv(tables_run / "tables" / "reclassification.csv")
+    assert set(table["reference"]) == {"clinical"} and set(table["cohort"]) == {"external"}
+    assert set(table["model"]) == {"genes_a", "genes_b", "early_fusion", "late_fusion"}
+    assert sorted(set(table["kind"])) == ["categorical", "continuous"]
+    predictions = pd.read_csv(tables_run / "predictions.csv", index_col=0)
+    for _, row in table.iterrows():
+        part = predictions[(predictions["cohort"] == "external") & predictions[row["model"]].notna()]
+        y, old, new = part["outcome"], part["clinical"], part[row["model"]]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # 2 resamples: the interval is clamped to them, with a warning
+            want = nri(y, old, new, cutoffs=[0.2, 0.5] if row["kind"] == "categorical" else None, n_bootstrap=2,
+                       random_state=0)
+            gain = idi(y, old, new, n_bootstrap=2, random_state=0)
+        assert (row["n"], row["n_events"]) == (want.n, want.n_events) == (len(part), int(y.sum()))
+        np.testing.assert_allclose(row[["nri", "lower", "upper", "nri_events", "nri_non_events", "p_value"]]
+                                   .to_numpy(float), [want.nri, want.lower, want.upper, want.nri_events,
+                                                      want.nri_non_events, want.p_value], rtol=1e-5)
+        np.testing.assert_allclose(row[["idi", "idi_lower", "idi_upper", "idi_p_value"]].to_numpy(float),
+                                   [gain.idi, gain.lower, gain.upper, gain.p_value], rtol=1e-5)
+    assert table.query("model == 'genes_b'")["n"].eq(N_EXT - 2).all()  # two external patients have no genes_b
+    report = (tables_run / "report.md").read_text()
+    assert "## Reclassification" in report and "compared with the reference model Clinical" in report
+    assert "<h2>Reclassification</h2>" in (tables_run / "report.html").read_text()
 
 
 def test_the_outcome_column_is_not_a_predictor(tables_run):

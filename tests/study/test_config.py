@@ -154,6 +154,36 @@ def test_cli_run_with_a_bad_config_lists_the_problems_without_a_traceback(tmp_pa
     assert str(path) in err and "key 'fusion.missing'" in err and "Traceback" not in err
 
 
+def test_reclassification_settings_round_trip_and_every_problem_is_listed(tmp_path, capsys):
+    assert StudyConfig.from_dict(_minimal()).validation.reclassification == {"reference": "auto", "cutoffs": ()}
+    cfg = StudyConfig.from_dict(_minimal(validation={"reclassification": {"reference": "radiomics",
+                                                                           "cutoffs": [0.1, 0.3]}}))
+    assert cfg.validation.reclassification == {"reference": "radiomics", "cutoffs": (0.1, 0.3)}
+    assert StudyConfig.from_dict(yaml.safe_load(yaml.safe_dump(cfg.to_dict()))) == cfg
+    off = StudyConfig.from_dict(_minimal(validation={"reclassification": {"reference": None}}))
+    assert off.validation.reclassification["reference"] == "none"
+    with pytest.raises(StudyConfigError) as exc:
+        StudyConfig.from_dict(_minimal(validation={"n_bootstrap": -1, "reclassification": {
+            "reference": 3, "cutoffs": [0.3, 0.1], "cutoff": [0.2]}}))
+    expected = ["key 'validation.reclassification.cutoff': must be one of the known keys (cutoffs, reference); got "
+                "'cutoff'. Remove or rename it. Did you mean 'cutoffs'?",
+                "key 'validation.reclassification.reference': must be 'auto', 'none' or the name of a model of the "
+                "study", "Write e.g. 'reference: clinical'",
+                "key 'validation.reclassification.cutoffs': must be null or a list of increasing event probabilities "
+                "strictly between 0 and 1 (the risk categories of the categorical NRI); got [0.3, 0.1]. Write e.g. "
+                "[0.1, 0.3]", "key 'validation.n_bootstrap': must be a whole number >= 0; got -1"]
+    for message in expected:
+        assert message in str(exc.value)
+    assert len(exc.value.problems) == 4
+    # a model name is checked against the study's models when the run starts, before anything is extracted
+    path = _write(tmp_path / "study.yaml", _minimal(validation={"reclassification": {"reference": "clinicl"}}))
+    assert main(["run", str(path), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert ("key 'validation.reclassification.reference': must be 'auto', 'none' or a model of the study "
+            "('radiomics', 'pathomics', 'clinical', 'early_fusion', 'late_fusion'); got 'clinicl'.") in err
+    assert str(path) in err and "Traceback" not in err and not (tmp_path / "out").exists()
+
+
 def test_cli_run_on_a_manifest_still_needs_out(tmp_path, capsys):
     assert main(["run", str(tmp_path / "m.csv")]) == 2
     assert "'--out' is required" in capsys.readouterr().err
@@ -210,6 +240,7 @@ def test_cli_run_config_records_config_seeds_and_hashes_and_passes_the_settings(
     assert seen["figure_options"] == {"primary": "early_fusion", "t0": 24.0, "roc_times": None,
                                       "cutoff_methods": ("tertiles",), "fixed_cutoff": None}
     assert seen["harmonisation"] == {"empirical_bayes": False}
+    assert seen["reclassification"] == {"reference": "auto", "cutoffs": ()}
     assert seen["feature_dir"] == tmp_path / "shared" / "features"  # read from the config's folder
     assert models["radiomics"].selector.rule == "1se" and models["radiomics"].selector.cv == 3
     assert models["late_fusion"].missing == "pattern" and models["late_fusion"].cv == 4

@@ -127,6 +127,50 @@ def test_report_counts_selected_features_without_the_centring_constant(tiny):
         assert f"| {name} | {n_features} |" in report.replace("  ", " ")
 
 
+def test_reclassification_over_the_clinical_model_is_tabled_and_reported(tiny):
+    """Default reference: the clinical model. Each table row is nri_at / idi_at on the event probabilities by the
+    figures' t0 from Breslow baselines fitted on development, with the run's resamples and seed."""
+    from multisurv._validation import make_y
+    from multisurv.evaluation.baseline import BreslowBaseline
+    from multisurv.evaluation.reclassification import idi_at, nri_at
+    from multisurv.study.assessment import default_horizon
+
+    root, cohort, _, result = tiny
+    table = pd.read_csv(root / "run" / "tables" / "reclassification.csv", keep_default_na=False, na_values=[""])
+    assert result.reclassification.reference == "clinical" and set(table["reference"]) == {"clinical"}
+    assert set(table["model"]) <= {"radiomics", "pathomics", "early_fusion", "late_fusion"}
+    assert "late_fusion" in set(table["model"]) and set(table["cohort"]) == {"external"}
+    assert set(table["kind"]) == {"continuous"}  # no cut-offs configured: the continuous NRI(>0) only
+    p = result.predictions
+    dev = p[p["cohort"] == "development"]
+    t0 = default_horizon(dev["time"])
+    assert (table["t0"] == t0).all()
+
+    def risk(model, part):
+        scored = dev[dev[model].notna()]
+        base = BreslowBaseline().fit(make_y(scored["time"], scored["event"]), scored[model])
+        return 1.0 - base.predict_survival(part[model], t0)
+
+    for _, row in table.iterrows():
+        part = p[(p["cohort"] == "external") & p[row["model"]].notna()]
+        y = make_y(part["time"].to_numpy(float), part["event"].to_numpy(bool))
+        old, new = risk("clinical", part), risk(row["model"], part)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # 14 external patients: some resamples have no event by t0 (as in the run)
+            want = nri_at(y, old, new, t0, n_bootstrap=100, random_state=0)
+            gain = idi_at(y, old, new, t0, n_bootstrap=100, random_state=0)
+        assert (row["n"], row["n_events"]) == (want.n, want.n_events)
+        np.testing.assert_allclose(row[["nri", "lower", "upper", "nri_events", "nri_non_events"]].to_numpy(float),
+                                   [want.nri, want.lower, want.upper, want.nri_events, want.nri_non_events],
+                                   rtol=1e-5)
+        np.testing.assert_allclose(row[["idi", "idi_lower", "idi_upper"]].to_numpy(float),
+                                   [gain.idi, gain.lower, gain.upper], rtol=1e-5, atol=1e-9)
+    report = (root / "run" / "report.md").read_text()
+    assert "## Reclassification" in report and "compared with the reference model Clinical" in report
+    assert "`tables/reclassification.csv`" in report
+    assert "<h2>Reclassification</h2>" in (root / "run" / "report.html").read_text()
+
+
 @pytest.mark.slow  # a second whole study (~1 min on 2 cores); the default run fits one study per fixture
 def test_config_compares_fusion_strategies_validates_internally_and_sets_figure_options(tiny, tmp_path, capsys):
     import yaml
