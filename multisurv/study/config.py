@@ -905,7 +905,7 @@ class _Checker:
                 clean.append({name: dict(params)})
             names = [next(iter(step)) for step in clean]
             for name in sorted({n for n in names if names.count(n) > 1}):
-                self.add(f"{key}.selector", "each step at most once", names,
+                self.add(f"{key}.selector", "a list with each step at most once", names,
                          f"Merge the parameters of the {names.count(name)} {name!r} steps into one.")
             entry["selector"] = clean
         model = entry.get("model", "linear")
