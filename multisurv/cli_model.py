@@ -81,11 +81,36 @@ def _cmd_fit(args) -> int:
         print(f"No model was saved in {model_dir}: see the warning above.", file=sys.stderr)
         return 1
     facts = json.loads((model_dir / "manifest.json").read_text(encoding="utf-8")).get("extra", {})
+    apparent = (f"apparent AUC {facts.get('apparent_auc', float('nan')):.3f}" if facts.get("endpoint") == "binary"
+                else f"apparent C-index {facts.get('apparent_cindex', float('nan')):.3f}")
     print(f"Model {facts.get('model')!r} fitted on {facts.get('n_patients')} development patients "
-          f"({facts.get('n_events')} events); apparent C-index {facts.get('apparent_cindex', float('nan')):.3f} "
-          "(optimistic: 'multisurv run' on the same config evaluates it).")
+          f"({facts.get('n_events')} events); {apparent} (optimistic: 'multisurv run' on the same config "
+          "evaluates it).")
     print(f"Saved: {model_dir}")
     return 0
+
+
+def _modality_tables(model, specs: list[str]) -> list[pd.DataFrame]:
+    """``--table NAME=PATH``: a new cohort's table for the saved study's ``table`` modality NAME, read with that
+    modality's settings (id column, columns, prefix) as the study read its development table."""
+    from multisurv.features.table import read_table_modality
+    from multisurv.registry import make_modality
+
+    saved = {m["name"]: m for m in (getattr(model, "config", None) or {}).get("study", {}).get("modalities", [])
+             if isinstance(m, dict) and m.get("kind") == "table"}
+    out = []
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep or not path:
+            raise ValueError(f"--table {spec!r}: write NAME=PATH, e.g. --table genes=new_expression.csv.")
+        if name not in saved:
+            raise ValueError(f"--table {spec!r}: the model's study has no table modality {name!r}"
+                             + (f" (its table modalities: {', '.join(saved)})." if saved else
+                                " (it has no table modality: pass feature tables with --features).")
+                             + " Use the modality's name from the study config.")
+        entry = {k: v for k, v in saved[name].items() if k not in ("name", "path")}
+        out.append(read_table_modality(make_modality(name, entry), path))
+    return out
 
 
 def _cmd_predict(args) -> int:
@@ -94,7 +119,9 @@ def _cmd_predict(args) -> int:
     model, manifest = load_model(args.model, allow_version_mismatch=args.allow_version_mismatch)
     cohort = read_outcomes(args.manifest)
     tables = [read_table(p) for p in (args.features or [])]
-    _check_tables(cohort, tables, list(args.features or []), args.manifest)
+    tables += _modality_tables(model, args.table or [])
+    _check_tables(cohort, tables, [*(args.features or []), *(t.split("=", 1)[-1] for t in args.table or [])],
+                  args.manifest)
     if model.clinical is not None:
         from multisurv.cohort.outcomes import check_categories
         from multisurv.exceptions import ManifestError
@@ -109,8 +136,9 @@ def _cmd_predict(args) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     scores.to_csv(out, float_format="%.17g")
+    output, what = ("probability", "an event probability") if "probability" in scores.columns else ("risk", "a risk")
     print(f"Scored {len(scores)} patients with the model of {args.model} ({manifest['model_class']}); "
-          f"{int(scores['risk'].isna().sum())} without a risk. Written: {out}")
+          f"{int(scores[output].isna().sum())} without {what}. Written: {out}")
     return 0
 
 
@@ -152,7 +180,12 @@ def add_commands(subparsers) -> None:
     p.add_argument("model", type=Path, help="Model folder written by 'multisurv fit'.")
     p.add_argument("manifest", type=Path, help="CSV with patient_id (and the clinical columns the model uses; "
                                                "prefixed feature columns are used too).")
-    p.add_argument("--features", type=Path, nargs="*", default=None, help="Feature tables of the new cohort.")
+    p.add_argument("--features", type=Path, nargs="*", default=None,
+                   help="Feature tables of the new cohort, with the model's column names (e.g. written by "
+                        "'multisurv extract').")
+    p.add_argument("--table", action="append", metavar="NAME=PATH",
+                   help="The new cohort's table of the study's 'table' modality NAME, read with that modality's "
+                        "settings (id column, columns, prefix); repeat for each table modality.")
     p.add_argument("--out", type=Path, required=True, help="Scores CSV to write.")
     p.add_argument("--allow-version-mismatch", action="store_true",
                    help="Load a model saved with other package versions (scores may differ).")

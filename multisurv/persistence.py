@@ -70,6 +70,10 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "multisurv.selection.univariate_cox.UnivariateCoxSelector", "multisurv.selection.lasso_cox.LassoCoxSelector",
     "multisurv.selection.rsf.RSFPermutationSelector", "multisurv.selection.stepwise.StepwiseCoxSelector",
     "multisurv.selection.robustness.RobustnessFilter",  # saved by run_study with its fitted ICC table only
+    # binary endpoints (LASSO-logistic branches and their fusions)
+    "multisurv.fusion.logistic_late.LateFusionLogistic", "multisurv.fusion.logistic_early.EarlyFusionLogistic",
+    "multisurv.fusion.logistic_early.BranchSelection", "multisurv.scores.logistic_score.LogisticModalityScore",
+    "multisurv.scores.logistic.LogisticModel", "multisurv.selection.lasso_logistic.LassoLogisticSelector",
     # scikit-learn (Tree: node arrays are bounds-checked after loading, see _check_trees)
     "sklearn.pipeline.Pipeline", "sklearn.compose._column_transformer.ColumnTransformer",
     "sklearn.impute._base.SimpleImputer", "sklearn.preprocessing._encoders.OneHotEncoder",
@@ -182,7 +186,8 @@ class StudyModel:
         return X.loc[:, self.feature_columns]
 
     def predict_frame(self, X: pd.DataFrame) -> pd.DataFrame:
-        """Scores per modality (when the estimator has them) and the fused ``risk`` (higher = worse).
+        """Scores per modality (when the estimator has them) and the fused ``risk`` (higher = worse); for a
+        binary-endpoint model (a classifier), each modality's log-odds and the event ``probability``.
 
         Parameters
         ----------
@@ -192,7 +197,8 @@ class StudyModel:
         Returns
         -------
         pandas.DataFrame
-            Index of ``X``; one column per modality score (fusion models) and ``risk``.
+            Index of ``X``; one column per modality score (fusion models) and ``risk`` (survival) or
+            ``probability`` (binary endpoint).
 
         Examples
         --------
@@ -208,6 +214,11 @@ class StudyModel:
         """
         out = pd.DataFrame(index=X.index)
         inner = getattr(self.estimator, "model_", self.estimator)
+        if hasattr(self.estimator, "predict_proba"):  # binary endpoint: log-odds per modality, event probability
+            if hasattr(inner, "scores"):
+                out = inner.scores(X)
+            out["probability"] = self.estimator.predict_proba(X)[:, 1]
+            return out
         if hasattr(inner, "transform_scores"):
             out = inner.transform_scores(X)
         out["risk"] = self.estimator.predict(X)

@@ -219,17 +219,3 @@ def test_reference_study_recipe_elastic_net_then_stepwise(tmp_path):
     assert set(final) <= kept and list(score.coef_.index) == list(final)
     # ct__f0 tracks u_ct (log-HR 0.85); ct__f1 (tumour size, 0.5) does not survive BIC at n = 120 (measured)
     assert "ct__f0" in final
-
-
-def test_fit_takes_a_study_config_and_refuses_a_binary_endpoint(tmp_path, capsys):
-    """A study config goes to fit_study (tested end to end in tests/study/test_modalities.py); a binary endpoint,
-    which only ``multisurv run`` fits, is refused before anything is written."""
-    from multisurv.cli import main
-
-    config = tmp_path / "study.yaml"
-    config.write_text("schema: study_config.v1\nname: b\nout: run\ncohort: {synthetic: {}}\n"
-                      "endpoint: {type: binary, horizon: 24}\n")
-    assert main(["fit", str(config), "--out", str(tmp_path / "fit")]) != 0
-    err = capsys.readouterr().err
-    assert "'multisurv fit' fits survival studies; this one has a binary endpoint. Run it with 'multisurv run'" in err
-    assert not (tmp_path / "fit").exists()

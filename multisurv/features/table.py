@@ -26,7 +26,7 @@ import pandas as pd
 from multisurv.exceptions import MultisurvError
 from multisurv.features.batch import ExtractionResult
 
-__all__ = ["TableError", "read_feature_table", "extract_table_modality"]
+__all__ = ["TableError", "read_feature_table", "read_table_modality", "extract_table_modality"]
 
 logger = logging.getLogger(__name__)
 
@@ -195,6 +195,48 @@ def _read_folder(folder: Path, columns: Sequence[str] | None) -> pd.DataFrame:
     return table
 
 
+def read_table_modality(modality, path: str | os.PathLike | None = None) -> pd.DataFrame:
+    """A ``table`` modality's features as the study uses them: read, checked and prefixed.
+
+    Columns become ``<prefix><column>`` (a column that already starts with the prefix, as in a table written by
+    ``multisurv extract``, keeps its name).
+
+    Parameters
+    ----------
+    modality : Modality
+        A modality of kind ``table`` (options ``path``, optionally ``id_column`` and ``columns``).
+    path : str or PathLike, optional
+        Read this table instead of the modality's ``path`` (a new cohort's table, for ``multisurv predict``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``patient_id`` (text), one column per feature.
+
+    Raises
+    ------
+    TableError
+        When there is no path, or the table cannot be used (see :func:`read_feature_table`).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from multisurv.registry import make_modality
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> pd.DataFrame({"patient_id": ["a"], "g1": [0.5], "genes__g2": [1.0]}).to_csv(folder / "g.csv", index=False)
+    >>> read_table_modality(make_modality("genes", {"kind": "table", "path": str(folder / "g.csv")})).columns.tolist()
+    ['genes__g1', 'genes__g2']
+    """
+    path = path if path is not None else modality.options.get("path")
+    if path is None:
+        raise TableError([f"modality {modality.name!r} (kind 'table') has no 'path'. Add 'path: <file or folder>' "
+                          "to its config entry."], modality.name)
+    table = read_feature_table(path, id_column=modality.options.get("id_column") or "patient_id",
+                               columns=modality.options.get("columns"))
+    # a column that already has the prefix keeps its name (a table written by 'multisurv extract', ct__...)
+    return table.rename(columns=lambda c: c if str(c).startswith(modality.prefix) else f"{modality.prefix}{c}")
+
+
 def extract_table_modality(modality, cohort, *, feature_dir=None, progress: bool = True,
                            n_workers: int | None = None) -> ExtractionResult:
     """Features of a ``table`` modality for the cohort (``path`` option; ``id_column``, ``columns`` optional).
@@ -237,12 +279,8 @@ def extract_table_modality(modality, cohort, *, feature_dir=None, progress: bool
     >>> extract_table_modality(genes, cohort).features.to_dict("index")
     {'a': {'genes__g1': 0.5}}
     """
-    path = modality.options.get("path")
-    if path is None:
-        raise TableError([f"modality {modality.name!r} (kind 'table') has no 'path'. Add 'path: <file or folder>' "
-                          "to its config entry."], modality.name)
-    table = read_feature_table(path, id_column=modality.options.get("id_column") or "patient_id",
-                               columns=modality.options.get("columns"))
+    table = read_table_modality(modality)
+    path = modality.options["path"]
     known = set(map(str, cohort.ids))
     extra = [i for i in table.index if i not in known]
     if extra:
@@ -252,8 +290,6 @@ def extract_table_modality(modality, cohort, *, feature_dir=None, progress: bool
     if len(present) < len(cohort):
         logger.info("%s: %d of %d patients have no row in %s; the modality is missing for them.", modality.name,
                     len(cohort) - len(present), len(cohort), Path(path).name)
-    # a column that already has the prefix keeps its name (a table written by 'multisurv extract', ct__...)
-    features = table.loc[present].rename(columns=lambda c: c if str(c).startswith(modality.prefix)
-                                         else f"{modality.prefix}{c}")
+    features = table.loc[present]
     failures = pd.DataFrame(columns=["patient_id", "path", "stage", "error_type", "message"])
     return ExtractionResult(features=features, failures=failures, n_cached=0, store_dir=Path(path))

@@ -678,12 +678,26 @@ def _model_tables(fitted: Mapping[str, object], X_train: pd.DataFrame, random_st
 
 
 # ------------------------------------------------------------------------------------------------ the study
+def _save_primary(run_dir: Path, model, clinical, X_train: pd.DataFrame, config, name: str, y_train: np.ndarray,
+                  prob: pd.Series, notes: list[str]) -> None:
+    """Save the fitted primary model (``run_dir/model``) with its development facts (apparent AUC: optimistic)."""
+    from multisurv.evaluation.binary import roc_auc
+    from multisurv.study._saving import save_fitted_model
+
+    known = np.isfinite(prob.to_numpy(float))
+    apparent = float(roc_auc(y_train[known], prob.to_numpy(float)[known]).auc) if known.sum() else float("nan")
+    save_fitted_model(run_dir, model, clinical, X_train, config, name,
+                      {"model": name, "endpoint": "binary", "n_patients": int(len(y_train)),
+                       "n_events": int(y_train.sum()), "apparent_auc": apparent}, notes)
+
+
 def fit_and_evaluate_binary(cohort, run_dir: str | Path, *, endpoint, models: Mapping[str, object],
                             modalities: Sequence[Modality], development: str = "development",
                             feature_dir: str | Path | None = None, n_bootstrap: int = 1000, random_state: int = 0,
                             progress: bool = True, extra_report: Mapping | None = None,
                             figure_options: Mapping | None = None, n_workers: int | None = None,
-                            reclassification: Mapping | None = None, **ignored) -> BinaryStudyResult:
+                            reclassification: Mapping | None = None, config: Mapping | None = None,
+                            evaluate: bool = True, **ignored):
     """Fit every model of a binary-endpoint study on the development cohort, evaluate it everywhere, write the
     tables, figures and report.
 
@@ -719,14 +733,21 @@ def fit_and_evaluate_binary(cohort, run_dir: str | Path, *, endpoint, models: Ma
         ``reference`` ("auto": the clinical modality's model when the study has one; "none"; or a model name) and
         ``cutoffs`` (risk categories of the categorical NRI): NRI and IDI of every other model over the reference
         on each external cohort, with ``n_bootstrap`` resamples. Default ``{"reference": "auto"}``.
+    config : mapping, optional
+        The resolved study config, recorded in the saved model (``run_dir/model``).
+    evaluate : bool, default=True
+        False fits only the primary model (``figure_options["primary"]``) on development, saves it and stops
+        (``multisurv fit``): no bootstrap, tables, figures or report.
     **ignored
-        Options of the survival study that a binary endpoint does not use (``truth``, ``config``...).
+        Options of the survival study that a binary endpoint does not use (``truth``...).
 
     Returns
     -------
-    BinaryStudyResult
-        The evaluation objects; ``run_dir`` then holds ``tables/``, ``figures/``, ``failures.csv`` and
-        ``report.md``.
+    BinaryStudyResult or StudyResult
+        The evaluation objects; ``run_dir`` then holds ``tables/``, ``figures/``, ``failures.csv``, ``report.md``
+        and the primary model in ``model/`` (event probability; ``multisurv predict`` scores a new cohort with it).
+        With ``evaluate=False``: a :class:`~multisurv.study.run.StudyResult` whose ``predictions`` hold the
+        primary model's event probability of every patient.
 
     Raises
     ------
@@ -781,13 +802,27 @@ def fit_and_evaluate_binary(cohort, run_dir: str | Path, *, endpoint, models: Ma
     predictions = pd.DataFrame({"cohort": cohort.table["cohort"].astype(str), "outcome": end.outcome})
     if endpoint.horizon is not None:
         predictions = predictions.join(cohort.table[["time", "event"]])
+    names = list(models)
+    primary = dict(figure_options or {}).get("primary", "late_fusion")
+    primary = primary if primary in models else names[-1]
+    if not evaluate:  # multisurv fit: the primary model alone, saved
+        from multisurv.study.run import StudyResult
+
+        logger.info("Fitting %s on the development cohort.", primary)
+        with _collect_warnings(notes, primary):
+            model = models[primary].fit(X_train, y_train)
+            predictions[primary] = _prob(model, X)
+        _save_primary(run_dir, model, clinical, X_train, config, primary, y_train, predictions.loc[train, primary],
+                      notes)
+        for note in notes:
+            logger.warning("%s", note)
+        return StudyResult(metrics=pd.DataFrame(), predictions=predictions, run_dir=run_dir, internal=None)
     fitted = {}
     for name, model in models.items():
         logger.info("Fitting %s on the development cohort.", name)
         with _collect_warnings(notes, name):
             fitted[name] = model.fit(X_train, y_train)
             predictions[name] = _prob(fitted[name], X)
-    names = list(models)
     labels = binary_labels(modalities, names)
     evaluation = evaluate_binary(predictions, development=development, models=names, labels=labels,
                                  horizon=end.horizon)
@@ -799,8 +834,8 @@ def fit_and_evaluate_binary(cohort, run_dir: str | Path, *, endpoint, models: Ma
                                              cutoffs=tuple(reclassification.get("cutoffs", ())),
                                              n_bootstrap=n_bootstrap, random_state=random_state)
         notes.extend(reclassified.skipped)
-    primary = dict(figure_options or {}).get("primary", "late_fusion")
-    primary = primary if primary in models else names[-1]
+    _save_primary(run_dir, fitted[primary], clinical, X_train, config, primary, y_train,
+                  predictions.loc[train, primary], notes)
     validated = {k: v for k, v in models.items()
                  if endpoint.validate_comparators or not k.startswith(COMPARATOR_PREFIX)}
     raw_dev = pd.concat([features.loc[train], cohort.clinical.loc[train, clinical_columns]], axis=1)

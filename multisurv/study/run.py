@@ -28,6 +28,7 @@ from multisurv._atomic import write_csv_atomic, write_json_atomic, write_text_at
 from multisurv.cohort.cohort import Cohort
 from multisurv.registry import (BUILTIN_MODALITIES, MODALITY_KINDS, TRUE_LP, Modality, image_mask_pairs,
                                 load_object, model_labels, path_columns, with_options)
+from multisurv.study._saving import mil_scores as _mil_scores, save_fitted_model as _save_fitted_model
 from multisurv.study.models import uses_abmil
 
 __all__ = ["StudyResult", "run_study", "fit_study", "fit_and_evaluate", "extract_features", "MODEL_LABELS", "CENTRE_COLUMN"]
@@ -235,51 +236,6 @@ def _write_formulas(run_dir: Path, fitted: Mapping[str, object]) -> tuple[dict, 
     return formulas, fusion_formula
 
 
-def _for_saving(model):
-    """A copy of a fitted model whose robustness filters hold their fitted ICC table instead of the reproducibility
-    features they recompute it from (prediction needs neither; the safe model format keeps plain tables only)."""
-    import copy
-
-    from multisurv.selection.robustness import RobustnessFilter
-
-    model = copy.deepcopy(model)
-    seen: set[int] = set()
-
-    def walk(obj) -> None:
-        if id(obj) in seen or isinstance(obj, (str, bytes, int, float, np.ndarray, pd.DataFrame, pd.Series)):
-            return
-        seen.add(id(obj))
-        if isinstance(obj, RobustnessFilter):  # unfitted templates (estimator parameters) keep no ICC source
-            obj.icc = obj.icc_.to_frame() if hasattr(obj, "icc_") else None
-        items = obj.values() if isinstance(obj, dict) else obj if isinstance(obj, (list, tuple)) else \
-            getattr(obj, "__dict__", {}).values()
-        for item in items:
-            walk(item)
-
-    walk(model)
-    return model
-
-
-def _save_fitted_model(run_dir: Path, model, clinical, X_dev: pd.DataFrame, config: Mapping | None, name: str,
-                       facts: Mapping, notes: list[str]) -> None:
-    """Save the model the report describes (``run_dir/model``) for ``multisurv predict``."""
-    from multisurv.persistence import StudyModel, save_model
-
-    if _mil_scores(model):
-        notes.append(f"model saving: {name} holds an attention-MIL slide score (a torch network that reads the "
-                     "patch files), which the safe model format cannot store; model/ was not written. Set "
-                     "'figures.primary' to a model without it, or use 'pooling: mean', to save one.")
-        logger.warning("The fitted model was not saved: it holds an attention-MIL score.")
-        return
-    study_model = StudyModel(estimator=_for_saving(model), feature_columns=[str(c) for c in X_dev.columns], clinical=clinical,
-                             config={"study": dict(config or {}), "model": name})
-    try:
-        save_model(study_model, run_dir / "model", data={"development_features": X_dev}, extra=dict(facts))
-    except (ValueError, TypeError, AttributeError) as exc:  # e.g. a type the safe model format does not allow
-        notes.append(f"model saving: {type(exc).__name__}: {exc}")
-        logger.warning("The fitted model was not saved: %s", exc)
-
-
 def _robustness_rows(run_dir: Path, reproducibility: Mapping[str, tuple], fitted: Mapping[str, object]) -> list:
     """Write each robust modality's ICC tables and figure; return what the report says of it."""
     from multisurv.report.figures import write_icc_figure
@@ -303,23 +259,6 @@ def _robustness_rows(run_dir: Path, reproducibility: Mapping[str, tuple], fitted
                      "median_seconds": (float(res.cost["total_seconds"].median()) if "total_seconds" in res.cost
                                         else None)})
     return rows
-
-
-def _mil_scores(obj, seen: set[int] | None = None) -> list:
-    """Every :class:`~multisurv.scores.mil.AttentionMILScore` inside a model (fusion scores, Pipeline steps)."""
-    from sklearn.base import BaseEstimator
-
-    from multisurv.scores.mil import AttentionMILScore
-
-    seen = set() if seen is None else seen
-    if id(obj) in seen:
-        return []
-    seen.add(id(obj))
-    if isinstance(obj, AttentionMILScore):
-        return [obj]
-    items = obj.values() if isinstance(obj, Mapping) else obj if isinstance(obj, (list, tuple)) else \
-        obj.get_params(deep=False).values() if isinstance(obj, BaseEstimator) else ()
-    return [found for item in items for found in _mil_scores(item, seen)]
 
 
 def _with_patches(models: Mapping[str, object], mil_modalities: Sequence[Modality],
@@ -773,10 +712,10 @@ def fit_study(config, run_dir: str | Path | None = None, *, progress: bool = Tru
     StudyResult
         ``predictions`` holds the primary model's risk of every patient; ``metrics`` is empty.
 
-    Raises
-    ------
-    ValueError
-        For a binary-endpoint config (``multisurv run`` fits and evaluates those).
+    Notes
+    -----
+    A binary-endpoint config saves its primary logistic model the same way (``predict`` then writes each
+    patient's event probability).
 
     Examples
     --------
@@ -797,9 +736,6 @@ def _run_config(cfg, run_dir: str | Path | None, *, progress: bool = True, evalu
     from multisurv.features.radiomics import shipped_params
     from multisurv.study.models import build_models
 
-    if not evaluate and cfg.endpoint.type == "binary":
-        raise ValueError(f"{cfg.source or 'the study config'}: 'multisurv fit' fits survival studies; this one has "
-                         "a binary endpoint. Run it with 'multisurv run', which fits and evaluates it.")
     _check_reclassification(cfg)
     started = time.perf_counter()
     out = Path(run_dir).resolve() if run_dir is not None else cfg.out
@@ -875,7 +811,7 @@ def _run_config(cfg, run_dir: str | Path | None, *, progress: bool = True, evalu
         harmonisation=None if cfg.harmonisation.method == "none" else {
             "empirical_bayes": cfg.harmonisation.empirical_bayes},
         config=resolved, reclassification=dict(val.reclassification),
-        **({} if binary else {"evaluate": evaluate}))
+        evaluate=evaluate)
     record["elapsed_s"] = round(time.perf_counter() - started, 1)
     write_json_atomic(out / "run.json", json.loads(json.dumps(record, default=str)))
     return result

@@ -299,3 +299,39 @@ def test_synthetic_cohort_binary_study(small_synthetic_cohort, tmp_path):
     endpoint = pd.read_csv(run / "tables" / "endpoint.csv")
     assert endpoint["censored_before"].sum() > 0  # the synthetic cohort has patients censored before 24 months
     assert "censored before 24 months excluded (complete-case)" in (run / "report.md").read_text()
+
+
+def test_the_primary_model_is_saved_and_fit_and_predict_reproduce_its_probabilities(tables_run, tmp_path, capsys):
+    """run saves late fusion (a logistic model) in model/; predict reads the table modalities with the study's
+    settings and gives the run's probabilities; 'multisurv fit' on the same config saves the same model."""
+    from multisurv.persistence import load_model
+
+    folder = tables_run.parent
+    model, manifest = load_model(tables_run / "model")
+    assert manifest["extra"]["model"] == "late_fusion" and manifest["extra"]["endpoint"] == "binary"
+    assert manifest["extra"]["n_patients"] == N_DEV and 0.5 < manifest["extra"]["apparent_auc"] <= 1
+    tables = ["--table", f"genes_a={folder / 'genes_a.csv'}", "--table", f"genes_b={folder / 'genes_b.csv'}"]
+    out = tmp_path / "scores.csv"
+    assert main(["predict", str(tables_run / "model"), str(folder / "manifest.csv"), *tables, "--out", str(out)]) == 0
+    assert f"Scored {N_DEV + N_EXT} patients" in capsys.readouterr().out
+    scores = pd.read_csv(out, index_col=0, float_precision="round_trip")
+    assert scores.columns[-1] == "probability" and scores.shape[1] == 4  # three modality log-odds, the probability
+    predictions = pd.read_csv(tables_run / "predictions.csv", index_col=0, float_precision="round_trip")
+    # predictions.csv keeps 8 significant digits (the scores file 17): equal to that rounding
+    np.testing.assert_allclose(scores["probability"], predictions.loc[scores.index, "late_fusion"], rtol=1e-7)
+    # fit alone: the same development data, seed and model
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # small-sample convergence warnings, as in _run
+        assert main(["fit", str(folder / "study.yaml"), "--out", str(tmp_path / "fit"), "--no-progress"]) == 0
+    assert "apparent AUC" in capsys.readouterr().out
+    assert load_model(tmp_path / "fit" / "model")[1]["extra"] == manifest["extra"]
+    assert main(["predict", str(tmp_path / "fit" / "model"), str(folder / "manifest.csv"), *tables, "--out",
+                 str(tmp_path / "refit.csv")]) == 0
+    again = pd.read_csv(tmp_path / "refit.csv", index_col=0, float_precision="round_trip")
+    np.testing.assert_array_equal(again["probability"].to_numpy(), scores["probability"].to_numpy())
+    # a table name the study does not have is refused with the names it has
+    capsys.readouterr()
+    assert main(["predict", str(tables_run / "model"), str(folder / "manifest.csv"), "--table", "genes=x.csv",
+                 "--out", str(tmp_path / "x.csv")]) == 2
+    assert "the model's study has no table modality 'genes' (its table modalities: genes_a, genes_b)" in \
+        capsys.readouterr().err
