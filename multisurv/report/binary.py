@@ -14,11 +14,31 @@ import pandas as pd
 from multisurv._atomic import write_csv_atomic, write_text_atomic
 from multisurv.report.tables import cohort_summary, format_p, to_markdown
 
-__all__ = ["FIGURE_FORMATS", "binary_summary_table", "write_binary_figures", "write_binary_report",
-           "write_binary_tables"]
+__all__ = ["FIGURE_FORMATS", "BINARY_TRIPOD_ITEMS", "binary_summary_table", "write_binary_figures",
+           "write_binary_report", "write_binary_tables"]
 
 #: Formats of every figure (the PNG at 300 dpi).
 FIGURE_FORMATS = ("png", "pdf", "svg")
+
+
+#: TRIPOD (Collins et al. 2015) items a binary-endpoint study reports, and the report section that holds each.
+BINARY_TRIPOD_ITEMS = (
+    ("4a, 5a", "Source of data; participants and settings (patients per cohort)", "Endpoint"),
+    ("6a", "Outcome: the binary endpoint, its horizon and the patients censored before it", "Endpoint"),
+    ("7a", "Predictors: modalities and features", "Models"),
+    ("8", "Sample size: patients and events per cohort", "Endpoint"),
+    ("9", "Missing data and how it was handled", "Models"),
+    ("10a, 10b", "Model type (LASSO-logistic, fusion, comparators) and predictor selection", "Models"),
+    ("10b", "Internal validation, every step refitted in each resample", "Internal validation"),
+    ("10d", "Performance measures: discrimination and calibration", "Discrimination and calibration"),
+    ("10d", "Calibration curves (bootstrap bias-corrected)", "Calibration curves"),
+    ("10d", "Clinical usefulness (decision curves)", "Decision curves"),
+    ("10d", "Added value of a model over the reference (NRI, IDI)", "Reclassification"),
+    ("15a", "Full model: every coefficient (odds ratios)", "Models"),
+    ("15b", "How to use the model (nomogram)", "Nomogram"),
+    ("16", "Model performance with confidence intervals", "Discrimination and calibration"),
+    ("16", "Models compared (paired DeLong)", "Model comparison"),
+)
 
 
 def _slug(text: str) -> str:
@@ -395,6 +415,10 @@ def write_binary_report(run_dir: str | Path, result, *, cohort, failures: pd.Dat
     if result.shap:
         lines += ["## Comparators: SHAP", "", "Mean absolute SHAP value of each feature on the event probability "
                   "(development patients; permutation explainer).", ""] + _figures(written, "shap_")
+    from multisurv.report.report import tripod_checklist
+
+    lines += tripod_checklist([line[3:] for line in lines if line and line.startswith("## ")],
+                              n_failures=len(failures), items=BINARY_TRIPOD_ITEMS)
     lines += ["## Failures", ""]
     lines += ([f"{len(failures)} case(s) failed during feature extraction; see `failures.csv`.", ""] if len(failures)
               else ["None.", ""])

@@ -629,7 +629,7 @@ _TRIPOD_ITEMS = (
 )
 
 
-def tripod_checklist(sections, *, evaluation=None, n_failures: int = 0) -> list[str]:
+def tripod_checklist(sections, *, evaluation=None, n_failures: int = 0, items=None) -> list[str]:
     """Markdown: a TRIPOD-style checklist of what this report contains, each item with the section holding it.
 
     ``sections`` are the report's section titles (``## ...`` headings). Items whose section is absent are marked
@@ -643,6 +643,9 @@ def tripod_checklist(sections, *, evaluation=None, n_failures: int = 0) -> list[
         Not read; accepted for the caller's signature.
     n_failures : int, default=0
         Failed feature extractions, named in the last row.
+    items : sequence of (str, str, str), optional
+        ``(TRIPOD item, topic, report section)`` rows; default the survival study's (a binary study passes its own,
+        :data:`multisurv.report.binary.BINARY_TRIPOD_ITEMS`).
 
     Returns
     -------
@@ -660,7 +663,7 @@ def tripod_checklist(sections, *, evaluation=None, n_failures: int = 0) -> list[
             "What this report contains, by TRIPOD item (Collins et al., BMJ 2015;350:g7594). Items 1-3 (title, "
             "abstract, background) and 18-22 (discussion, funding) are the authors' to write.", "",
             "| TRIPOD item | topic | reported | where |", "| --- | --- | --- | --- |"]
-    for item, topic, section in _TRIPOD_ITEMS:
+    for item, topic, section in (_TRIPOD_ITEMS if items is None else items):
         found = any(s.startswith(section.split(" (")[0]) for s in sections)
         rows.append(f"| {item} | {topic} | {'yes' if found else 'no'} | {section if found else 'not in this report'} |")
     rows.append(f"| 13a | Failed feature extractions | yes | Failures ({n_failures}) |")

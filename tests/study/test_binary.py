@@ -210,6 +210,12 @@ def test_table_study_writes_every_binary_output(tables_run):
     predictions = pd.read_csv(tables_run / "predictions.csv", index_col=0)
     assert predictions["genes_b"].isna().sum() == 2  # the two patients without a row get no genes_b probability
     assert predictions[["late_fusion", "early_fusion"]].notna().all().all()
+    report = (tables_run / "report.md").read_text()  # the TRIPOD checklist points at the binary report's sections
+    for row in ("| 6a | Outcome: the binary endpoint, its horizon and the patients censored before it | yes | Endpoint |",
+                "| 10b | Internal validation, every step refitted in each resample | yes | Internal validation |",
+                "| 10d | Added value of a model over the reference (NRI, IDI) | yes | Reclassification |",
+                "| 15b | How to use the model (nomogram) | yes | Nomogram |"):
+        assert row in report, row
     dev = pd.read_csv(tables_run / "metrics.csv").query("cohort == 'development'").set_index("model")
     assert dev.loc["late_fusion", "auc"] > 0.7 and dev.loc["early_fusion", "auc"] > 0.7  # genes_a carries the signal
 
