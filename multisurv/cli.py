@@ -68,24 +68,55 @@ def _apply_options(raw: dict, args) -> dict:
     return raw
 
 
+def _validate_options(args) -> tuple[Path, dict, tuple]:
+    """The manifest, the load_manifest options and the image/mask pairs ``validate`` checks (from a study config's
+    modalities and clinical spec when ``--config`` is given)."""
+    if args.config is None:
+        if args.manifest is None:
+            raise ValueError("Give the manifest to check, or --config STUDY.yaml (its cohort.manifest).")
+        return args.manifest, {"clinical_spec": args.clinical_spec}, (("ct_image", "ct_mask"),)
+    from multisurv.cohort.schema import load_clinical_spec
+    from multisurv.registry import image_mask_pairs, path_columns
+    from multisurv.study.config import StudyConfig
+
+    if args.clinical_spec is not None:
+        raise ValueError("--clinical-spec with --config: the study config's cohort.clinical_spec is used. Remove "
+                         "--clinical-spec, or set cohort.clinical_spec in the config.")
+    cfg = StudyConfig.from_yaml(args.config)
+    if cfg.cohort.synthetic is not None and args.manifest is None:
+        raise ValueError(f"{args.config}: the study uses a synthetic cohort, which 'multisurv run' writes and "
+                         "checks itself; there is no manifest to validate.")
+    spec = load_clinical_spec(str(cfg.cohort.clinical_spec) if cfg.cohort.clinical_spec else None)
+    if not any(m.kind == "clinical" for m in cfg.modalities) and cfg.cohort.clinical_spec is None:
+        spec = {}
+    if cfg.endpoint.type == "binary":  # the 0/1 endpoint column is read and checked with the manifest
+        from multisurv.study.binary import with_outcome_column
+
+        spec = with_outcome_column(spec, cfg.endpoint)
+    pairs = tuple(image_mask_pairs(cfg.modalities))
+    return (args.manifest or cfg.cohort.manifest,
+            {"clinical_spec": spec, "path_columns": path_columns(cfg.modalities), "pairs": pairs}, pairs)
+
+
 def _cmd_validate(args) -> int:
     from multisurv.cohort.manifest import format_problems, validate_manifest
 
-    problems = validate_manifest(args.manifest, clinical_spec=args.clinical_spec)
-    if not problems and not args.skip_image_checks and importlib.util.find_spec("SimpleITK") is not None:
+    manifest, options, pairs = _validate_options(args)
+    problems = validate_manifest(manifest, **options)
+    if not problems and pairs and not args.skip_image_checks and importlib.util.find_spec("SimpleITK") is not None:
         from multisurv.cohort.images import check_manifest_images
 
-        problems, warned = check_manifest_images(args.manifest)  # swapped image/mask, NaN voxels, ...
+        problems, warned = check_manifest_images(manifest, pairs=pairs)  # swapped image/mask, NaN voxels, ...
         for message in warned:
             print(f"warning: {message}")
     if problems:
-        print(format_problems(problems, source=str(args.manifest), limit=args.limit))
+        print(format_problems(problems, source=str(manifest), limit=args.limit))
         return 1
-    print(f"{args.manifest}: valid.")
+    print(f"{manifest}: valid" + (f" for the study {args.config}." if args.config else "."))
     from multisurv.cohort.manifest import load_manifest
 
-    counts = load_manifest(args.manifest, clinical_spec=args.clinical_spec).slide_counts()
-    if counts.n_patients:  # several slides of a patient are listed with ';' in the 'wsi' cell
+    counts = load_manifest(manifest, **options).slide_counts()
+    if counts.n_patients:  # several slides of a patient are listed with ';' in a slide cell
         print(counts.sentence()[0].upper() + counts.sentence()[1:] + ".")
     return 0
 
@@ -179,7 +210,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("validate", help="Check a cohort manifest and list every problem.")
-    p.add_argument("manifest", type=Path)
+    p.add_argument("manifest", type=Path, nargs="?", default=None,
+                   help="The manifest CSV (default with --config: the config's cohort.manifest).")
+    p.add_argument("--config", type=Path, default=None,
+                   help="Study config (study_config.v1): check the manifest as 'multisurv run' will, with the "
+                        "columns its modalities read and its clinical spec (and its binary endpoint column).")
     p.add_argument("--clinical-spec", default=None, help="Clinical variable spec (YAML); default: the GIST spec.")
     p.add_argument("--limit", type=int, default=None, help="Print at most this many problems (default: all).")
     p.add_argument("--skip-image-checks", action="store_true",

@@ -78,3 +78,25 @@ def test_demo_command_runs_the_whole_study_on_a_small_synthetic_cohort(tmp_path,
     assert "| Late fusion |" in printed and "Demo finished in" in printed
     for name in ("report.md", "report.html", "metrics.csv", "predictions.csv", "tables/late_fusion_formula.csv"):
         assert (tmp_path / "demo" / name).is_file(), name
+
+
+def test_validate_with_a_study_config_checks_the_columns_its_modalities_read(tmp_path, capsys):
+    """A study of a feature table and the clinical variables reads no image column: validate --config checks the
+    manifest as run will (the binary endpoint column included), where the default check asks for image columns."""
+    from multisurv.cohort.synthetic import make_synthetic_table
+
+    manifest, _ = make_synthetic_table(n_development=20, n_external=10, random_state=0)
+    manifest = manifest.drop(columns=["ct_image", "ct_mask", "wsi"]).assign(response=(manifest["event"]).astype(int))
+    manifest.to_csv(tmp_path / "manifest.csv", index=False)
+    pd.DataFrame({"patient_id": manifest["patient_id"], "g1": range(30)}).to_csv(tmp_path / "genes.csv", index=False)
+    (tmp_path / "study.yaml").write_text(
+        "schema: study_config.v1\nname: v\nout: run\ncohort: {manifest: manifest.csv}\n"
+        "modalities: {genes: {kind: table, path: genes.csv}, clinical: {}}\n"
+        "endpoint: {type: binary, column: response}\n")
+    assert main(["validate", "--config", str(tmp_path / "study.yaml")]) == 0
+    assert f"{tmp_path / 'manifest.csv'}: valid for the study" in capsys.readouterr().out
+    assert main(["validate", str(tmp_path / "manifest.csv")]) == 1  # the default study: images and no 'response'
+    out = capsys.readouterr().out
+    assert "missing required column(s) 'ct_image', 'ct_mask' and 'wsi'" in out and "'response'" in out
+    assert main(["validate", "--config", str(tmp_path / "study.yaml"), "--clinical-spec", "x.yaml"]) == 2
+    assert "--clinical-spec with --config: the study config's cohort.clinical_spec is used" in capsys.readouterr().err

@@ -38,8 +38,8 @@ manifest.head()
 # --------------
 # :func:`~multisurv.cohort.manifest.validate_manifest` returns every problem at once (an empty list when the
 # manifest is clean). The default clinical spec is the demo's (``data_schemas/clinical_gist.v1.yaml``);
-# ``path_columns={}``: this study reads no image (``multisurv validate`` and ``multisurv run`` ask the study's
-# modalities which columns they read).
+# ``path_columns={}``: this study reads no image (``multisurv validate --config study.yaml`` and
+# ``multisurv run`` ask the study's modalities which columns they read).
 from multisurv.cohort.manifest import validate_manifest
 
 print(validate_manifest(work / "manifest.csv", path_columns={}))
