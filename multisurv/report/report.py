@@ -199,9 +199,13 @@ def write_report(
         lines += fusion_comparison_section(comparison, labels)
     if robustness:
         lines += robustness_section(robustness)
+    own = [m for m in modalities if m.options.get("selector") or m.options.get("model", "linear") != "linear"]
     lines += ["## Models", "",
               "Each modality score is a LASSO-Cox linear predictor (penalty chosen by cross-validation on the "
-              "development cohort). Early fusion fits one Cox model on the union of the selected features. "
+              "development cohort)"
+              + (", except as the config sets: " + "; ".join(f"{m.label}: {_score_method(m)}" for m in own)
+                 if own else "")
+              + ". Early fusion fits one Cox model on the union of the selected features. "
               f"Late fusion fits a Cox model on the {len(modalities)} scores ("
               + ", ".join(f"{m.score}: {m.label}" for m in modalities) + "), using out-of-fold development "
               "scores.", "",
@@ -216,7 +220,8 @@ def write_report(
     lines += ["Late fusion: risk = " + " + ".join(f"{c:.3f} x {t}" for t, c in
                                                  zip(fusion_formula["term"], fusion_formula["coef"])), ""]
     lines += model_specifications(formulas, fusion_formula, labels=labels,
-                                  scores={m.name: m.score for m in modalities})
+                                  scores={m.name: m.score for m in modalities},
+                                  methods={m.name: _score_method(m) for m in modalities})
     if attention:
         from multisurv.report.attention import attention_section
 
@@ -546,9 +551,23 @@ def internal_validation_section(internal: pd.DataFrame, labels: Mapping[str, str
             "`tables/internal_validation.csv`.", "", to_markdown(internal_validation_table(internal, labels)), ""]
 
 
+def _score_method(modality) -> str:
+    """A modality score's selection steps and model, in words (from the registry's descriptions)."""
+    from multisurv.registry import SELECTORS
+
+    steps = [next(iter(step)) for step in modality.options.get("selector") or []]
+    chain = " -> ".join(f"{s} ({SELECTORS[s].description})" if s in SELECTORS else s for s in steps)
+    model = {"linear": "a Cox model on the selected features", "rsf": "a random survival forest",
+             "gbm": "a gradient-boosted Cox model"}.get(modality.options.get("model", "linear"), "")
+    if not steps:
+        return "LASSO-Cox (penalty by CV)" + ("" if model.startswith("a Cox") else f", then {model}")
+    return f"{chain}, then {model}"
+
+
 def model_specifications(formulas: Mapping[str, pd.DataFrame], fusion_formula: pd.DataFrame, *,
                          labels: Mapping[str, str] | None = None,
-                         scores: Mapping[str, str] | None = None) -> list[str]:
+                         scores: Mapping[str, str] | None = None,
+                         methods: Mapping[str, str] | None = None) -> list[str]:
     """Markdown: a table of the models (inputs, method, number of terms) and each fitted formula in full.
 
     ``formulas`` maps a model name to its ``formula_`` table (``feature, coef``, last row ``(intercept)``);
@@ -564,6 +583,8 @@ def model_specifications(formulas: Mapping[str, pd.DataFrame], fusion_formula: p
         Display name per model; default :data:`multisurv.study.run.MODEL_LABELS`.
     scores : mapping of str to str, optional
         Modality model name -> score name.
+    methods : mapping of str to str, optional
+        Modality model name -> how its score is made, in words (default "LASSO-Cox (penalty by CV)").
 
     Returns
     -------
@@ -587,7 +608,8 @@ def model_specifications(formulas: Mapping[str, pd.DataFrame], fusion_formula: p
         score = scores.get(name, name)
         terms = table[table["feature"] != "(intercept)"]
         intercept = table.loc[table["feature"] == "(intercept)", "coef"]
-        rows.append({"model": label, "inputs": f"{name} features", "method": "LASSO-Cox (penalty by CV)",
+        rows.append({"model": label, "inputs": f"{name} features",
+                     "method": (methods or {}).get(name, "LASSO-Cox (penalty by CV)"),
                      "terms": len(terms), "formula table": f"`tables/{name}_formula.csv`"})
         blocks += [f"**{label}**", "", "```",
                    format_formula(dict(zip(terms["feature"], terms["coef"])), name=score,

@@ -67,3 +67,17 @@ def test_score_settings_are_refused_where_they_cannot_apply():
     pytest.importorskip("h5py")
     with pytest.raises(StudyConfigError, match=r"no 'selector', 'model' or 'model_params' with 'pooling: abmil'"):
         StudyConfig.from_dict(_config({"pathomics": {"pooling": "abmil", "model": "rsf"}, "clinical": {}}))
+
+
+def test_the_report_says_how_each_score_is_made():
+    from multisurv.report.report import _score_method
+
+    cfg = StudyConfig.from_dict(_config(
+        {"radiomics": {"selector": [{"variance": {}}, {"lasso": {}}]}, "pathomics": {},
+         "clinical": {"model": "rsf"}}))
+    methods = {m.name: _score_method(m) for m in cfg.modalities}
+    assert methods == {
+        "radiomics": "variance (drop near-constant features) -> lasso (LASSO-Cox, penalty by CV), then a Cox model on "
+                     "the selected features",
+        "pathomics": "LASSO-Cox (penalty by CV)",
+        "clinical": "LASSO-Cox (penalty by CV), then a random survival forest"}
