@@ -21,7 +21,7 @@ from multisurv.exceptions import MultisurvWarning
 from multisurv.selection._logistic import check_binary_y, fit_logistic
 
 __all__ = ["BinaryValidationResult", "CalibrationCurveResult", "binary_indexes", "calibrate_binary",
-           "validate_binary"]
+           "validate_binary", "validate_and_calibrate_binary"]
 
 logger = logging.getLogger(__name__)
 
@@ -222,6 +222,49 @@ def _check(owner: str, X, y, n_bootstrap: int) -> np.ndarray:
     return yy
 
 
+def _refits(estimator, X, yy: np.ndarray, samples: np.ndarray, owner: str) -> tuple[list, int]:
+    """Refit the whole pipeline on every resample: ``(rows, prob on the resample, prob on X)`` per resample that
+    could be refitted, and how many could not (a resample without both classes, a step that selects nothing)."""
+    out, failed = [], 0
+    for rows in samples:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model = clone(estimator).fit(_take(X, rows), yy[rows])
+                out.append((rows, _prob(model, _take(X, rows)), _prob(model, X)))
+        except ValueError as exc:
+            failed += 1
+            logger.info("%s: resample skipped (%s)", owner, exc)
+    return out, failed
+
+
+def _validation(yy: np.ndarray, prob: np.ndarray, refits: list, n_samples: int, failed: int,
+                owner: str) -> BinaryValidationResult:
+    """Harrell's optimism table from the apparent probabilities and the resamples' refits."""
+    apparent = binary_indexes(yy, prob)
+    train, test = [], []
+    for rows, p_train, p_test in refits:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                train_b, test_b = binary_indexes(yy[rows], p_train), binary_indexes(yy, p_test)
+        except ValueError as exc:
+            failed += 1
+            logger.info("%s: resample skipped (%s)", owner, exc)
+            continue
+        train.append([train_b[k] for k in INDEXES])
+        test.append([test_b[k] for k in INDEXES])
+    if failed:
+        warnings.warn(f"{owner}: {failed} of {n_samples} resamples could not be refitted and were left "
+                      "out; the optimism rests on the others.", category=MultisurvWarning, stacklevel=3)
+    train_m, test_m = np.asarray(train).mean(axis=0), np.asarray(test).mean(axis=0)
+    app = np.array([apparent[k] for k in INDEXES])
+    table = pd.DataFrame({"apparent": app, "training": train_m, "test": test_m, "optimism": train_m - test_m,
+                          "corrected": app - (train_m - test_m), "n": len(train)},
+                         index=pd.Index(INDEXES, name="index"))
+    return BinaryValidationResult(table=table, n_bootstrap=n_samples, n_failed=failed)
+
+
 def validate_binary(estimator, X: pd.DataFrame | ArrayLike, y: ArrayLike, *, n_bootstrap: int = 1000,
                     random_state=None, indices: ArrayLike | None = None) -> BinaryValidationResult:
     """Harrell's bootstrap optimism correction of AUC, Dxy, calibration intercept and slope and Brier score.
@@ -268,33 +311,10 @@ def validate_binary(estimator, X: pd.DataFrame | ArrayLike, y: ArrayLike, *, n_b
     True
     """
     yy = _check("validate_binary", X, y, n_bootstrap)
-    fitted = clone(estimator).fit(X, yy)
-    apparent = binary_indexes(yy, _prob(fitted, X))
+    prob = _prob(clone(estimator).fit(X, yy), X)
     samples = _resamples(yy.size, n_bootstrap, random_state, indices)
-    train, test = [], []
-    failed = 0
-    for rows in samples:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                model = clone(estimator).fit(_take(X, rows), yy[rows])
-                train_b = binary_indexes(yy[rows], _prob(model, _take(X, rows)))
-                test_b = binary_indexes(yy, _prob(model, X))
-        except ValueError as exc:  # a resample without both classes, or a step that selects nothing
-            failed += 1
-            logger.info("validate_binary: resample skipped (%s)", exc)
-            continue
-        train.append([train_b[k] for k in INDEXES])
-        test.append([test_b[k] for k in INDEXES])
-    if failed:
-        warnings.warn(f"validate_binary: {failed} of {len(samples)} resamples could not be refitted and were left "
-                      "out; the optimism rests on the others.", category=MultisurvWarning, stacklevel=2)
-    train_m, test_m = np.asarray(train).mean(axis=0), np.asarray(test).mean(axis=0)
-    app = np.array([apparent[k] for k in INDEXES])
-    table = pd.DataFrame({"apparent": app, "training": train_m, "test": test_m, "optimism": train_m - test_m,
-                          "corrected": app - (train_m - test_m), "n": len(train)},
-                         index=pd.Index(INDEXES, name="index"))
-    return BinaryValidationResult(table=table, n_bootstrap=len(samples), n_failed=failed)
+    refits, failed = _refits(estimator, X, yy, samples, "validate_binary")
+    return _validation(yy, prob, refits, len(samples), failed, "validate_binary")
 
 
 # ------------------------------------------------------------------ calibration curve
@@ -394,6 +414,51 @@ def _calibration_error(y: np.ndarray, prob: np.ndarray, grid: np.ndarray) -> np.
     return _approx_first(xs, ys, grid) - grid
 
 
+def _default_grid(prob: np.ndarray, owner: str) -> np.ndarray:
+    """rms's grid: 50 points from the 5th smallest to the 5th largest apparent prediction."""
+    p = np.sort(prob)
+    if p.size < 11:
+        raise ValueError(f"{owner} needs more than 10 patients to place the default grid; got {p.size}. "
+                         "Pass 'grid'.")
+    return np.linspace(p[4], p[-5], 50)
+
+
+def _calibration(yy: np.ndarray, prob: np.ndarray, grid: np.ndarray, refits: list, n_samples: int, failed: int,
+                 owner: str) -> CalibrationCurveResult:
+    """The bias-corrected curve from the apparent probabilities and the resamples' refits."""
+    apparent = _approx_first(*r_lowess(prob, yy), grid)
+    total = np.zeros(grid.size)
+    count = np.zeros(grid.size, dtype=int)
+    for rows, p_train, p_test in refits:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                train = _calibration_error(yy[rows], p_train, grid)
+                test = _calibration_error(yy, p_test, grid)
+        except ValueError as exc:
+            failed += 1
+            logger.info("%s: resample skipped (%s)", owner, exc)
+            continue
+        ok = np.isfinite(train + test)
+        total[ok] += (train - test)[ok]
+        count[ok] += 1
+    if failed:
+        warnings.warn(f"{owner}: {failed} of {n_samples} resamples could not be refitted and were left "
+                      "out.", category=MultisurvWarning, stacklevel=3)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        optimism = total / count
+    corrected = np.clip(apparent - optimism, 0.0, 1.0)
+    err = np.abs(corrected - grid)
+    app_err = np.abs(apparent - grid)
+    table = pd.DataFrame({"predicted": grid, "apparent": apparent, "corrected": corrected, "optimism": optimism,
+                          "n": count})
+    return CalibrationCurveResult(table=table, mean_abs_error=float(np.nanmean(err)),
+                                  q90_abs_error=float(np.nanquantile(err, 0.9)),
+                                  apparent_mean_abs_error=float(np.nanmean(app_err)),
+                                  apparent_q90_abs_error=float(np.nanquantile(app_err, 0.9)),
+                                  n_bootstrap=n_samples, n_failed=failed)
+
+
 def calibrate_binary(estimator, X: pd.DataFrame | ArrayLike, y: ArrayLike, *, n_bootstrap: int = 1000,
                      grid: ArrayLike | None = None, random_state=None,
                      indices: ArrayLike | None = None) -> CalibrationCurveResult:
@@ -440,46 +505,54 @@ def calibrate_binary(estimator, X: pd.DataFrame | ArrayLike, y: ArrayLike, *, n_
     (50, True)
     """
     yy = _check("calibrate_binary", X, y, n_bootstrap)
-    fitted = clone(estimator).fit(X, yy)
-    prob = _prob(fitted, X)
-    if grid is None:
-        p = np.sort(prob)
-        if p.size < 11:
-            raise ValueError(f"calibrate_binary needs more than 10 patients to place the default grid; got {p.size}. "
-                             "Pass 'grid'.")
-        grid = np.linspace(p[4], p[-5], 50)
-    grid = np.asarray(grid, dtype=float)
-    apparent = _approx_first(*r_lowess(prob, yy), grid)
+    prob = _prob(clone(estimator).fit(X, yy), X)
+    grid = _default_grid(prob, "calibrate_binary") if grid is None else np.asarray(grid, dtype=float)
     samples = _resamples(yy.size, n_bootstrap, random_state, indices)
-    total = np.zeros(grid.size)
-    count = np.zeros(grid.size, dtype=int)
-    failed = 0
-    for rows in samples:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                model = clone(estimator).fit(_take(X, rows), yy[rows])
-                train = _calibration_error(yy[rows], _prob(model, _take(X, rows)), grid)
-                test = _calibration_error(yy, _prob(model, X), grid)
-        except ValueError as exc:
-            failed += 1
-            logger.info("calibrate_binary: resample skipped (%s)", exc)
-            continue
-        ok = np.isfinite(train + test)
-        total[ok] += (train - test)[ok]
-        count[ok] += 1
-    if failed:
-        warnings.warn(f"calibrate_binary: {failed} of {len(samples)} resamples could not be refitted and were left "
-                      "out.", category=MultisurvWarning, stacklevel=2)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        optimism = total / count
-    corrected = np.clip(apparent - optimism, 0.0, 1.0)
-    err = np.abs(corrected - grid)
-    app_err = np.abs(apparent - grid)
-    table = pd.DataFrame({"predicted": grid, "apparent": apparent, "corrected": corrected, "optimism": optimism,
-                          "n": count})
-    return CalibrationCurveResult(table=table, mean_abs_error=float(np.nanmean(err)),
-                                  q90_abs_error=float(np.nanquantile(err, 0.9)),
-                                  apparent_mean_abs_error=float(np.nanmean(app_err)),
-                                  apparent_q90_abs_error=float(np.nanquantile(app_err, 0.9)),
-                                  n_bootstrap=len(samples), n_failed=failed)
+    refits, failed = _refits(estimator, X, yy, samples, "calibrate_binary")
+    return _calibration(yy, prob, grid, refits, len(samples), failed, "calibrate_binary")
+
+
+def validate_and_calibrate_binary(estimator, X: pd.DataFrame | ArrayLike, y: ArrayLike, *, n_bootstrap: int = 1000,
+                                  grid: ArrayLike | None = None, random_state=None,
+                                  indices: ArrayLike | None = None) -> tuple[BinaryValidationResult,
+                                                                              CalibrationCurveResult]:
+    """:func:`validate_binary` and :func:`calibrate_binary` from one set of refits (each resample's pipeline is
+    fitted once and serves both), with the same results as the two calls on the same resamples.
+
+    Parameters
+    ----------
+    estimator : classifier with ``fit`` and ``predict_proba``
+        The whole pipeline, refitted in every resample.
+    X : DataFrame or array-like, shape (n_samples, n_features)
+    y : array-like of 0/1 or bool, shape (n_samples,)
+    n_bootstrap : int, default=1000
+    grid : array-like, optional
+        The calibration curve's grid (default rms's, as :func:`calibrate_binary`).
+    random_state : int, RandomState instance or None
+    indices : array-like of int, shape (n_resamples, n_samples), optional
+        Resamples to replay.
+
+    Returns
+    -------
+    tuple of (BinaryValidationResult, CalibrationCurveResult)
+        What :func:`validate_binary` and :func:`calibrate_binary` return.
+
+    Examples
+    --------
+    >>> from multisurv.scores.logistic import LogisticModel
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame(rng.normal(size=(200, 2)), columns=["a", "b"])
+    >>> y = rng.uniform(size=200) < 1 / (1 + np.exp(-X["a"]))
+    >>> val, cal = validate_and_calibrate_binary(LogisticModel(), X, y, n_bootstrap=10, random_state=0)
+    >>> val.table.equals(validate_binary(LogisticModel(), X, y, n_bootstrap=10, random_state=0).table)
+    True
+    >>> cal.table.equals(calibrate_binary(LogisticModel(), X, y, n_bootstrap=10, random_state=0).table)
+    True
+    """
+    yy = _check("validate_and_calibrate_binary", X, y, n_bootstrap)
+    prob = _prob(clone(estimator).fit(X, yy), X)
+    grid = _default_grid(prob, "calibrate_binary") if grid is None else np.asarray(grid, dtype=float)
+    samples = _resamples(yy.size, n_bootstrap, random_state, indices)
+    refits, failed = _refits(estimator, X, yy, samples, "validate_and_calibrate_binary")
+    return (_validation(yy, prob, refits, len(samples), failed, "validate_binary"),
+            _calibration(yy, prob, grid, refits, len(samples), failed, "calibrate_binary"))

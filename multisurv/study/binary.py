@@ -614,7 +614,7 @@ def validate_binary_models(models: Mapping[str, object], raw_dev: pd.DataFrame, 
 
     A single-modality model is validated on the development patients who have that modality.
     """
-    from multisurv.evaluation.binary_validation import calibrate_binary, validate_binary
+    from multisurv.evaluation.binary_validation import validate_and_calibrate_binary, validate_binary
     from multisurv.study.internal import internal_pipeline
 
     by_name = {m.name: m for m in modalities}
@@ -625,11 +625,12 @@ def validate_binary_models(models: Mapping[str, object], raw_dev: pd.DataFrame, 
         pipeline = internal_pipeline(model, clinical, clinical_columns)
         logger.info("Bootstrap validation of %s (%d resamples).", name, n_bootstrap)
         with collect(notes, f"bootstrap validation of {name}"):
-            res = validate_binary(pipeline, raw_dev.loc[rows], y[rows], n_bootstrap=n_bootstrap,
-                                  random_state=random_state)
-            if name == calibrate:
-                curve = calibrate_binary(pipeline, raw_dev.loc[rows], y[rows], n_bootstrap=n_bootstrap,
-                                         random_state=random_state)
+            if name == calibrate:  # one refit per resample serves the validation and the calibration curve
+                res, curve = validate_and_calibrate_binary(pipeline, raw_dev.loc[rows], y[rows],
+                                                           n_bootstrap=n_bootstrap, random_state=random_state)
+            else:
+                res = validate_binary(pipeline, raw_dev.loc[rows], y[rows], n_bootstrap=n_bootstrap,
+                                      random_state=random_state)
         frames.append(res.to_frame().assign(model=name, n_failed=res.n_failed, n_patients=int(rows.sum())))
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if len(table):

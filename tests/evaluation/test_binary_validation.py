@@ -148,3 +148,21 @@ def test_whole_pipeline_is_refitted_in_every_resample():
     stepwise = Pipeline([("select", StepwiseLogisticSelector(criterion="bic")), ("model", LogisticModel())])
     res = validate_binary(stepwise, X, Y, n_bootstrap=5, random_state=0)
     assert res.table.loc["slope", "corrected"] < 1  # selection and fitting overfit: shrinkage expected
+
+
+def test_validation_and_calibration_from_one_set_of_refits_equal_the_separate_calls():
+    """One refit per resample serves both (what a binary study does for its primary model): identical results."""
+    from multisurv.evaluation.binary_validation import (calibrate_binary, validate_and_calibrate_binary,
+                                                        validate_binary)
+    from multisurv.scores.logistic import LogisticModel
+
+    rng = np.random.default_rng(3)
+    X = pd.DataFrame(rng.normal(size=(60, 3)), columns=["a", "b", "c"])
+    y = rng.uniform(size=60) < 1 / (1 + np.exp(-1.5 * X["a"]))
+    val, cal = validate_and_calibrate_binary(LogisticModel(), X, y, n_bootstrap=30, random_state=4)
+    val_alone = validate_binary(LogisticModel(), X, y, n_bootstrap=30, random_state=4)
+    cal_alone = calibrate_binary(LogisticModel(), X, y, n_bootstrap=30, random_state=4)
+    pd.testing.assert_frame_equal(val.table, val_alone.table)
+    pd.testing.assert_frame_equal(cal.table, cal_alone.table)
+    assert (val.n_failed, cal.n_failed, cal.mean_abs_error) == (val_alone.n_failed, cal_alone.n_failed,
+                                                                  cal_alone.mean_abs_error)
