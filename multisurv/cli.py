@@ -75,9 +75,8 @@ def _validate_options(args) -> tuple[Path, dict, tuple]:
         if args.manifest is None:
             raise ValueError("Give the manifest to check, or --config STUDY.yaml (its cohort.manifest).")
         return args.manifest, {"clinical_spec": args.clinical_spec}, (("ct_image", "ct_mask"),)
-    from multisurv.cohort.schema import load_clinical_spec
-    from multisurv.registry import image_mask_pairs, path_columns
     from multisurv.study.config import StudyConfig
+    from multisurv.study.run import manifest_options
 
     if args.clinical_spec is not None:
         raise ValueError("--clinical-spec with --config: the study config's cohort.clinical_spec is used. Remove "
@@ -86,16 +85,8 @@ def _validate_options(args) -> tuple[Path, dict, tuple]:
     if cfg.cohort.synthetic is not None and args.manifest is None:
         raise ValueError(f"{args.config}: the study uses a synthetic cohort, which 'multisurv run' writes and "
                          "checks itself; there is no manifest to validate.")
-    spec = load_clinical_spec(str(cfg.cohort.clinical_spec) if cfg.cohort.clinical_spec else None)
-    if not any(m.kind == "clinical" for m in cfg.modalities) and cfg.cohort.clinical_spec is None:
-        spec = {}
-    if cfg.endpoint.type == "binary":  # the 0/1 endpoint column is read and checked with the manifest
-        from multisurv.study.binary import with_outcome_column
-
-        spec = with_outcome_column(spec, cfg.endpoint)
-    pairs = tuple(image_mask_pairs(cfg.modalities))
-    return (args.manifest or cfg.cohort.manifest,
-            {"clinical_spec": spec, "path_columns": path_columns(cfg.modalities), "pairs": pairs}, pairs)
+    options = manifest_options(cfg)
+    return args.manifest or cfg.cohort.manifest, options, tuple(options["pairs"])
 
 
 def _cmd_validate(args) -> int:

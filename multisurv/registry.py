@@ -25,7 +25,7 @@ from typing import Any, Mapping
 __all__ = ["ModalityKind", "Modality", "FusionStrategy", "MODALITY_KINDS", "BUILTIN_MODALITIES",
            "FUSION_STRATEGIES", "DEFAULT_MODALITIES", "make_modality", "model_labels", "path_columns",
            "image_mask_pairs", "with_options", "load_object", "TRUE_LP", "TRUE_LP_LABEL", "PATHOMICS_POOLINGS",
-           "SelectorStep", "SELECTORS", "SCORE_MODELS", "MODEL_OPTIONS"]
+           "SelectorStep", "SELECTORS", "SCORE_MODELS", "SCORE_MODEL_LABELS", "MODEL_OPTIONS"]
 
 
 @dataclass(frozen=True)
@@ -298,6 +298,9 @@ SELECTORS: dict[str, SelectorStep] = {s.name: s for s in (
 SCORE_MODELS: dict[str, str] = {"linear": "multisurv.scores.modality_score:ModalityScore",
                                 "rsf": "multisurv.scores.nonlinear:NonlinearScore",
                                 "gbm": "multisurv.scores.nonlinear:NonlinearScore"}
+#: What each score model is, in words (the report's model table).
+SCORE_MODEL_LABELS: dict[str, str] = {"linear": "a Cox model on the selected features", "rsf": "a random survival forest",
+                                      "gbm": "a gradient-boosted Cox model"}
 
 #: Keys of a modality's config entry that choose its score's selection and model, for every kind: ``selector``
 #: (a list of :data:`SELECTORS` steps; default the study's ``selection`` LASSO), ``model`` (a key of

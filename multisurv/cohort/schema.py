@@ -560,12 +560,11 @@ def _check_header(header: list[str], cells: list[list[str]], known: list[str],
         if name.strip() and name not in known and counts[name][0] == j + 1:
             close = difflib.get_close_matches(name.strip().lower(), known, n=1, cutoff=0.75)
             hint = f" Did you mean {close[0]!r}?" if close else ""
-            if name in ("ct_image", "ct_mask", "wsi"):  # a built-in modality's column, in a study without it
+            if name in DEFAULT_PATH_COLUMNS:  # a built-in modality's column, in a study without that modality
                 problems.append(
                     f"{where}, column {name!r} (column {j + 1}): must be a column that a modality of the study reads "
                     "or a variable of the clinical spec; got an image column that no modality of this study reads. "
-                    "Drop the column, or declare the modality that reads it in the study config (e.g. "
-                    f"'{'pathomics' if name == 'wsi' else 'radiomics'}: {{}}' under modalities)."
+                    "Drop the column, or declare the modality that reads it under the study config's modalities."
                 )
                 continue
             problems.append(

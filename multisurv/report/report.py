@@ -553,14 +553,14 @@ def internal_validation_section(internal: pd.DataFrame, labels: Mapping[str, str
 
 def _score_method(modality) -> str:
     """A modality score's selection steps and model, in words (from the registry's descriptions)."""
-    from multisurv.registry import SELECTORS
+    from multisurv.registry import SCORE_MODEL_LABELS, SELECTORS
 
     steps = [next(iter(step)) for step in modality.options.get("selector") or []]
     chain = " -> ".join(f"{s} ({SELECTORS[s].description})" if s in SELECTORS else s for s in steps)
-    model = {"linear": "a Cox model on the selected features", "rsf": "a random survival forest",
-             "gbm": "a gradient-boosted Cox model"}.get(modality.options.get("model", "linear"), "")
+    kind = modality.options.get("model", "linear")
+    model = SCORE_MODEL_LABELS.get(kind, kind)
     if not steps:
-        return "LASSO-Cox (penalty by CV)" + ("" if model.startswith("a Cox") else f", then {model}")
+        return "LASSO-Cox (penalty by CV)" + ("" if kind == "linear" else f", then {model}")
     return f"{chain}, then {model}"
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from multisurv.registry import FUSION_STRATEGIES, SCORE_MODELS, SELECTORS
+from multisurv.registry import BUILTIN_MODALITIES, FUSION_STRATEGIES, SCORE_MODELS, SELECTORS
 
 __all__ = ["ConfigError", "load_model_config", "study_config_from_model_config", "CONFIG_SCHEMA"]
 
@@ -243,7 +243,7 @@ def study_config_from_model_config(path: str | Path, out: str | Path) -> Path:
     for m in config["modalities"]:
         name = _name(m["name"], set(modalities))
         entry: dict[str, Any] = {}
-        if m["prefix"] == "clin__" and config.get("clinical"):
+        if m["prefix"] == BUILTIN_MODALITIES["clinical"].prefix and config.get("clinical"):
             entry["kind"] = "clinical"
             spec = config["clinical"]
             spec_file = out / "clinical_spec.yaml"

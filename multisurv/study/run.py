@@ -31,7 +31,8 @@ from multisurv.registry import (BUILTIN_MODALITIES, MODALITY_KINDS, TRUE_LP, Mod
 from multisurv.study._saving import mil_scores as _mil_scores, save_fitted_model as _save_fitted_model
 from multisurv.study.models import uses_abmil
 
-__all__ = ["StudyResult", "run_study", "fit_study", "fit_and_evaluate", "extract_features", "MODEL_LABELS", "CENTRE_COLUMN"]
+__all__ = ["StudyResult", "run_study", "fit_study", "fit_and_evaluate", "extract_features", "manifest_options",
+           "MODEL_LABELS", "CENTRE_COLUMN"]
 
 logger = logging.getLogger(__name__)
 
@@ -726,13 +727,53 @@ def fit_study(config, run_dir: str | Path | None = None, *, progress: bool = Tru
     return _run_config(config, run_dir, progress=progress, evaluate=False)
 
 
+def manifest_options(cfg, spec_path: str | Path | None = None) -> dict:
+    """How a study reads its manifest: the clinical spec, the columns its modalities read and their image/mask pairs
+    (the keywords of :func:`~multisurv.cohort.manifest.load_manifest` and ``validate_manifest``).
+
+    Parameters
+    ----------
+    cfg : StudyConfig
+        The study.
+    spec_path : str or Path, optional
+        The clinical spec file (default the config's ``cohort.clinical_spec``; None there: the shipped GIST spec, or
+        no clinical variable when the study has no clinical modality).
+
+    Returns
+    -------
+    dict
+        ``clinical_spec`` (with a binary endpoint's 0/1 column, checked with the manifest), ``path_columns`` and
+        ``pairs``.
+
+    Examples
+    --------
+    >>> from multisurv.study.config import StudyConfig
+    >>> cfg = StudyConfig.from_dict({"schema": "study_config.v1", "name": "x", "out": "runs/x",
+    ...                              "cohort": {"synthetic": {}}})
+    >>> options = manifest_options(cfg)
+    >>> sorted(options["path_columns"]), options["pairs"], list(options["clinical_spec"])[:2]
+    (['ct_image', 'ct_mask', 'wsi'], [('ct_image', 'ct_mask')], ['age', 'sex'])
+    """
+    from multisurv.cohort.schema import load_clinical_spec
+
+    spec_path = spec_path if spec_path is not None else cfg.cohort.clinical_spec
+    spec = load_clinical_spec(str(spec_path) if spec_path else None)
+    if not any(m.kind == "clinical" for m in cfg.modalities) and cfg.cohort.clinical_spec is None:
+        spec = {}
+    if cfg.endpoint.type == "binary":  # the 0/1 endpoint column is read and checked with the manifest
+        from multisurv.study.binary import with_outcome_column
+
+        spec = with_outcome_column(spec, cfg.endpoint)
+    return {"clinical_spec": spec, "path_columns": path_columns(cfg.modalities),
+            "pairs": image_mask_pairs(cfg.modalities)}
+
+
 def _run_config(cfg, run_dir: str | Path | None, *, progress: bool = True, evaluate: bool = True) -> StudyResult:
     """The whole study of a config; the run folder records how to redo it (config, seeds, input hashes)."""
     import yaml
 
     from multisurv._hashing import sha256_file
     from multisurv.cohort.manifest import load_manifest
-    from multisurv.cohort.schema import load_clinical_spec
     from multisurv.features.radiomics import shipped_params
     from multisurv.study.models import build_models
 
@@ -754,17 +795,11 @@ def _run_config(cfg, run_dir: str | Path | None, *, progress: bool = True, evalu
         truth = pd.read_csv(truth_path, dtype={"patient_id": str}).set_index("patient_id")
     else:
         manifest, spec_path = cfg.cohort.manifest, cfg.cohort.clinical_spec
-    spec = load_clinical_spec(str(spec_path) if spec_path else None)
-    if not any(m.kind == "clinical" for m in cfg.modalities) and cfg.cohort.clinical_spec is None:
-        spec = {}
+    cohort = load_manifest(manifest, **manifest_options(cfg, spec_path))
     binary = cfg.endpoint.type == "binary"
-    if binary:  # a 0/1 endpoint column is checked with the manifest, then kept out of the predictors
+    if binary:  # the 0/1 endpoint column was checked with the manifest; it is kept out of the predictors
         from multisurv.study import binary as binary_study
 
-        spec = binary_study.with_outcome_column(spec, cfg.endpoint)
-    cohort = load_manifest(manifest, clinical_spec=spec, path_columns=path_columns(cfg.modalities),
-                           pairs=image_mask_pairs(cfg.modalities))
-    if binary:
         cohort = binary_study.without_outcome_column(cohort, cfg.endpoint)
     hashes = _data_hashes(cohort)
     write_csv_atomic(out / "data_hashes.csv", hashes, index=False)
